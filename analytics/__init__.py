@@ -1,0 +1,1 @@
+"""Analytics: metric definitions (CRR, repeat-purchase rate, CSAT, ...), rollups, dashboard."""

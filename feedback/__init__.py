@@ -1,0 +1,1 @@
+"""Feedback: CSAT and NPS surveys, responses, review requests and reviews."""

@@ -1,0 +1,1 @@
+"""Journeys: Journey, JourneyVersion, Enrollment, the engine and its scheduler."""

@@ -1,0 +1,1 @@
+"""Loyalty: programs, the append-only points ledger, tiers, rewards and referrals."""

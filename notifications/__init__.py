@@ -1,0 +1,1 @@
+"""Notifications: templates, the Message outbox, email and SMS channels (issue: messages)."""

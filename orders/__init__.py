@@ -1,0 +1,1 @@
+"""Orders: customers, products, orders and their lines, shipments and tracking events."""

@@ -1,0 +1,200 @@
+"""The ingestion payloads: the shape every path into the commerce model is validated against.
+
+Passing ``context={"region": "US"}`` to validation sets the default region for national-format
+phone numbers (the merchant's country).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from orders.models import FinancialStatus, FulfillmentStatus, ShipmentStatus
+from postpurchase.validation import (
+    check_currency,
+    check_email,
+    check_money,
+    check_timezone,
+    to_e164,
+)
+
+ExternalId = Annotated[str, Field(min_length=1, max_length=255)]
+Text = Annotated[str, Field(max_length=255)]
+Url = Annotated[str, Field(max_length=500, pattern=r"^(https?://\S+)?$")]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, allow_inf_nan=False)]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("must include a UTC offset, e.g. 2026-03-01T12:00:00Z")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class CustomerIn(_Payload):
+    external_id: ExternalId | None = None
+    email: Annotated[str, Field(max_length=254)] = ""
+    phone: Annotated[str, Field(max_length=32)] = ""
+    first_name: Annotated[str, Field(max_length=100)] = ""
+    last_name: Annotated[str, Field(max_length=100)] = ""
+    timezone: Annotated[str, Field(max_length=64)] = ""
+    locale: Annotated[
+        str, Field(max_length=16, pattern=r"^([a-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")
+    ] = ""
+    birthday: date | None = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=100
+    )
+    accepts_email_marketing: bool | None = None
+    accepts_sms_marketing: bool | None = None
+    consent_source: Annotated[str, Field(max_length=50)] = ""
+    consent_updated_at: AwareDatetime | None = None
+
+    _email = field_validator("email")(classmethod(lambda cls, v: check_email(v)))
+    _timezone = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str, info: ValidationInfo) -> str:
+        return to_e164(value, (info.context or {}).get("region"))
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return sorted({tag.strip() for tag in value if tag.strip()})
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if not (self.external_id or self.email or self.phone):
+            raise ValueError("a customer needs an external_id, an email or a phone")
+        return self
+
+
+class ProductIn(_Payload):
+    external_id: ExternalId
+    title: Annotated[str, Field(min_length=1, max_length=255)]
+    sku: Annotated[str, Field(max_length=100)] = ""
+    category: Annotated[str, Field(max_length=100)] = ""
+    price: Money | None = None
+    image_url: Url = ""
+    url: Url = ""
+
+
+class OrderLineIn(_Payload):
+    external_id: ExternalId | None = None
+    product_external_id: ExternalId | None = None
+    product: ProductIn | None = None
+    title: Text = ""
+    sku: Annotated[str, Field(max_length=100)] = ""
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)]
+    unit_price: Money
+    discount: Money = Decimal(0)
+
+    @model_validator(mode="after")
+    def _titled(self) -> Self:
+        if not self.title and self.product is None:
+            raise ValueError("a line needs a title or a product")
+        if (
+            self.product
+            and self.product_external_id
+            and (self.product.external_id != self.product_external_id)
+        ):
+            raise ValueError("product.external_id and product_external_id disagree")
+        return self
+
+
+class OrderIn(_Payload):
+    external_id: ExternalId
+    number: Annotated[str, Field(min_length=1, max_length=64)]
+    customer: CustomerIn | None = None
+    customer_external_id: ExternalId | None = None
+    placed_at: AwareDatetime
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    subtotal: Money
+    discount: Money = Decimal(0)
+    shipping: Money = Decimal(0)
+    tax: Money = Decimal(0)
+    total: Money
+    financial_status: FinancialStatus = FinancialStatus.PAID
+    fulfillment_status: FulfillmentStatus = FulfillmentStatus.UNFULFILLED
+    cancelled_at: AwareDatetime | None = None
+    cancel_reason: Annotated[str, Field(max_length=100)] = ""
+    source: Annotated[str, Field(max_length=50)] = ""
+    updated_at: AwareDatetime | None = None
+    lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=500)]
+
+    _currency = field_validator("currency")(classmethod(lambda cls, v: check_currency(v)))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        for name in ("subtotal", "discount", "shipping", "tax", "total"):
+            try:
+                check_money(getattr(self, name), self.currency)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        for index, line in enumerate(self.lines):
+            for name in ("unit_price", "discount"):
+                try:
+                    check_money(getattr(line, name), self.currency)
+                except ValueError as exc:
+                    raise ValueError(f"lines[{index}].{name}: {exc}") from None
+        if (
+            self.customer
+            and self.customer_external_id
+            and (self.customer.external_id != self.customer_external_id)
+        ):
+            raise ValueError("customer.external_id and customer_external_id disagree")
+        keys = [line.external_id for line in self.lines if line.external_id]
+        if len(keys) != len(set(keys)):
+            raise ValueError("lines: two lines share an external_id")
+        return self
+
+
+class CheckpointIn(_Payload):
+    status: ShipmentStatus
+    occurred_at: AwareDatetime
+    description: Annotated[str, Field(max_length=500)] = ""
+    location: Text = ""
+    raw: dict = Field(default_factory=dict)
+
+
+class ShipmentLineIn(_Payload):
+    line_external_id: ExternalId
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class ShipmentIn(_Payload):
+    external_id: ExternalId
+    order_external_id: ExternalId
+    carrier: Annotated[str, Field(max_length=100)] = ""
+    tracking_number: Annotated[str, Field(max_length=100)] = ""
+    tracking_url: Url = ""
+    status: ShipmentStatus | None = None
+    status_at: AwareDatetime | None = None
+    estimated_delivery: date | None = None
+    shipped_at: AwareDatetime | None = None
+    lines: Annotated[list[ShipmentLineIn], Field(max_length=500)] = Field(default_factory=list)
+    checkpoints: Annotated[list[CheckpointIn], Field(max_length=1000)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _status_time(self) -> Self:
+        if self.status_at is not None and self.status is None:
+            raise ValueError("status_at given without a status")
+        return self

@@ -1,0 +1,86 @@
+"""Reads of the commerce model."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from orders.models import Customer, Order, OrderLine, Shipment, ShipmentStatus, TrackingEvent
+from postpurchase.events.models import Event
+
+OPEN_SHIPMENT_STATUSES = (
+    ShipmentStatus.LABEL_CREATED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.OUT_FOR_DELIVERY,
+    ShipmentStatus.EXCEPTION,
+)
+
+
+def order_list(*, status: str = "", query: str = "") -> QuerySet[Order]:
+    """The current merchant's orders, newest first, optionally filtered by fulfillment status
+    (or ``cancelled``) and by a search on number, customer email or name."""
+    orders = Order.objects.select_related("customer")
+    if status == "cancelled":
+        orders = orders.filter(cancelled_at__isnull=False)
+    elif status:
+        orders = orders.filter(fulfillment_status=status, cancelled_at__isnull=True)
+    if query:
+        query = query.strip().lstrip("#")
+        orders = orders.filter(
+            Q(number__icontains=query)
+            | Q(external_id=query)
+            | Q(customer__email__icontains=query)
+            | Q(customer__last_name__icontains=query)
+            | Q(customer__first_name__icontains=query)
+        )
+    return orders.order_by("-placed_at", "-id")
+
+
+def order_detail(*, order_id: int) -> Order:
+    """One order with its lines, shipments and their tracking events (raises DoesNotExist)."""
+    return (
+        Order.objects.select_related("customer")
+        .prefetch_related(
+            Prefetch("lines", queryset=OrderLine.unscoped.select_related("product")),
+            Prefetch(
+                "shipments",
+                queryset=Shipment.unscoped.prefetch_related(
+                    Prefetch(
+                        "tracking_events",
+                        queryset=TrackingEvent.unscoped.order_by("-occurred_at", "-id"),
+                    ),
+                    "lines__order_line",
+                ).order_by("created_at", "id"),
+            ),
+        )
+        .get(pk=order_id)
+    )
+
+
+def customer_timeline(*, customer: Customer | None, limit: int = 100) -> list[Event]:
+    if customer is None:
+        return []
+    return list(Event.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:limit])
+
+
+def shipments_in_transit() -> QuerySet[Shipment]:
+    return Shipment.objects.filter(
+        status__in=(ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY)
+    )
+
+
+def shipments_delayed(*, today: date) -> QuerySet[Shipment]:
+    """Open shipments past their estimated delivery date, or stuck in an exception."""
+    return Shipment.objects.filter(status__in=OPEN_SHIPMENT_STATUSES).filter(
+        Q(estimated_delivery__lt=today) | Q(status=ShipmentStatus.EXCEPTION)
+    )
+
+
+def dashboard_counts(*, today: date) -> dict[str, int]:
+    return {
+        "customers": Customer.objects.count(),
+        "orders": Order.objects.count(),
+        "shipments_in_transit": shipments_in_transit().count(),
+        "shipments_delayed": shipments_delayed(today=today).count(),
+    }

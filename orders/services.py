@@ -1,0 +1,731 @@
+"""Writes to the commerce model. Every ingestion path (API, webhooks, CSV, seed data) calls these.
+
+Each upsert is keyed by the merchant's own external ids, validates the whole payload before it
+writes anything, runs in one transaction together with the events it records, and is idempotent:
+the same payload twice gives one row and one event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Min, Q, Sum
+from django.utils import timezone
+
+from orders.models import (
+    Customer,
+    FulfillmentStatus,
+    Order,
+    OrderLine,
+    Product,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    TrackingEvent,
+)
+from orders.schemas import CheckpointIn, CustomerIn, OrderIn, ProductIn, ShipmentIn
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.services import event_record
+from postpurchase.tenancy.models import Merchant
+from postpurchase.tenancy.scoping import merchant_scope
+from postpurchase.validation import parse_payload
+
+# Shipment statuses that record an event of the same name when a shipment enters them.
+SHIPMENT_STATUS_EVENTS = {
+    ShipmentStatus.IN_TRANSIT: "shipment.in_transit",
+    ShipmentStatus.OUT_FOR_DELIVERY: "shipment.out_for_delivery",
+    ShipmentStatus.DELIVERED: "shipment.delivered",
+    ShipmentStatus.EXCEPTION: "shipment.exception",
+    ShipmentStatus.RETURNED_TO_SENDER: "shipment.returned_to_sender",
+}
+ORDER_TRACKED_FIELDS = (
+    "number",
+    "customer_id",
+    "placed_at",
+    "currency",
+    "subtotal",
+    "discount",
+    "shipping",
+    "tax",
+    "total",
+    "financial_status",
+    "fulfillment_status",
+    "cancelled_at",
+    "cancel_reason",
+    "source",
+)
+
+
+@dataclass
+class IngestResult:
+    """What an upsert did: the row, whether it was new, whether it changed, the events recorded,
+    and whether the payload was older than what we hold (and so ignored)."""
+
+    instance: Any
+    created: bool = False
+    changed: bool = False
+    stale: bool = False
+    events: list[str] = field(default_factory=list)
+
+
+def _context(merchant: Merchant) -> dict[str, str]:
+    return {"region": merchant.country or ""}
+
+
+def _lock_or_create(model, *, merchant: Merchant, lookup: dict, defaults: dict):
+    """Fetch the row for ``lookup`` locked for update, or create it. Safe under concurrency: the
+    loser of an insert race falls back to locking the winner's row."""
+    queryset = model.unscoped.select_for_update().filter(merchant=merchant, **lookup)
+    instance = queryset.first()
+    if instance is not None:
+        return instance, False
+    try:
+        with transaction.atomic():
+            return model.unscoped.create(merchant=merchant, **lookup, **defaults), True
+    except IntegrityError:
+        return queryset.get(), False
+
+
+def _assign(instance, values: dict) -> bool:
+    changed = False
+    for name, value in values.items():
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed = True
+    return changed
+
+
+# --- customers ------------------------------------------------------------------------------
+
+
+def _customer_values(data: CustomerIn, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in ("email", "phone", "first_name", "last_name", "timezone", "locale", "birthday"):
+        if name in data.model_fields_set:
+            values[name] = getattr(data, name)
+    if "tags" in data.model_fields_set:
+        values["tags"] = data.tags
+    consent_at = data.consent_updated_at or now
+    for channel, given in (
+        ("email", data.accepts_email_marketing),
+        ("sms", data.accepts_sms_marketing),
+    ):
+        if given is not None:
+            values[f"{channel}_marketing_consent"] = given
+            values[f"{channel}_consent_updated_at"] = consent_at
+            values[f"{channel}_consent_source"] = data.consent_source or "import"
+    if "email" in values:
+        values["email"] = values["email"].lower()
+    return values
+
+
+def _customer_upsert(*, merchant: Merchant, data: CustomerIn, now: datetime) -> IngestResult:
+    values = _customer_values(data, now)
+    if data.external_id:
+        customer, created = _lock_or_create(
+            Customer,
+            merchant=merchant,
+            lookup={"external_id": data.external_id},
+            defaults={**values, "created_at": now, "updated_at": now},
+        )
+    else:
+        email = data.email.lower()
+        lookup = Q(email=email) if email else Q(phone=data.phone)
+        customer = (
+            Customer.unscoped.select_for_update()
+            .filter(lookup, merchant=merchant)
+            .order_by("id")
+            .first()
+        )
+        created = customer is None
+        if created:
+            customer = Customer.unscoped.create(
+                merchant=merchant, created_at=now, updated_at=now, **values
+            )
+    if created:
+        return IngestResult(instance=customer, created=True, changed=True)
+    # An existing consent is only overwritten by a newer statement of it.
+    for channel in ("email", "sms"):
+        stamp = values.get(f"{channel}_consent_updated_at")
+        held = getattr(customer, f"{channel}_consent_updated_at")
+        if stamp is not None and held is not None and stamp < held:
+            for suffix in ("marketing_consent", "consent_updated_at", "consent_source"):
+                values.pop(f"{channel}_{suffix}")
+    changed = _assign(customer, values)
+    if changed:
+        customer.updated_at = now
+        customer.save()
+    return IngestResult(instance=customer, changed=changed)
+
+
+def customer_upsert(
+    *, merchant: Merchant, payload: CustomerIn | dict, now: datetime | None = None
+) -> IngestResult:
+    data = parse_payload(CustomerIn, payload, context=_context(merchant))
+    with transaction.atomic():
+        return _customer_upsert(merchant=merchant, data=data, now=now or timezone.now())
+
+
+def customer_stats_refresh(*, customer: Customer) -> Customer:
+    """Recompute the derived order figures from the orders themselves (so it is idempotent).
+    Cancelled orders do not count; money counts only orders in the merchant's currency."""
+    merchant = Merchant.objects.get(pk=customer.merchant_id)
+    live = Order.unscoped.filter(
+        merchant_id=customer.merchant_id, customer=customer, cancelled_at__isnull=True
+    )
+    stats = live.aggregate(
+        count=Count("id"),
+        first=Min("placed_at"),
+        last=Max("placed_at"),
+        spent=Sum("total", filter=Q(currency=merchant.currency)),
+    )
+    Customer.unscoped.filter(pk=customer.pk).update(
+        orders_count=stats["count"],
+        first_order_at=stats["first"],
+        last_order_at=stats["last"],
+        total_spent=stats["spent"] or Decimal(0),
+    )
+    customer.refresh_from_db(
+        fields=["orders_count", "first_order_at", "last_order_at", "total_spent"]
+    )
+    return customer
+
+
+# --- products -------------------------------------------------------------------------------
+
+
+def _product_upsert(*, merchant: Merchant, data: ProductIn, now: datetime) -> IngestResult:
+    values = data.model_dump(exclude={"external_id"}, exclude_unset=True)
+    product, created = _lock_or_create(
+        Product,
+        merchant=merchant,
+        lookup={"external_id": data.external_id},
+        defaults={**values, "created_at": now, "updated_at": now},
+    )
+    changed = created or _assign(product, values)
+    if changed and not created:
+        product.updated_at = now
+        product.save()
+    return IngestResult(instance=product, created=created, changed=changed)
+
+
+def product_upsert(
+    *, merchant: Merchant, payload: ProductIn | dict, now: datetime | None = None
+) -> IngestResult:
+    data = parse_payload(ProductIn, payload)
+    with transaction.atomic():
+        return _product_upsert(merchant=merchant, data=data, now=now or timezone.now())
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+def _order_event_payload(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
+    return {
+        "order_id": order.pk,
+        "external_id": order.external_id,
+        "number": order.number,
+        "currency": order.currency,
+        "total": str(order.total),
+        "placed_at": order.placed_at.isoformat(),
+        "line_count": len(lines),
+        "skus": sorted({line.sku for line in lines if line.sku}),
+        "categories": sorted(
+            {
+                line.product.category
+                for line in lines
+                if line.product is not None and line.product.category
+            }
+        ),
+    }
+
+
+def _resolve_customer(merchant: Merchant, data: OrderIn, now: datetime) -> Customer | None:
+    if data.customer is not None:
+        return _customer_upsert(merchant=merchant, data=data.customer, now=now).instance
+    if data.customer_external_id:
+        customer = Customer.unscoped.filter(
+            merchant=merchant, external_id=data.customer_external_id
+        ).first()
+        if customer is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"No customer has external_id {data.customer_external_id!r}.",
+                field="customer_external_id",
+            )
+        return customer
+    return None
+
+
+def _sync_lines(
+    merchant: Merchant, order: Order, data: OrderIn, now: datetime
+) -> tuple[list[OrderLine], bool]:
+    existing = {line.external_id: line for line in OrderLine.unscoped.filter(order=order)}
+    kept: list[OrderLine] = []
+    changed = False
+    for position, line_in in enumerate(data.lines):
+        product = None
+        if line_in.product is not None:
+            product = _product_upsert(merchant=merchant, data=line_in.product, now=now).instance
+        elif line_in.product_external_id:
+            product = Product.unscoped.filter(
+                merchant=merchant, external_id=line_in.product_external_id
+            ).first()
+            if product is None:
+                raise DomainError(
+                    ErrorCode.NOT_FOUND,
+                    f"No product has external_id {line_in.product_external_id!r}.",
+                    field=f"lines[{position}].product_external_id",
+                )
+        values = {
+            "product": product,
+            "title": line_in.title or (product.title if product else ""),
+            "sku": line_in.sku or (product.sku if product else ""),
+            "quantity": line_in.quantity,
+            "unit_price": line_in.unit_price,
+            "discount": line_in.discount,
+            "position": position,
+        }
+        key = line_in.external_id or f"#{position + 1}"
+        line = existing.pop(key, None)
+        if line is None:
+            line = OrderLine.unscoped.create(
+                merchant=merchant, order=order, external_id=key, **values
+            )
+            changed = True
+        elif _assign(line, values):
+            line.save()
+            changed = True
+        kept.append(line)
+    if existing:
+        OrderLine.unscoped.filter(pk__in=[line.pk for line in existing.values()]).delete()
+        changed = True
+    return kept, changed
+
+
+def _record(
+    merchant: Merchant,
+    result: IngestResult,
+    event_type: str,
+    *,
+    customer,
+    payload,
+    occurred_at: datetime,
+    dedupe_key: str | None,
+    source: str,
+    now: datetime,
+) -> None:
+    _, created = event_record(
+        merchant=merchant,
+        type=event_type,
+        customer=customer,
+        payload=payload,
+        occurred_at=occurred_at,
+        dedupe_key=dedupe_key,
+        source=source,
+        now=now,
+    )
+    if created:
+        result.events.append(event_type)
+
+
+def order_ingest(
+    *, merchant: Merchant, payload: OrderIn | dict, source: str = "api", now: datetime | None = None
+) -> IngestResult:
+    """Create or update an order (and its customer, products and lines) by its external id.
+
+    Records ``order.placed`` once per order, ``order.updated`` when a later payload changes it,
+    ``order.cancelled`` and ``order.fulfilled`` on those transitions. A payload whose
+    ``updated_at`` is older than the one already applied is ignored (``stale``)."""
+    data = parse_payload(OrderIn, payload, context=_context(merchant))
+    now = now or timezone.now()
+    with transaction.atomic(), merchant_scope(merchant):
+        order = (
+            Order.unscoped.select_for_update()
+            .filter(merchant=merchant, external_id=data.external_id)
+            .first()
+        )
+        if (
+            order is not None
+            and data.updated_at
+            and order.source_updated_at
+            and (data.updated_at < order.source_updated_at)
+        ):
+            return IngestResult(instance=order, stale=True)
+
+        customer = _resolve_customer(merchant, data, now)
+        values = {
+            "number": data.number,
+            "customer": customer,
+            "placed_at": data.placed_at,
+            "currency": data.currency,
+            "subtotal": data.subtotal,
+            "discount": data.discount,
+            "shipping": data.shipping,
+            "tax": data.tax,
+            "total": data.total,
+            "financial_status": data.financial_status,
+            "fulfillment_status": data.fulfillment_status,
+            "cancelled_at": data.cancelled_at,
+            "cancel_reason": data.cancel_reason,
+            "source": data.source or source,
+            "source_updated_at": data.updated_at,
+        }
+        created = order is None
+        if created:
+            order, created = _lock_or_create(
+                Order,
+                merchant=merchant,
+                lookup={"external_id": data.external_id},
+                defaults={**values, "created_at": now, "updated_at": now},
+            )
+        was = {name: getattr(order, name) for name in ORDER_TRACKED_FIELDS}
+        was_source_updated_at = order.source_updated_at
+        if not created:
+            values.pop("source")  # the channel an order came from does not change
+            _assign(order, values)
+        lines, lines_changed = _sync_lines(merchant, order, data, now)
+        changed = (
+            created
+            or lines_changed
+            or any(getattr(order, name) != was[name] for name in ORDER_TRACKED_FIELDS)
+        )
+        if changed and not created:
+            order.updated_at = now
+        if changed or order.source_updated_at != was_source_updated_at:
+            order.save()
+
+        result = IngestResult(instance=order, created=created, changed=changed)
+        event_payload = _order_event_payload(order, lines)
+        common = {"customer": customer, "source": order.source, "now": now}
+        if created:
+            event_payload["first_order"] = (
+                customer is not None
+                and not Order.unscoped.filter(
+                    merchant=merchant, customer=customer, placed_at__lt=order.placed_at
+                ).exists()
+            )
+            _record(
+                merchant,
+                result,
+                "order.placed",
+                payload=event_payload,
+                occurred_at=order.placed_at,
+                dedupe_key=f"order.placed:{order.external_id}",
+                **common,
+            )
+        elif changed:
+            _record(
+                merchant,
+                result,
+                "order.updated",
+                payload=event_payload,
+                occurred_at=data.updated_at or now,
+                dedupe_key=None,
+                **common,
+            )
+        if order.cancelled_at and (created or was["cancelled_at"] is None):
+            _record(
+                merchant,
+                result,
+                "order.cancelled",
+                payload={**event_payload, "reason": order.cancel_reason},
+                occurred_at=order.cancelled_at,
+                dedupe_key=f"order.cancelled:{order.external_id}",
+                **common,
+            )
+        if order.fulfillment_status == FulfillmentStatus.FULFILLED and (
+            created or was["fulfillment_status"] != FulfillmentStatus.FULFILLED
+        ):
+            _record(
+                merchant,
+                result,
+                "order.fulfilled",
+                payload=event_payload,
+                occurred_at=data.updated_at or now,
+                dedupe_key=f"order.fulfilled:{order.external_id}",
+                **common,
+            )
+        if customer is not None and changed:
+            customer_stats_refresh(customer=customer)
+            if was["customer_id"] not in (None, customer.pk):
+                customer_stats_refresh(customer=Customer.unscoped.get(pk=was["customer_id"]))
+        return result
+
+
+# --- shipments ------------------------------------------------------------------------------
+
+
+def _shipment_event_payload(shipment: Shipment, order: Order) -> dict[str, Any]:
+    return {
+        "shipment_id": shipment.pk,
+        "external_id": shipment.external_id,
+        "order_id": order.pk,
+        "order_external_id": order.external_id,
+        "order_number": order.number,
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "tracking_url": shipment.tracking_url,
+        "status": shipment.status,
+        "estimated_delivery": (
+            shipment.estimated_delivery.isoformat() if shipment.estimated_delivery else None
+        ),
+    }
+
+
+def _apply_status(
+    merchant: Merchant,
+    shipment: Shipment,
+    order: Order,
+    result: IngestResult,
+    *,
+    status: str,
+    at: datetime,
+    now: datetime,
+) -> None:
+    """Move the shipment to ``status`` as of ``at`` unless it already holds a newer status, so
+    a late, older update never moves a shipment backwards; a re-sent update changes nothing."""
+    if at < shipment.status_changed_at:
+        return
+    if status == shipment.status:
+        shipment.status_changed_at = at
+        return
+    shipment.status = status
+    shipment.status_changed_at = at
+    result.changed = True
+    if (
+        status
+        in (ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED)
+        and shipment.shipped_at is None
+    ):
+        shipment.shipped_at = at
+    if status == ShipmentStatus.DELIVERED:
+        shipment.delivered_at = at
+    event_type = SHIPMENT_STATUS_EVENTS.get(status)
+    if event_type:
+        _record(
+            merchant,
+            result,
+            event_type,
+            customer=order.customer,
+            payload={**_shipment_event_payload(shipment, order), "status_at": at.isoformat()},
+            occurred_at=at,
+            dedupe_key=f"{event_type}:{shipment.external_id}:{at.isoformat()}",
+            source="tracking",
+            now=now,
+        )
+
+
+def _apply_checkpoint(
+    merchant: Merchant,
+    shipment: Shipment,
+    order: Order,
+    result: IngestResult,
+    checkpoint: CheckpointIn,
+    now: datetime,
+) -> None:
+    _, created = TrackingEvent.unscoped.get_or_create(
+        merchant=merchant,
+        shipment=shipment,
+        occurred_at=checkpoint.occurred_at,
+        status=checkpoint.status,
+        description=checkpoint.description,
+        defaults={"location": checkpoint.location, "raw": checkpoint.raw, "created_at": now},
+    )
+    if created:
+        result.changed = True
+    _apply_status(
+        merchant,
+        shipment,
+        order,
+        result,
+        status=checkpoint.status,
+        at=checkpoint.occurred_at,
+        now=now,
+    )
+
+
+def _sync_shipment_lines(
+    merchant: Merchant, shipment: Shipment, order: Order, data: ShipmentIn
+) -> bool:
+    if not data.lines:
+        return False
+    order_lines = {line.external_id: line for line in OrderLine.unscoped.filter(order=order)}
+    wanted: dict[int, int] = {}
+    for index, line_in in enumerate(data.lines):
+        order_line = order_lines.get(line_in.line_external_id)
+        if order_line is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"Order {order.number} has no line {line_in.line_external_id!r}.",
+                field=f"lines[{index}].line_external_id",
+            )
+        quantity = wanted.get(order_line.pk, 0) + line_in.quantity
+        if quantity > order_line.quantity:
+            raise DomainError(
+                ErrorCode.INVALID,
+                f"Line {line_in.line_external_id!r} has only {order_line.quantity} to ship.",
+                field=f"lines[{index}].quantity",
+            )
+        wanted[order_line.pk] = quantity
+    held = {sl.order_line_id: sl for sl in ShipmentLine.unscoped.filter(shipment=shipment)}
+    if {k: v.quantity for k, v in held.items()} == wanted:
+        return False
+    ShipmentLine.unscoped.filter(shipment=shipment).exclude(order_line_id__in=wanted).delete()
+    for order_line_id, quantity in wanted.items():
+        ShipmentLine.unscoped.update_or_create(
+            merchant=merchant,
+            shipment=shipment,
+            order_line_id=order_line_id,
+            defaults={"quantity": quantity},
+        )
+    return True
+
+
+def _order_fulfillment_refresh(
+    merchant: Merchant, order: Order, result: IngestResult, now: datetime
+) -> None:
+    """Derive the order's fulfillment status from the quantities its shipments carry."""
+    ordered = dict(OrderLine.unscoped.filter(order=order).values_list("id", "quantity"))
+    shipped: dict[int, int] = {}
+    for line_id, quantity in ShipmentLine.unscoped.filter(shipment__order=order).values_list(
+        "order_line_id", "quantity"
+    ):
+        shipped[line_id] = shipped.get(line_id, 0) + quantity
+    if not shipped:
+        return
+    complete = all(shipped.get(line_id, 0) >= quantity for line_id, quantity in ordered.items())
+    status = FulfillmentStatus.FULFILLED if complete else FulfillmentStatus.PARTIALLY_FULFILLED
+    if order.fulfillment_status == status:
+        return
+    order.fulfillment_status = status
+    order.updated_at = now
+    order.save(update_fields=["fulfillment_status", "updated_at"])
+    if status == FulfillmentStatus.FULFILLED:
+        lines = list(OrderLine.unscoped.filter(order=order).select_related("product"))
+        _record(
+            merchant,
+            result,
+            "order.fulfilled",
+            customer=order.customer,
+            payload=_order_event_payload(order, lines),
+            occurred_at=now,
+            dedupe_key=f"order.fulfilled:{order.external_id}",
+            source="tracking",
+            now=now,
+        )
+
+
+def shipment_ingest(
+    *, merchant: Merchant, payload: ShipmentIn | dict, now: datetime | None = None
+) -> IngestResult:
+    """Create or update a shipment by its external id, with its lines and tracking checkpoints.
+
+    Records ``shipment.created`` once, then ``shipment.<status>`` each time the shipment enters a
+    newer status. Checkpoints may arrive in any order: the status only follows the newest."""
+    data = parse_payload(ShipmentIn, payload)
+    now = now or timezone.now()
+    with transaction.atomic(), merchant_scope(merchant):
+        order = (
+            Order.unscoped.select_related("customer")
+            .filter(merchant=merchant, external_id=data.order_external_id)
+            .first()
+        )
+        if order is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND,
+                f"No order has external_id {data.order_external_id!r}.",
+                field="order_external_id",
+            )
+        # The label exists no later than anything the carrier has said about the parcel.
+        known = [t for t in (data.status_at, data.shipped_at) if t is not None]
+        known += [c.occurred_at for c in data.checkpoints]
+        start = min(known) if known else now
+        details = {
+            name: getattr(data, name)
+            for name in (
+                "carrier",
+                "tracking_number",
+                "tracking_url",
+                "estimated_delivery",
+                "shipped_at",
+            )
+            if name in data.model_fields_set
+        }
+        shipment, created = _lock_or_create(
+            Shipment,
+            merchant=merchant,
+            lookup={"external_id": data.external_id},
+            defaults={
+                **details,
+                "order": order,
+                "status": ShipmentStatus.LABEL_CREATED,
+                "status_changed_at": start,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        if not created and shipment.order_id != order.pk:
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                f"Shipment {data.external_id!r} belongs to another order.",
+                field="order_external_id",
+            )
+        result = IngestResult(instance=shipment, created=created, changed=created)
+        if not created and _assign(shipment, details):
+            result.changed = True
+        if _sync_shipment_lines(merchant, shipment, order, data):
+            result.changed = True
+        if created:
+            _record(
+                merchant,
+                result,
+                "shipment.created",
+                customer=order.customer,
+                payload=_shipment_event_payload(shipment, order),
+                occurred_at=start,
+                dedupe_key=f"shipment.created:{shipment.external_id}",
+                source="tracking",
+                now=now,
+            )
+        for checkpoint in sorted(data.checkpoints, key=lambda c: c.occurred_at):
+            _apply_checkpoint(merchant, shipment, order, result, checkpoint, now)
+        if data.status is not None:
+            _apply_status(
+                merchant,
+                shipment,
+                order,
+                result,
+                status=data.status,
+                at=data.status_at or now,
+                now=now,
+            )
+        shipment.updated_at = now if result.changed else shipment.updated_at
+        shipment.save()
+        _order_fulfillment_refresh(merchant, order, result, now)
+        return result
+
+
+def shipment_tracking_update(
+    *,
+    merchant: Merchant,
+    shipment: Shipment,
+    checkpoint: CheckpointIn | dict,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Apply one carrier checkpoint to a shipment (used by carrier webhooks)."""
+    data = parse_payload(CheckpointIn, checkpoint)
+    now = now or timezone.now()
+    with transaction.atomic(), merchant_scope(merchant):
+        shipment = Shipment.unscoped.select_for_update().get(pk=shipment.pk, merchant=merchant)
+        order = Order.unscoped.select_related("customer").get(pk=shipment.order_id)
+        result = IngestResult(instance=shipment)
+        _apply_checkpoint(merchant, shipment, order, result, data, now)
+        if result.changed:
+            shipment.updated_at = now
+        shipment.save()
+        return result

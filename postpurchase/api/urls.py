@@ -1,0 +1,9 @@
+from django.urls import path
+
+from postpurchase.api.views import CurrentMerchantView
+
+app_name = "api"
+
+urlpatterns = [
+    path("merchant", CurrentMerchantView.as_view(), name="merchant"),
+]

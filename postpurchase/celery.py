@@ -1,0 +1,39 @@
+"""The Celery application, configured from Django settings (``CELERY_*``)."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
+
+app = Celery("postpurchase")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+# Queues: ``events`` carries the event log's dispatch and sweep (the engine's spine); later issues
+# add ``journeys`` and ``messages``. Each worker process takes one message at a time and
+# acknowledges it only when the task has finished, so a killed worker loses nothing.
+ENGINE_QUEUES = ("events", "journeys", "messages")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_default_queue="default",
+    task_queues=[Queue("default"), *(Queue(name) for name in ENGINE_QUEUES)],
+    task_routes={
+        "postpurchase.events.tasks.*": {"queue": "events"},
+        "journeys.tasks.*": {"queue": "journeys"},
+        "notifications.tasks.*": {"queue": "messages"},
+    },
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=300,
+    task_soft_time_limit=240,
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    timezone="UTC",
+    enable_utc=True,
+    worker_hijack_root_logger=False,
+)
+app.autodiscover_tasks()

@@ -1,0 +1,82 @@
+"""The event log: the spine every cross-app effect goes through, and its own outbox."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from postpurchase.tenancy.scoping import TenantModel
+
+
+class Event(TenantModel):
+    """Something that happened to a merchant's customer, recorded in the transaction of the change.
+
+    ``next_dispatch_at`` is when the sweep should (re-)dispatch this event if nothing else has:
+    set at record time to a short grace period, moved to the next retry on a consumer failure,
+    cleared once every consumer has finished.
+    """
+
+    customer = models.ForeignKey(
+        "orders.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    type = models.CharField(max_length=100)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    payload = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=255, null=True, blank=True)
+    source = models.CharField(max_length=50, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    next_dispatch_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "dedupe_key"],
+                condition=models.Q(dedupe_key__isnull=False),
+                name="event_merchant_dedupe_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "type", "occurred_at"], name="event_merchant_type"),
+            models.Index(fields=["customer", "occurred_at"], name="event_customer_time"),
+            models.Index(
+                fields=["next_dispatch_at"],
+                condition=models.Q(next_dispatch_at__isnull=False),
+                name="event_due_dispatch",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"
+
+
+class ConsumerRunStatus(models.TextChoices):
+    FAILED = "failed", "Failed, will retry"
+    DONE = "done", "Done"
+    GAVE_UP = "gave_up", "Gave up after the last retry"
+
+
+class EventConsumerRun(models.Model):
+    """One consumer's progress on one event: the marker that makes each consumer run once.
+
+    ``DONE`` is written in the same transaction as the consumer's own writes, so a consumer's
+    effect and its marker commit together or not at all.
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="consumer_runs")
+    consumer = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=ConsumerRunStatus.choices)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "consumer"], name="event_consumer_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} on event #{self.event_id}: {self.status}"

@@ -1,0 +1,226 @@
+"""Recording events and handing them to their consumers, exactly once per consumer.
+
+``event_record`` writes the event in the caller's transaction and enqueues the dispatch task after
+commit. ``event_dispatch`` runs each subscribed consumer that has not finished, each in its own
+transaction together with its ``DONE`` marker; a failure is recorded with the time of its next
+attempt (exponential backoff with jitter). ``event_sweep`` re-dispatches every event whose
+``next_dispatch_at`` has passed: a lost task, a dead worker or a due retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import traceback
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
+from postpurchase.events.registry import Consumer, ConsumerRegistry, registry
+from postpurchase.tenancy.models import Merchant
+from postpurchase.tenancy.scoping import merchant_scope
+
+logger = logging.getLogger(__name__)
+
+# An event not fully dispatched this long after it was recorded is assumed lost and swept.
+DISPATCH_GRACE = timedelta(minutes=2)
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=6)
+MAX_ATTEMPTS = 12  # about a day and a half of retries in all
+SWEEP_BATCH = 500
+
+
+def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter in the upper half: 30s, 1m, 2m, ... capped at 6h."""
+    ceiling = min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
+    fraction = 0.5 + (rng or random).random() / 2
+    return ceiling * fraction
+
+
+def _validate_type(event_type: str) -> None:
+    parts = event_type.split(".")
+    if (
+        len(event_type) > 100
+        or len(parts) < 2
+        or not all(p and p.replace("_", "").isalnum() and p == p.lower() for p in parts)
+    ):
+        raise DomainError(
+            ErrorCode.INVALID,
+            "An event type is lowercase words separated by dots, such as 'order.placed'.",
+            field="type",
+        )
+
+
+def event_record(
+    *,
+    merchant: Merchant,
+    type: str,
+    customer=None,
+    payload: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    source: str = "",
+    now: datetime | None = None,
+) -> tuple[Event, bool]:
+    """Record an event in the caller's transaction. Returns ``(event, created)``; with a
+    ``dedupe_key`` already used by this merchant, the first event and ``False``."""
+    _validate_type(type)
+    now = now or timezone.now()
+    if dedupe_key is not None:
+        existing = Event.unscoped.filter(merchant=merchant, dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing, False
+    event = Event(
+        merchant=merchant,
+        customer=customer,
+        type=type,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        payload=payload or {},
+        dedupe_key=dedupe_key,
+        source=source,
+        next_dispatch_at=now + DISPATCH_GRACE,
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError:
+        # A concurrent writer recorded the same dedupe key between our check and our insert.
+        if dedupe_key is None:
+            raise
+        return Event.unscoped.get(merchant=merchant, dedupe_key=dedupe_key), False
+
+    transaction.on_commit(lambda: _enqueue_dispatch(event.pk, merchant.pk))
+    return event, True
+
+
+def _enqueue_dispatch(event_id: int, merchant_id: int) -> None:
+    from postpurchase.events.tasks import event_dispatch_task
+
+    try:
+        event_dispatch_task.delay(event_id=event_id, merchant_id=merchant_id)
+    except Exception:
+        # The broker is down: the sweep will find the event once its grace period is over.
+        logger.warning(
+            "Could not enqueue dispatch of event %s; the sweep will retry", event_id, exc_info=True
+        )
+
+
+def _run_consumer(event: Event, consumer: Consumer, now: datetime) -> str:
+    """Run one consumer on one event unless it has already finished. Returns the final status,
+    or ``"busy"`` when another worker holds this consumer's marker right now."""
+    try:
+        with transaction.atomic():
+            run, _ = EventConsumerRun.objects.get_or_create(
+                event=event,
+                consumer=consumer.name,
+                defaults={"status": ConsumerRunStatus.FAILED, "attempts": 0},
+            )
+    except IntegrityError:
+        pass  # created concurrently; the locked read below sees it
+
+    with transaction.atomic():
+        run = (
+            EventConsumerRun.objects.select_for_update(skip_locked=True)
+            .filter(event=event, consumer=consumer.name)
+            .first()
+        )
+        if run is None:
+            return "busy"
+        if run.status != ConsumerRunStatus.FAILED:
+            return run.status
+        if run.next_attempt_at is not None and run.next_attempt_at > now:
+            return "waiting"
+        try:
+            with transaction.atomic():
+                consumer.handler(event)
+        except Exception as exc:
+            run.attempts += 1
+            run.last_error = "".join(traceback.format_exception(exc))[-4000:]
+            run.updated_at = now
+            if run.attempts >= MAX_ATTEMPTS:
+                run.status = ConsumerRunStatus.GAVE_UP
+                run.finished_at = now
+                run.next_attempt_at = None
+                logger.error(
+                    "Consumer %s gave up on event %s after %s attempts",
+                    consumer.name,
+                    event.pk,
+                    run.attempts,
+                )
+            else:
+                run.next_attempt_at = now + retry_delay(run.attempts)
+                logger.warning(
+                    "Consumer %s failed on event %s (attempt %s); retry at %s",
+                    consumer.name,
+                    event.pk,
+                    run.attempts,
+                    run.next_attempt_at,
+                )
+            run.save()
+            return run.status
+        run.attempts += 1
+        run.status = ConsumerRunStatus.DONE
+        run.finished_at = now
+        run.next_attempt_at = None
+        run.last_error = ""
+        run.updated_at = now
+        run.save()
+        return run.status
+
+
+def event_dispatch(
+    *, event: Event, now: datetime | None = None, consumers: ConsumerRegistry | None = None
+) -> dict[str, str]:
+    """Hand ``event`` to every consumer of its type that has not finished. Returns each
+    consumer's status after this pass."""
+    now = now or timezone.now()
+    outcome: dict[str, str] = {}
+    with merchant_scope(event.merchant):
+        for consumer in (consumers or registry).consumers_for(event.type):
+            outcome[consumer.name] = _run_consumer(event, consumer, now)
+
+        pending = EventConsumerRun.objects.filter(event=event, status=ConsumerRunStatus.FAILED)
+        unfinished = [
+            name
+            for name, status in outcome.items()
+            if status not in (ConsumerRunStatus.DONE, ConsumerRunStatus.GAVE_UP)
+        ]
+        if unfinished:
+            next_retry = pending.aggregate(at=Min("next_attempt_at"))["at"]
+            # "busy" consumers belong to another worker; look again after the grace period.
+            candidates = [t for t in (next_retry,) if t is not None]
+            if "busy" in outcome.values():
+                candidates.append(now + DISPATCH_GRACE)
+            Event.unscoped.filter(pk=event.pk).update(
+                next_dispatch_at=min(candidates) if candidates else now + DISPATCH_GRACE
+            )
+        else:
+            Event.unscoped.filter(pk=event.pk).update(dispatched_at=now, next_dispatch_at=None)
+    return outcome
+
+
+def event_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH) -> list[int]:
+    """Enqueue a dispatch for every event due one (lost dispatch, due retry). Each swept event's
+    ``next_dispatch_at`` moves one grace period on, so an event is not enqueued again while its
+    task waits in the queue. Returns the ids enqueued."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Event.unscoped.select_for_update(skip_locked=True)
+            .filter(next_dispatch_at__lte=now)
+            .order_by("next_dispatch_at")
+            .values_list("pk", "merchant_id")[:batch_size]
+        )
+        if due:
+            Event.unscoped.filter(pk__in=[pk for pk, _ in due]).update(
+                next_dispatch_at=now + DISPATCH_GRACE
+            )
+    for pk, merchant_id in due:
+        _enqueue_dispatch(pk, merchant_id)
+    return [pk for pk, _ in due]

@@ -1,0 +1,115 @@
+"""The current merchant, and the managers that make the tenant-scoped path the only easy one.
+
+The current merchant lives in a ``ContextVar`` set by API authentication, the dashboard middleware,
+shopper-page URLs and the ``merchant_task`` decorator, and is always reset in a ``finally``.
+Tenant-owned models get ``objects`` (scoped: raises when no merchant is set) and ``unscoped``
+(explicitly named, for system jobs and the operator admin).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+from postpurchase.errors import DomainError, ErrorCode
+
+if TYPE_CHECKING:
+    from postpurchase.tenancy.models import Merchant
+
+_current_merchant: ContextVar[Merchant | None] = ContextVar("current_merchant", default=None)
+
+
+class NoMerchantInScope(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorCode.NO_MERCHANT_IN_SCOPE,
+            "No merchant is in scope: use merchant_scope() or the .unscoped manager.",
+        )
+
+
+def current_merchant_or_none() -> Merchant | None:
+    return _current_merchant.get()
+
+
+def current_merchant() -> Merchant:
+    merchant = _current_merchant.get()
+    if merchant is None:
+        raise NoMerchantInScope()
+    return merchant
+
+
+@contextmanager
+def merchant_scope(merchant: Merchant | None) -> Iterator[Merchant | None]:
+    """Run a block with ``merchant`` as the current merchant (``None`` clears it)."""
+    token = _current_merchant.set(merchant)
+    try:
+        yield merchant
+    finally:
+        _current_merchant.reset(token)
+
+
+class MerchantScopedQuerySet(models.QuerySet):
+    pass
+
+
+class MerchantScopedManager(models.Manager.from_queryset(MerchantScopedQuerySet)):
+    """Filters every query to the current merchant; raises when there is none (fail closed)."""
+
+    def get_queryset(self) -> MerchantScopedQuerySet:
+        merchant = current_merchant()
+        return super().get_queryset().filter(merchant_id=merchant.pk)
+
+
+class TenantModel(models.Model):
+    """Base for every tenant-owned row: a non-null, indexed merchant and the two managers."""
+
+    merchant = models.ForeignKey(
+        "tenancy.Merchant", on_delete=models.CASCADE, related_name="+", db_index=True
+    )
+
+    objects = MerchantScopedManager()
+    unscoped = models.Manager()
+
+    class Meta:
+        abstract = True
+        default_manager_name = "objects"
+        base_manager_name = "unscoped"
+
+
+def merchant_task(*task_args: Any, **task_options: Any) -> Callable:
+    """Declare a Celery task that runs inside its ``merchant_id`` argument's scope.
+
+    Use instead of ``@shared_task``; the task must take ``merchant_id`` as a keyword argument.
+    """
+
+    from celery import shared_task
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def run_in_scope(*args: Any, merchant_id: int, **kwargs: Any) -> Any:
+            from postpurchase.tenancy.models import Merchant
+
+            merchant = Merchant.objects.get(pk=merchant_id)
+            with merchant_scope(merchant):
+                return func(*args, merchant_id=merchant_id, **kwargs)
+
+        return shared_task(**task_options)(run_in_scope)
+
+    if task_args and callable(task_args[0]) and len(task_args) == 1 and not task_options:
+        return decorator(task_args[0])
+    return decorator
+
+
+def activate(merchant: Merchant | None):
+    """Set the current merchant and return the token for ``deactivate``. Prefer ``merchant_scope``;
+    this pair exists for request cycles where the set and the reset live in different methods."""
+    return _current_merchant.set(merchant)
+
+
+def deactivate(token) -> None:
+    _current_merchant.reset(token)

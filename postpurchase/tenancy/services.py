@@ -1,0 +1,111 @@
+"""Writes for tenancy: merchants, memberships and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.tenancy.models import ApiKey, ApiKeyScope, Membership, Merchant, User
+from postpurchase.tenancy.permissions import Role
+
+API_KEY_PREFIX = "ppk"
+# last_used_at is written at most this often per key, so authentication stays a read.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    plaintext: str  # shown once, never stored
+
+
+def _hash_secret(secret: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is as safe as a slow one here and keeps
+    # each API request cheap (the same reasoning GitHub and Stripe tokens follow).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def merchant_create(
+    *,
+    slug: str,
+    name: str,
+    owner: User | None = None,
+    **attributes,
+) -> Merchant:
+    merchant = Merchant(slug=slug, name=name, **attributes)
+    merchant.full_clean()
+    with transaction.atomic():
+        merchant.save()
+        if owner is not None:
+            Membership.objects.create(user=owner, merchant=merchant, role=Role.OWNER)
+    return merchant
+
+
+def membership_set(*, user: User, merchant: Merchant, role: str) -> Membership:
+    if role not in Role.values:
+        raise DomainError(ErrorCode.INVALID, f"Unknown role {role!r}.", field="role")
+    membership, _ = Membership.objects.update_or_create(
+        user=user, merchant=merchant, defaults={"role": role}
+    )
+    return membership
+
+
+def api_key_create(
+    *,
+    merchant: Merchant,
+    name: str,
+    scope: str = ApiKeyScope.WRITE,
+    created_by: User | None = None,
+) -> IssuedApiKey:
+    name = name.strip()
+    if not name:
+        raise DomainError(ErrorCode.INVALID, "A key needs a name.", field="name")
+    if scope not in ApiKeyScope.values:
+        raise DomainError(ErrorCode.INVALID, f"Unknown scope {scope!r}.", field="scope")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        merchant=merchant,
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash_secret(secret),
+        scope=scope,
+        created_by=created_by,
+    )
+    return IssuedApiKey(api_key=api_key, plaintext=f"{API_KEY_PREFIX}_{prefix}_{secret}")
+
+
+def api_key_authenticate(*, plaintext: str, now: datetime | None = None) -> ApiKey | None:
+    """The active key for ``plaintext``, or ``None``.
+
+    Touches ``last_used_at`` at most once a minute, so authenticating stays a read."""
+    parts = plaintext.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    _, prefix, secret = parts
+    api_key = (
+        ApiKey.objects.select_related("merchant")
+        .filter(prefix=prefix, revoked_at__isnull=True, merchant__is_active=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, _hash_secret(secret)):
+        return None
+    now = now or timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = now or timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key

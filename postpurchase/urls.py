@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpResponse, JsonResponse
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+
+def healthz(request):
+    """Liveness and database check for load balancers and docker-compose."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def robots(request):
+    return HttpResponse("User-agent: *\nDisallow: /\n", content_type="text/plain")
+
+
+admin.site.site_header = "Post-purchase platform operations"
+admin.site.site_title = "Post-purchase admin"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("robots.txt", robots),
+    path("admin/", admin.site.urls),
+    path("app/", include("postpurchase.dashboard.urls")),
+    path("api/v1/", include("postpurchase.api.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

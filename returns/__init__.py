@@ -1,0 +1,1 @@
+"""Returns: policies, return requests, resolutions, labels and the shopper portal."""

@@ -1,0 +1,71 @@
+"""Fixtures shared by every test: two merchants from day one, their users, and scoping helpers."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from postpurchase.tenancy.permissions import Role
+from postpurchase.tenancy.scoping import merchant_scope
+from tests.factories import MembershipFactory, MerchantFactory, UserFactory
+
+
+def pytest_configure(config):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine:
+        raise pytest.UsageError(
+            "The tests run on PostgreSQL: use ./scripts/test, or set "
+            "DATABASE_URL=postgres://postgres@127.0.0.1:5432/postpurchase and REDIS_URL."
+        )
+
+
+@pytest.fixture
+def merchant_a(db):
+    return MerchantFactory(
+        slug="alpha",
+        name="Alpha Apparel",
+        timezone="America/New_York",
+        currency="USD",
+        country="US",
+    )
+
+
+@pytest.fixture
+def merchant_b(db):
+    return MerchantFactory(
+        slug="bravo", name="Bravo Books", timezone="Europe/Berlin", currency="EUR", country="DE"
+    )
+
+
+@pytest.fixture
+def in_a(merchant_a):
+    with merchant_scope(merchant_a):
+        yield merchant_a
+
+
+@pytest.fixture
+def in_b(merchant_b):
+    with merchant_scope(merchant_b):
+        yield merchant_b
+
+
+@pytest.fixture
+def member_of(db):
+    """``member_of(merchant, role)`` → a user with that role in that merchant."""
+
+    def make(merchant, role=Role.OWNER, **user_fields):
+        user = UserFactory(**user_fields)
+        MembershipFactory(user=user, merchant=merchant, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def owner_a(merchant_a, member_of):
+    return member_of(merchant_a, Role.OWNER, email="owner@alpha.example")
+
+
+@pytest.fixture
+def owner_b(merchant_b, member_of):
+    return member_of(merchant_b, Role.OWNER, email="owner@bravo.example")
