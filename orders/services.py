@@ -32,7 +32,7 @@ from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
-from postpurchase.validation import parse_payload
+from postpurchase.validation import money_str, parse_payload
 
 # Shipment statuses that record an event of the same name when a shipment enters them.
 SHIPMENT_STATUS_EVENTS = {
@@ -230,7 +230,7 @@ def _order_event_payload(order: Order, lines: list[OrderLine]) -> dict[str, Any]
         "external_id": order.external_id,
         "number": order.number,
         "currency": order.currency,
-        "total": str(order.total),
+        "total": money_str(order.total, order.currency),
         "placed_at": order.placed_at.isoformat(),
         "line_count": len(lines),
         "skus": sorted({line.sku for line in lines if line.sku}),

@@ -230,5 +230,5 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 if not PRODUCTION:
-    for _sub in ("broker/out", "broker/processed", "cache", "media"):
+    for _sub in ("broker/out", "broker/processed", "cache", "media", "static"):
         (VAR_DIR / _sub).mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,11 @@ def check_money(value: Decimal, currency: str) -> None:
         raise ValueError(f"{currency} amounts have at most {allowed} decimal places")
 
 
+def money_str(value: Decimal, currency: str) -> str:
+    """``value`` with exactly the currency's minor-unit digits, as a string: 85.00 EUR, 85 JPY."""
+    return str(value.quantize(Decimal(1).scaleb(-currency_decimals(currency))))
+
+
 def check_timezone(value: str) -> str:
     if value and value not in _timezones():
         raise ValueError(f"{value!r} is not an IANA time zone")

@@ -17,6 +17,10 @@ def pytest_configure(config):
             "The tests run on PostgreSQL: use ./scripts/test, or set "
             "DATABASE_URL=postgres://postgres@127.0.0.1:5432/postpurchase and REDIS_URL."
         )
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        raise pytest.UsageError(
+            "The tests run Celery on Redis: set REDIS_URL (./scripts/test does)."
+        )
 
 
 @pytest.fixture

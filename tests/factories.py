@@ -12,6 +12,17 @@ from postpurchase.tenancy.models import ApiKey, Membership, Merchant, User
 from postpurchase.tenancy.permissions import Role
 
 
+class TenantFactory(factory.django.DjangoModelFactory):
+    """Factories write tenant rows through the explicitly unscoped manager."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _get_manager(cls, model_class):
+        return model_class.unscoped
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
@@ -45,7 +56,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.OWNER
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(TenantFactory):
     class Meta:
         model = Customer
 
@@ -56,7 +67,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     last_name = factory.Faker("last_name")
 
 
-class ProductFactory(factory.django.DjangoModelFactory):
+class ProductFactory(TenantFactory):
     class Meta:
         model = Product
 
@@ -67,7 +78,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
     price = Decimal("25.00")
 
 
-class OrderFactory(factory.django.DjangoModelFactory):
+class OrderFactory(TenantFactory):
     class Meta:
         model = Order
 
@@ -82,7 +93,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
     shipping = Decimal("5.00")
 
 
-class OrderLineFactory(factory.django.DjangoModelFactory):
+class OrderLineFactory(TenantFactory):
     class Meta:
         model = OrderLine
 

@@ -185,14 +185,15 @@ def event_dispatch(
         for consumer in (consumers or registry).consumers_for(event.type):
             outcome[consumer.name] = _run_consumer(event, consumer, now)
 
-        pending = EventConsumerRun.objects.filter(event=event, status=ConsumerRunStatus.FAILED)
         unfinished = [
             name
             for name, status in outcome.items()
             if status not in (ConsumerRunStatus.DONE, ConsumerRunStatus.GAVE_UP)
         ]
         if unfinished:
-            next_retry = pending.aggregate(at=Min("next_attempt_at"))["at"]
+            next_retry = EventConsumerRun.objects.filter(
+                event=event, status=ConsumerRunStatus.FAILED
+            ).aggregate(at=Min("next_attempt_at"))["at"]
             # "busy" consumers belong to another worker; look again after the grace period.
             candidates = [t for t in (next_retry,) if t is not None]
             if "busy" in outcome.values():
@@ -201,7 +202,8 @@ def event_dispatch(
                 next_dispatch_at=min(candidates) if candidates else now + DISPATCH_GRACE
             )
         else:
-            Event.unscoped.filter(pk=event.pk).update(dispatched_at=now, next_dispatch_at=None)
+            Event.unscoped.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=now)
+            Event.unscoped.filter(pk=event.pk).update(next_dispatch_at=None)
     return outcome
 
 

@@ -57,12 +57,28 @@ class MerchantScopedQuerySet(models.QuerySet):
     pass
 
 
+class _NoMerchantCondition(models.Expression):
+    """A WHERE condition that refuses to become SQL. A queryset built with no merchant in scope
+    can still be passed around (Django builds default querysets for form fields and related
+    managers eagerly), but the moment it would touch the database it raises."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def as_sql(self, compiler, connection):
+        raise NoMerchantInScope()
+
+
 class MerchantScopedManager(models.Manager.from_queryset(MerchantScopedQuerySet)):
-    """Filters every query to the current merchant; raises when there is none (fail closed)."""
+    """Filters every query to the current merchant; with none in scope, any query raises
+    ``NoMerchantInScope`` (fail closed)."""
 
     def get_queryset(self) -> MerchantScopedQuerySet:
-        merchant = current_merchant()
-        return super().get_queryset().filter(merchant_id=merchant.pk)
+        merchant = current_merchant_or_none()
+        queryset = super().get_queryset()
+        if merchant is None:
+            return queryset.filter(_NoMerchantCondition())
+        return queryset.filter(merchant_id=merchant.pk)
 
 
 class TenantModel(models.Model):
@@ -72,13 +88,14 @@ class TenantModel(models.Model):
         "tenancy.Merchant", on_delete=models.CASCADE, related_name="+", db_index=True
     )
 
-    objects = MerchantScopedManager()
+    # ``unscoped`` is declared first, so it is the model's *default* manager: the one Django's own
+    # machinery uses (the admin, form fields, related managers behind a row already loaded in
+    # scope). Project code always says which it means: ``objects`` (scoped) or ``unscoped``.
     unscoped = models.Manager()
+    objects = MerchantScopedManager()
 
     class Meta:
         abstract = True
-        default_manager_name = "objects"
-        base_manager_name = "unscoped"
 
 
 def merchant_task(*task_args: Any, **task_options: Any) -> Callable:

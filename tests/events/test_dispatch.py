@@ -1,0 +1,244 @@
+"""The event log: recording, dispatch once per consumer, retries with backoff, and the sweep."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from postpurchase.errors import DomainError
+from postpurchase.events import services
+from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
+from postpurchase.events.registry import ConsumerRegistry, registry
+from postpurchase.events.services import event_dispatch, event_record, event_sweep
+from tests.factories import CustomerFactory
+
+T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def consumers():
+    """A registry of its own, so tests never see the apps' real consumers."""
+    return ConsumerRegistry()
+
+
+@pytest.fixture
+def calls():
+    return []
+
+
+def test_record_is_idempotent_on_the_dedupe_key(merchant_a):
+    # when
+    first, created_1 = event_record(
+        merchant=merchant_a, type="order.placed", dedupe_key="order.placed:1", now=T0
+    )
+    again, created_2 = event_record(
+        merchant=merchant_a, type="order.placed", dedupe_key="order.placed:1", now=T0
+    )
+
+    # then
+    assert (created_1, created_2) == (True, False)
+    assert again.pk == first.pk
+    assert Event.unscoped.count() == 1
+    assert first.next_dispatch_at == T0 + services.DISPATCH_GRACE
+
+
+def test_same_dedupe_key_is_independent_per_merchant(merchant_a, merchant_b):
+    event_record(merchant=merchant_a, type="order.placed", dedupe_key="k", now=T0)
+    event_record(merchant=merchant_b, type="order.placed", dedupe_key="k", now=T0)
+
+    assert Event.unscoped.count() == 2
+
+
+@pytest.mark.parametrize("bad", ["placed", "Order.Placed", "order..placed", "order placed", ""])
+def test_bad_event_types_are_refused(merchant_a, bad):
+    with pytest.raises(DomainError) as excinfo:
+        event_record(merchant=merchant_a, type=bad)
+    assert excinfo.value.field == "type"
+    assert Event.unscoped.count() == 0
+
+
+def test_dispatch_is_enqueued_after_commit_only(
+    merchant_a, django_capture_on_commit_callbacks, monkeypatch
+):
+    # given
+    enqueued = []
+    monkeypatch.setattr(services, "_enqueue_dispatch", lambda e, m: enqueued.append((e, m)))
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        event, _ = event_record(merchant=merchant_a, type="order.placed")
+        assert enqueued == []
+
+    # then
+    assert len(callbacks) == 1
+    assert enqueued == [(event.pk, merchant_a.pk)]
+
+
+def test_each_consumer_runs_once_per_event(merchant_a, consumers, calls):
+    # given
+    customer = CustomerFactory(merchant=merchant_a)
+    consumers.subscribe("order.placed", "a", lambda e: calls.append(("a", e.pk)))
+    consumers.subscribe(["order.placed", "order.updated"], "b", lambda e: calls.append(("b", e.pk)))
+    consumers.subscribe("shipment.delivered", "c", lambda e: calls.append(("c", e.pk)))
+    event, _ = event_record(merchant=merchant_a, type="order.placed", customer=customer, now=T0)
+
+    # when
+    first = event_dispatch(event=event, now=T0, consumers=consumers)
+    second = event_dispatch(event=event, now=T0 + timedelta(minutes=5), consumers=consumers)
+
+    # then
+    assert first == {"a": "done", "b": "done"}
+    assert second == {"a": "done", "b": "done"}
+    assert sorted(calls) == [("a", event.pk), ("b", event.pk)]
+    event.refresh_from_db()
+    assert event.dispatched_at == T0
+    assert event.next_dispatch_at is None
+
+
+def test_consumer_runs_inside_the_merchant_scope(merchant_a, consumers, calls):
+    # given
+    from orders.models import Customer
+
+    CustomerFactory(merchant=merchant_a, email="seen@example.net")
+    consumers.subscribe(
+        "*", "reader", lambda e: calls.extend(Customer.objects.values_list("email", flat=True))
+    )
+    event, _ = event_record(merchant=merchant_a, type="custom.thing", now=T0)
+
+    # when
+    event_dispatch(event=event, now=T0, consumers=consumers)
+
+    # then
+    assert calls == ["seen@example.net"]
+
+
+def test_a_failing_consumer_is_retried_with_backoff_and_its_writes_rolled_back(
+    merchant_a, consumers, calls, monkeypatch
+):
+    # given
+    monkeypatch.setattr(services, "retry_delay", lambda attempts: timedelta(minutes=attempts))
+    outcomes = iter([RuntimeError("ESP down"), RuntimeError("still down"), None])
+
+    def flaky(event):
+        CustomerFactory(merchant=merchant_a, email=f"attempt{len(calls)}@example.net")
+        calls.append(event.pk)
+        outcome = next(outcomes)
+        if outcome:
+            raise outcome
+
+    consumers.subscribe("order.placed", "flaky", flaky)
+    consumers.subscribe("order.placed", "steady", lambda e: None)
+    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+
+    # when: the first attempt fails
+    first = event_dispatch(event=event, now=T0, consumers=consumers)
+    run = EventConsumerRun.objects.get(event=event, consumer="flaky")
+    event.refresh_from_db()
+
+    # then
+    assert first == {"flaky": "failed", "steady": "done"}
+    assert (run.attempts, run.next_attempt_at) == (1, T0 + timedelta(minutes=1))
+    assert "ESP down" in run.last_error
+    assert event.next_dispatch_at == T0 + timedelta(minutes=1)
+    assert event.dispatched_at is None
+    from orders.models import Customer
+
+    assert Customer.unscoped.count() == 0  # the failed attempt's write was rolled back
+
+    # when: dispatched again before the retry is due, nothing runs
+    early = event_dispatch(event=event, now=T0 + timedelta(seconds=30), consumers=consumers)
+    assert early == {"flaky": "waiting", "steady": "done"}
+    assert len(calls) == 1
+
+    # when: retried twice more at the due times
+    event_dispatch(event=event, now=T0 + timedelta(minutes=1), consumers=consumers)
+    run.refresh_from_db()
+    assert (run.attempts, run.next_attempt_at) == (2, T0 + timedelta(minutes=3))
+    last = event_dispatch(event=event, now=T0 + timedelta(minutes=3), consumers=consumers)
+
+    # then
+    run.refresh_from_db()
+    event.refresh_from_db()
+    assert last == {"flaky": "done", "steady": "done"}
+    assert (run.status, run.attempts, run.last_error) == ("done", 3, "")
+    assert len(calls) == 3
+    assert Customer.unscoped.count() == 1
+    assert event.dispatched_at == T0 + timedelta(minutes=3)
+
+
+def test_a_consumer_gives_up_after_the_last_attempt(merchant_a, consumers, monkeypatch):
+    # given
+    monkeypatch.setattr(services, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(services, "retry_delay", lambda attempts: timedelta(0))
+
+    def broken(event):
+        raise ValueError("bad template")
+
+    consumers.subscribe("order.placed", "broken", broken)
+    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+
+    # when
+    event_dispatch(event=event, now=T0, consumers=consumers)
+    outcome = event_dispatch(event=event, now=T0, consumers=consumers)
+
+    # then
+    run = EventConsumerRun.objects.get()
+    event.refresh_from_db()
+    assert outcome == {"broken": ConsumerRunStatus.GAVE_UP}
+    assert run.attempts == 2
+    assert event.next_dispatch_at is None
+    assert event.dispatched_at == T0
+
+
+def test_retry_delay_grows_exponentially_with_jitter_and_a_cap():
+    import random
+
+    rng = random.Random(7)
+    delays = [services.retry_delay(n, rng=rng) for n in (1, 2, 3, 20)]
+
+    assert timedelta(seconds=15) <= delays[0] <= timedelta(seconds=30)
+    assert timedelta(seconds=30) <= delays[1] <= timedelta(seconds=60)
+    assert timedelta(seconds=60) <= delays[2] <= timedelta(seconds=120)
+    assert timedelta(hours=3) <= delays[3] <= timedelta(hours=6)
+
+
+def test_sweep_redispatches_events_whose_dispatch_was_lost(merchant_a, monkeypatch):
+    # given: two events whose dispatch task never ran, one still inside its grace period
+    enqueued = []
+    monkeypatch.setattr(services, "_enqueue_dispatch", lambda e, m: enqueued.append((e, m)))
+    lost, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event_record(merchant=merchant_a, type="order.placed", now=T0 + timedelta(minutes=2))
+
+    # when
+    swept = event_sweep(now=T0 + services.DISPATCH_GRACE)
+    swept_again = event_sweep(now=T0 + services.DISPATCH_GRACE)
+
+    # then
+    assert swept == [lost.pk]
+    assert enqueued == [(lost.pk, merchant_a.pk)]
+    assert swept_again == []  # not re-enqueued while its task waits in the queue
+    lost.refresh_from_db()
+    assert lost.next_dispatch_at == T0 + 2 * services.DISPATCH_GRACE
+
+
+def test_sweep_then_dispatch_delivers_a_lost_event_to_the_real_registry(merchant_a, monkeypatch):
+    # given: a consumer registered the way apps do it, and an event whose task was lost
+    calls = []
+    monkeypatch.setattr(services, "_enqueue_dispatch", lambda e, m: None)
+    with registry.temporarily("order.placed", "tests.sweep", lambda e: calls.append(e.pk)):
+        event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+
+        # when: the sweep finds it and the dispatch task runs
+        from postpurchase.events.tasks import event_dispatch_task
+
+        monkeypatch.setattr(
+            services,
+            "_enqueue_dispatch",
+            lambda e, m: event_dispatch_task.run(event_id=e, merchant_id=m),
+        )
+        event_sweep(now=T0 + timedelta(minutes=10))
+        event_sweep(now=T0 + timedelta(minutes=20))
+
+    # then
+    assert calls == [event.pk]
+    event.refresh_from_db()
+    assert event.next_dispatch_at is None
