@@ -177,6 +177,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -230,5 +231,5 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 if not PRODUCTION:
-    for _sub in ("broker/out", "broker/processed", "cache", "media", "static"):
+    for _sub in ("broker/out", "broker/processed", "broker/control", "cache", "media", "static"):
         (VAR_DIR / _sub).mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 DISPATCH_GRACE = timedelta(minutes=2)
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=6)
-MAX_ATTEMPTS = 12  # about a day and a half of retries in all
+MAX_ATTEMPTS = 12  # the last retry comes some 7 to 15 hours after the first failure
 SWEEP_BATCH = 500
 
 
