@@ -17,10 +17,13 @@ OPEN_SHIPMENT_STATUSES = (
 )
 
 
-def order_list(*, status: str = "", query: str = "") -> QuerySet[Order]:
-    """The current merchant's orders, newest first, optionally filtered by fulfillment status
-    (or ``cancelled``) and by a search on number, customer email or name."""
-    orders = Order.objects.select_related("customer")
+def order_list(
+    *, orders: QuerySet[Order] | None = None, status: str = "", query: str = ""
+) -> QuerySet[Order]:
+    """The current merchant's orders (or the given scoped ``orders``), newest first, optionally
+    filtered by fulfillment status (or ``cancelled``) and by a search on number, customer email
+    or name."""
+    orders = (Order.objects.all() if orders is None else orders).select_related("customer")
     if status == "cancelled":
         orders = orders.filter(cancelled_at__isnull=False)
     elif status:

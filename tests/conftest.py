@@ -23,6 +23,13 @@ def pytest_configure(config):
         )
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness would be a large share of the suite's time, and no test is
+    # about it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def merchant_a(db):
     return MerchantFactory(

@@ -1,9 +1,47 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
+
+from postpurchase.dashboard import auth_views, settings_views, views
 
 app_name = "dashboard"
 
 urlpatterns = [
+    # Signing in and out
     path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("", auth_views.LoginView.as_view(), name="home"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    # The merchant's dashboard
+    path("", views.HomeView.as_view(), name="home"),
+    path("counts/", views.CountsView.as_view(), name="counts"),
+    path("switch/", views.MerchantSwitchView.as_view(), name="switch_merchant"),
+    path("orders/", views.OrderListView.as_view(), name="order_list"),
+    path("orders/<int:pk>/", views.OrderDetailView.as_view(), name="order_detail"),
+    # Settings
+    path("settings/brand/", settings_views.BrandSettingsView.as_view(), name="settings_brand"),
+    path("settings/api-keys/", settings_views.ApiKeysView.as_view(), name="settings_api_keys"),
+    path(
+        "settings/api-keys/<int:pk>/revoke/",
+        settings_views.ApiKeyRevokeView.as_view(),
+        name="settings_api_key_revoke",
+    ),
+    path("settings/team/", settings_views.TeamView.as_view(), name="settings_team"),
+    path(
+        "settings/team/<int:pk>/role/",
+        settings_views.TeamMemberRoleView.as_view(),
+        name="settings_team_role",
+    ),
 ]

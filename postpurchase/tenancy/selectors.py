@@ -27,3 +27,19 @@ def merchant_get_by_slug(*, slug: str) -> Merchant | None:
 
 def api_keys_for_merchant(*, merchant: Merchant) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(merchant=merchant).select_related("created_by")
+
+
+def team_members(*, merchant: Merchant) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(merchant=merchant)
+        .select_related("user", "merchant")
+        .order_by("user__email")
+    )
+
+
+def team_member_get(*, merchant: Merchant, membership_id: int) -> Membership | None:
+    return team_members(merchant=merchant).filter(pk=membership_id).first()
+
+
+def api_key_get(*, merchant: Merchant, api_key_id: int) -> ApiKey | None:
+    return api_keys_for_merchant(merchant=merchant).filter(pk=api_key_id).first()

@@ -7,7 +7,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -109,3 +111,60 @@ def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> ApiKey:
         api_key.revoked_at = now or timezone.now()
         api_key.save(update_fields=["revoked_at"])
     return api_key
+
+
+BRAND_FIELDS = (
+    "name",
+    "timezone",
+    "currency",
+    "country",
+    "default_locale",
+    "logo_url",
+    "primary_colour",
+    "accent_colour",
+    "sender_name",
+    "sender_email",
+    "support_email",
+    "support_url",
+)
+
+
+def merchant_brand_update(*, merchant: Merchant, data: dict[str, Any]) -> Merchant:
+    """Apply the brand and sending-identity settings in ``data`` (other keys are refused)."""
+    unknown = set(data) - set(BRAND_FIELDS)
+    if unknown:
+        raise DomainError(ErrorCode.INVALID, f"Not a brand setting: {', '.join(sorted(unknown))}.")
+    for name, value in data.items():
+        setattr(merchant, name, value)
+    try:
+        merchant.full_clean()
+    except ValidationError as exc:
+        fields = {
+            name: [{"code": ErrorCode.INVALID, "message": message} for message in messages]
+            for name, messages in exc.message_dict.items()
+        }
+        raise DomainError(
+            ErrorCode.INVALID, "Some settings are not valid.", fields=fields
+        ) from None
+    merchant.save(update_fields=list(data))
+    return merchant
+
+
+def team_member_role_change(*, membership: Membership, role: str) -> Membership:
+    """Give a member a new role, refusing to leave the merchant without an owner.
+
+    The owners' rows are locked first, so two owners demoting each other at the same moment
+    cannot both succeed."""
+    with transaction.atomic():
+        owner_ids = set(
+            Membership.objects.select_for_update()
+            .filter(merchant_id=membership.merchant_id, role=Role.OWNER)
+            .values_list("pk", flat=True)
+        )
+        if role != Role.OWNER and owner_ids == {membership.pk}:
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                "A merchant needs at least one owner: make someone else an owner first.",
+                field="role",
+            )
+        return membership_set(user=membership.user, merchant=membership.merchant, role=role)

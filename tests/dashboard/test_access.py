@@ -1,0 +1,263 @@
+"""Who may open which dashboard page: every page for every role, anonymous visitors, users with no
+merchant, another merchant's objects, and forged POSTs. A new page is covered by adding one line
+to PAGES, and one to POSTS if it takes a POST."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import get_resolver, reverse
+
+from postpurchase.dashboard.mixins import ScopedListView
+from postpurchase.tenancy.permissions import Perm, Role
+from tests.factories import MembershipFactory, UserFactory
+
+# (url name, kwargs, required perm). A kwarg value names an object of the `objects` fixture.
+PAGES = [
+    ("dashboard:home", {}, Perm.VIEW),
+    ("dashboard:counts", {}, Perm.VIEW),
+    ("dashboard:order_list", {}, Perm.VIEW),
+    ("dashboard:order_detail", {"pk": "order"}, Perm.VIEW),
+    ("dashboard:settings_brand", {}, Perm.MANAGE_SETTINGS),
+    ("dashboard:settings_api_keys", {}, Perm.MANAGE_API_KEYS),
+    ("dashboard:settings_team", {}, Perm.MANAGE_TEAM),
+]
+# Every endpoint that changes something: (url name, kwargs, required perm, a valid body).
+POSTS = [
+    ("dashboard:settings_brand", {}, Perm.MANAGE_SETTINGS, {"name": "Renamed", "currency": "EUR"}),
+    ("dashboard:settings_api_keys", {}, Perm.MANAGE_API_KEYS, {"name": "Sneaky", "scope": "write"}),
+    ("dashboard:settings_api_key_revoke", {"pk": "api_key"}, Perm.MANAGE_API_KEYS, {}),
+    (
+        "dashboard:settings_team_role",
+        {"pk": "viewer_membership"},
+        Perm.MANAGE_TEAM,
+        {"role": "editor"},
+    ),
+]
+# Open to anyone, or checked by their own tests (test_auth.py, test_switcher.py).
+OTHER_ENDPOINTS = {
+    "dashboard:login",
+    "dashboard:logout",
+    "dashboard:password_reset",
+    "dashboard:password_reset_done",
+    "dashboard:password_reset_confirm",
+    "dashboard:password_reset_complete",
+    "dashboard:switch_merchant",
+}
+# Written out rather than read from permissions.py, so a change to the rules shows up here.
+ROLES_WITH = {
+    Perm.VIEW: {Role.OWNER, Role.ADMIN, Role.EDITOR, Role.VIEWER},
+    Perm.MANAGE_SETTINGS: {Role.OWNER, Role.ADMIN},
+    Perm.MANAGE_API_KEYS: {Role.OWNER, Role.ADMIN},
+    Perm.MANAGE_TEAM: {Role.OWNER},
+}
+ALL_ROLES = [Role.OWNER, Role.ADMIN, Role.EDITOR, Role.VIEWER]
+
+
+@pytest.fixture
+def objects(order_a, api_key_a, merchant_a, member_of):
+    viewer = member_of(merchant_a, Role.VIEWER, email="viewer@alpha.example")
+    return {
+        "order": order_a,
+        "api_key": api_key_a,
+        "viewer_membership": viewer.memberships.get(),
+    }
+
+
+@pytest.fixture
+def objects_b(order_b, api_key_b, merchant_b, member_of):
+    viewer = member_of(merchant_b, Role.VIEWER, email="viewer@bravo.example")
+    return {
+        "order": order_b,
+        "api_key": api_key_b,
+        "viewer_membership": viewer.memberships.get(),
+    }
+
+
+def url_for(name: str, kwargs: dict, objects: dict) -> str:
+    return reverse(name, kwargs={key: objects[value].pk for key, value in kwargs.items()})
+
+
+def test_every_dashboard_url_is_in_the_access_matrix():
+    # given
+    resolver = get_resolver()
+    names = {
+        f"dashboard:{name}"
+        for name in resolver.namespace_dict["dashboard"][1].reverse_dict
+        if isinstance(name, str)
+    }
+    # when
+    listed = {page[0] for page in PAGES} | {post[0] for post in POSTS} | OTHER_ENDPOINTS
+    # then
+    assert names == listed
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+@pytest.mark.parametrize(("name", "kwargs", "perm"), PAGES)
+def test_page_answers_200_to_roles_with_its_permission_and_403_to_others(
+    name, kwargs, perm, role, objects, merchant_a, member_of, client_for
+):
+    # given
+    user = member_of(merchant_a, role)
+    client = client_for(user)
+    # when
+    response = client.get(url_for(name, kwargs, objects))
+    # then
+    expected = 200 if role in ROLES_WITH[perm] else 403
+    assert response.status_code == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "body", "role"),
+    [
+        (name, kwargs, body, role)
+        for name, kwargs, perm, body in POSTS
+        for role in ALL_ROLES
+        if role not in ROLES_WITH[perm]
+    ],
+)
+def test_action_is_refused_with_403_and_no_change_to_roles_without_its_permission(
+    name, kwargs, body, role, objects, merchant_a, member_of, client_for, db_state
+):
+    # given
+    client = client_for(member_of(merchant_a, role))
+    before = db_state()
+    # when
+    response = client.post(url_for(name, kwargs, objects), body)
+    # then
+    assert response.status_code == 403
+    assert db_state() == before
+
+
+@pytest.mark.parametrize(("name", "kwargs", "perm"), PAGES)
+def test_anonymous_visitor_is_sent_to_sign_in(name, kwargs, perm, objects, client):
+    # given
+    url = url_for(name, kwargs, objects)
+    # when
+    response = client.get(url)
+    # then
+    assert response.status_code == 302
+    assert response["Location"] == f"/app/login/?next={url}"
+
+
+@pytest.mark.parametrize(("name", "kwargs", "perm", "body"), POSTS)
+def test_anonymous_post_is_sent_to_sign_in_and_changes_nothing(
+    name, kwargs, perm, body, objects, client, db_state
+):
+    # given
+    url = url_for(name, kwargs, objects)
+    before = db_state()
+    # when
+    response = client.post(url, body)
+    # then
+    assert response.status_code == 302
+    assert response["Location"] == f"/app/login/?next={url}"
+    assert db_state() == before
+
+
+@pytest.mark.parametrize(("name", "kwargs", "perm"), [p for p in PAGES if p[1]])
+def test_another_merchants_object_answers_404(
+    name, kwargs, perm, objects, objects_b, owner_a, client_for
+):
+    # given
+    client = client_for(owner_a)
+    # when
+    response = client.get(url_for(name, kwargs, objects_b))
+    # then
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(("name", "kwargs", "perm", "body"), [p for p in POSTS if p[1]])
+def test_action_on_another_merchants_object_answers_404_and_changes_nothing(
+    name, kwargs, perm, body, objects, objects_b, owner_a, client_for, db_state
+):
+    # given
+    client = client_for(owner_a)
+    before = db_state()
+    # when
+    response = client.post(url_for(name, kwargs, objects_b), body)
+    # then
+    assert response.status_code == 404
+    assert db_state() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "body"),
+    [(name, kwargs, body) for name, kwargs, _, body in POSTS]
+    + [("dashboard:switch_merchant", {}, {"merchant": "other_merchant"})],
+)
+def test_post_without_a_csrf_token_is_refused_and_changes_nothing(
+    name, kwargs, body, objects, owner_a, merchant_b, db_state
+):
+    # given: an owner of A who is also in B, and a forged form with no token
+    MembershipFactory(user=owner_a, merchant=merchant_b, role=Role.OWNER)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner_a)
+    client.get(reverse("dashboard:home"))
+    session_before = dict(client.session.items())
+    body = {
+        key: merchant_b.pk if value == "other_merchant" else value for key, value in body.items()
+    }
+    before = db_state()
+    # when
+    response = client.post(url_for(name, kwargs, objects), body)
+    # then
+    assert response.status_code == 403
+    assert db_state() == before
+    assert dict(client.session.items()) == session_before
+
+
+def test_merchant_a_user_gets_404_for_merchant_b_order_detail(
+    order_a, order_b, member_of, merchant_a, client_for
+):
+    # given
+    client = client_for(member_of(merchant_a, Role.VIEWER))
+    # when
+    own = client.get(reverse("dashboard:order_detail", kwargs={"pk": order_a.pk}))
+    other = client.get(reverse("dashboard:order_detail", kwargs={"pk": order_b.pk}))
+    # then
+    assert own.status_code == 200
+    assert other.status_code == 404
+
+
+@pytest.mark.parametrize(("name", "kwargs", "perm"), PAGES)
+def test_user_with_no_merchant_gets_the_not_a_member_page(name, kwargs, perm, objects, client_for):
+    # given
+    client = client_for(UserFactory(email="nobody@example.com"))
+    # when
+    response = client.get(url_for(name, kwargs, objects))
+    # then
+    assert response.status_code == 403
+    assert "You’re not a member of any merchant" in response.content.decode()
+
+
+def test_user_of_an_inactive_merchant_only_gets_the_not_a_member_page(
+    merchant_a, owner_a, client_for
+):
+    # given
+    merchant_a.is_active = False
+    merchant_a.save()
+    # when
+    response = client_for(owner_a).get(reverse("dashboard:home"))
+    # then
+    assert response.status_code == 403
+    assert "You’re not a member of any merchant" in response.content.decode()
+
+
+def test_forbidden_page_names_the_role(merchant_a, member_of, client_for):
+    # given
+    client = client_for(member_of(merchant_a, Role.EDITOR))
+    # when
+    response = client.get(reverse("dashboard:settings_brand"))
+    # then
+    assert response.status_code == 403
+    assert "Your role in Alpha Apparel is <strong>editor</strong>" in response.content.decode()
+
+
+def test_scoped_view_may_not_override_get_queryset():
+    # given / when / then
+    with pytest.raises(TypeError, match="narrow with filter_scoped"):
+
+        class Sneaky(ScopedListView):
+            def get_queryset(self):
+                return None
