@@ -101,8 +101,9 @@ class FulfillmentStatus(models.TextChoices):
 class Order(TenantModel):
     external_id = models.CharField(max_length=255)
     number = models.CharField(max_length=64)
+    # SET_NULL: erasing a customer (a privacy request) keeps the order's anonymous figures.
     customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
     )
     placed_at = models.DateTimeField()
     currency = models.CharField(max_length=3)

@@ -109,8 +109,8 @@ class OrderLineIn(_Payload):
 
     @model_validator(mode="after")
     def _titled(self) -> Self:
-        if not self.title and self.product is None:
-            raise ValueError("a line needs a title or a product")
+        if not self.title and self.product is None and not self.product_external_id:
+            raise ValueError("a line needs a title, a product or a product_external_id")
         if (
             self.product
             and self.product_external_id

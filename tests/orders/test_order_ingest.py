@@ -307,3 +307,36 @@ def test_consent_is_only_overwritten_by_a_newer_statement(merchant_a):
     assert (older.email_marketing_consent, older.email_consent_source) == (True, "checkout")
     assert (newer.email_marketing_consent, newer.email_consent_source) == (False, "preferences")
     assert newer.email_consent_updated_at == datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
+
+
+def test_a_line_may_name_only_a_known_product(merchant_a):
+    # given
+    from orders.services import product_upsert
+
+    product_upsert(
+        merchant=merchant_a, payload={"external_id": "prod-x", "title": "Trail shoe", "sku": "TS-9"}
+    )
+
+    # when
+    order = order_ingest(
+        merchant=merchant_a,
+        payload=order_payload(
+            lines=[{"product_external_id": "prod-x", "quantity": 1, "unit_price": "80.00"}]
+        ),
+        now=NOW,
+    ).instance
+
+    # then
+    line = OrderLine.unscoped.get(order=order)
+    assert (line.title, line.sku, line.product.external_id) == ("Trail shoe", "TS-9", "prod-x")
+
+
+def test_a_merchant_with_orders_can_be_deleted(merchant_a):
+    from postpurchase.tenancy.models import Merchant
+
+    order_ingest(merchant=merchant_a, payload=order_payload(), now=NOW)
+
+    merchant_a.delete()
+
+    assert not Merchant.objects.filter(slug="alpha").exists()
+    assert Order.unscoped.count() == Customer.unscoped.count() == Event.unscoped.count() == 0
