@@ -52,7 +52,7 @@ def test_no_environment_gives_the_embedded_mode(tmp_path):
     assert found == {
         "db": "django.db.backends.sqlite3",
         "name": str(var / "db.sqlite3"),
-        "broker": "filesystem://",
+        "broker": "filesystem://localhost//",
         "broker_options": {
             "data_folder_in": str(var / "broker" / "out"),
             "data_folder_out": str(var / "broker" / "out"),

@@ -4,13 +4,13 @@ but may not replace ``get_queryset``."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from postpurchase.tenancy import scoping
 from postpurchase.tenancy.models import ApiKey
+from postpurchase.tenancy.scoping import ScopedQuerysetMixin
 
 
 class MerchantAPIView(APIView):
@@ -31,25 +31,8 @@ class MerchantAPIView(APIView):
         return scoping.current_merchant()
 
 
-class MerchantScopedGenericAPIView(MerchantAPIView, generics.GenericAPIView):
+class MerchantScopedGenericAPIView(ScopedQuerysetMixin, MerchantAPIView, generics.GenericAPIView):
     """``model`` names a ``TenantModel``; the queryset always comes from its scoped manager."""
-
-    model = None
-
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        if "get_queryset" in cls.__dict__:
-            raise TypeError(
-                f"{cls.__name__} overrides get_queryset; narrow with filter_scoped() instead."
-            )
-
-    def get_queryset(self) -> QuerySet:
-        if self.model is None:
-            raise TypeError(f"{type(self).__name__} must set `model`.")
-        return self.filter_scoped(self.model.objects.all())
-
-    def filter_scoped(self, queryset: QuerySet) -> QuerySet:
-        return queryset
 
 
 class CurrentMerchantView(MerchantAPIView):

@@ -10,6 +10,7 @@ from orders.models import FulfillmentStatus
 from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import ApiKeyScope, Merchant
 from postpurchase.tenancy.permissions import Role
+from postpurchase.tenancy.services import BRAND_FIELDS
 from postpurchase.validation import check_currency
 
 
@@ -33,20 +34,7 @@ def _country_codes() -> frozenset[str]:
 class BrandSettingsForm(forms.ModelForm):
     class Meta:
         model = Merchant
-        fields = [
-            "name",
-            "timezone",
-            "currency",
-            "country",
-            "default_locale",
-            "logo_url",
-            "primary_colour",
-            "accent_colour",
-            "sender_name",
-            "sender_email",
-            "support_email",
-            "support_url",
-        ]
+        fields = list(BRAND_FIELDS)
         labels = {
             "name": "Store name",
             "timezone": "Time zone",

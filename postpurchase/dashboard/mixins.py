@@ -13,12 +13,12 @@ import zoneinfo
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
 from django.template.response import SimpleTemplateResponse, TemplateResponse
 from django.utils import timezone
 from django.views.generic import DetailView, ListView
 
 from postpurchase.tenancy.permissions import Perm, role_has_perm
+from postpurchase.tenancy.scoping import ScopedQuerysetMixin
 
 NO_MEMBERSHIP_TEMPLATE = "dashboard/errors/no_membership.html"
 FORBIDDEN_TEMPLATE = "dashboard/errors/forbidden.html"
@@ -64,25 +64,8 @@ class DashboardMixin(LoginRequiredMixin):
         return self.request.membership
 
 
-class MerchantScopedMixin(DashboardMixin):
+class MerchantScopedMixin(ScopedQuerysetMixin, DashboardMixin):
     """``model`` names a ``TenantModel``; the queryset always comes from its scoped manager."""
-
-    model = None
-
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        if "get_queryset" in cls.__dict__:
-            raise TypeError(
-                f"{cls.__name__} overrides get_queryset; narrow with filter_scoped() instead."
-            )
-
-    def get_queryset(self) -> QuerySet:
-        if self.model is None:
-            raise ImproperlyConfigured(f"{type(self).__name__} must set `model`.")
-        return self.filter_scoped(self.model.objects.all())
-
-    def filter_scoped(self, queryset: QuerySet) -> QuerySet:
-        return queryset
 
 
 class ScopedListView(MerchantScopedMixin, ListView):

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Min
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from postpurchase.errors import DomainError, ErrorCode
@@ -111,19 +112,10 @@ def _enqueue_dispatch(event_id: int, merchant_id: int) -> None:
         )
 
 
-def _run_consumer(event: Event, consumer: Consumer, now: datetime) -> str:
-    """Run one consumer on one event unless it has already finished. Returns the final status,
-    or ``"busy"`` when another worker holds this consumer's marker right now."""
-    try:
-        with transaction.atomic():
-            run, _ = EventConsumerRun.objects.get_or_create(
-                event=event,
-                consumer=consumer.name,
-                defaults={"status": ConsumerRunStatus.FAILED, "attempts": 0},
-            )
-    except IntegrityError:
-        pass  # created concurrently; the locked read below sees it
-
+def _run_consumer(event: Event, consumer: Consumer, now: datetime) -> tuple[str, datetime | None]:
+    """Run one consumer on one event unless it has already finished. Returns its status and, when
+    it failed, the time of its next attempt; ``"busy"`` when another worker holds this consumer's
+    marker right now, ``"waiting"`` when its next attempt is not due yet."""
     with transaction.atomic():
         run = (
             EventConsumerRun.objects.select_for_update(skip_locked=True)
@@ -131,18 +123,18 @@ def _run_consumer(event: Event, consumer: Consumer, now: datetime) -> str:
             .first()
         )
         if run is None:
-            return "busy"
+            return "busy", None
         if run.status != ConsumerRunStatus.FAILED:
-            return run.status
+            return run.status, None
         if run.next_attempt_at is not None and run.next_attempt_at > now:
-            return "waiting"
+            return "waiting", run.next_attempt_at
+        run.attempts += 1
+        run.updated_at = now
         try:
             with transaction.atomic():
                 consumer.handler(event)
         except Exception as exc:
-            run.attempts += 1
             run.last_error = "".join(traceback.format_exception(exc))[-4000:]
-            run.updated_at = now
             if run.attempts >= MAX_ATTEMPTS:
                 run.status = ConsumerRunStatus.GAVE_UP
                 run.finished_at = now
@@ -162,16 +154,13 @@ def _run_consumer(event: Event, consumer: Consumer, now: datetime) -> str:
                     run.attempts,
                     run.next_attempt_at,
                 )
-            run.save()
-            return run.status
-        run.attempts += 1
-        run.status = ConsumerRunStatus.DONE
-        run.finished_at = now
-        run.next_attempt_at = None
-        run.last_error = ""
-        run.updated_at = now
+        else:
+            run.status = ConsumerRunStatus.DONE
+            run.finished_at = now
+            run.next_attempt_at = None
+            run.last_error = ""
         run.save()
-        return run.status
+        return run.status, run.next_attempt_at
 
 
 def event_dispatch(
@@ -180,30 +169,37 @@ def event_dispatch(
     """Hand ``event`` to every consumer of its type that has not finished. Returns each
     consumer's status after this pass."""
     now = now or timezone.now()
+    wanted = (consumers or registry).consumers_for(event.type)
     outcome: dict[str, str] = {}
+    retries: list[datetime] = []
     with merchant_scope(event.merchant):
-        for consumer in (consumers or registry).consumers_for(event.type):
-            outcome[consumer.name] = _run_consumer(event, consumer, now)
-
-        unfinished = [
-            name
-            for name, status in outcome.items()
-            if status not in (ConsumerRunStatus.DONE, ConsumerRunStatus.GAVE_UP)
-        ]
-        if unfinished:
-            next_retry = EventConsumerRun.objects.filter(
-                event=event, status=ConsumerRunStatus.FAILED
-            ).aggregate(at=Min("next_attempt_at"))["at"]
-            # "busy" consumers belong to another worker; look again after the grace period.
-            candidates = [t for t in (next_retry,) if t is not None]
-            if "busy" in outcome.values():
-                candidates.append(now + DISPATCH_GRACE)
-            Event.unscoped.filter(pk=event.pk).update(
-                next_dispatch_at=min(candidates) if candidates else now + DISPATCH_GRACE
+        if wanted:
+            # One statement creates every missing marker; concurrent dispatchers agree on them.
+            EventConsumerRun.objects.bulk_create(
+                [
+                    EventConsumerRun(event=event, consumer=c.name, status=ConsumerRunStatus.FAILED)
+                    for c in wanted
+                ],
+                ignore_conflicts=True,
             )
-        else:
-            Event.unscoped.filter(pk=event.pk, dispatched_at__isnull=True).update(dispatched_at=now)
-            Event.unscoped.filter(pk=event.pk).update(next_dispatch_at=None)
+        for consumer in wanted:
+            status, retry_at = _run_consumer(event, consumer, now)
+            outcome[consumer.name] = status
+            if retry_at is not None:
+                retries.append(retry_at)
+            elif status == "busy":
+                # Another worker holds it; look again after the grace period.
+                retries.append(now + DISPATCH_GRACE)
+
+    finished = (ConsumerRunStatus.DONE, ConsumerRunStatus.GAVE_UP)
+    if all(status in finished for status in outcome.values()):
+        Event.unscoped.filter(pk=event.pk).update(
+            dispatched_at=Coalesce("dispatched_at", Value(now)), next_dispatch_at=None
+        )
+    else:
+        Event.unscoped.filter(pk=event.pk).update(
+            next_dispatch_at=min(retries) if retries else now + DISPATCH_GRACE
+        )
     return outcome
 
 

@@ -130,3 +130,26 @@ def activate(merchant: Merchant | None):
 
 def deactivate(token) -> None:
     _current_merchant.reset(token)
+
+
+class ScopedQuerysetMixin:
+    """For view base classes (API and dashboard): ``model`` names a ``TenantModel`` and the
+    queryset always comes from its scoped manager. Subclasses narrow it with ``filter_scoped``;
+    one that defines ``get_queryset`` is refused when its class is created."""
+
+    model = None
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(
+                f"{cls.__name__} overrides get_queryset; narrow with filter_scoped() instead."
+            )
+
+    def get_queryset(self) -> models.QuerySet:
+        if self.model is None:
+            raise TypeError(f"{type(self).__name__} must set `model`.")
+        return self.filter_scoped(self.model.objects.all())
+
+    def filter_scoped(self, queryset: models.QuerySet) -> models.QuerySet:
+        return queryset

@@ -1,0 +1,127 @@
+"""Ingestion and event-dispatch throughput on PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_bench \
+        .venv/bin/python bench/ingest.py --orders 2000
+
+Creates (and migrates) the database if needed, loads a fresh merchant with the demo generator's
+realistic payloads (customers, orders with 1-4 lines, shipments with tracking checkpoints), then
+measures:
+  1. first ingest:   order_ingest + shipment_ingest per order (rows, events), orders per second
+  2. re-ingest:      the same payloads again (the idempotent no-change path), orders per second
+  3. dispatch:       event_dispatch of every recorded event to one consumer, events per second
+The merchant is deleted afterwards. Celery uses kombu's in-memory broker here, so the time to
+enqueue each dispatch task on commit is counted but no broker round trip is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pp_bench")
+os.environ["CELERY_BROKER_URL"] = "memory://"
+
+
+def ensure_database(url: str) -> None:
+    import environ
+    import psycopg2
+    from psycopg2 import sql
+
+    config = environ.Env.db_url_config(url)
+    admin = psycopg2.connect(
+        host=config["HOST"], port=config["PORT"] or 5432, user=config["USER"], dbname="postgres"
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
+        if cursor.fetchone() is None:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+    admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--customers", type=int, default=0, help="default: a third of --orders")
+    args = parser.parse_args()
+    ensure_database(os.environ["DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils.crypto import get_random_string
+
+    from orders import demo
+    from orders.services import customer_upsert, order_ingest, product_upsert, shipment_ingest
+    from postpurchase.events.models import Event
+    from postpurchase.events.registry import ConsumerRegistry
+    from postpurchase.events.services import event_dispatch
+    from postpurchase.tenancy.services import merchant_create
+
+    call_command("migrate", verbosity=0)
+    customers = args.customers or max(args.orders // 3, 1)
+    plan = demo.demo_plan(anchor=date(2026, 11, 1), customers=customers, orders=args.orders)
+    merchant = merchant_create(
+        slug=f"bench-{get_random_string(8).lower()}",
+        name="Bench",
+        timezone="America/New_York",
+        currency="USD",
+        country="US",
+    )
+
+    def load() -> tuple[float, int]:
+        started = time.perf_counter()
+        events = 0
+        for payload in plan.products:
+            product_upsert(merchant=merchant, payload=payload)
+        for joined_at, payload in plan.customers:
+            customer_upsert(merchant=merchant, payload=payload, now=joined_at)
+        for order, shipments in plan.orders:
+            events += len(order_ingest(merchant=merchant, payload=order).events)
+            for shipment in shipments:
+                events += len(shipment_ingest(merchant=merchant, payload=shipment).events)
+        return time.perf_counter() - started, events
+
+    try:
+        first_seconds, first_events = load()
+        again_seconds, again_events = load()
+        consumers = ConsumerRegistry()
+        consumers.subscribe("*", "bench.noop", lambda event: None)
+        events = list(Event.unscoped.filter(merchant=merchant).select_related("merchant"))
+        started = time.perf_counter()
+        for event in events:
+            event_dispatch(event=event, consumers=consumers)
+        dispatch_seconds = time.perf_counter() - started
+    finally:
+        merchant.delete()
+
+    shipments = sum(len(s) for _, s in plan.orders)
+    print(
+        f"PostgreSQL {connection.pg_version // 10000}, {args.orders} orders, "
+        f"{customers} customers, {shipments} shipments"
+    )
+    print(
+        f"first ingest : {first_seconds:7.2f} s  {args.orders / first_seconds:7.1f} orders/s  "
+        f"({first_events} events)"
+    )
+    print(
+        f"re-ingest    : {again_seconds:7.2f} s  {args.orders / again_seconds:7.1f} orders/s  "
+        f"({again_events} events)"
+    )
+    print(
+        f"dispatch     : {dispatch_seconds:7.2f} s  {len(events) / dispatch_seconds:7.1f} events/s "
+        f"(one consumer, {len(events)} events)"
+    )
+
+
+if __name__ == "__main__":
+    main()
