@@ -32,7 +32,7 @@ from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
-from postpurchase.validation import money_str, parse_payload
+from postpurchase.validation import check_money, money_str, parse_payload
 
 # Shipment statuses that record an event of the same name when a shipment enters them.
 SHIPMENT_STATUS_EVENTS = {
@@ -199,6 +199,11 @@ def customer_stats_refresh(*, customer: Customer) -> Customer:
 
 
 def _product_upsert(*, merchant: Merchant, data: ProductIn, now: datetime) -> IngestResult:
+    if data.price is not None:
+        try:
+            check_money(data.price, merchant.currency)
+        except ValueError as exc:
+            raise DomainError(ErrorCode.INVALID, f"price: {exc}", field="price") from None
     values = data.model_dump(exclude={"external_id"}, exclude_unset=True)
     product, created = _lock_or_create(
         Product,

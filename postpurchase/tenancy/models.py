@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone as django_tz
@@ -69,6 +70,19 @@ def timezone_choices() -> list[tuple[str, str]]:
 
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #RRGGBB.")
+country_validator = RegexValidator(r"^[A-Z]{2}$", "Enter an ISO 3166-1 alpha-2 code, e.g. US.")
+
+
+def currency_validator(value: str) -> None:
+    from postpurchase.validation import check_currency
+
+    try:
+        if check_currency(value) != value:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="invalid_currency") from None
+
+
 slug_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
     "Use 1-50 lowercase letters, digits and hyphens, not starting or ending with a hyphen.",
@@ -81,9 +95,14 @@ class Merchant(models.Model):
     slug = models.CharField(max_length=50, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64, default="UTC", choices=timezone_choices)
-    currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code.")
+    currency = models.CharField(
+        max_length=3, default="USD", validators=[currency_validator], help_text="ISO 4217 code."
+    )
     country = models.CharField(
-        max_length=2, blank=True, help_text="ISO 3166-1 alpha-2; the default region for phones."
+        max_length=2,
+        blank=True,
+        validators=[country_validator],
+        help_text="ISO 3166-1 alpha-2; the default region for phones.",
     )
     default_locale = models.CharField(max_length=16, default="en")
     logo = models.ImageField(upload_to="merchant-logos/", blank=True)

@@ -16,8 +16,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def shop():
-    merchant = MerchantFactory(slug="alpha", name="Alpha Apparel", timezone="America/New_York",
-                               currency="USD", country="US")
+    merchant = MerchantFactory(
+        slug="alpha",
+        name="Alpha Apparel",
+        timezone="America/New_York",
+        currency="USD",
+        country="US",
+    )
     owner = UserFactory(email="owner@alpha.example")
     MembershipFactory(user=owner, merchant=merchant, role=Role.OWNER)
     other = MerchantFactory(slug="bravo", name="Bravo Books")

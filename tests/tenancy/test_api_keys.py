@@ -101,3 +101,14 @@ def test_create_api_key_command_rejects_an_unknown_merchant(db):
     with pytest.raises(CommandError, match="No merchant has the slug 'nope'"):
         call_command("create_api_key", "--merchant", "nope", "--name", "ERP")
     assert ApiKey.objects.count() == 0
+
+
+def test_merchant_currency_and_country_are_validated(db):
+    from django.core.exceptions import ValidationError
+
+    from postpurchase.tenancy.services import merchant_create
+
+    with pytest.raises(ValidationError) as excinfo:
+        merchant_create(slug="x", name="X", currency="EURO", country="france")
+
+    assert set(excinfo.value.message_dict) == {"currency", "country"}

@@ -1,4 +1,3 @@
-
 from orders.models import Customer
 from postpurchase.tenancy.scoping import current_merchant_or_none, merchant_task
 from tests.factories import CustomerFactory
