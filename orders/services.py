@@ -170,10 +170,10 @@ def customer_upsert(
         return _customer_upsert(merchant=merchant, data=data, now=now or timezone.now())
 
 
-def customer_stats_refresh(*, customer: Customer) -> Customer:
+def customer_stats_refresh(*, customer: Customer, merchant: Merchant | None = None) -> Customer:
     """Recompute the derived order figures from the orders themselves (so it is idempotent).
     Cancelled orders do not count; money counts only orders in the merchant's currency."""
-    merchant = Merchant.objects.get(pk=customer.merchant_id)
+    merchant = merchant or Merchant.objects.get(pk=customer.merchant_id)
     live = Order.unscoped.filter(
         merchant_id=customer.merchant_id, customer=customer, cancelled_at__isnull=True
     )
@@ -401,7 +401,7 @@ def order_ingest(
         )
         if changed and not created:
             order.updated_at = now
-        if changed or order.source_updated_at != was_source_updated_at:
+        if not created and (changed or order.source_updated_at != was_source_updated_at):
             order.save()
 
         result = IngestResult(instance=order, created=created, changed=changed)
@@ -456,9 +456,10 @@ def order_ingest(
                 **common,
             )
         if customer is not None and changed:
-            customer_stats_refresh(customer=customer)
+            customer_stats_refresh(customer=customer, merchant=merchant)
             if was["customer_id"] not in (None, customer.pk):
-                customer_stats_refresh(customer=Customer.unscoped.get(pk=was["customer_id"]))
+                previous = Customer.unscoped.get(pk=was["customer_id"])
+                customer_stats_refresh(customer=previous, merchant=merchant)
         return result
 
 
@@ -525,33 +526,52 @@ def _apply_status(
         )
 
 
-def _apply_checkpoint(
+def _apply_checkpoints(
     merchant: Merchant,
     shipment: Shipment,
     order: Order,
     result: IngestResult,
-    checkpoint: CheckpointIn,
+    checkpoints: list[CheckpointIn],
     now: datetime,
 ) -> None:
-    _, created = TrackingEvent.unscoped.get_or_create(
-        merchant=merchant,
-        shipment=shipment,
-        occurred_at=checkpoint.occurred_at,
-        status=checkpoint.status,
-        description=checkpoint.description,
-        defaults={"location": checkpoint.location, "raw": checkpoint.raw, "created_at": now},
+    """Add the checkpoints the shipment's history lacks (one query to read it, one to insert),
+    then let each move the status, oldest first. The caller holds the shipment's row lock."""
+    held = set(
+        TrackingEvent.unscoped.filter(shipment=shipment).values_list(
+            "occurred_at", "status", "description"
+        )
     )
-    if created:
+    new: list[TrackingEvent] = []
+    for checkpoint in checkpoints:
+        key = (checkpoint.occurred_at, checkpoint.status, checkpoint.description)
+        if key in held:
+            continue
+        held.add(key)
+        new.append(
+            TrackingEvent(
+                merchant=merchant,
+                shipment=shipment,
+                occurred_at=checkpoint.occurred_at,
+                status=checkpoint.status,
+                description=checkpoint.description,
+                location=checkpoint.location,
+                raw=checkpoint.raw,
+                created_at=now,
+            )
+        )
+    if new:
+        TrackingEvent.unscoped.bulk_create(new, ignore_conflicts=True)
         result.changed = True
-    _apply_status(
-        merchant,
-        shipment,
-        order,
-        result,
-        status=checkpoint.status,
-        at=checkpoint.occurred_at,
-        now=now,
-    )
+    for checkpoint in sorted(checkpoints, key=lambda c: c.occurred_at):
+        _apply_status(
+            merchant,
+            shipment,
+            order,
+            result,
+            status=checkpoint.status,
+            at=checkpoint.occurred_at,
+            now=now,
+        )
 
 
 def _sync_shipment_lines(
@@ -697,8 +717,7 @@ def shipment_ingest(
                 source="tracking",
                 now=now,
             )
-        for checkpoint in sorted(data.checkpoints, key=lambda c: c.occurred_at):
-            _apply_checkpoint(merchant, shipment, order, result, checkpoint, now)
+        _apply_checkpoints(merchant, shipment, order, result, data.checkpoints, now)
         if data.status is not None:
             _apply_status(
                 merchant,
@@ -729,7 +748,7 @@ def shipment_tracking_update(
         shipment = Shipment.unscoped.select_for_update().get(pk=shipment.pk, merchant=merchant)
         order = Order.unscoped.select_related("customer").get(pk=shipment.order_id)
         result = IngestResult(instance=shipment)
-        _apply_checkpoint(merchant, shipment, order, result, data, now)
+        _apply_checkpoints(merchant, shipment, order, result, [data], now)
         if result.changed:
             shipment.updated_at = now
         shipment.save()

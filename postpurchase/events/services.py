@@ -72,10 +72,6 @@ def event_record(
     ``dedupe_key`` already used by this merchant, the first event and ``False``."""
     _validate_type(type)
     now = now or timezone.now()
-    if dedupe_key is not None:
-        existing = Event.unscoped.filter(merchant=merchant, dedupe_key=dedupe_key).first()
-        if existing is not None:
-            return existing, False
     event = Event(
         merchant=merchant,
         customer=customer,
@@ -88,13 +84,19 @@ def event_record(
         next_dispatch_at=now + DISPATCH_GRACE,
     )
     try:
+        # Insert first: a repeated dedupe key is the exception, and the unique constraint is the
+        # only check that holds under concurrency anyway.
         with transaction.atomic():
             event.save()
     except IntegrityError:
-        # A concurrent writer recorded the same dedupe key between our check and our insert.
-        if dedupe_key is None:
+        existing = (
+            Event.unscoped.filter(merchant=merchant, dedupe_key=dedupe_key).first()
+            if dedupe_key is not None
+            else None
+        )
+        if existing is None:
             raise
-        return Event.unscoped.get(merchant=merchant, dedupe_key=dedupe_key), False
+        return existing, False
 
     transaction.on_commit(lambda: _enqueue_dispatch(event.pk, merchant.pk))
     return event, True
