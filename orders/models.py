@@ -192,8 +192,9 @@ class Shipment(TenantModel):
     status = models.CharField(
         max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.LABEL_CREATED
     )
-    # When the carrier says the current status began: older updates never override it.
-    status_changed_at = models.DateTimeField()
+    # When the carrier says the current status began: older updates never override it. Empty
+    # while no dated statement has been received (older than any dated one).
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     estimated_delivery = models.DateField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

@@ -6,6 +6,7 @@ phone numbers (the merchant's country).
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Self
@@ -32,7 +33,9 @@ from postpurchase.validation import (
 ExternalId = Annotated[str, Field(min_length=1, max_length=255)]
 Text = Annotated[str, Field(max_length=255)]
 Url = Annotated[str, Field(max_length=500, pattern=r"^(https?://\S+)?$")]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, allow_inf_nan=False)]
+# The database column is (14, 3): at most 11 digits before the point and 3 after it.
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3, allow_inf_nan=False)]
+RAW_PAYLOAD_LIMIT = 16_384  # characters of JSON kept from a carrier's raw checkpoint
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -44,8 +47,29 @@ def _aware(value: datetime | None) -> datetime | None:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
+def _no_nul(value: object) -> object:
+    """PostgreSQL text cannot hold NUL characters; refuse them in any string, at any depth."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _no_nul(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    return value
+
+
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    _nul = field_validator("*")(classmethod(lambda cls, value: _no_nul(value)))
+
+    def cross_field_errors(self) -> dict[str, list[dict[str, str]]]:
+        """Errors that need more than one field to find, keyed by the field at fault."""
+        return {}
 
 
 class CustomerIn(_Payload):
@@ -120,6 +144,10 @@ class OrderLineIn(_Payload):
         return self
 
 
+MONEY_FIELDS = ("subtotal", "discount", "shipping", "tax", "total")
+LINE_MONEY = ("unit_price", "discount")
+
+
 class OrderIn(_Payload):
     external_id: ExternalId
     number: Annotated[str, Field(min_length=1, max_length=64)]
@@ -142,19 +170,27 @@ class OrderIn(_Payload):
 
     _currency = field_validator("currency")(classmethod(lambda cls, v: check_currency(v)))
 
+    def cross_field_errors(self) -> dict[str, list[dict[str, str]]]:
+        """Amounts with more decimals than the currency has, and line discounts larger than the
+        line, each named by its field."""
+        amounts = [(name, getattr(self, name)) for name in MONEY_FIELDS]
+        for index, line in enumerate(self.lines):
+            amounts += [(f"lines[{index}].{name}", getattr(line, name)) for name in LINE_MONEY]
+        errors: dict[str, list[dict[str, str]]] = {}
+        for field_path, amount in amounts:
+            try:
+                check_money(amount, self.currency)
+            except ValueError as exc:
+                errors[field_path] = [{"code": "currency_decimals", "message": str(exc)}]
+        for index, line in enumerate(self.lines):
+            if line.discount > line.unit_price * line.quantity:
+                errors.setdefault(f"lines[{index}].discount", []).append(
+                    {"code": "too_large", "message": "must not exceed unit_price × quantity"}
+                )
+        return errors
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        for name in ("subtotal", "discount", "shipping", "tax", "total"):
-            try:
-                check_money(getattr(self, name), self.currency)
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
-        for index, line in enumerate(self.lines):
-            for name in ("unit_price", "discount"):
-                try:
-                    check_money(getattr(line, name), self.currency)
-                except ValueError as exc:
-                    raise ValueError(f"lines[{index}].{name}: {exc}") from None
         if (
             self.customer
             and self.customer_external_id
@@ -173,6 +209,13 @@ class CheckpointIn(_Payload):
     description: Annotated[str, Field(max_length=500)] = ""
     location: Text = ""
     raw: dict = Field(default_factory=dict)
+
+    @field_validator("raw")
+    @classmethod
+    def _raw_size(cls, value: dict) -> dict:
+        if len(json.dumps(value, default=str)) > RAW_PAYLOAD_LIMIT:
+            raise ValueError(f"must be at most {RAW_PAYLOAD_LIMIT} characters as JSON")
+        return value
 
 
 class ShipmentLineIn(_Payload):

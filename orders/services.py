@@ -7,12 +7,13 @@ the same payload twice gives one row and one event.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
@@ -90,6 +91,11 @@ def _lock_or_create(model, *, merchant: Merchant, lookup: dict, defaults: dict):
         return queryset.get(), False
 
 
+def _latest(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
 def _assign(instance, values: dict) -> bool:
     changed = False
     for name, value in values.items():
@@ -100,6 +106,18 @@ def _assign(instance, values: dict) -> bool:
 
 
 # --- customers ------------------------------------------------------------------------------
+
+
+def _lock_contact(merchant: Merchant, contact: str) -> None:
+    """A transaction-scoped lock on one merchant's contact (email or phone). PostgreSQL only:
+    SQLite (the embedded mode) already runs one writing transaction at a time."""
+    if connection.vendor != "postgresql" or not contact:
+        return
+    digest = hashlib.blake2b(f"{merchant.pk}:{contact}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)]
+        )
 
 
 def _customer_values(data: CustomerIn, now: datetime) -> dict[str, Any]:
@@ -133,14 +151,23 @@ def _customer_upsert(*, merchant: Merchant, data: CustomerIn, now: datetime) -> 
             defaults={**values, "created_at": now, "updated_at": now},
         )
     else:
+        # No external id: the shopper is known by email, else by phone. No constraint can make
+        # that unique (integrators' rows may share an email), so a lock per contact serialises
+        # two deliveries that would both create the same shopper.
         email = data.email.lower()
-        lookup = Q(email=email) if email else Q(phone=data.phone)
-        customer = (
-            Customer.unscoped.select_for_update()
-            .filter(lookup, merchant=merchant)
-            .order_by("id")
-            .first()
-        )
+        _lock_contact(merchant, email or data.phone)
+        customer = None
+        for lookup in ([Q(email=email)] if email else []) + (
+            [Q(phone=data.phone)] if data.phone else []
+        ):
+            customer = (
+                Customer.unscoped.select_for_update()
+                .filter(lookup, merchant=merchant)
+                .order_by("id")
+                .first()
+            )
+            if customer is not None:
+                break
         created = customer is None
         if created:
             customer = Customer.unscoped.create(
@@ -174,6 +201,9 @@ def customer_stats_refresh(*, customer: Customer, merchant: Merchant | None = No
     """Recompute the derived order figures from the orders themselves (so it is idempotent).
     Cancelled orders do not count; money counts only orders in the merchant's currency."""
     merchant = merchant or Merchant.objects.get(pk=customer.merchant_id)
+    # Lock the customer first: two orders for one shopper committing side by side must not both
+    # write figures computed without the other's order.
+    Customer.unscoped.select_for_update().filter(pk=customer.pk).values_list("pk").first()
     live = Order.unscoped.filter(
         merchant_id=customer.merchant_id, customer=customer, cancelled_at__isnull=True
     )
@@ -253,9 +283,11 @@ def _resolve_customer(merchant: Merchant, data: OrderIn, now: datetime) -> Custo
     if data.customer is not None:
         return _customer_upsert(merchant=merchant, data=data.customer, now=now).instance
     if data.customer_external_id:
-        customer = Customer.unscoped.filter(
-            merchant=merchant, external_id=data.customer_external_id
-        ).first()
+        customer = (
+            Customer.unscoped.select_for_update()
+            .filter(merchant=merchant, external_id=data.customer_external_id)
+            .first()
+        )
         if customer is None:
             raise DomainError(
                 ErrorCode.NOT_FOUND,
@@ -307,6 +339,17 @@ def _sync_lines(
             changed = True
         kept.append(line)
     if existing:
+        shipped = sorted(
+            OrderLine.unscoped.filter(pk__in=[line.pk for line in existing.values()])
+            .filter(pk__in=ShipmentLine.unscoped.values("order_line_id"))
+            .values_list("external_id", flat=True)
+        )
+        if shipped:
+            raise DomainError(
+                ErrorCode.CONFLICT,
+                f"Line {shipped[0]!r} has been shipped, so it cannot be removed from the order.",
+                field="lines",
+            )
         OrderLine.unscoped.filter(pk__in=[line.pk for line in existing.values()]).delete()
         changed = True
     return kept, changed
@@ -362,7 +405,15 @@ def order_ingest(
         ):
             return IngestResult(instance=order, stale=True)
 
-        customer = _resolve_customer(merchant, data, now)
+        if order is not None and data.customer is None and data.customer_external_id is None:
+            # A payload that says nothing of the customer leaves the order's customer as it is.
+            customer = (
+                Customer.unscoped.select_for_update().filter(pk=order.customer_id).first()
+                if order.customer_id
+                else None
+            )
+        else:
+            customer = _resolve_customer(merchant, data, now)
         values = {
             "number": data.number,
             "customer": customer,
@@ -378,8 +429,12 @@ def order_ingest(
             "cancelled_at": data.cancelled_at,
             "cancel_reason": data.cancel_reason,
             "source": data.source or source,
-            "source_updated_at": data.updated_at,
+            "source_updated_at": _latest(
+                order.source_updated_at if order else None, data.updated_at
+            ),
         }
+        if order is not None and "fulfillment_status" not in data.model_fields_set:
+            values.pop("fulfillment_status")  # unsaid: keep what shipments derived
         created = order is None
         if created:
             order, created = _lock_or_create(
@@ -394,6 +449,10 @@ def order_ingest(
             values.pop("source")  # the channel an order came from does not change
             _assign(order, values)
         lines, lines_changed = _sync_lines(merchant, order, data, now)
+        derived = _derived_fulfillment(order)
+        if derived is not None:
+            # Once shipments carry lines, what they carry decides, whatever the payload says.
+            order.fulfillment_status = derived
         changed = (
             created
             or lines_changed
@@ -455,11 +514,11 @@ def order_ingest(
                 dedupe_key=f"order.fulfilled:{order.external_id}",
                 **common,
             )
-        if customer is not None and changed:
+        if changed and customer is not None:
             customer_stats_refresh(customer=customer, merchant=merchant)
-            if was["customer_id"] not in (None, customer.pk):
-                previous = Customer.unscoped.get(pk=was["customer_id"])
-                customer_stats_refresh(customer=previous, merchant=merchant)
+        if changed and was["customer_id"] not in (None, customer.pk if customer else None):
+            previous = Customer.unscoped.get(pk=was["customer_id"])
+            customer_stats_refresh(customer=previous, merchant=merchant)
         return result
 
 
@@ -490,27 +549,35 @@ def _apply_status(
     result: IngestResult,
     *,
     status: str,
-    at: datetime,
+    at: datetime | None,
     now: datetime,
 ) -> None:
     """Move the shipment to ``status`` as of ``at`` unless it already holds a newer status, so
-    a late, older update never moves a shipment backwards; a re-sent update changes nothing."""
-    if at < shipment.status_changed_at:
-        return
-    if status == shipment.status:
+    a late, older update never moves a shipment backwards; a re-sent update changes nothing.
+
+    An undated statement (``at`` is None) changes the status but not its date, so it never
+    blocks a carrier scan that arrives later with the real time."""
+    if at is None:
+        if status == shipment.status:
+            return
+        moment = now
+    else:
+        if shipment.status_changed_at is not None and at < shipment.status_changed_at:
+            return
         shipment.status_changed_at = at
-        return
+        if status == shipment.status:
+            return
+        moment = at
     shipment.status = status
-    shipment.status_changed_at = at
     result.changed = True
     if (
         status
         in (ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED)
         and shipment.shipped_at is None
     ):
-        shipment.shipped_at = at
+        shipment.shipped_at = moment
     if status == ShipmentStatus.DELIVERED:
-        shipment.delivered_at = at
+        shipment.delivered_at = moment
     event_type = SHIPMENT_STATUS_EVENTS.get(status)
     if event_type:
         _record(
@@ -518,9 +585,12 @@ def _apply_status(
             result,
             event_type,
             customer=order.customer,
-            payload={**_shipment_event_payload(shipment, order), "status_at": at.isoformat()},
-            occurred_at=at,
-            dedupe_key=f"{event_type}:{shipment.external_id}:{at.isoformat()}",
+            payload={
+                **_shipment_event_payload(shipment, order),
+                "status_at": moment.isoformat(),
+            },
+            occurred_at=moment,
+            dedupe_key=f"{event_type}:{shipment.external_id}:{moment.isoformat()}",
             source="tracking",
             now=now,
         )
@@ -580,6 +650,14 @@ def _sync_shipment_lines(
     if not data.lines:
         return False
     order_lines = {line.external_id: line for line in OrderLine.unscoped.filter(order=order)}
+    # What the order's other shipments already carry counts against what is left to ship.
+    elsewhere: dict[int, int] = {}
+    for line_id, quantity in (
+        ShipmentLine.unscoped.filter(shipment__order=order)
+        .exclude(shipment=shipment)
+        .values_list("order_line_id", "quantity")
+    ):
+        elsewhere[line_id] = elsewhere.get(line_id, 0) + quantity
     wanted: dict[int, int] = {}
     for index, line_in in enumerate(data.lines):
         order_line = order_lines.get(line_in.line_external_id)
@@ -590,10 +668,11 @@ def _sync_shipment_lines(
                 field=f"lines[{index}].line_external_id",
             )
         quantity = wanted.get(order_line.pk, 0) + line_in.quantity
-        if quantity > order_line.quantity:
+        left = order_line.quantity - elsewhere.get(order_line.pk, 0)
+        if quantity > left:
             raise DomainError(
                 ErrorCode.INVALID,
-                f"Line {line_in.line_external_id!r} has only {order_line.quantity} to ship.",
+                f"Line {line_in.line_external_id!r} has only {left} left to ship.",
                 field=f"lines[{index}].quantity",
             )
         wanted[order_line.pk] = quantity
@@ -611,10 +690,9 @@ def _sync_shipment_lines(
     return True
 
 
-def _order_fulfillment_refresh(
-    merchant: Merchant, order: Order, result: IngestResult, now: datetime
-) -> None:
-    """Derive the order's fulfillment status from the quantities its shipments carry."""
+def _derived_fulfillment(order: Order) -> str | None:
+    """The fulfillment status the quantities in the order's shipments imply, or ``None`` when no
+    shipment says which lines it carries."""
     ordered = dict(OrderLine.unscoped.filter(order=order).values_list("id", "quantity"))
     shipped: dict[int, int] = {}
     for line_id, quantity in ShipmentLine.unscoped.filter(shipment__order=order).values_list(
@@ -622,10 +700,18 @@ def _order_fulfillment_refresh(
     ):
         shipped[line_id] = shipped.get(line_id, 0) + quantity
     if not shipped:
-        return
+        return None
     complete = all(shipped.get(line_id, 0) >= quantity for line_id, quantity in ordered.items())
-    status = FulfillmentStatus.FULFILLED if complete else FulfillmentStatus.PARTIALLY_FULFILLED
-    if order.fulfillment_status == status:
+    return FulfillmentStatus.FULFILLED if complete else FulfillmentStatus.PARTIALLY_FULFILLED
+
+
+def _order_fulfillment_refresh(
+    merchant: Merchant, order: Order, result: IngestResult, now: datetime
+) -> None:
+    """Set the order's fulfillment status to what its shipments carry (``order.fulfilled`` once
+    they carry everything)."""
+    status = _derived_fulfillment(order)
+    if status is None or order.fulfillment_status == status:
         return
     order.fulfillment_status = status
     order.updated_at = now
@@ -655,8 +741,11 @@ def shipment_ingest(
     data = parse_payload(ShipmentIn, payload)
     now = now or timezone.now()
     with transaction.atomic(), merchant_scope(merchant):
+        # The order's row lock serialises shipments of one order: the fulfillment derived at the
+        # end must see every shipment's lines.
         order = (
-            Order.unscoped.select_related("customer")
+            Order.unscoped.select_for_update(of=("self",))
+            .select_related("customer")
             .filter(merchant=merchant, external_id=data.order_external_id)
             .first()
         )
@@ -669,7 +758,7 @@ def shipment_ingest(
         # The label exists no later than anything the carrier has said about the parcel.
         known = [t for t in (data.status_at, data.shipped_at) if t is not None]
         known += [c.occurred_at for c in data.checkpoints]
-        start = min(known) if known else now
+        start = min(known) if known else None  # undated: older than any dated statement
         details = {
             name: getattr(data, name)
             for name in (
@@ -712,7 +801,7 @@ def shipment_ingest(
                 "shipment.created",
                 customer=order.customer,
                 payload=_shipment_event_payload(shipment, order),
-                occurred_at=start,
+                occurred_at=start or now,
                 dedupe_key=f"shipment.created:{shipment.external_id}",
                 source="tracking",
                 now=now,
@@ -725,7 +814,7 @@ def shipment_ingest(
                 order,
                 result,
                 status=data.status,
-                at=data.status_at or now,
+                at=data.status_at,
                 now=now,
             )
         shipment.updated_at = now if result.changed else shipment.updated_at

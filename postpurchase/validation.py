@@ -119,6 +119,12 @@ def parse_payload(
     if not isinstance(data, dict):
         raise DomainError(ErrorCode.INVALID, "The payload must be a JSON object.")
     try:
-        return model.model_validate(data, context=context or {})
+        parsed = model.model_validate(data, context=context or {})
     except ValidationError as exc:
         raise validation_error_to_domain(exc) from None
+    cross_field_errors = getattr(parsed, "cross_field_errors", None)
+    errors = cross_field_errors() if cross_field_errors else {}
+    if errors:
+        first_field, first = next(iter(errors.items()))
+        raise DomainError(ErrorCode.INVALID, f"{first_field}: {first[0]['message']}", fields=errors)
+    return parsed

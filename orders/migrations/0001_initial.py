@@ -133,7 +133,7 @@ class Migration(migrations.Migration):
                 ('tracking_number', models.CharField(blank=True, max_length=100)),
                 ('tracking_url', models.URLField(blank=True, max_length=500)),
                 ('status', models.CharField(choices=[('label_created', 'Label created'), ('in_transit', 'In transit'), ('out_for_delivery', 'Out for delivery'), ('delivered', 'Delivered'), ('exception', 'Exception'), ('returned_to_sender', 'Returned to sender')], default='label_created', max_length=20)),
-                ('status_changed_at', models.DateTimeField()),
+                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
                 ('estimated_delivery', models.DateField(blank=True, null=True)),
                 ('shipped_at', models.DateTimeField(blank=True, null=True)),
                 ('delivered_at', models.DateTimeField(blank=True, null=True)),

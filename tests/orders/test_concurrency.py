@@ -2,6 +2,7 @@
 
 import threading
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.db import connection
 
@@ -50,3 +51,108 @@ def test_concurrent_ingest_of_one_order_gives_one_order_and_one_event(transactio
     assert Customer.unscoped.count() == 1
     assert list(Event.unscoped.values_list("type", flat=True)) == ["order.placed"]
     assert Customer.unscoped.get().orders_count == 1
+
+
+def test_concurrent_orders_of_one_customer_keep_exact_figures(transactional_db):
+    # given: one customer, and four different orders of different products arriving together
+    from orders.services import customer_upsert
+
+    merchant = MerchantFactory(slug="race", currency="EUR")
+    customer_upsert(merchant=merchant, payload={"external_id": "cust-1", "email": "a@ex.net"})
+
+    def deliver(n):
+        payload = order_payload(
+            external_id=f"ord-{n}",
+            number=f"#{n}",
+            customer=None,
+            customer_external_id="cust-1",
+            lines=[
+                {
+                    "external_id": "l",
+                    "quantity": 1,
+                    "unit_price": "80.00",
+                    "product": {"external_id": f"prod-{n}", "title": f"Thing {n}"},
+                }
+            ],
+        )
+        del payload["customer"]
+        return lambda: order_ingest(merchant=merchant, payload=payload, now=NOW)
+
+    # when
+    deliveries = iter([deliver(n) for n in range(4)])
+    errors = run_concurrently(4, lambda: next(deliveries)())
+
+    # then
+    assert errors == []
+    customer = Customer.unscoped.get()
+    assert (customer.orders_count, customer.total_spent) == (4, Decimal("340.000"))
+
+
+def test_concurrent_shipments_of_one_order_fulfil_it(transactional_db):
+    # given: an order of two lines
+    from orders.services import shipment_ingest
+
+    merchant = MerchantFactory(slug="race")
+    order_ingest(
+        merchant=merchant,
+        now=NOW,
+        payload=order_payload(
+            subtotal="30",
+            total="30",
+            shipping="0",
+            lines=[
+                {"external_id": "l1", "title": "Sock", "quantity": 1, "unit_price": "10"},
+                {"external_id": "l2", "title": "Cap", "quantity": 1, "unit_price": "20"},
+            ],
+        ),
+    )
+
+    # when: each line ships in its own shipment, both reported at the same moment
+    shipments = iter(
+        [
+            {
+                "external_id": f"ful-{line}",
+                "order_external_id": "ord-1001",
+                "lines": [{"line_external_id": line, "quantity": 1}],
+            }
+            for line in ("l1", "l2")
+        ]
+    )
+    errors = run_concurrently(
+        2, lambda: shipment_ingest(merchant=merchant, now=NOW, payload=next(shipments))
+    )
+
+    # then
+    assert errors == []
+    assert Order.unscoped.get().fulfillment_status == "fulfilled"
+    assert Event.unscoped.filter(type="order.fulfilled").count() == 1
+
+
+def test_concurrent_deliveries_of_a_shopper_without_external_id_give_one_customer(
+    transactional_db,
+):
+    from orders.services import customer_upsert
+
+    merchant = MerchantFactory(slug="race")
+
+    errors = run_concurrently(
+        4,
+        lambda: customer_upsert(
+            merchant=merchant, payload={"email": "guest@example.net", "first_name": "Guest"}
+        ),
+    )
+
+    assert errors == []
+    assert Customer.unscoped.count() == 1
+
+
+def test_a_phone_only_shopper_is_found_again_when_an_email_is_added(merchant_a):
+    from orders.services import customer_upsert
+
+    first = customer_upsert(merchant=merchant_a, payload={"phone": "+12125552368"}).instance
+    again = customer_upsert(
+        merchant=merchant_a, payload={"phone": "+12125552368", "email": "new@example.net"}
+    )
+
+    assert again.instance.pk == first.pk
+    assert Customer.unscoped.get().email == "new@example.net"

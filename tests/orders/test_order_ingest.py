@@ -340,3 +340,144 @@ def test_a_merchant_with_orders_can_be_deleted(merchant_a):
 
     assert not Merchant.objects.filter(slug="alpha").exists()
     assert Order.unscoped.count() == Customer.unscoped.count() == Event.unscoped.count() == 0
+
+
+def test_an_order_update_keeps_the_fulfillment_its_shipments_derived(merchant_a):
+    # given: an order whose only line has shipped
+    from orders.services import shipment_ingest
+
+    order_ingest(merchant=merchant_a, payload=order_payload(), now=NOW)
+    shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload={
+            "external_id": "ful-1",
+            "order_external_id": "ord-1001",
+            "lines": [{"line_external_id": "line-1", "quantity": 2}],
+        },
+    )
+
+    # when: the store sends the order again (a refund), saying nothing of fulfillment
+    result = order_ingest(
+        merchant=merchant_a, payload=order_payload(financial_status="refunded"), now=NOW
+    )
+
+    # then
+    order = Order.unscoped.get()
+    assert (order.financial_status, order.fulfillment_status) == ("refunded", "fulfilled")
+    assert result.events == ["order.updated"]
+
+
+def test_an_order_payload_without_a_customer_keeps_the_orders_customer(merchant_a):
+    # given
+    order_ingest(merchant=merchant_a, payload=order_payload(), now=NOW)
+    anonymous = {
+        k: v for k, v in order_payload(tax="1.00", total="86.00").items() if k != "customer"
+    }
+
+    # when
+    order_ingest(merchant=merchant_a, payload=anonymous, now=NOW)
+
+    # then
+    order = Order.unscoped.select_related("customer").get()
+    assert order.customer.external_id == "cust-1"
+    assert order.customer.orders_count == 1
+
+
+def test_an_undated_payload_does_not_erase_the_staleness_mark(merchant_a):
+    # given: an update dated 15:00, then one with no date
+    order_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload=order_payload(updated_at="2026-03-01T15:00:00Z", financial_status="paid"),
+    )
+    order_ingest(merchant=merchant_a, now=NOW, payload=order_payload(financial_status="paid"))
+
+    # when: an update dated 13:00 arrives late
+    late = order_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload=order_payload(updated_at="2026-03-01T13:00:00Z", financial_status="pending"),
+    )
+
+    # then
+    assert late.stale is True
+    order = Order.unscoped.get()
+    assert order.financial_status == "paid"
+    assert order.source_updated_at == datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+
+
+def test_a_shipped_line_cannot_be_dropped_from_the_order(merchant_a):
+    # given
+    from orders.models import ShipmentLine
+    from orders.services import shipment_ingest
+
+    two_lines = order_payload(
+        subtotal="30",
+        total="30",
+        shipping="0",
+        lines=[
+            {"external_id": "l1", "title": "Sock", "quantity": 1, "unit_price": "10"},
+            {"external_id": "l2", "title": "Cap", "quantity": 1, "unit_price": "20"},
+        ],
+    )
+    order_ingest(merchant=merchant_a, payload=two_lines, now=NOW)
+    shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload={
+            "external_id": "ful-1",
+            "order_external_id": "ord-1001",
+            "lines": [{"line_external_id": "l1", "quantity": 1}],
+        },
+    )
+
+    # when
+    with pytest.raises(DomainError) as excinfo:
+        order_ingest(
+            merchant=merchant_a,
+            now=NOW,
+            payload={
+                **two_lines,
+                "lines": [{"external_id": "l2", "title": "Cap", "quantity": 1, "unit_price": "20"}],
+            },
+        )
+
+    # then
+    assert (excinfo.value.code, excinfo.value.field) == ("conflict", "lines")
+    assert OrderLine.unscoped.count() == 2
+    assert ShipmentLine.unscoped.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "code"),
+    [
+        ({"total": "85.001"}, "total", "currency_decimals"),
+        ({"currency": "JPY", "subtotal": "80.5", "total": "85"}, "subtotal", "currency_decimals"),
+        (
+            {"lines": [{"title": "x", "quantity": 2, "unit_price": "1.005"}]},
+            "lines[0].unit_price",
+            "currency_decimals",
+        ),
+        (
+            {"lines": [{"title": "x", "quantity": 2, "unit_price": "10", "discount": "20.01"}]},
+            "lines[0].discount",
+            "too_large",
+        ),
+        ({"total": "99999999999999"}, "total", "decimal_whole_digits"),
+        ({"number": "A\x00B"}, "number", "value_error"),
+        (
+            {"lines": [{"title": "Mug\x00", "quantity": 1, "unit_price": "1"}]},
+            "lines[0].title",
+            "value_error",
+        ),
+        ({"customer": {"external_id": "c", "tags": ["vip\x00"]}}, "customer.tags", "value_error"),
+    ],
+)
+def test_each_bad_amount_or_string_names_its_own_field(merchant_a, overrides, field, code):
+    with pytest.raises(DomainError) as excinfo:
+        order_ingest(merchant=merchant_a, payload=order_payload(**overrides), now=NOW)
+
+    assert excinfo.value.field == field
+    assert excinfo.value.fields[field][0]["code"] == code
+    assert Order.unscoped.count() == Event.unscoped.count() == 0

@@ -210,3 +210,75 @@ def test_a_shipment_cannot_move_to_another_order(merchant_a, order):
         )
 
     assert (excinfo.value.code, excinfo.value.field) == ("conflict", "order_external_id")
+
+
+def test_an_undated_shipment_still_follows_a_later_carrier_scan(merchant_a, order):
+    # given: a shipment announced with no dates at all
+    shipment = shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload={"external_id": "ful-1", "order_external_id": "ord-1001", "carrier": "UPS"},
+    ).instance
+    assert shipment.status_changed_at is None
+
+    # when: the carrier's delivery scan, dated before the shipment reached us, arrives
+    result = shipment_tracking_update(
+        merchant=merchant_a,
+        shipment=shipment,
+        now=NOW,
+        checkpoint=checkpoint("delivered", "2026-03-10T07:00:00Z"),
+    )
+
+    # then
+    shipment.refresh_from_db()
+    assert shipment.status == "delivered"
+    assert shipment.delivered_at == datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
+    assert result.events == ["shipment.delivered"]
+
+
+def test_an_undated_status_does_not_block_a_dated_scan(merchant_a, order):
+    # given: the store says "in transit" without a time, twice
+    shipment_ingest(merchant=merchant_a, now=NOW, payload=shipment_payload(status="in_transit"))
+    again = shipment_ingest(
+        merchant=merchant_a, now=NOW, payload=shipment_payload(status="in_transit")
+    )
+
+    # when: the carrier's out-for-delivery scan dated before NOW arrives
+    shipment = Shipment.unscoped.get()
+    shipment_tracking_update(
+        merchant=merchant_a,
+        shipment=shipment,
+        now=NOW,
+        checkpoint=checkpoint("out_for_delivery", "2026-03-04T07:00:00Z"),
+    )
+
+    # then
+    shipment.refresh_from_db()
+    assert again.events == []
+    assert shipment.status == "out_for_delivery"
+    assert shipment.status_changed_at == datetime(2026, 3, 4, 7, 0, tzinfo=UTC)
+
+
+def test_two_shipments_cannot_carry_more_than_was_ordered(merchant_a, order):
+    shipment_ingest(merchant=merchant_a, payload=shipment_payload(), now=NOW)
+
+    with pytest.raises(DomainError) as excinfo:
+        shipment_ingest(
+            merchant=merchant_a,
+            now=NOW,
+            payload=shipment_payload(external_id="ful-2", checkpoints=[]),
+        )
+
+    assert excinfo.value.field == "lines[0].quantity"
+    assert excinfo.value.message == "Line 'line-1' has only 0 left to ship."
+    assert Shipment.unscoped.count() == 1
+
+
+def test_a_raw_checkpoint_payload_is_bounded(merchant_a, order):
+    huge = checkpoint("in_transit", "2026-03-02T09:00:00Z", raw={"blob": "x" * 20_000})
+
+    with pytest.raises(DomainError) as excinfo:
+        shipment_ingest(merchant=merchant_a, payload=shipment_payload(checkpoints=[huge]), now=NOW)
+
+    assert excinfo.value.field == "checkpoints[0].raw"
+    assert TrackingEvent.unscoped.count() == 0
