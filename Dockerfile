@@ -24,12 +24,16 @@ COPY . .
 RUN pip install --no-deps -e .
 
 # Collect static files with the production storage (whitenoise's compressed manifest): the web
-# process needs the manifest this writes. The secret and hosts below exist for this command only
-# and are not part of the image's environment.
+# process needs the manifest this writes. Production settings require the variables below; these
+# placeholders exist for this command only and are not part of the image's environment. Nothing
+# here connects to the database or the broker (port 1 would make any attempt fail loudly).
 RUN PRODUCTION=true \
     SECRET_KEY=build-time-only-collectstatic-not-a-secret \
     ALLOWED_HOSTS=localhost \
     CSRF_TRUSTED_ORIGINS=http://localhost \
+    DATABASE_URL=postgres://build-time-only@127.0.0.1:1/none \
+    CELERY_BROKER_URL=redis://127.0.0.1:1/0 \
+    SITE_URL=https://localhost \
     python manage.py collectstatic --noinput
 
 # Run as an unprivileged user that owns only what it writes: uploaded media, beat's schedule and

@@ -3,14 +3,17 @@
 With no environment at all you get the embedded default: SQLite in ``var/``, Celery on kombu's
 ``filesystem://`` transport in ``var/broker/``, email to the console. ``DATABASE_URL`` and
 ``REDIS_URL`` (or ``CELERY_BROKER_URL``) switch to PostgreSQL and Redis. ``PRODUCTION=true``
-requires every secret and host setting to be given and turns on the deployment hardening that
-``manage.py check --deploy`` asks for. ``.env.example`` documents each variable.
+requires every secret, host, database, broker and site URL setting to be given (no embedded
+fallback: a production process on SQLite and a folder broker would lose data quietly) and turns
+on the deployment hardening that ``manage.py check --deploy`` asks for. ``.env.example``
+documents each variable.
 """
 
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,6 +24,15 @@ if env_file.exists():
 
 PRODUCTION = env.bool("PRODUCTION", default=False)
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+
+def _required(var: str) -> str:
+    """A production variable with no default; an empty value counts as unset."""
+    value = env.str(var)
+    if not value:
+        raise ImproperlyConfigured(f"Set the {var} environment variable")
+    return value
+
 
 if PRODUCTION:
     # No defaults: a production start without these fails loudly.
@@ -36,8 +48,11 @@ else:
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
     DEBUG = env.bool("DEBUG", default=True)
 
-# Base URL used to build absolute links in emails and signed shopper links.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Base URL used to build absolute links in emails and signed shopper links. In production it must
+# be https:// (checked with SECURE_SSL_REDIRECT below): those links carry reset and shopper tokens.
+SITE_URL = (
+    _required("SITE_URL") if PRODUCTION else env.str("SITE_URL", default="http://127.0.0.1:8000")
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -95,7 +110,11 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+    "default": env.db_url_config(
+        _required("DATABASE_URL")
+        if PRODUCTION
+        else env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+    ),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
@@ -170,7 +189,10 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 # --- Celery ---------------------------------------------------------------------------------
 # "localhost" only spares kombu a warning; the filesystem transport has no host.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost//")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+if not CELERY_BROKER_URL and PRODUCTION:
+    raise ImproperlyConfigured("Set the CELERY_BROKER_URL or REDIS_URL environment variable")
+CELERY_BROKER_URL = CELERY_BROKER_URL or "filesystem://localhost//"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
@@ -224,6 +246,13 @@ SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Plain http is accepted only where the site itself is plain http (a local compose stack).
+    _plain_http_site = SITE_URL.startswith("http://") and not SECURE_SSL_REDIRECT
+    if not (SITE_URL.startswith("https://") or _plain_http_site):
+        raise ImproperlyConfigured(
+            f"SITE_URL must be an https:// URL in production (got {SITE_URL!r}); "
+            "http:// is accepted only with SECURE_SSL_REDIRECT=false."
+        )
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

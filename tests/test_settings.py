@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,35 +86,134 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis(tmp_path):
     assert found["cache"] == "django.core.cache.backends.redis.RedisCache"
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"])
-def test_production_refuses_to_start_without_its_secrets(tmp_path, missing):
-    env = clean_env(
-        tmp_path,
-        PRODUCTION="true",
-        SECRET_KEY="k" * 60,
-        ALLOWED_HOSTS="shop.example",
-        CSRF_TRUSTED_ORIGINS="https://shop.example",
-    )
-    del env[missing]
-
-    result = run_python(PROBE, env)
-
-    assert result.returncode == 1
-    assert f"Set the {missing} environment variable" in result.stderr
-
-
-def test_check_deploy_passes_in_production_mode(tmp_path):
-    env = clean_env(
-        tmp_path,
+def production_env(tmp_path, **extra):
+    """Every variable production requires, with values that pass ``check --deploy``."""
+    required = dict(
         PRODUCTION="true",
         SECRET_KEY="x7Tq-ae0vK9rLm2Zp4WsYb8Nc1Hd6Fg3Jk5Qu0Ro_Vt9Xi2Ey7Aw4Ss1Dz8Cn6Bm3Lp",
         ALLOWED_HOSTS="shop.example",
         CSRF_TRUSTED_ORIGINS="https://shop.example",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
         REDIS_URL="redis://127.0.0.1:6379/13",
+        SITE_URL="https://shop.example",
+    )
+    return clean_env(tmp_path, **{**required, **extra})
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("SECRET_KEY", "Set the SECRET_KEY environment variable"),
+        ("ALLOWED_HOSTS", "Set the ALLOWED_HOSTS environment variable"),
+        ("CSRF_TRUSTED_ORIGINS", "Set the CSRF_TRUSTED_ORIGINS environment variable"),
+        ("DATABASE_URL", "Set the DATABASE_URL environment variable"),
+        ("SITE_URL", "Set the SITE_URL environment variable"),
+        ("REDIS_URL", "Set the CELERY_BROKER_URL or REDIS_URL environment variable"),
+    ],
+)
+def test_production_refuses_to_start_without_a_required_variable(tmp_path, missing, message):
+    # given: production_env gives the broker as REDIS_URL alone, so without it there is none
+    env = production_env(tmp_path)
+    del env[missing]
+
+    # when
+    result = run_python(PROBE, env)
+
+    # then
+    assert result.returncode == 1
+    assert f"ImproperlyConfigured: {message}" in result.stderr
+
+
+@pytest.mark.parametrize("empty", ["DATABASE_URL", "SITE_URL"])
+def test_production_treats_an_empty_url_as_missing(tmp_path, empty):
+    # when
+    result = run_python(PROBE, production_env(tmp_path, **{empty: ""}))
+
+    # then
+    assert result.returncode == 1
+    assert f"ImproperlyConfigured: Set the {empty} environment variable" in result.stderr
+
+
+def test_production_takes_the_broker_from_celery_broker_url_alone(tmp_path):
+    # given
+    env = production_env(tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:6379/14")
+    del env["REDIS_URL"]
+
+    # when
+    result = run_python(PROBE, env)
+
+    # then
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (found["db"], found["broker"]) == (
+        "django.db.backends.postgresql",
+        "redis://127.0.0.1:6379/14",
     )
 
-    result = run_python(None, env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
 
+@pytest.mark.parametrize(
+    ("site_url", "ssl_redirect", "starts"),
+    [
+        ("https://shop.example", "true", True),
+        ("http://shop.example", "true", False),
+        ("shop.example", "true", False),
+        ("http://localhost:8000", "false", True),  # the local docker compose stack
+        ("https://shop.example", "false", True),
+        ("localhost:8000", "false", False),
+    ],
+)
+def test_production_site_url_is_https_unless_the_site_is_plain_http(
+    tmp_path, site_url, ssl_redirect, starts
+):
+    # when
+    result = run_python(
+        PROBE, production_env(tmp_path, SITE_URL=site_url, SECURE_SSL_REDIRECT=ssl_redirect)
+    )
+
+    # then
+    assert (result.returncode == 0) is starts, result.stderr
+    if not starts:
+        assert (
+            f"ImproperlyConfigured: SITE_URL must be an https:// URL in production "
+            f"(got {site_url!r}); http:// is accepted only with SECURE_SSL_REDIRECT=false."
+        ) in result.stderr
+
+
+def test_check_deploy_passes_in_production_mode(tmp_path):
+    # when
+    result = run_python(
+        None, production_env(tmp_path), "manage.py", "check", "--deploy", "--fail-level", "WARNING"
+    )
+
+    # then
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def dockerfile_collectstatic_env() -> dict[str, str]:
+    """The NAME=value pairs the Dockerfile sets for its build-time collectstatic step."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    step = re.search(
+        r"^RUN (PRODUCTION=true.*?) python manage.py collectstatic", dockerfile, re.M | re.S
+    )
+    assert step, "the Dockerfile has no `RUN PRODUCTION=true ... collectstatic` step"
+    return dict(re.findall(r"(?:^|\s)([A-Z_]+)=(\S+)", step.group(1).replace("\\\n", " ")))
+
+
+def test_dockerfile_build_step_provides_every_production_variable(tmp_path):
+    # given: the image build has no services, so the step must not need any
+    build_env = dockerfile_collectstatic_env()
+
+    # when
+    result = run_python(
+        None,
+        clean_env(tmp_path, **build_env, STATIC_ROOT=str(tmp_path / "static")),
+        "manage.py",
+        "collectstatic",
+        "--noinput",
+    )
+
+    # then
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "static" / "staticfiles.json").is_file()
+    assert {"DATABASE_URL", "CELERY_BROKER_URL", "SITE_URL"} <= build_env.keys()

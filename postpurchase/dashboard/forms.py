@@ -31,7 +31,50 @@ def _country_codes() -> frozenset[str]:
     return frozenset(code for code in Locale.parse("en").territories if code.isalpha())
 
 
+# Pillow's name for each image format a logo may be, and the extension it is stored under.
+LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}
+LOGO_MAX_BYTES = 1024 * 1024
+
+
+class LogoField(forms.ImageField):
+    """An uploaded logo: at most ``LOGO_MAX_BYTES``, and a PNG, JPEG, WebP or GIF by its content
+    (Pillow reads it), whatever its name or declared type say. The name's extension is not
+    checked: the file is stored under one of ours (``BrandSettingsForm.clean_logo``)."""
+
+    default_validators = []
+    default_error_messages = {
+        "invalid_image": "Upload a PNG, JPEG, WebP or GIF image; this file is not one.",
+        "too_large": "The logo must be 1 MB or smaller; this file is %(size)s.",
+        "invalid_format": "Upload a PNG, JPEG, WebP or GIF image; this file is %(format)s.",
+    }
+
+    def to_python(self, data):
+        # The size first, so an oversized file is refused before Pillow reads it.
+        if data is not None and getattr(data, "size", 0) > LOGO_MAX_BYTES:
+            raise forms.ValidationError(
+                self.error_messages["too_large"],
+                code="too_large",
+                params={"size": f"{data.size / (1024 * 1024):.1f} MB"},
+            )
+        upload = super().to_python(data)
+        if upload is not None and upload.image.format not in LOGO_FORMATS:
+            raise forms.ValidationError(
+                self.error_messages["invalid_format"],
+                code="invalid_format",
+                params={"format": upload.image.format or "of an unknown kind"},
+            )
+        return upload
+
+
 class BrandSettingsForm(forms.ModelForm):
+    logo = LogoField(
+        required=False,
+        label="Logo file",
+        help_text="PNG, JPEG, WebP or GIF, up to 1 MB; shown instead of the logo URL.",
+        widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}),
+    )
+    remove_logo = forms.BooleanField(required=False, label="Remove the logo file")
+
     class Meta:
         model = Merchant
         fields = list(BRAND_FIELDS)
@@ -86,6 +129,32 @@ class BrandSettingsForm(forms.ModelForm):
 
     def clean_accent_colour(self) -> str:
         return self.cleaned_data["accent_colour"].lower()
+
+    def clean_logo(self):
+        logo = self.cleaned_data["logo"]
+        if "logo" in self.changed_data and logo:
+            # Stored under the merchant's slug and the format Pillow found, never the name the
+            # browser sent; the storage adds a suffix when the name is taken.
+            logo.name = f"{self.instance.slug}.{LOGO_FORMATS[logo.image.format]}"
+        return logo
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if cleaned_data.get("remove_logo") and "logo" in self.changed_data:
+            self.add_error("remove_logo", "Upload a new logo or remove it, not both.")
+        elif cleaned_data.get("remove_logo"):
+            cleaned_data["logo"] = False  # a model FileField's "clear" (None means "no change")
+        return cleaned_data
+
+    def brand_changes(self) -> dict:
+        """The settings for ``merchant_brand_update``: a new logo file is passed on, a removed
+        one as ``None``, an unchanged one not at all."""
+        changes = {name: self.cleaned_data[name] for name in BRAND_FIELDS if name != "logo"}
+        if self.cleaned_data.get("remove_logo"):
+            changes["logo"] = None
+        elif "logo" in self.changed_data:
+            changes["logo"] = self.cleaned_data["logo"]
+        return changes
 
 
 ORDER_STATUS_FILTERS = (

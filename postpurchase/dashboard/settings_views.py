@@ -47,7 +47,7 @@ class BrandSettingsView(DashboardMixin, FormView):
 
     def form_valid(self, form):
         try:
-            merchant_brand_update(merchant=form.instance, data=form.cleaned_data)
+            merchant_brand_update(merchant=form.instance, data=form.brand_changes())
         except DomainError as error:
             add_domain_error(form, error)
             return self.form_invalid(form)

@@ -1,8 +1,16 @@
+"""The admin for users, merchants, memberships and API keys.
+
+Who may do what across tenants is a platform decision, so these are written only by superusers
+(platform operators). Other staff may at most look, at the rows of merchants they belong to:
+merchants manage their own team and keys in the dashboard, where roles are enforced.
+"""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import QuerySet
 
-from postpurchase.tenancy.admin_base import _allowed_merchant_ids
+from postpurchase.tenancy.admin_base import LimitedChoicesMixin, _allowed_merchant_ids
 from postpurchase.tenancy.models import ApiKey, Membership, Merchant, User
 
 
@@ -18,14 +26,34 @@ class EmailUserChangeForm(UserChangeForm):
         fields = "__all__"
 
 
-class MembershipInline(admin.TabularInline):
+class SuperuserWritesOnly(LimitedChoicesMixin):
+    """Add, change and delete for superusers only, whatever model permissions a staff user holds;
+    viewing still needs the view (or change) permission and is limited by ``get_queryset``.
+    ``*args`` because inlines' ``has_add_permission`` also takes the parent object."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return request.user.is_superuser and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+class MembershipInline(SuperuserWritesOnly, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ("merchant",)
 
+    def get_queryset(self, request) -> QuerySet:
+        queryset = super().get_queryset(request).select_related("merchant")
+        allowed = _allowed_merchant_ids(request)
+        return queryset if allowed is None else queryset.filter(merchant_id__in=allowed)
+
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(SuperuserWritesOnly, BaseUserAdmin):
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
     ordering = ("email",)
@@ -44,9 +72,17 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
+    def get_queryset(self, request) -> QuerySet:
+        queryset = super().get_queryset(request)
+        allowed = _allowed_merchant_ids(request)
+        if allowed is None:
+            return queryset
+        members = Membership.objects.filter(merchant_id__in=allowed).values("user_id")
+        return queryset.filter(id__in=members)
+
 
 @admin.register(Merchant)
-class MerchantAdmin(admin.ModelAdmin):
+class MerchantAdmin(SuperuserWritesOnly, admin.ModelAdmin):
     list_display = ("name", "slug", "timezone", "currency", "is_active", "created_at")
     search_fields = ("name", "slug")
     list_filter = ("is_active", "currency")
@@ -59,7 +95,7 @@ class MerchantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SuperuserWritesOnly, admin.ModelAdmin):
     list_display = ("user", "merchant", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("user__email", "merchant__name", "merchant__slug")
@@ -72,9 +108,9 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(SuperuserWritesOnly, admin.ModelAdmin):
     """Keys are issued by the dashboard and `manage.py create_api_key` (which show the secret
-    once); here operators can only look and revoke."""
+    once); here superusers can only look and revoke."""
 
     list_display = (
         "name",

@@ -1,13 +1,17 @@
 """Admin base classes for tenant-owned models.
 
 The admin is for platform operators. Superusers see every merchant's rows through the explicitly
-named ``unscoped`` manager; any other staff user sees only the rows of merchants they belong to.
+named ``unscoped`` manager; any other staff user sees only the rows of merchants they belong to,
+and every related-row choice in their forms (select, autocomplete, raw id, many-to-many) is
+limited the same way, so a form cannot be posted with another merchant's row in it.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model, QuerySet
 
 
 def _allowed_merchant_ids(request) -> list[int] | None:
@@ -22,7 +26,70 @@ def _limit(queryset: QuerySet, request, field: str = "merchant_id") -> QuerySet:
     return queryset if allowed is None else queryset.filter(**{f"{field}__in": allowed})
 
 
-class TenantAdmin(admin.ModelAdmin):
+def _has_merchant_field(model: type[Model]) -> bool:
+    try:
+        model._meta.get_field("merchant")
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def limit_related_choices(queryset: QuerySet, request) -> QuerySet:
+    """The rows of ``queryset``'s model that this request's user may pick in a form.
+
+    Non-superusers may pick merchants they belong to, rows of those merchants, and users who are
+    members of them. A related model with no merchant of its own offers nothing (fail closed):
+    give it its own rule here before an admin links to it.
+    """
+    from postpurchase.tenancy.models import Membership, Merchant, User
+
+    allowed = _allowed_merchant_ids(request)
+    if allowed is None:
+        return queryset
+    model = queryset.model
+    if model is Merchant:
+        return queryset.filter(id__in=allowed)
+    if model is User:
+        members = Membership.objects.filter(merchant_id__in=allowed).values("user_id")
+        return queryset.filter(id__in=members)
+    if _has_merchant_field(model):
+        return queryset.filter(merchant_id__in=allowed)
+    return queryset.none()
+
+
+class LimitedChoicesMixin:
+    """Limits every relation field's queryset; ``get_field_queryset`` is the one hook Django's
+    admin calls for every widget (select, radio, autocomplete, raw id, many-to-many) and the
+    form field validates the posted id against it."""
+
+    def get_field_queryset(self, db, db_field, request) -> QuerySet:
+        queryset = super().get_field_queryset(db, db_field, request)
+        if queryset is None:
+            # Tenant models declare ``unscoped`` first, so it is their default manager.
+            queryset = db_field.remote_field.model._default_manager.using(db)
+        return limit_related_choices(queryset, request)
+
+
+class TenantModelForm(forms.ModelForm):
+    """Refuses a row that points at another merchant's row (a customer, an order, or, in an
+    inline, the parent), whoever posts it: a cross-merchant link would show one merchant's data
+    in another's pages."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        merchant = cleaned_data.get("merchant") or getattr(self.instance, "merchant", None)
+        if merchant is None:
+            return cleaned_data
+        for name, value in list(cleaned_data.items()):
+            if name == "merchant" or not isinstance(value, Model):
+                continue
+            if _has_merchant_field(type(value)) and value.merchant_id != merchant.pk:
+                self.add_error(name, f"This belongs to another merchant than {merchant}.")
+        return cleaned_data
+
+
+class TenantAdmin(LimitedChoicesMixin, admin.ModelAdmin):
+    form = TenantModelForm
     list_select_related = ("merchant",)
 
     def get_queryset(self, request) -> QuerySet:
@@ -32,23 +99,10 @@ class TenantAdmin(admin.ModelAdmin):
             queryset = queryset.order_by(*ordering)
         return _limit(queryset, request)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.related_model
-        if hasattr(related, "unscoped"):
-            kwargs["queryset"] = _limit(related.unscoped.all(), request)
-        elif related._meta.label == "tenancy.Merchant":
-            kwargs["queryset"] = _limit(related.objects.all(), request, field="id")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-
-class TenantInline(admin.TabularInline):
+class TenantInline(LimitedChoicesMixin, admin.TabularInline):
+    form = TenantModelForm
     extra = 0
 
     def get_queryset(self, request) -> QuerySet:
         return _limit(self.model.unscoped.get_queryset(), request)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.related_model
-        if hasattr(related, "unscoped"):
-            kwargs["queryset"] = _limit(related.unscoped.all(), request)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -119,6 +119,7 @@ BRAND_FIELDS = (
     "currency",
     "country",
     "default_locale",
+    "logo",
     "logo_url",
     "primary_colour",
     "accent_colour",
@@ -130,12 +131,20 @@ BRAND_FIELDS = (
 
 
 def merchant_brand_update(*, merchant: Merchant, data: dict[str, Any]) -> Merchant:
-    """Apply the brand and sending-identity settings in ``data`` (other keys are refused)."""
+    """Apply the brand and sending-identity settings in ``data`` (other keys are refused).
+
+    ``data["logo"]`` is a new image file (validated by the caller), stored through the field's
+    storage when the merchant is saved, or ``None`` to remove the logo. The previous file is
+    kept: emails already sent still point at it.
+    """
     unknown = set(data) - set(BRAND_FIELDS)
     if unknown:
         raise DomainError(ErrorCode.INVALID, f"Not a brand setting: {', '.join(sorted(unknown))}.")
     for name, value in data.items():
-        setattr(merchant, name, value)
+        if name == "logo":
+            merchant.logo = value or ""
+        else:
+            setattr(merchant, name, value)
     try:
         merchant.full_clean()
     except ValidationError as exc:
