@@ -47,6 +47,10 @@ def _aware(value: datetime | None) -> datetime | None:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
+def _error(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
 def _no_nul(value: object) -> object:
     """PostgreSQL text cannot hold NUL characters; refuse them in any string, at any depth."""
     if isinstance(value, str):
@@ -131,17 +135,25 @@ class OrderLineIn(_Payload):
     unit_price: Money
     discount: Money = Decimal(0)
 
-    @model_validator(mode="after")
-    def _titled(self) -> Self:
+    def cross_field_errors(self, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+        errors: dict[str, list[dict[str, str]]] = {}
         if not self.title and self.product is None and not self.product_external_id:
-            raise ValueError("a line needs a title, a product or a product_external_id")
+            errors[f"{prefix}title"] = [
+                _error("required", "a line needs a title, a product or a product_external_id")
+            ]
         if (
             self.product
             and self.product_external_id
             and (self.product.external_id != self.product_external_id)
         ):
-            raise ValueError("product.external_id and product_external_id disagree")
-        return self
+            errors[f"{prefix}product_external_id"] = [
+                _error("mismatch", "product.external_id and product_external_id disagree")
+            ]
+        if self.discount > self.unit_price * self.quantity:
+            errors[f"{prefix}discount"] = [
+                _error("too_large", "must not exceed unit_price × quantity")
+            ]
+        return errors
 
 
 MONEY_FIELDS = ("subtotal", "discount", "shipping", "tax", "total")
@@ -183,24 +195,20 @@ class OrderIn(_Payload):
             except ValueError as exc:
                 errors[field_path] = [{"code": "currency_decimals", "message": str(exc)}]
         for index, line in enumerate(self.lines):
-            if line.discount > line.unit_price * line.quantity:
-                errors.setdefault(f"lines[{index}].discount", []).append(
-                    {"code": "too_large", "message": "must not exceed unit_price × quantity"}
-                )
-        return errors
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
+            for field_path, found in line.cross_field_errors(prefix=f"lines[{index}].").items():
+                errors.setdefault(field_path, []).extend(found)
         if (
             self.customer
             and self.customer_external_id
             and (self.customer.external_id != self.customer_external_id)
         ):
-            raise ValueError("customer.external_id and customer_external_id disagree")
+            errors["customer_external_id"] = [
+                _error("mismatch", "customer.external_id and customer_external_id disagree")
+            ]
         keys = [line.external_id for line in self.lines if line.external_id]
         if len(keys) != len(set(keys)):
-            raise ValueError("lines: two lines share an external_id")
-        return self
+            errors["lines"] = [_error("duplicate", "two lines share an external_id")]
+        return errors
 
 
 class CheckpointIn(_Payload):
@@ -236,8 +244,7 @@ class ShipmentIn(_Payload):
     lines: Annotated[list[ShipmentLineIn], Field(max_length=500)] = Field(default_factory=list)
     checkpoints: Annotated[list[CheckpointIn], Field(max_length=1000)] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _status_time(self) -> Self:
+    def cross_field_errors(self) -> dict[str, list[dict[str, str]]]:
         if self.status_at is not None and self.status is None:
-            raise ValueError("status_at given without a status")
-        return self
+            return {"status_at": [_error("without_status", "status_at given without a status")]}
+        return {}

@@ -43,6 +43,20 @@ SHIPMENT_STATUS_EVENTS = {
     ShipmentStatus.EXCEPTION: "shipment.exception",
     ShipmentStatus.RETURNED_TO_SENDER: "shipment.returned_to_sender",
 }
+FULFILLMENT_RANK = {
+    FulfillmentStatus.UNFULFILLED: 0,
+    FulfillmentStatus.PARTIALLY_FULFILLED: 1,
+    FulfillmentStatus.FULFILLED: 2,
+}
+# How far along its journey each status puts a parcel; used only for undated statements.
+UNDATED_ORDER = {
+    ShipmentStatus.LABEL_CREATED: 0,
+    ShipmentStatus.IN_TRANSIT: 1,
+    ShipmentStatus.OUT_FOR_DELIVERY: 2,
+    ShipmentStatus.EXCEPTION: 2,
+    ShipmentStatus.DELIVERED: 3,
+    ShipmentStatus.RETURNED_TO_SENDER: 3,
+}
 ORDER_TRACKED_FIELDS = (
     "number",
     "customer_id",
@@ -79,8 +93,12 @@ def _context(merchant: Merchant) -> dict[str, str]:
 
 def _lock_or_create(model, *, merchant: Merchant, lookup: dict, defaults: dict):
     """Fetch the row for ``lookup`` locked for update, or create it. Safe under concurrency: the
-    loser of an insert race falls back to locking the winner's row."""
-    queryset = model.unscoped.select_for_update().filter(merchant=merchant, **lookup)
+    loser of an insert race falls back to locking the winner's row.
+
+    Locks are ``FOR NO KEY UPDATE`` throughout ingestion: they serialise writers of the same row
+    but let other transactions insert rows that merely reference it (an event naming the
+    customer, a line naming the product)."""
+    queryset = model.unscoped.select_for_update(no_key=True).filter(merchant=merchant, **lookup)
     instance = queryset.first()
     if instance is not None:
         return instance, False
@@ -155,13 +173,14 @@ def _customer_upsert(*, merchant: Merchant, data: CustomerIn, now: datetime) -> 
         # that unique (integrators' rows may share an email), so a lock per contact serialises
         # two deliveries that would both create the same shopper.
         email = data.email.lower()
-        _lock_contact(merchant, email or data.phone)
+        for contact in sorted({email, data.phone} - {""}):
+            _lock_contact(merchant, contact)
         customer = None
         for lookup in ([Q(email=email)] if email else []) + (
             [Q(phone=data.phone)] if data.phone else []
         ):
             customer = (
-                Customer.unscoped.select_for_update()
+                Customer.unscoped.select_for_update(no_key=True)
                 .filter(lookup, merchant=merchant)
                 .order_by("id")
                 .first()
@@ -203,7 +222,9 @@ def customer_stats_refresh(*, customer: Customer, merchant: Merchant | None = No
     merchant = merchant or Merchant.objects.get(pk=customer.merchant_id)
     # Lock the customer first: two orders for one shopper committing side by side must not both
     # write figures computed without the other's order.
-    Customer.unscoped.select_for_update().filter(pk=customer.pk).values_list("pk").first()
+    Customer.unscoped.select_for_update(no_key=True).filter(pk=customer.pk).values_list(
+        "pk"
+    ).first()
     live = Order.unscoped.filter(
         merchant_id=customer.merchant_id, customer=customer, cancelled_at__isnull=True
     )
@@ -228,24 +249,41 @@ def customer_stats_refresh(*, customer: Customer, merchant: Merchant | None = No
 # --- products -------------------------------------------------------------------------------
 
 
-def _product_upsert(*, merchant: Merchant, data: ProductIn, now: datetime) -> IngestResult:
+def _product_upsert(
+    *, merchant: Merchant, data: ProductIn, now: datetime, field_prefix: str = ""
+) -> IngestResult:
+    """Create the product, or update it when the payload differs. An unchanged product is not
+    locked: a best-seller named by many orders at once must not serialise their ingestion."""
     if data.price is not None:
         try:
             check_money(data.price, merchant.currency)
         except ValueError as exc:
-            raise DomainError(ErrorCode.INVALID, f"price: {exc}", field="price") from None
+            field = f"{field_prefix}price"
+            raise DomainError(ErrorCode.INVALID, f"{field}: {exc}", field=field) from None
     values = data.model_dump(exclude={"external_id"}, exclude_unset=True)
-    product, created = _lock_or_create(
-        Product,
-        merchant=merchant,
-        lookup={"external_id": data.external_id},
-        defaults={**values, "created_at": now, "updated_at": now},
-    )
-    changed = created or _assign(product, values)
-    if changed and not created:
+    rows = Product.unscoped.filter(merchant=merchant, external_id=data.external_id)
+    product = rows.first()
+    if product is None:
+        try:
+            with transaction.atomic():
+                product = Product.unscoped.create(
+                    merchant=merchant,
+                    external_id=data.external_id,
+                    created_at=now,
+                    updated_at=now,
+                    **values,
+                )
+            return IngestResult(instance=product, created=True, changed=True)
+        except IntegrityError:
+            product = rows.get()  # created by a concurrent delivery, now committed
+    if all(getattr(product, name) == value for name, value in values.items()):
+        return IngestResult(instance=product)
+    product = rows.select_for_update(no_key=True).get()
+    changed = _assign(product, values)
+    if changed:
         product.updated_at = now
         product.save()
-    return IngestResult(instance=product, created=created, changed=changed)
+    return IngestResult(instance=product, changed=changed)
 
 
 def product_upsert(
@@ -284,7 +322,7 @@ def _resolve_customer(merchant: Merchant, data: OrderIn, now: datetime) -> Custo
         return _customer_upsert(merchant=merchant, data=data.customer, now=now).instance
     if data.customer_external_id:
         customer = (
-            Customer.unscoped.select_for_update()
+            Customer.unscoped.select_for_update(no_key=True)
             .filter(merchant=merchant, external_id=data.customer_external_id)
             .first()
         )
@@ -304,10 +342,23 @@ def _sync_lines(
     existing = {line.external_id: line for line in OrderLine.unscoped.filter(order=order)}
     kept: list[OrderLine] = []
     changed = False
+    # Products first, in one fixed order, so two orders naming the same products never wait
+    # on each other in opposite orders.
+    nested = {
+        line.product.external_id: (i, line.product)
+        for i, line in enumerate(data.lines)
+        if line.product is not None
+    }
+    products = {
+        external_id: _product_upsert(
+            merchant=merchant, data=product_in, now=now, field_prefix=f"lines[{i}].product."
+        ).instance
+        for external_id, (i, product_in) in sorted(nested.items())
+    }
     for position, line_in in enumerate(data.lines):
         product = None
         if line_in.product is not None:
-            product = _product_upsert(merchant=merchant, data=line_in.product, now=now).instance
+            product = products[line_in.product.external_id]
         elif line_in.product_external_id:
             product = Product.unscoped.filter(
                 merchant=merchant, external_id=line_in.product_external_id
@@ -381,6 +432,78 @@ def _record(
         result.events.append(event_type)
 
 
+def _is_stale(order: Order, data: OrderIn) -> bool:
+    return bool(
+        data.updated_at and order.source_updated_at and data.updated_at < order.source_updated_at
+    )
+
+
+def _order_values(
+    data: OrderIn, *, order: Order | None, customer: Customer | None, source: str
+) -> dict[str, Any]:
+    """The order's fields from the payload. For an existing order: the channel it came from is
+    kept, an unsaid fulfillment status is kept, and ``source_updated_at`` never goes back."""
+    values = {
+        "number": data.number,
+        "customer": customer,
+        "placed_at": data.placed_at,
+        "currency": data.currency,
+        "subtotal": data.subtotal,
+        "discount": data.discount,
+        "shipping": data.shipping,
+        "tax": data.tax,
+        "total": data.total,
+        "financial_status": data.financial_status,
+        "fulfillment_status": data.fulfillment_status,
+        "cancelled_at": data.cancelled_at,
+        "cancel_reason": data.cancel_reason,
+        "source": data.source or source,
+        "source_updated_at": data.updated_at,
+    }
+    if order is not None:
+        values.pop("source")
+        values["source_updated_at"] = _latest(order.source_updated_at, data.updated_at)
+        if "fulfillment_status" not in data.model_fields_set:
+            values.pop("fulfillment_status")
+    return values
+
+
+def _customer_id_named(merchant: Merchant, data: OrderIn) -> int | None:
+    """The id of the existing customer the payload names, read without a lock."""
+    customers = Customer.unscoped.filter(merchant=merchant)
+    external_id = data.customer_external_id or (data.customer and data.customer.external_id)
+    if external_id:
+        return customers.filter(external_id=external_id).values_list("pk", flat=True).first()
+    if data.customer is None:
+        return None
+    for lookup in (
+        {"email": data.customer.email.lower()} if data.customer.email else None,
+        {"phone": data.customer.phone} if data.customer.phone else None,
+    ):
+        found = (
+            lookup
+            and customers.filter(**lookup).order_by("id").values_list("pk", flat=True).first()
+        )
+        if found:
+            return found
+    return None
+
+
+def _order_customer(
+    merchant: Merchant, data: OrderIn, order: Order, now: datetime
+) -> Customer | None:
+    """The customer an existing order will have, locked. A payload that says nothing of the
+    customer keeps the order's. When the order moves to another customer, both are locked in id
+    order first, so two orders swapping customers cannot deadlock."""
+    locked = Customer.unscoped.select_for_update(no_key=True)
+    if data.customer is None and data.customer_external_id is None:
+        return locked.filter(pk=order.customer_id).first() if order.customer_id else None
+    named = _customer_id_named(merchant, data)
+    if order.customer_id and named and named != order.customer_id:
+        list(locked.filter(pk__in=[named, order.customer_id]).order_by("pk").values_list("pk"))
+    return _resolve_customer(merchant, data, now)
+
+
 def order_ingest(
     *, merchant: Merchant, payload: OrderIn | dict, source: str = "api", now: datetime | None = None
 ) -> IngestResult:
@@ -393,65 +516,39 @@ def order_ingest(
     now = now or timezone.now()
     with transaction.atomic(), merchant_scope(merchant):
         order = (
-            Order.unscoped.select_for_update()
+            Order.unscoped.select_for_update(no_key=True)
             .filter(merchant=merchant, external_id=data.external_id)
             .first()
         )
-        if (
-            order is not None
-            and data.updated_at
-            and order.source_updated_at
-            and (data.updated_at < order.source_updated_at)
-        ):
-            return IngestResult(instance=order, stale=True)
-
-        if order is not None and data.customer is None and data.customer_external_id is None:
-            # A payload that says nothing of the customer leaves the order's customer as it is.
-            customer = (
-                Customer.unscoped.select_for_update().filter(pk=order.customer_id).first()
-                if order.customer_id
-                else None
-            )
-        else:
+        created = False
+        if order is None:
             customer = _resolve_customer(merchant, data, now)
-        values = {
-            "number": data.number,
-            "customer": customer,
-            "placed_at": data.placed_at,
-            "currency": data.currency,
-            "subtotal": data.subtotal,
-            "discount": data.discount,
-            "shipping": data.shipping,
-            "tax": data.tax,
-            "total": data.total,
-            "financial_status": data.financial_status,
-            "fulfillment_status": data.fulfillment_status,
-            "cancelled_at": data.cancelled_at,
-            "cancel_reason": data.cancel_reason,
-            "source": data.source or source,
-            "source_updated_at": _latest(
-                order.source_updated_at if order else None, data.updated_at
-            ),
-        }
-        if order is not None and "fulfillment_status" not in data.model_fields_set:
-            values.pop("fulfillment_status")  # unsaid: keep what shipments derived
-        created = order is None
-        if created:
             order, created = _lock_or_create(
                 Order,
                 merchant=merchant,
                 lookup={"external_id": data.external_id},
-                defaults={**values, "created_at": now, "updated_at": now},
+                defaults={
+                    **_order_values(data, order=None, customer=customer, source=source),
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
+        # From here on the order's row is locked, whether it was there, lost an insert race to
+        # a concurrent delivery, or was just created.
         was = {name: getattr(order, name) for name in ORDER_TRACKED_FIELDS}
         was_source_updated_at = order.source_updated_at
         if not created:
-            values.pop("source")  # the channel an order came from does not change
-            _assign(order, values)
+            if _is_stale(order, data):
+                return IngestResult(instance=order, stale=True)
+            customer = _order_customer(merchant, data, order, now)
+            _assign(order, _order_values(data, order=order, customer=customer, source=source))
         lines, lines_changed = _sync_lines(merchant, order, data, now)
         derived = _derived_fulfillment(order)
-        if derived is not None:
-            # Once shipments carry lines, what they carry decides, whatever the payload says.
+        if derived is not None and (
+            FULFILLMENT_RANK[derived] > FULFILLMENT_RANK[order.fulfillment_status]
+        ):
+            # What shipments carry can raise the status; it never lowers what the store said
+            # (a letter-post parcel or a gift card line carries no tracked lines).
             order.fulfillment_status = derived
         changed = (
             created
@@ -555,10 +652,13 @@ def _apply_status(
     """Move the shipment to ``status`` as of ``at`` unless it already holds a newer status, so
     a late, older update never moves a shipment backwards; a re-sent update changes nothing.
 
-    An undated statement (``at`` is None) changes the status but not its date, so it never
-    blocks a carrier scan that arrives later with the real time."""
+    An undated statement (``at`` is None) is older than any dated one: it applies only while the
+    shipment has no dated status, only forward along the parcel's journey, and without dating
+    the shipment, so a carrier scan arriving later with the real time still applies."""
     if at is None:
-        if status == shipment.status:
+        if shipment.status_changed_at is not None or (
+            UNDATED_ORDER[status] <= UNDATED_ORDER[shipment.status]
+        ):
             return
         moment = now
     else:
@@ -570,11 +670,12 @@ def _apply_status(
         moment = at
     shipment.status = status
     result.changed = True
-    if (
-        status
-        in (ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED)
-        and shipment.shipped_at is None
-    ):
+    if status in (
+        ShipmentStatus.IN_TRANSIT,
+        ShipmentStatus.OUT_FOR_DELIVERY,
+        ShipmentStatus.DELIVERED,
+    ) and (shipment.shipped_at is None or shipment.shipped_at > moment):
+        # The parcel left no later than the first dated movement we hear of.
         shipment.shipped_at = moment
     if status == ShipmentStatus.DELIVERED:
         shipment.delivered_at = moment
@@ -708,10 +809,10 @@ def _derived_fulfillment(order: Order) -> str | None:
 def _order_fulfillment_refresh(
     merchant: Merchant, order: Order, result: IngestResult, now: datetime
 ) -> None:
-    """Set the order's fulfillment status to what its shipments carry (``order.fulfilled`` once
-    they carry everything)."""
+    """Raise the order's fulfillment status to what its shipments carry (``order.fulfilled`` once
+    they carry everything); never lower what the store said."""
     status = _derived_fulfillment(order)
-    if status is None or order.fulfillment_status == status:
+    if status is None or FULFILLMENT_RANK[status] <= FULFILLMENT_RANK[order.fulfillment_status]:
         return
     order.fulfillment_status = status
     order.updated_at = now
@@ -744,7 +845,7 @@ def shipment_ingest(
         # The order's row lock serialises shipments of one order: the fulfillment derived at the
         # end must see every shipment's lines.
         order = (
-            Order.unscoped.select_for_update(of=("self",))
+            Order.unscoped.select_for_update(no_key=True, of=("self",))
             .select_related("customer")
             .filter(merchant=merchant, external_id=data.order_external_id)
             .first()
@@ -834,7 +935,9 @@ def shipment_tracking_update(
     data = parse_payload(CheckpointIn, checkpoint)
     now = now or timezone.now()
     with transaction.atomic(), merchant_scope(merchant):
-        shipment = Shipment.unscoped.select_for_update().get(pk=shipment.pk, merchant=merchant)
+        shipment = Shipment.unscoped.select_for_update(no_key=True).get(
+            pk=shipment.pk, merchant=merchant
+        )
         order = Order.unscoped.select_related("customer").get(pk=shipment.order_id)
         result = IngestResult(instance=shipment)
         _apply_checkpoints(merchant, shipment, order, result, [data], now)

@@ -115,13 +115,14 @@ def parse_payload(
     model: type[Payload], data: Payload | dict[str, Any], *, context: dict | None = None
 ) -> Payload:
     if isinstance(data, model):
-        return data
-    if not isinstance(data, dict):
+        parsed = data
+    elif not isinstance(data, dict):
         raise DomainError(ErrorCode.INVALID, "The payload must be a JSON object.")
-    try:
-        parsed = model.model_validate(data, context=context or {})
-    except ValidationError as exc:
-        raise validation_error_to_domain(exc) from None
+    else:
+        try:
+            parsed = model.model_validate(data, context=context or {})
+        except ValidationError as exc:
+            raise validation_error_to_domain(exc) from None
     cross_field_errors = getattr(parsed, "cross_field_errors", None)
     errors = cross_field_errors() if cross_field_errors else {}
     if errors:

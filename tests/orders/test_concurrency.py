@@ -156,3 +156,135 @@ def test_a_phone_only_shopper_is_found_again_when_an_email_is_added(merchant_a):
 
     assert again.instance.pk == first.pk
     assert Customer.unscoped.get().email == "new@example.net"
+
+
+def two_line_order(external_id, products, title="{}", **overrides):
+    return order_payload(
+        external_id=external_id,
+        number=f"#{external_id}",
+        subtotal="20",
+        total="20",
+        shipping="0",
+        lines=[
+            {
+                "external_id": p,
+                "quantity": 1,
+                "unit_price": "10",
+                "product": {"external_id": p, "title": title.format(p)},
+            }
+            for p in products
+        ],
+        **overrides,
+    )
+
+
+def test_orders_naming_the_same_products_in_opposite_orders_do_not_deadlock(transactional_db):
+    # given: both products exist, so each delivery only reads them
+    merchant = MerchantFactory(slug="race")
+    order_ingest(merchant=merchant, payload=two_line_order("seed", ["prod-a", "prod-b"]), now=NOW)
+
+    # when: two new orders name them in opposite orders, with a changed title (a write)
+    payloads = iter(
+        [
+            two_line_order("o1", ["prod-a", "prod-b"], "New {}", customer={"external_id": "c1"}),
+            two_line_order("o2", ["prod-b", "prod-a"], "New {}", customer={"external_id": "c2"}),
+        ]
+    )
+    errors = run_concurrently(
+        2, lambda: order_ingest(merchant=merchant, payload=next(payloads), now=NOW)
+    )
+
+    # then
+    assert errors == []
+    assert Order.unscoped.count() == 3
+
+
+def test_two_orders_swapping_customers_do_not_deadlock(transactional_db):
+    # given: o1 belongs to A, o2 to B
+    merchant = MerchantFactory(slug="race", currency="EUR")
+    for number, customer in (("o1", "cust-a"), ("o2", "cust-b")):
+        order_ingest(
+            merchant=merchant,
+            now=NOW,
+            payload=order_payload(
+                external_id=number,
+                number=number,
+                customer={"external_id": customer, "email": f"{customer}@ex.net"},
+            ),
+        )
+
+    # when: at the same moment o1 moves to B and o2 moves to A
+    moves = []
+    for number, customer in (("o1", "cust-b"), ("o2", "cust-a")):
+        payload = order_payload(external_id=number, number=number, customer_external_id=customer)
+        del payload["customer"]
+        moves.append(payload)
+    deliveries = iter(moves)
+    errors = run_concurrently(
+        2, lambda: order_ingest(merchant=merchant, payload=next(deliveries), now=NOW)
+    )
+
+    # then
+    assert errors == []
+    figures = dict(Customer.unscoped.values_list("external_id", "orders_count"))
+    assert figures == {"cust-a": 1, "cust-b": 1}
+    assert dict(Order.unscoped.values_list("external_id", "customer__external_id")) == {
+        "o1": "cust-b",
+        "o2": "cust-a",
+    }
+
+
+def test_the_loser_of_an_insert_race_still_respects_staleness(transactional_db, monkeypatch):
+    # given: a newer delivery (15:00, refunded) and an older one (13:00, pending) of a new order
+    from orders import services
+
+    merchant = MerchantFactory(slug="race")
+    newer = order_payload(updated_at="2026-03-01T15:00:00Z", financial_status="refunded")
+    older = order_payload(updated_at="2026-03-01T13:00:00Z", financial_status="pending")
+    newer_committed = threading.Event()
+    real_lock_or_create = services._lock_or_create
+
+    def held_back(*args, **kwargs):
+        # The older delivery has already looked for the order and found none; it goes on to
+        # create it only once the newer delivery has committed it.
+        if threading.current_thread().name == "older":
+            newer_committed.wait(timeout=10)
+        return real_lock_or_create(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_lock_or_create", held_back)
+    errors = []
+
+    def deliver_older():
+        try:
+            order_ingest(merchant=merchant, payload=older, now=NOW)
+        except Exception as exc:  # re-raised below, in the test thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # when
+    older_thread = threading.Thread(target=deliver_older, name="older")
+    older_thread.start()
+    order_ingest(merchant=merchant, payload=newer, now=NOW)
+    newer_committed.set()
+    older_thread.join(timeout=30)
+
+    # then
+    assert errors == []
+    order = Order.unscoped.get()
+    assert order.financial_status == "refunded"
+    assert order.source_updated_at == datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+
+
+def test_a_phone_only_and_a_phone_and_email_delivery_make_one_shopper(transactional_db):
+    from orders.services import customer_upsert
+
+    merchant = MerchantFactory(slug="race", country="US")
+    payloads = iter(
+        [{"phone": "+12125552368"}, {"phone": "+12125552368", "email": "guest@example.net"}]
+    )
+
+    errors = run_concurrently(2, lambda: customer_upsert(merchant=merchant, payload=next(payloads)))
+
+    assert errors == []
+    assert Customer.unscoped.count() == 1

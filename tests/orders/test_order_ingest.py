@@ -472,6 +472,31 @@ def test_a_shipped_line_cannot_be_dropped_from_the_order(merchant_a):
             "value_error",
         ),
         ({"customer": {"external_id": "c", "tags": ["vip\x00"]}}, "customer.tags", "value_error"),
+        (
+            {
+                "lines": [
+                    {"external_id": "l", "title": "a", "quantity": 1, "unit_price": "1"},
+                    {"external_id": "l", "title": "b", "quantity": 1, "unit_price": "1"},
+                ]
+            },
+            "lines",
+            "duplicate",
+        ),
+        ({"customer_external_id": "someone-else"}, "customer_external_id", "mismatch"),
+        ({"lines": [{"quantity": 1, "unit_price": "1"}]}, "lines[0].title", "required"),
+        (
+            {
+                "lines": [
+                    {
+                        "quantity": 1,
+                        "unit_price": "1",
+                        "product": {"external_id": "p", "title": "Mug", "price": "9.999"},
+                    }
+                ]
+            },
+            "lines[0].product.price",
+            "invalid",
+        ),
     ],
 )
 def test_each_bad_amount_or_string_names_its_own_field(merchant_a, overrides, field, code):

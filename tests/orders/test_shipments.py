@@ -282,3 +282,109 @@ def test_a_raw_checkpoint_payload_is_bounded(merchant_a, order):
 
     assert excinfo.value.field == "checkpoints[0].raw"
     assert TrackingEvent.unscoped.count() == 0
+
+
+def test_an_undated_status_never_moves_a_dated_shipment(merchant_a, order):
+    # given: the carrier says delivered
+    shipment = shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload=shipment_payload(checkpoints=[checkpoint("delivered", "2026-03-04T15:30:00Z")]),
+    ).instance
+
+    # when: the store re-sends its shipment, still saying "in transit" without a time
+    stale = shipment_ingest(
+        merchant=merchant_a, now=NOW, payload=shipment_payload(checkpoints=[], status="in_transit")
+    )
+
+    # then
+    shipment.refresh_from_db()
+    assert (shipment.status, stale.events) == ("delivered", [])
+    assert shipment.delivered_at == datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
+
+
+def test_undated_statuses_only_move_forward(merchant_a, order):
+    # given: a shipment with no dates that the store says is out for delivery
+    shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload={
+            "external_id": "ful-1",
+            "order_external_id": "ord-1001",
+            "status": "out_for_delivery",
+        },
+    )
+
+    # when: an undated "in transit" arrives late
+    late = shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload={"external_id": "ful-1", "order_external_id": "ord-1001", "status": "in_transit"},
+    )
+
+    # then
+    assert Shipment.unscoped.get().status == "out_for_delivery"
+    assert late.events == []
+
+
+def test_shipped_at_is_never_after_delivered_at(merchant_a, order):
+    # given: an undated "in transit" (shipped_at = the time we heard it)
+    shipment = shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload={"external_id": "ful-1", "order_external_id": "ord-1001", "status": "in_transit"},
+    ).instance
+
+    # when: the carrier's delivery scan, dated earlier, arrives
+    shipment_tracking_update(
+        merchant=merchant_a,
+        shipment=shipment,
+        now=NOW,
+        checkpoint=checkpoint("delivered", "2026-03-09T07:00:00Z"),
+    )
+
+    # then
+    shipment.refresh_from_db()
+    assert shipment.delivered_at == datetime(2026, 3, 9, 7, 0, tzinfo=UTC)
+    assert shipment.shipped_at == datetime(2026, 3, 9, 7, 0, tzinfo=UTC)
+
+
+def test_shipments_raise_but_never_lower_the_fulfillment_the_store_declared(merchant_a):
+    # given: a two-line order the store says is fulfilled
+    order_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload=order_payload(
+            subtotal="30",
+            total="30",
+            shipping="0",
+            fulfillment_status="fulfilled",
+            lines=[
+                {"external_id": "l1", "title": "Sock", "quantity": 1, "unit_price": "10"},
+                {"external_id": "l2", "title": "Gift card", "quantity": 1, "unit_price": "20"},
+            ],
+        ),
+    )
+
+    # when: only the sock ships with tracked lines
+    shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload={
+            "external_id": "ful-1",
+            "order_external_id": "ord-1001",
+            "lines": [{"line_external_id": "l1", "quantity": 1}],
+        },
+    )
+
+    # then
+    assert Order.unscoped.get().fulfillment_status == "fulfilled"
+
+
+def test_a_status_time_without_a_status_names_its_field(merchant_a, order):
+    with pytest.raises(DomainError) as excinfo:
+        shipment_ingest(
+            merchant=merchant_a, now=NOW, payload=shipment_payload(status_at="2026-03-02T09:00:00Z")
+        )
+
+    assert excinfo.value.field == "status_at"
