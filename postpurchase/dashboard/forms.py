@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 from babel import Locale, UnknownLocaleError
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from PIL import Image
 
 from orders.models import FulfillmentStatus
 from postpurchase.errors import DomainError
@@ -31,21 +34,37 @@ def _country_codes() -> frozenset[str]:
     return frozenset(code for code in Locale.parse("en").territories if code.isalpha())
 
 
-# Pillow's name for each image format a logo may be, and the extension it is stored under.
-LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}
+# Pillow's name for each image format a logo may be, and the extension it is stored under. "MPO"
+# is what Pillow calls a JPEG carrying extra images (phone and camera photos): browsers and mail
+# clients show it as the JPEG it starts with.
+LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg", "MPO": "jpg", "WEBP": "webp", "GIF": "gif"}
 LOGO_MAX_BYTES = 1024 * 1024
+LOGO_MAX_SIDE = 4096  # pixels, either way
 
 
 class LogoField(forms.ImageField):
-    """An uploaded logo: at most ``LOGO_MAX_BYTES``, and a PNG, JPEG, WebP or GIF by its content
-    (Pillow reads it), whatever its name or declared type say. The name's extension is not
-    checked: the file is stored under one of ours (``BrandSettingsForm.clean_logo``)."""
+    """An uploaded logo: at most ``LOGO_MAX_BYTES`` and ``LOGO_MAX_SIDE`` pixels wide and high,
+    and a PNG, JPEG, WebP or GIF by its content (Pillow reads it), whatever its name or declared
+    type say. The name's extension is not checked: the file is stored under one of ours
+    (``BrandSettingsForm.clean_logo``).
+
+    Nothing here decodes the pixels: Pillow reads the header (format and size) and ``verify()``
+    checks the file's structure. A small file can still declare a huge image, which whoever
+    decodes it later would pay for, so the size in pixels is refused from the header."""
 
     default_validators = []
     default_error_messages = {
         "invalid_image": "Upload a PNG, JPEG, WebP or GIF image; this file is not one.",
         "too_large": "The logo must be 1 MB or smaller; this file is %(size)s.",
         "invalid_format": "Upload a PNG, JPEG, WebP or GIF image; this file is %(format)s.",
+        "too_many_pixels": (
+            f"The logo must be at most {LOGO_MAX_SIDE}×{LOGO_MAX_SIDE} pixels; "
+            "this image is %(size)s pixels."
+        ),
+        "decompression_bomb": (
+            f"The logo must be at most {LOGO_MAX_SIDE}×{LOGO_MAX_SIDE} pixels; "
+            "this image has too many pixels to open safely."
+        ),
     }
 
     def to_python(self, data):
@@ -56,21 +75,49 @@ class LogoField(forms.ImageField):
                 code="too_large",
                 params={"size": f"{data.size / (1024 * 1024):.1f} MB"},
             )
-        upload = super().to_python(data)
-        if upload is not None and upload.image.format not in LOGO_FORMATS:
+        upload = self._read_header(data)
+        if upload is None:
+            return None
+        if upload.image.format not in LOGO_FORMATS:
             raise forms.ValidationError(
                 self.error_messages["invalid_format"],
                 code="invalid_format",
                 params={"format": upload.image.format or "of an unknown kind"},
             )
+        width, height = upload.image.size
+        if width > LOGO_MAX_SIDE or height > LOGO_MAX_SIDE:
+            raise forms.ValidationError(
+                self.error_messages["too_many_pixels"],
+                code="too_many_pixels",
+                params={"size": f"{width}×{height}"},
+            )
         return upload
+
+    def _read_header(self, data):
+        """``ImageField``'s check, with Pillow's decompression-bomb warning (an image over
+        ``Image.MAX_IMAGE_PIXELS``) raised like its error (over twice that), so both refuse the
+        file with their own message rather than "not an image"."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            try:
+                return super().to_python(data)
+            except forms.ValidationError as error:
+                bomb = (Image.DecompressionBombWarning, Image.DecompressionBombError)
+                if isinstance(error.__cause__, bomb):
+                    raise forms.ValidationError(
+                        self.error_messages["decompression_bomb"], code="decompression_bomb"
+                    ) from error.__cause__
+                raise
 
 
 class BrandSettingsForm(forms.ModelForm):
     logo = LogoField(
         required=False,
         label="Logo file",
-        help_text="PNG, JPEG, WebP or GIF, up to 1 MB; shown instead of the logo URL.",
+        help_text=(
+            f"PNG, JPEG, WebP or GIF, up to 1 MB and {LOGO_MAX_SIDE}×{LOGO_MAX_SIDE} pixels; "
+            "shown instead of the logo URL."
+        ),
         widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}),
     )
     remove_logo = forms.BooleanField(required=False, label="Remove the logo file")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import warnings
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -90,6 +91,57 @@ def test_jpeg_webp_and_gif_logos_are_accepted(
     assert stored_files(media_root) == {f"merchant-logos/{stored_as}": content}
 
 
+def blank_png(width: int, height: int) -> bytes:
+    """A PNG of any size in pixels that is only bytes to kilobytes long (one bit a pixel, all
+    zero, compresses to almost nothing)."""
+    buffer = io.BytesIO()
+    Image.new("1", (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def mpo_bytes() -> bytes:
+    """What Pillow calls an MPO: a JPEG with a second image after it, as phones and cameras
+    write."""
+    buffer = io.BytesIO()
+    first, second = Image.new("RGB", (8, 8), (37, 99, 235)), Image.new("RGB", (8, 8))
+    first.save(buffer, format="MPO", save_all=True, append_images=[second])
+    content = buffer.getvalue()
+    assert Image.open(io.BytesIO(content)).format == "MPO"
+    return content
+
+
+def test_an_mpo_photo_is_accepted_and_stored_as_a_jpeg(merchant_a, owner_a, client_for, media_root):
+    # given
+    content = mpo_bytes()
+
+    # when
+    response = client_for(owner_a).post(
+        reverse("dashboard:settings_brand"),
+        {**BRAND, "logo": upload(content, name="IMG_0001.JPG", content_type="image/jpeg")},
+    )
+
+    # then
+    assert response.status_code == 302
+    assert Merchant.objects.get(pk=merchant_a.pk).logo.name == "merchant-logos/alpha.jpg"
+    assert stored_files(media_root) == {"merchant-logos/alpha.jpg": content}
+
+
+def test_a_logo_of_exactly_the_largest_size_in_pixels_is_accepted(
+    merchant_a, owner_a, client_for, media_root
+):
+    # given
+    content = blank_png(4096, 4096)
+
+    # when
+    response = client_for(owner_a).post(
+        reverse("dashboard:settings_brand"), {**BRAND, "logo": upload(content)}
+    )
+
+    # then
+    assert response.status_code == 302
+    assert stored_files(media_root) == {"merchant-logos/alpha.png": content}
+
+
 def big_png() -> bytes:
     """A real PNG just over 1 MB: noise does not compress."""
     noise = random.Random(7).randbytes(600 * 600 * 3)
@@ -121,8 +173,41 @@ def big_png() -> bytes:
             "logo",
             "The logo must be 1 MB or smaller; this file is 1.0 MB.",
         ),
+        (
+            lambda: upload(blank_png(5000, 10)),
+            "logo",
+            "The logo must be at most 4096×4096 pixels; this image is 5000×10 pixels.",
+        ),
+        (
+            lambda: upload(blank_png(4097, 4097)),
+            "logo",
+            "The logo must be at most 4096×4096 pixels; this image is 4097×4097 pixels.",
+        ),
+        (
+            # over Pillow's MAX_IMAGE_PIXELS: its DecompressionBombWarning
+            lambda: upload(blank_png(10_000, 10_000)),
+            "logo",
+            "The logo must be at most 4096×4096 pixels; "
+            "this image has too many pixels to open safely.",
+        ),
+        (
+            # over twice that: its DecompressionBombError
+            lambda: upload(blank_png(14_000, 14_000)),
+            "logo",
+            "The logo must be at most 4096×4096 pixels; "
+            "this image has too many pixels to open safely.",
+        ),
     ],
-    ids=["not an image", "pdf", "bmp", "over 1 MB"],
+    ids=[
+        "not an image",
+        "pdf",
+        "bmp",
+        "over 1 MB",
+        "5000x10 pixels",
+        "4097x4097 pixels",
+        "decompression bomb warning",
+        "decompression bomb error",
+    ],
 )
 def test_a_file_that_is_not_an_accepted_logo_is_refused_and_nothing_changes(
     merchant_a, owner_a, client_for, db_state, media_root, file, field, error
@@ -138,6 +223,35 @@ def test_a_file_that_is_not_an_accepted_logo_is_refused_and_nothing_changes(
     assert response.status_code == 200
     assert response.context["form"].errors == {field: [error]}
     assert f'<p class="field__error">{escape(error)}</p>' in response.content.decode()
+    assert db_state() == before
+    assert stored_files(media_root) == {}
+
+
+@pytest.mark.parametrize("action", ["default", "ignore"])
+def test_a_decompression_bomb_is_refused_whatever_the_warning_filters_say(
+    merchant_a, owner_a, client_for, db_state, media_root, action
+):
+    # given: outside the tests (which turn RuntimeWarnings into errors) Pillow's
+    # DecompressionBombWarning is only a warning
+    client = client_for(owner_a)
+    before = db_state()
+
+    # when
+    with warnings.catch_warnings():
+        warnings.simplefilter(action)
+        response = client.post(
+            reverse("dashboard:settings_brand"),
+            {**BRAND, "logo": upload(blank_png(10_000, 10_000))},
+        )
+
+    # then
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "logo": [
+            "The logo must be at most 4096×4096 pixels; "
+            "this image has too many pixels to open safely."
+        ]
+    }
     assert db_state() == before
     assert stored_files(media_root) == {}
 

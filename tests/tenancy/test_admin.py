@@ -1,9 +1,14 @@
 """The operator admin: superusers see every merchant; other staff only their own merchants."""
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from orders.models import Order
+from orders.models import Customer, Order, OrderLine, Product
+from postpurchase.tenancy.admin import UserAdmin
+from postpurchase.tenancy.admin_base import LimitedChoicesMixin
 from postpurchase.tenancy.models import ApiKey, Membership, Merchant, User
 from postpurchase.tenancy.permissions import Role
 from tests.factories import (
@@ -11,6 +16,7 @@ from tests.factories import (
     MembershipFactory,
     OrderFactory,
     OrderLineFactory,
+    ProductFactory,
     UserFactory,
 )
 
@@ -413,3 +419,172 @@ def test_an_order_cannot_be_linked_to_another_merchants_customer(
         "merchant__slug": "alpha",
         "customer__email": "ada@alpha.example",
     }
+
+
+# --- raw-id widgets name only rows the form field offers --------------------------------------
+
+
+@pytest.fixture
+def customer_b(merchant_b):
+    return CustomerFactory(
+        merchant=merchant_b,
+        first_name="Bartholomew",
+        last_name="Bravoson",
+        email="bartholomew@bravo.example",
+    )
+
+
+def _shows_any_of(html: str, customer) -> bool:
+    return any(text in html for text in (customer.first_name, customer.last_name, customer.email))
+
+
+@pytest.mark.parametrize(("who", "shown"), [("staff of A", False), ("superuser", True)])
+def test_order_add_page_names_a_raw_id_customer_only_to_who_may_pick_it(
+    client, merchant_a, member_of, customer_b, who, shown
+):
+    # given
+    if who == "superuser":
+        user = UserFactory(is_staff=True, is_superuser=True)
+    else:
+        user = _staff_of(merchant_a, member_of, ["view_order", "add_order", "change_order"])
+    client.force_login(user)
+    change_url = reverse("admin:orders_customer_change", args=[customer_b.pk])
+
+    # when
+    response = client.get(reverse("admin:orders_order_add"), {"customer": customer_b.pk})
+
+    # then
+    assert response.status_code == 200
+    html = response.content.decode()
+    if shown:
+        assert f'<a href="{change_url}">Bartholomew Bravoson</a>' in html
+    else:
+        assert not _shows_any_of(html, customer_b)
+        assert change_url not in html
+
+
+def test_order_add_page_names_the_staff_members_own_raw_id_customer(client, merchant_a, member_of):
+    # given: the widget still labels what the staff member may pick
+    customer = CustomerFactory(merchant=merchant_a, first_name="Ada", last_name="Alphason")
+    client.force_login(
+        _staff_of(merchant_a, member_of, ["view_order", "add_order", "change_order"])
+    )
+
+    # when
+    response = client.get(reverse("admin:orders_order_add"), {"customer": customer.pk})
+
+    # then
+    html = response.content.decode()
+    assert "Ada Alphason" in html
+    assert reverse("admin:orders_customer_change", args=[customer.pk]) in html
+
+
+def test_rejected_order_form_names_no_customer_of_another_merchant(
+    client, merchant_a, member_of, order_a_and_customer_b, customer_b
+):
+    # given
+    order, _ = order_a_and_customer_b
+    staff = _staff_of(merchant_a, member_of, ["view_order", "change_order", "change_orderline"])
+    client.force_login(staff)
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    data = _change_form_data(client.get(url))
+    before = _order_state(order)
+
+    # when
+    response = client.post(url, {**data, "customer": customer_b.pk})
+
+    # then
+    assert response.status_code == 200
+    assert (
+        response.context["adminform"]
+        .form.errors["customer"][0]
+        .startswith("Select a valid choice.")
+    )
+    html = response.content.decode()
+    assert not _shows_any_of(html, customer_b)
+    assert reverse("admin:orders_customer_change", args=[customer_b.pk]) not in html
+    assert _order_state(order) == before
+
+
+def _raw_id_fields():
+    """Every raw-id field of every admin and its inlines, so a new one is covered."""
+    found = []
+    for model, model_admin in admin.site._registry.items():
+        owners = [model_admin] + [inline(model, admin.site) for inline in model_admin.inlines]
+        found += [(owner, field) for owner in owners for field in owner.raw_id_fields]
+    return found
+
+
+def _related_row(model, merchant):
+    factories = {
+        Customer: lambda: CustomerFactory(merchant=merchant),
+        Order: lambda: OrderFactory(merchant=merchant),
+        Product: lambda: ProductFactory(merchant=merchant),
+        OrderLine: lambda: OrderLineFactory(order=OrderFactory(merchant=merchant)),
+    }
+    assert model in factories, f"add a factory for {model.__name__} to this test"
+    return factories[model]()
+
+
+@pytest.mark.parametrize(
+    ("model_admin", "field"),
+    _raw_id_fields(),
+    ids=[f"{owner.model.__name__}.{field}" for owner, field in _raw_id_fields()],
+)
+def test_every_raw_id_widget_labels_only_rows_of_the_staff_members_merchants(
+    rf, merchant_a, merchant_b, member_of, model_admin, field
+):
+    # given
+    assert isinstance(model_admin, LimitedChoicesMixin)
+    request = rf.get("/admin/")
+    request.user = _staff_of(merchant_a, member_of, [])
+    db_field = model_admin.model._meta.get_field(field)
+    own, other = (_related_row(db_field.related_model, m) for m in (merchant_a, merchant_b))
+    widget = model_admin.formfield_for_dbfield(db_field, request).widget
+
+    # when
+    own_label = widget.label_and_url_for_value(own.pk)
+    other_label = widget.label_and_url_for_value(other.pk)
+    other_html = widget.render(field, other.pk)
+
+    # then
+    meta = own._meta
+    own_url = (
+        reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[own.pk])
+        if model_admin.admin_site.is_registered(type(own))
+        else ""
+    )
+    assert own_label == (str(own), own_url)
+    assert other_label == ("", "")
+    assert str(other) not in other_html
+    assert f'value="{other.pk}"' in other_html  # the typed id itself stays in the input
+
+
+def _by_hand_fk_raw_id(request):
+    db_field = Order._meta.get_field("customer")
+    widget = ForeignKeyRawIdWidget(db_field.remote_field, admin.site)
+    return admin.site._registry[Order].formfield_for_foreignkey(db_field, request, widget=widget)
+
+
+def _many_to_many_raw_id(request):
+    raw_id_admin = type("RawIdUserAdmin", (UserAdmin,), {"raw_id_fields": ("groups",)})
+    return raw_id_admin(User, admin.site).formfield_for_dbfield(
+        User._meta.get_field("groups"), request
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_field", "field"),
+    [(_by_hand_fk_raw_id, "Order.customer"), (_many_to_many_raw_id, "User.groups")],
+    ids=["Django's widget passed in", "many-to-many raw id"],
+)
+def test_a_raw_id_widget_that_is_not_limited_is_refused(
+    rf, merchant_a, member_of, make_field, field
+):
+    # given
+    request = rf.get("/admin/")
+    request.user = _staff_of(merchant_a, member_of, [])
+
+    # when / then
+    with pytest.raises(ImproperlyConfigured, match=field):
+        make_field(request)
