@@ -33,6 +33,7 @@ RUN PRODUCTION=true \
     CSRF_TRUSTED_ORIGINS=http://localhost \
     DATABASE_URL=postgres://build-time-only@127.0.0.1:1/none \
     CELERY_BROKER_URL=redis://127.0.0.1:1/0 \
+    CACHE_URL=redis://127.0.0.1:1/1 \
     SITE_URL=https://localhost \
     python manage.py collectstatic --noinput
 

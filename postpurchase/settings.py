@@ -129,14 +129,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# The cache is shared by every web and worker process (rate limits, locks), so production needs a
+# Redis for it; only the embedded mode falls back to files.
+CACHE_URL = env.str("CACHE_URL", default="") or REDIS_URL
+if CACHE_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+            "LOCATION": CACHE_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="pp"),
         }
     }
+elif PRODUCTION:
+    raise ImproperlyConfigured("Set the CACHE_URL or REDIS_URL environment variable")
 else:
     CACHES = {
         "default": {

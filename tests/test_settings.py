@@ -108,7 +108,8 @@ def production_env(tmp_path, **extra):
         ("CSRF_TRUSTED_ORIGINS", "Set the CSRF_TRUSTED_ORIGINS environment variable"),
         ("DATABASE_URL", "Set the DATABASE_URL environment variable"),
         ("SITE_URL", "Set the SITE_URL environment variable"),
-        ("REDIS_URL", "Set the CELERY_BROKER_URL or REDIS_URL environment variable"),
+        # REDIS_URL alone gives the cache and the broker; the cache is read first
+        ("REDIS_URL", "Set the CACHE_URL or REDIS_URL environment variable"),
     ],
 )
 def test_production_refuses_to_start_without_a_required_variable(tmp_path, missing, message):
@@ -124,6 +125,19 @@ def test_production_refuses_to_start_without_a_required_variable(tmp_path, missi
     assert f"ImproperlyConfigured: {message}" in result.stderr
 
 
+def test_production_needs_a_broker_besides_the_cache(tmp_path):
+    env = production_env(tmp_path, CACHE_URL="redis://127.0.0.1:6379/15")
+    del env["REDIS_URL"]
+
+    result = run_python(PROBE, env)
+
+    assert result.returncode == 1
+    assert (
+        "ImproperlyConfigured: Set the CELERY_BROKER_URL or REDIS_URL environment variable"
+        in result.stderr
+    )
+
+
 @pytest.mark.parametrize("empty", ["DATABASE_URL", "SITE_URL"])
 def test_production_treats_an_empty_url_as_missing(tmp_path, empty):
     # when
@@ -136,7 +150,11 @@ def test_production_treats_an_empty_url_as_missing(tmp_path, empty):
 
 def test_production_takes_the_broker_from_celery_broker_url_alone(tmp_path):
     # given
-    env = production_env(tmp_path, CELERY_BROKER_URL="redis://127.0.0.1:6379/14")
+    env = production_env(
+        tmp_path,
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/14",
+        CACHE_URL="redis://127.0.0.1:6379/15",
+    )
     del env["REDIS_URL"]
 
     # when
