@@ -32,7 +32,7 @@ class Customer(TenantModel):
     first_order_at = models.DateTimeField(null=True, blank=True)
     last_order_at = models.DateTimeField(null=True, blank=True)
     orders_count = models.PositiveIntegerField(default=0)
-    total_spent = models.DecimalField(default=0, **MONEY)
+    total_spent = models.DecimalField(default=0, max_digits=20, decimal_places=3)  # a sum of orders
 
     created_at = models.DateTimeField(default=django_tz.now)
     updated_at = models.DateTimeField(default=django_tz.now)

@@ -7,7 +7,7 @@ phone numbers (the merchant's country).
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
@@ -38,9 +38,15 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3, allow_in
 RAW_PAYLOAD_LIMIT = 16_384  # characters of JSON kept from a carrier's raw checkpoint
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("must include a UTC offset, e.g. 2026-03-01T12:00:00Z")
+    if value is not None and not EARLIEST <= value < LATEST:
+        raise ValueError("must be between the years 1900 and 2199")
     return value
 
 
@@ -52,17 +58,19 @@ def _error(code: str, message: str) -> dict[str, str]:
 
 
 def _no_nul(value: object) -> object:
-    """PostgreSQL text cannot hold NUL characters; refuse them in any string, at any depth."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _no_nul(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_nul(key)
-            _no_nul(item)
+    """PostgreSQL text cannot hold NUL characters; refuse them in any string, at any depth
+    (walked without recursion, so a deeply nested payload cannot exhaust the stack)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("must not contain NUL characters")
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
     return value
 
 
@@ -205,7 +213,8 @@ class OrderIn(_Payload):
             errors["customer_external_id"] = [
                 _error("mismatch", "customer.external_id and customer_external_id disagree")
             ]
-        keys = [line.external_id for line in self.lines if line.external_id]
+        # Lines without an id are keyed by position (#1, #2, ...): those keys count too.
+        keys = [line.external_id or f"#{i + 1}" for i, line in enumerate(self.lines)]
         if len(keys) != len(set(keys)):
             errors["lines"] = [_error("duplicate", "two lines share an external_id")]
         return errors
@@ -221,9 +230,33 @@ class CheckpointIn(_Payload):
     @field_validator("raw")
     @classmethod
     def _raw_size(cls, value: dict) -> dict:
-        if len(json.dumps(value, default=str)) > RAW_PAYLOAD_LIMIT:
+        _check_raw(value)
+        try:
+            dumped = json.dumps(value, default=str, allow_nan=False, ensure_ascii=False)
+            dumped.encode("utf-8")
+        except ValueError:  # NaN/Infinity, or a lone surrogate (UnicodeEncodeError)
+            raise ValueError(
+                "must be valid JSON text (no NaN, Infinity or lone surrogates)"
+            ) from None
+        if len(dumped) > RAW_PAYLOAD_LIMIT:
             raise ValueError(f"must be at most {RAW_PAYLOAD_LIMIT} characters as JSON")
         return value
+
+
+RAW_DEPTH_LIMIT = 32
+
+
+def _check_raw(value: object) -> None:
+    """Walk a carrier's raw payload without recursion, refusing deep nesting."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > RAW_DEPTH_LIMIT:
+            raise ValueError(f"must be nested at most {RAW_DEPTH_LIMIT} levels deep")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
 
 
 class ShipmentLineIn(_Payload):

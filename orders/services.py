@@ -48,7 +48,10 @@ FULFILLMENT_RANK = {
     FulfillmentStatus.PARTIALLY_FULFILLED: 1,
     FulfillmentStatus.FULFILLED: 2,
 }
-# How far along its journey each status puts a parcel; used only for undated statements.
+MOVEMENT_STATUSES = frozenset(
+    {ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED}
+)
+# How far along its journey each status puts a parcel: orders undated statements and ties.
 UNDATED_ORDER = {
     ShipmentStatus.LABEL_CREATED: 0,
     ShipmentStatus.IN_TRANSIT: 1,
@@ -493,14 +496,21 @@ def _order_customer(
     merchant: Merchant, data: OrderIn, order: Order, now: datetime
 ) -> Customer | None:
     """The customer an existing order will have, locked. A payload that says nothing of the
-    customer keeps the order's. When the order moves to another customer, both are locked in id
-    order first, so two orders swapping customers cannot deadlock."""
+    customer keeps the order's.
+
+    Every ingestion path takes its locks in one order: contact locks, then customer rows by id,
+    then products by external id. So the contacts of a customer named without an external id
+    are locked first, then the order's current customer and the one named, in id order, before
+    anything else is written."""
     locked = Customer.unscoped.select_for_update(no_key=True)
     if data.customer is None and data.customer_external_id is None:
         return locked.filter(pk=order.customer_id).first() if order.customer_id else None
-    named = _customer_id_named(merchant, data)
-    if order.customer_id and named and named != order.customer_id:
-        list(locked.filter(pk__in=[named, order.customer_id]).order_by("pk").values_list("pk"))
+    if data.customer is not None and not data.customer.external_id:
+        for contact in sorted({data.customer.email.lower(), data.customer.phone} - {""}):
+            _lock_contact(merchant, contact)
+    ids = {order.customer_id, _customer_id_named(merchant, data)} - {None}
+    if ids:
+        list(locked.filter(pk__in=ids).order_by("pk").values_list("pk"))
     return _resolve_customer(merchant, data, now)
 
 
@@ -522,17 +532,28 @@ def order_ingest(
         )
         created = False
         if order is None:
-            customer = _resolve_customer(merchant, data, now)
-            order, created = _lock_or_create(
-                Order,
-                merchant=merchant,
-                lookup={"external_id": data.external_id},
-                defaults={
-                    **_order_values(data, order=None, customer=customer, source=source),
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
+            try:
+                # A savepoint: if a concurrent delivery creates the order first, this one's
+                # customer writes (and row locks) are undone with it, and it carries on below
+                # as an update of the winner's order, staleness checks included.
+                with transaction.atomic():
+                    customer = _resolve_customer(merchant, data, now)
+                    order = Order.unscoped.create(
+                        merchant=merchant,
+                        external_id=data.external_id,
+                        created_at=now,
+                        updated_at=now,
+                        **_order_values(data, order=None, customer=customer, source=source),
+                    )
+                    created = True
+            except IntegrityError:
+                order = (
+                    Order.unscoped.select_for_update(no_key=True)
+                    .filter(merchant=merchant, external_id=data.external_id)
+                    .first()
+                )
+                if order is None:
+                    raise
         # From here on the order's row is locked, whether it was there, lost an insert race to
         # a concurrent delivery, or was just created.
         was = {name: getattr(order, name) for name in ORDER_TRACKED_FIELDS}
@@ -662,7 +683,15 @@ def _apply_status(
             return
         moment = now
     else:
-        if shipment.status_changed_at is not None and at < shipment.status_changed_at:
+        if status in MOVEMENT_STATUSES and shipment.shipped_at and shipment.shipped_at > at:
+            shipment.shipped_at = at  # even a late scan tells when the parcel first moved
+            result.changed = True
+        held = shipment.status_changed_at
+        if held is not None and (
+            at < held or (at == held and UNDATED_ORDER[status] <= UNDATED_ORDER[shipment.status])
+        ):
+            # Older than what we hold, or a tie that would not move the parcel forward (carrier
+            # scans often share a minute).
             return
         shipment.status_changed_at = at
         if status == shipment.status:
@@ -670,11 +699,9 @@ def _apply_status(
         moment = at
     shipment.status = status
     result.changed = True
-    if status in (
-        ShipmentStatus.IN_TRANSIT,
-        ShipmentStatus.OUT_FOR_DELIVERY,
-        ShipmentStatus.DELIVERED,
-    ) and (shipment.shipped_at is None or shipment.shipped_at > moment):
+    if status in MOVEMENT_STATUSES and (
+        shipment.shipped_at is None or shipment.shipped_at > moment
+    ):
         # The parcel left no later than the first dated movement we hear of.
         shipment.shipped_at = moment
     if status == ShipmentStatus.DELIVERED:
@@ -915,7 +942,8 @@ def shipment_ingest(
                 order,
                 result,
                 status=data.status,
-                at=data.status_at,
+                # On creation the payload's own undated status is as old as the shipment itself.
+                at=data.status_at or (start if created else None),
                 now=now,
             )
         shipment.updated_at = now if result.changed else shipment.updated_at

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 ('first_order_at', models.DateTimeField(blank=True, null=True)),
                 ('last_order_at', models.DateTimeField(blank=True, null=True)),
                 ('orders_count', models.PositiveIntegerField(default=0)),
-                ('total_spent', models.DecimalField(decimal_places=3, default=0, max_digits=14)),
+                ('total_spent', models.DecimalField(decimal_places=3, default=0, max_digits=20)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.merchant')),

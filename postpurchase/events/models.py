@@ -23,7 +23,8 @@ class Event(TenantModel):
     occurred_at = models.DateTimeField(default=timezone.now)
     recorded_at = models.DateTimeField(default=timezone.now)
     payload = models.JSONField(default=dict, blank=True)
-    dedupe_key = models.CharField(max_length=255, null=True, blank=True)
+    # Room for a prefix, an external id (up to 255) and a timestamp.
+    dedupe_key = models.CharField(max_length=400, null=True, blank=True)
     source = models.CharField(max_length=50, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     next_dispatch_at = models.DateTimeField(null=True, blank=True)

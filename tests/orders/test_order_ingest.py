@@ -483,6 +483,18 @@ def test_a_shipped_line_cannot_be_dropped_from_the_order(merchant_a):
             "duplicate",
         ),
         ({"customer_external_id": "someone-else"}, "customer_external_id", "mismatch"),
+        (
+            {
+                "lines": [
+                    {"title": "a", "quantity": 1, "unit_price": "1"},
+                    {"external_id": "#1", "title": "b", "quantity": 1, "unit_price": "1"},
+                ]
+            },
+            "lines",
+            "duplicate",
+        ),
+        ({"placed_at": "0001-01-01T00:00:00+14:00"}, "placed_at", "value_error"),
+        ({"cancelled_at": "9999-12-31T23:59:59-14:00"}, "cancelled_at", "value_error"),
         ({"lines": [{"quantity": 1, "unit_price": "1"}]}, "lines[0].title", "required"),
         (
             {
@@ -506,3 +518,23 @@ def test_each_bad_amount_or_string_names_its_own_field(merchant_a, overrides, fi
     assert excinfo.value.field == field
     assert excinfo.value.fields[field][0]["code"] == code
     assert Order.unscoped.count() == Event.unscoped.count() == 0
+
+
+def test_customer_total_spent_holds_the_sum_of_the_largest_orders(merchant_a):
+    big = "90000000000.00"
+    for number in ("1", "2"):
+        order_ingest(
+            merchant=merchant_a,
+            now=NOW,
+            payload=order_payload(
+                external_id=f"big-{number}",
+                number=number,
+                currency="USD",
+                subtotal=big,
+                total=big,
+                shipping="0",
+                lines=[{"title": "Yacht", "quantity": 1, "unit_price": big}],
+            ),
+        )
+
+    assert Customer.unscoped.get().total_spent == Decimal("180000000000.000")

@@ -388,3 +388,107 @@ def test_a_status_time_without_a_status_names_its_field(merchant_a, order):
         )
 
     assert excinfo.value.field == "status_at"
+
+
+def test_a_new_shipment_keeps_its_own_undated_status(merchant_a, order):
+    result = shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload={
+            "external_id": "ful-1",
+            "order_external_id": "ord-1001",
+            "status": "delivered",
+            "shipped_at": "2026-03-02T09:00:00Z",
+        },
+    )
+
+    shipment = Shipment.unscoped.get()
+    assert shipment.status == "delivered"
+    assert "shipment.delivered" in result.events
+
+
+def test_a_scan_at_the_same_instant_never_moves_the_parcel_back(merchant_a, order):
+    shipment = shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload=shipment_payload(checkpoints=[checkpoint("delivered", "2026-03-04T15:30:00Z")]),
+    ).instance
+
+    tie = shipment_tracking_update(
+        merchant=merchant_a,
+        shipment=shipment,
+        now=NOW,
+        checkpoint=checkpoint("in_transit", "2026-03-04T15:30:00Z"),
+    )
+
+    shipment.refresh_from_db()
+    assert (shipment.status, tie.events) == ("delivered", [])
+
+
+def test_a_late_older_scan_still_lowers_shipped_at(merchant_a, order):
+    shipment = shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload=shipment_payload(checkpoints=[checkpoint("delivered", "2026-03-05T10:00:00Z")]),
+    ).instance
+
+    shipment_tracking_update(
+        merchant=merchant_a,
+        shipment=shipment,
+        now=NOW,
+        checkpoint=checkpoint("in_transit", "2026-03-02T09:00:00Z"),
+    )
+
+    shipment.refresh_from_db()
+    assert shipment.status == "delivered"
+    assert shipment.shipped_at == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"k": float("nan")},
+        {"k": "\ud800"},
+        {"k": "a\x00b"},
+    ],
+)
+def test_raw_checkpoint_payloads_postgres_cannot_store_are_refused(merchant_a, order, raw):
+    bad = checkpoint("in_transit", "2026-03-02T09:00:00Z", raw=raw)
+
+    with pytest.raises(DomainError) as excinfo:
+        shipment_ingest(merchant=merchant_a, payload=shipment_payload(checkpoints=[bad]), now=NOW)
+
+    assert excinfo.value.field == "checkpoints[0].raw"
+
+
+def test_a_deeply_nested_raw_payload_is_refused_without_recursion(merchant_a, order):
+    deep = {}
+    inner = deep
+    for _ in range(5000):
+        inner["k"] = {}
+        inner = inner["k"]
+
+    with pytest.raises(DomainError) as excinfo:
+        shipment_ingest(
+            merchant=merchant_a,
+            now=NOW,
+            payload=shipment_payload(
+                checkpoints=[checkpoint("in_transit", "2026-03-02T09:00:00Z", raw=deep)]
+            ),
+        )
+
+    assert excinfo.value.field == "checkpoints[0].raw"
+
+
+def test_the_longest_external_ids_fit_their_event_keys(merchant_a, order):
+    long_id = "s" * 255
+
+    result = shipment_ingest(
+        merchant=merchant_a,
+        now=NOW,
+        payload=shipment_payload(
+            external_id=long_id, checkpoints=[checkpoint("in_transit", "2026-03-02T09:00:00Z")]
+        ),
+    )
+
+    assert result.events == ["shipment.created", "shipment.in_transit", "order.fulfilled"]

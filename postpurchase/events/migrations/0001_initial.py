@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('payload', models.JSONField(blank=True, default=dict)),
-                ('dedupe_key', models.CharField(blank=True, max_length=255, null=True)),
+                ('dedupe_key', models.CharField(blank=True, max_length=400, null=True)),
                 ('source', models.CharField(blank=True, max_length=50)),
                 ('dispatched_at', models.DateTimeField(blank=True, null=True)),
                 ('next_dispatch_at', models.DateTimeField(blank=True, null=True)),
