@@ -141,6 +141,22 @@ def _lock_contact(merchant: Merchant, contact: str) -> None:
         )
 
 
+def _lock_contacts(merchant: Merchant, data: CustomerIn) -> None:
+    """Lock every contact a shopper without an external id is known by, in one fixed order."""
+    for contact in sorted({data.email.lower(), data.phone} - {""}):
+        _lock_contact(merchant, contact)
+
+
+def _by_contact(customers, data: CustomerIn):
+    """The oldest of ``customers`` with the shopper's email, else with their phone."""
+    for lookup in ({"email": data.email.lower()}, {"phone": data.phone}):
+        value = next(iter(lookup.values()))
+        found = value and customers.filter(**lookup).order_by("id").first()
+        if found:
+            return found
+    return None
+
+
 def _customer_values(data: CustomerIn, now: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in ("email", "phone", "first_name", "last_name", "timezone", "locale", "birthday"):
@@ -175,21 +191,10 @@ def _customer_upsert(*, merchant: Merchant, data: CustomerIn, now: datetime) -> 
         # No external id: the shopper is known by email, else by phone. No constraint can make
         # that unique (integrators' rows may share an email), so a lock per contact serialises
         # two deliveries that would both create the same shopper.
-        email = data.email.lower()
-        for contact in sorted({email, data.phone} - {""}):
-            _lock_contact(merchant, contact)
-        customer = None
-        for lookup in ([Q(email=email)] if email else []) + (
-            [Q(phone=data.phone)] if data.phone else []
-        ):
-            customer = (
-                Customer.unscoped.select_for_update(no_key=True)
-                .filter(lookup, merchant=merchant)
-                .order_by("id")
-                .first()
-            )
-            if customer is not None:
-                break
+        _lock_contacts(merchant, data)
+        customer = _by_contact(
+            Customer.unscoped.select_for_update(no_key=True).filter(merchant=merchant), data
+        )
         created = customer is None
         if created:
             customer = Customer.unscoped.create(
@@ -477,19 +482,8 @@ def _customer_id_named(merchant: Merchant, data: OrderIn) -> int | None:
     external_id = data.customer_external_id or (data.customer and data.customer.external_id)
     if external_id:
         return customers.filter(external_id=external_id).values_list("pk", flat=True).first()
-    if data.customer is None:
-        return None
-    for lookup in (
-        {"email": data.customer.email.lower()} if data.customer.email else None,
-        {"phone": data.customer.phone} if data.customer.phone else None,
-    ):
-        found = (
-            lookup
-            and customers.filter(**lookup).order_by("id").values_list("pk", flat=True).first()
-        )
-        if found:
-            return found
-    return None
+    found = _by_contact(customers, data.customer) if data.customer is not None else None
+    return found.pk if found else None
 
 
 def _order_customer(
@@ -506,8 +500,7 @@ def _order_customer(
     if data.customer is None and data.customer_external_id is None:
         return locked.filter(pk=order.customer_id).first() if order.customer_id else None
     if data.customer is not None and not data.customer.external_id:
-        for contact in sorted({data.customer.email.lower(), data.customer.phone} - {""}):
-            _lock_contact(merchant, contact)
+        _lock_contacts(merchant, data.customer)
     ids = {order.customer_id, _customer_id_named(merchant, data)} - {None}
     if ids:
         list(locked.filter(pk__in=ids).order_by("pk").values_list("pk"))

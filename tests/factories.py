@@ -141,6 +141,22 @@ def order_payload(**overrides) -> dict:
     return payload
 
 
+def two_line_order_payload(**overrides) -> dict:
+    """``order_payload()`` with two lines: l1, a 10.00 sock, and l2, a 20.00 cap."""
+    return order_payload(
+        **{
+            "subtotal": "30",
+            "total": "30",
+            "shipping": "0",
+            "lines": [
+                {"external_id": "l1", "title": "Sock", "quantity": 1, "unit_price": "10"},
+                {"external_id": "l2", "title": "Cap", "quantity": 1, "unit_price": "20"},
+            ],
+            **overrides,
+        }
+    )
+
+
 __all__ = [
     "ApiKey",
     "CustomerFactory",

@@ -69,8 +69,8 @@ class MerchantScopedMixin(ScopedQuerysetMixin, DashboardMixin):
 
 
 class ScopedListView(MerchantScopedMixin, ListView):
-    pass
+    """A list page over the current merchant's rows of ``model``."""
 
 
 class ScopedDetailView(MerchantScopedMixin, DetailView):
-    pass
+    """A detail page; another merchant's row is not in the queryset, so it answers 404."""

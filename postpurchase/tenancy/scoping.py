@@ -53,10 +53,6 @@ def merchant_scope(merchant: Merchant | None) -> Iterator[Merchant | None]:
         _current_merchant.reset(token)
 
 
-class MerchantScopedQuerySet(models.QuerySet):
-    pass
-
-
 class _NoMerchantCondition(models.Expression):
     """A WHERE condition that refuses to become SQL. A queryset built with no merchant in scope
     can still be passed around (Django builds default querysets for form fields and related
@@ -69,11 +65,11 @@ class _NoMerchantCondition(models.Expression):
         raise NoMerchantInScope()
 
 
-class MerchantScopedManager(models.Manager.from_queryset(MerchantScopedQuerySet)):
+class MerchantScopedManager(models.Manager):
     """Filters every query to the current merchant; with none in scope, any query raises
     ``NoMerchantInScope`` (fail closed)."""
 
-    def get_queryset(self) -> MerchantScopedQuerySet:
+    def get_queryset(self) -> models.QuerySet:
         merchant = current_merchant_or_none()
         queryset = super().get_queryset()
         if merchant is None:

@@ -21,10 +21,6 @@ def membership_get(*, user: User, merchant_id: int | None) -> Membership | None:
     return memberships_for_user(user=user).filter(merchant_id=merchant_id).first()
 
 
-def merchant_get_by_slug(*, slug: str) -> Merchant | None:
-    return Merchant.objects.filter(slug=slug, is_active=True).first()
-
-
 def api_keys_for_merchant(*, merchant: Merchant) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(merchant=merchant).select_related("created_by")
 

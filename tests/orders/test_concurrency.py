@@ -9,7 +9,7 @@ from django.db import connection
 from orders.models import Customer, Order, OrderLine
 from orders.services import order_ingest
 from postpurchase.events.models import Event
-from tests.factories import MerchantFactory, order_payload
+from tests.factories import MerchantFactory, order_payload, two_line_order_payload
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -96,15 +96,7 @@ def test_concurrent_shipments_of_one_order_fulfil_it(transactional_db):
     order_ingest(
         merchant=merchant,
         now=NOW,
-        payload=order_payload(
-            subtotal="30",
-            total="30",
-            shipping="0",
-            lines=[
-                {"external_id": "l1", "title": "Sock", "quantity": 1, "unit_price": "10"},
-                {"external_id": "l2", "title": "Cap", "quantity": 1, "unit_price": "20"},
-            ],
-        ),
+        payload=two_line_order_payload(),
     )
 
     # when: each line ships in its own shipment, both reported at the same moment

@@ -9,7 +9,7 @@ from orders.models import Customer, Order, OrderLine, Product
 from orders.services import customer_upsert, order_ingest
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
-from tests.factories import order_payload
+from tests.factories import order_payload, two_line_order_payload
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -135,15 +135,7 @@ def test_a_stale_update_is_ignored(merchant_a):
 
 def test_lines_are_upserted_by_external_id_and_removed_when_dropped(merchant_a):
     # given
-    two_lines = order_payload(
-        lines=[
-            {"external_id": "l1", "title": "Sock", "quantity": 1, "unit_price": "10"},
-            {"external_id": "l2", "title": "Cap", "quantity": 1, "unit_price": "20"},
-        ],
-        subtotal="30",
-        total="30",
-        shipping="0",
-    )
+    two_lines = two_line_order_payload()
     order_ingest(merchant=merchant_a, payload=two_lines, now=NOW)
     first_line_id = OrderLine.unscoped.get(external_id="l1").pk
 
@@ -412,15 +404,7 @@ def test_a_shipped_line_cannot_be_dropped_from_the_order(merchant_a):
     from orders.models import ShipmentLine
     from orders.services import shipment_ingest
 
-    two_lines = order_payload(
-        subtotal="30",
-        total="30",
-        shipping="0",
-        lines=[
-            {"external_id": "l1", "title": "Sock", "quantity": 1, "unit_price": "10"},
-            {"external_id": "l2", "title": "Cap", "quantity": 1, "unit_price": "20"},
-        ],
-    )
+    two_lines = two_line_order_payload()
     order_ingest(merchant=merchant_a, payload=two_lines, now=NOW)
     shipment_ingest(
         merchant=merchant_a,

@@ -8,7 +8,7 @@ from orders.models import FulfillmentStatus, Order, Shipment, TrackingEvent
 from orders.services import order_ingest, shipment_ingest, shipment_tracking_update
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
-from tests.factories import order_payload
+from tests.factories import order_payload, two_line_order_payload
 
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 
@@ -350,20 +350,11 @@ def test_shipped_at_is_never_after_delivered_at(merchant_a, order):
 
 
 def test_shipments_raise_but_never_lower_the_fulfillment_the_store_declared(merchant_a):
-    # given: a two-line order the store says is fulfilled
+    # given: a two-line order the store says is fulfilled (the cap, say, a gift card)
     order_ingest(
         merchant=merchant_a,
         now=NOW,
-        payload=order_payload(
-            subtotal="30",
-            total="30",
-            shipping="0",
-            fulfillment_status="fulfilled",
-            lines=[
-                {"external_id": "l1", "title": "Sock", "quantity": 1, "unit_price": "10"},
-                {"external_id": "l2", "title": "Gift card", "quantity": 1, "unit_price": "20"},
-            ],
-        ),
+        payload=two_line_order_payload(fulfillment_status="fulfilled"),
     )
 
     # when: only the sock ships with tracked lines
