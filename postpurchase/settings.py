@@ -48,6 +48,14 @@ else:
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
     DEBUG = env.bool("DEBUG", default=True)
 
+# Keys that encrypt secrets stored in the database (merchants' webhook secrets, provider
+# credentials): comma-separated Fernet keys, the first encrypts, all decrypt (rotation). The
+# embedded mode derives one from SECRET_KEY; production must give its own, kept apart from
+# SECRET_KEY so rotating one does not make the other's data unreadable.
+if PRODUCTION:
+    _required("ENCRYPTION_KEYS")
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
+
 # Base URL used to build absolute links in emails and signed shopper links. In production it must
 # be https:// (checked with SECURE_SSL_REDIRECT below): those links carry reset and shopper tokens.
 SITE_URL = (
@@ -64,6 +72,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "postpurchase.tenancy",
     "postpurchase.events",
     "postpurchase.dashboard",
@@ -74,6 +84,8 @@ INSTALLED_APPS = [
     "loyalty",
     "feedback",
     "analytics",
+    "connectors",
+    "webhooks",
 ]
 
 MIDDLEWARE = [

@@ -28,6 +28,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("app/", include("postpurchase.dashboard.urls")),
     path("api/v1/", include("postpurchase.api.urls")),
+    # Webhooks from stores and carriers (signed by the sender, no session, no CSRF).
+    path("webhooks/", include("connectors.urls")),
 ]
 
 if settings.DEBUG:

@@ -96,6 +96,7 @@ def production_env(tmp_path, **extra):
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
         REDIS_URL="redis://127.0.0.1:6379/13",
         SITE_URL="https://shop.example",
+        ENCRYPTION_KEYS="kW5qQm1fX0NvVEY3bVlpZ0hzT2dmS1pQd1N0c2N4aE0=",
     )
     return clean_env(tmp_path, **{**required, **extra})
 
@@ -108,6 +109,7 @@ def production_env(tmp_path, **extra):
         ("CSRF_TRUSTED_ORIGINS", "Set the CSRF_TRUSTED_ORIGINS environment variable"),
         ("DATABASE_URL", "Set the DATABASE_URL environment variable"),
         ("SITE_URL", "Set the SITE_URL environment variable"),
+        ("ENCRYPTION_KEYS", "Set the ENCRYPTION_KEYS environment variable"),
         # REDIS_URL alone gives the cache and the broker; the cache is read first
         ("REDIS_URL", "Set the CACHE_URL or REDIS_URL environment variable"),
     ],

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from postpurchase.api.views import CurrentMerchantView
 
@@ -6,4 +6,5 @@ app_name = "api"
 
 urlpatterns = [
     path("merchant", CurrentMerchantView.as_view(), name="merchant"),
+    path("", include("webhooks.api_urls")),
 ]

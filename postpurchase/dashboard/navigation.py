@@ -60,6 +60,8 @@ SECTIONS: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
             NavItem("Brand settings", "brand", "settings_brand", Perm.MANAGE_SETTINGS),
             NavItem("API keys", "key", "settings_api_keys", Perm.MANAGE_API_KEYS),
             NavItem("Team", "team", "settings_team", Perm.MANAGE_TEAM),
+            NavItem("Integrations", "plug", "", Perm.MANAGE_SETTINGS),
+            NavItem("Webhooks", "webhook", "", Perm.MANAGE_SETTINGS),
         ),
     ),
 )

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from postpurchase.dashboard import auth_views, settings_views, views
 
@@ -44,4 +44,7 @@ urlpatterns = [
         settings_views.TeamMemberRoleView.as_view(),
         name="settings_team_role",
     ),
+    # Pages that live in their own apps, in the dashboard's namespace.
+    path("settings/integrations/", include("connectors.dashboard_urls")),
+    path("settings/webhooks/", include("webhooks.dashboard_urls")),
 ]

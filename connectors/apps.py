@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ConnectorsConfig(AppConfig):
+    """Inbound connections to a merchant's store and carriers: Shopify-format webhooks, carrier
+    tracking webhooks, and the privacy requests that come with them."""
+
+    name = "connectors"
+    default_auto_field = "django.db.models.BigAutoField"
