@@ -280,3 +280,7 @@ if PRODUCTION:
 if not PRODUCTION:
     for _sub in ("broker/out", "broker/processed", "broker/control", "cache", "media", "static"):
         (VAR_DIR / _sub).mkdir(parents=True, exist_ok=True)
+
+# --- Inbound webhooks (connectors app) ------------------------------------------------------
+
+# --- Outbound webhooks (webhooks app) -------------------------------------------------------
