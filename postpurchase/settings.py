@@ -74,8 +74,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "postpurchase.tenancy",
     "postpurchase.events",
+    "postpurchase.api",
     "postpurchase.dashboard",
     "orders",
     "journeys",
@@ -239,8 +241,49 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["postpurchase.tenancy.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["postpurchase.tenancy.authentication.HasApiKeyScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["postpurchase.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "postpurchase.api.pagination.ApiCursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON in and out only: an API client never gets an HTML page, not even the browsable API.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "postpurchase.api.exceptions.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+# Requests per API key (DRF's "<n>/<s|m|h|d>"), counted in the shared cache.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="200/s")
+# A bulk request of 1,000 orders is a few megabytes of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Post-purchase platform API",
+    "DESCRIPTION": (
+        "Connect a store: customers, products, orders (one at a time or in bulk), shipments "
+        "and their tracking, custom events, and outbound webhook endpoints. Authenticate with "
+        "`Authorization: Bearer <API key>`. Errors are `application/problem+json` (RFC 9457). "
+        "See docs/api.md for a walk-through."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ShipmentStatusEnum": "orders.models.ShipmentStatus",
+        "FinancialStatusEnum": "orders.models.FinancialStatus",
+        "FulfillmentStatusEnum": "orders.models.FulfillmentStatus",
+    },
+}
+CELERY_BEAT_SCHEDULE["idempotency-purge"] = {
+    "task": "postpurchase.api.tasks.idempotency_purge",
+    "schedule": timedelta(hours=1),
+    "options": {"queue": "default", "expires": 3600},
 }
 
 # --- Logging --------------------------------------------------------------------------------

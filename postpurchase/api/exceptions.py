@@ -13,7 +13,14 @@ from postpurchase.errors import DomainError
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://postpurchase.dev/problems/"
 
-DOMAIN_STATUS = {"not_found": 404, "conflict": 409, "permission_denied": 403}
+DOMAIN_STATUS = {
+    "not_found": 404,
+    "conflict": 409,
+    "permission_denied": 403,
+    "idempotency_key_in_flight": 409,
+    "idempotency_key_reused": 422,
+    "too_large": 413,
+}
 
 
 def _field_errors(detail, path: str = "") -> dict[str, list[dict[str, str]]]:

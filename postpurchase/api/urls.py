@@ -1,10 +1,19 @@
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from postpurchase.api.views import CurrentMerchantView
+from postpurchase.events.api import EventDetailView, EventListView
 
 app_name = "api"
 
 urlpatterns = [
     path("merchant", CurrentMerchantView.as_view(), name="merchant"),
+    path("events", EventListView.as_view(), name="event-list"),
+    path("events/<int:pk>", EventDetailView.as_view(), name="event-detail"),
+    path("", include("orders.api_urls")),
     path("", include("webhooks.api_urls")),
+    # The OpenAPI document and its two readers, served from our own static files.
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
 ]

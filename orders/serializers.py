@@ -1,0 +1,211 @@
+"""How the integrator API shows the commerce model. Output only: input is validated by the
+pydantic payloads in ``orders.schemas``, the same ones every other ingestion path uses."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from orders.models import Customer, Order, OrderLine, Product, Shipment, TrackingEvent
+from postpurchase.tenancy.scoping import current_merchant
+from postpurchase.validation import money_str
+
+
+@extend_schema_field(
+    {"type": ["string", "null"], "pattern": r"^\d+(\.\d+)?$", "examples": ["129.90"]}
+)
+class MoneyField(serializers.Field):
+    """An amount as a string with exactly its currency's minor digits ("129.90", "1500" JPY).
+    ``currency`` names how to find the currency from the object."""
+
+    def __init__(self, attr: str, currency, **kwargs) -> None:
+        kwargs.update(source="*", read_only=True)
+        super().__init__(**kwargs)
+        self.attr = attr
+        self.currency = currency
+
+    def to_representation(self, obj):
+        value = getattr(obj, self.attr)
+        return None if value is None else money_str(value, self.currency(obj))
+
+
+def _merchant_currency(obj) -> str:
+    return current_merchant().currency
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    accepts_email_marketing = serializers.BooleanField(source="email_marketing_consent")
+    accepts_sms_marketing = serializers.BooleanField(source="sms_marketing_consent")
+    total_spent = MoneyField("total_spent", _merchant_currency, help_text="In the store currency.")
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "external_id",
+            "email",
+            "phone",
+            "first_name",
+            "last_name",
+            "timezone",
+            "locale",
+            "birthday",
+            "tags",
+            "accepts_email_marketing",
+            "email_consent_updated_at",
+            "email_consent_source",
+            "accepts_sms_marketing",
+            "sms_consent_updated_at",
+            "sms_consent_source",
+            "orders_count",
+            "total_spent",
+            "first_order_at",
+            "last_order_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    price = MoneyField("price", _merchant_currency)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "external_id",
+            "sku",
+            "title",
+            "category",
+            "price",
+            "image_url",
+            "url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+def _order_currency(obj) -> str:
+    return obj.currency
+
+
+def _line_currency(line: OrderLine) -> str:
+    return line.order.currency  # the order is cached by the prefetch that loaded the line
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    product_external_id = serializers.SerializerMethodField()
+    unit_price = MoneyField("unit_price", _line_currency)
+    discount = MoneyField("discount", _line_currency)
+    total = MoneyField("total", _line_currency, help_text="unit_price × quantity − discount")
+
+    class Meta:
+        model = OrderLine
+        fields = [
+            "id",
+            "external_id",
+            "product_id",
+            "product_external_id",
+            "title",
+            "sku",
+            "quantity",
+            "unit_price",
+            "discount",
+            "total",
+        ]
+        read_only_fields = fields
+
+    def get_product_external_id(self, line: OrderLine) -> str | None:
+        return line.product.external_id if line.product_id else None
+
+
+class TrackingEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrackingEvent
+        fields = ["id", "status", "description", "location", "occurred_at", "raw", "created_at"]
+        read_only_fields = fields
+
+
+class ShipmentLineSerializer(serializers.Serializer):
+    order_line_id = serializers.IntegerField()
+    line_external_id = serializers.CharField(source="order_line.external_id")
+    quantity = serializers.IntegerField()
+
+
+class ShipmentSerializer(serializers.ModelSerializer):
+    order_external_id = serializers.CharField(source="order.external_id")
+    lines = ShipmentLineSerializer(many=True)
+
+    class Meta:
+        model = Shipment
+        fields = [
+            "id",
+            "external_id",
+            "order_id",
+            "order_external_id",
+            "carrier",
+            "tracking_number",
+            "tracking_url",
+            "status",
+            "status_changed_at",
+            "estimated_delivery",
+            "shipped_at",
+            "delivered_at",
+            "lines",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    customer_id = serializers.IntegerField(allow_null=True)
+    customer_external_id = serializers.SerializerMethodField()
+    subtotal = MoneyField("subtotal", _order_currency)
+    discount = MoneyField("discount", _order_currency)
+    shipping = MoneyField("shipping", _order_currency)
+    tax = MoneyField("tax", _order_currency)
+    total = MoneyField("total", _order_currency)
+    lines = OrderLineSerializer(many=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "external_id",
+            "number",
+            "customer_id",
+            "customer_external_id",
+            "placed_at",
+            "currency",
+            "subtotal",
+            "discount",
+            "shipping",
+            "tax",
+            "total",
+            "financial_status",
+            "fulfillment_status",
+            "cancelled_at",
+            "cancel_reason",
+            "source",
+            "source_updated_at",
+            "lines",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_customer_external_id(self, order: Order) -> str | None:
+        return order.customer.external_id if order.customer_id else None
+
+
+class OrderWithShipmentsSerializer(OrderSerializer):
+    """An order with ``?expand=shipments``."""
+
+    shipments = ShipmentSerializer(many=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "shipments"]
+        read_only_fields = fields

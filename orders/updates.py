@@ -1,0 +1,62 @@
+"""Partial updates addressed by our own id (the API's ``PATCH /customers/{id}``), for rows that
+the merchant's ids cannot address. Ingestion by the merchant's ids lives in ``orders.services``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders.models import Customer
+from orders.schemas import CustomerIn
+from orders.services import IngestResult, _assign, _customer_values, customer_upsert
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.tenancy.models import Merchant
+from postpurchase.validation import parse_payload
+
+
+def customer_update(
+    *, merchant: Merchant, customer: Customer, changes: dict, now: datetime | None = None
+) -> IngestResult:
+    """Apply ``changes`` (CustomerIn fields) to one customer. A customer with an external id is
+    updated through ``customer_upsert``, so both paths apply the same rules (consent is only
+    replaced by a newer statement of it)."""
+    if not isinstance(changes, dict):
+        raise DomainError(ErrorCode.INVALID, "The payload must be a JSON object.")
+    held_id = customer.external_id
+    if held_id and changes.get("external_id", held_id) == held_id:
+        return customer_upsert(
+            merchant=merchant, payload={**changes, "external_id": held_id}, now=now
+        )
+    identity = {"email": customer.email, "phone": customer.phone}
+    identity = {k: v for k, v in identity.items() if v and k not in changes}
+    data = parse_payload(
+        CustomerIn, {**identity, **changes}, context={"region": merchant.country or ""}
+    )
+    now = now or timezone.now()
+    values = _customer_values(data, now)
+    if "external_id" in data.model_fields_set:
+        values["external_id"] = data.external_id
+    try:
+        with transaction.atomic():
+            locked = Customer.unscoped.select_for_update(no_key=True).get(
+                pk=customer.pk, merchant=merchant
+            )
+            for channel in ("email", "sms"):
+                stamp = values.get(f"{channel}_consent_updated_at")
+                held = getattr(locked, f"{channel}_consent_updated_at")
+                if stamp is not None and held is not None and stamp < held:
+                    for suffix in ("marketing_consent", "consent_updated_at", "consent_source"):
+                        values.pop(f"{channel}_{suffix}")
+            changed = _assign(locked, values)
+            if changed:
+                locked.updated_at = now
+                locked.save()
+    except IntegrityError:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            f"Another customer already has external_id {data.external_id!r}.",
+            field="external_id",
+        ) from None
+    return IngestResult(instance=locked, changed=changed)

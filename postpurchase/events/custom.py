@@ -1,0 +1,103 @@
+"""Custom events posted by integrators (``POST /api/v1/events``), such as
+``product.setup_completed``: recorded in the event log like our own, so journeys and webhooks
+can react to them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Self
+
+from django.db import transaction
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from orders.models import Customer
+from orders.schemas import AwareDatetime, ExternalId, _check_raw, _no_nul
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.models import Event
+from postpurchase.events.services import event_record
+from postpurchase.tenancy.models import Merchant
+from postpurchase.validation import parse_payload
+
+# The platform records these itself; an integrator posting one would fake a purchase or a delivery.
+RESERVED_NAMESPACES = frozenset(
+    {"order", "shipment", "message", "journey", "return", "loyalty", "survey", "webhook"}
+)
+PROPERTIES_LIMIT = 16_384  # characters of JSON
+
+
+class CustomEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    type: Annotated[str, Field(min_length=3, max_length=100, examples=["product.setup_completed"])]
+    id: Annotated[
+        str | None,
+        Field(
+            max_length=200,
+            description="Your id for this event: a second event with the same id is ignored.",
+        ),
+    ] = None
+    customer_id: int | None = None
+    customer_external_id: ExternalId | None = None
+    occurred_at: AwareDatetime | None = None
+    properties: dict = Field(default_factory=dict)
+
+    _nul = field_validator("*")(classmethod(lambda cls, value: _no_nul(value)))
+
+    @field_validator("type")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.split(".", 1)[0] in RESERVED_NAMESPACES:
+            raise ValueError(
+                f"{value.split('.', 1)[0]}.* events are recorded by the platform itself"
+            )
+        return value
+
+    @field_validator("properties")
+    @classmethod
+    def _size(cls, value: dict) -> dict:
+        _check_raw(value)
+        try:
+            dumped = json.dumps(value, allow_nan=False, ensure_ascii=False)
+            dumped.encode("utf-8")
+        except ValueError:
+            raise ValueError("must be valid JSON (no NaN, Infinity or lone surrogates)") from None
+        if len(dumped) > PROPERTIES_LIMIT:
+            raise ValueError(f"must be at most {PROPERTIES_LIMIT} characters as JSON")
+        return value
+
+    @model_validator(mode="after")
+    def _one_customer(self) -> Self:
+        if (self.customer_id is None) == (self.customer_external_id is None):
+            raise ValueError("name the customer by customer_id or customer_external_id (one)")
+        return self
+
+
+def custom_event_record(
+    *, merchant: Merchant, payload: dict | CustomEventIn, now: datetime | None = None
+) -> tuple[Event, bool]:
+    """Record an integrator's event for one of the merchant's customers. Returns
+    ``(event, created)``; an event whose ``id`` was already recorded is returned as it was."""
+    data = parse_payload(CustomEventIn, payload)
+    now = now or timezone.now()
+    customers = Customer.unscoped.filter(merchant=merchant)
+    if data.customer_id is not None:
+        customer = customers.filter(pk=data.customer_id).first()
+        field, value = "customer_id", data.customer_id
+    else:
+        customer = customers.filter(external_id=data.customer_external_id).first()
+        field, value = "customer_external_id", data.customer_external_id
+    if customer is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"No customer has {field} {value!r}.", field=field)
+    with transaction.atomic():
+        return event_record(
+            merchant=merchant,
+            type=data.type,
+            customer=customer,
+            payload=data.properties,
+            occurred_at=data.occurred_at or now,
+            dedupe_key=f"custom:{data.id}" if data.id else None,
+            source="api",
+            now=now,
+        )

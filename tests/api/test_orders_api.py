@@ -1,0 +1,190 @@
+"""Orders through the API: create, upsert, by external id, PATCH, lists and filters."""
+
+import pytest
+
+from orders.models import Order
+from postpurchase.events.models import Event
+from tests.factories import order_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def test_post_creates_the_order_and_answers_201(api_a, merchant_a):
+    # when
+    response = api_a.post("/api/v1/orders", order_payload(currency="USD"), format="json")
+
+    # then
+    assert response.status_code == 201
+    assert response["Ingest-Result"] == "created"
+    body = response.json()
+    order = Order.unscoped.get(merchant=merchant_a, external_id="ord-1001")
+    assert body["id"] == order.pk
+    assert body["number"] == "#1001"
+    assert body["total"] == "85.00"
+    assert body["customer_external_id"] == "cust-1"
+    assert body["lines"] == [
+        {
+            "id": order.lines.get().pk,
+            "external_id": "line-1",
+            "product_id": order.lines.get().product_id,
+            "product_external_id": "prod-1",
+            "title": "Trail shoe",
+            "sku": "TS-1",
+            "quantity": 2,
+            "unit_price": "40.00",
+            "discount": "0.00",
+            "total": "80.00",
+        }
+    ]
+    assert list(Event.unscoped.filter(merchant=merchant_a).values_list("type", flat=True)) == [
+        "order.placed"
+    ]
+
+
+def test_the_same_post_again_is_unchanged_and_answers_200(api_a):
+    api_a.post("/api/v1/orders", order_payload(), format="json")
+
+    response = api_a.post("/api/v1/orders", order_payload(), format="json")
+
+    assert response.status_code == 200
+    assert response["Ingest-Result"] == "unchanged"
+    assert Order.unscoped.count() == 1
+
+
+def test_put_by_external_id_upserts(api_a):
+    # when: created by PUT, then changed by PUT
+    payload = order_payload()
+    del payload["external_id"]
+    first = api_a.put("/api/v1/orders/by-external-id/ord-1001", payload, format="json")
+    second = api_a.put(
+        "/api/v1/orders/by-external-id/ord-1001", {**payload, "number": "#1001-B"}, format="json"
+    )
+
+    # then
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second["Ingest-Result"] == "updated"
+    assert Order.unscoped.get().number == "#1001-B"
+
+
+def test_put_refuses_a_body_naming_another_external_id(api_a):
+    response = api_a.put(
+        "/api/v1/orders/by-external-id/ord-9", order_payload(external_id="ord-1"), format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["external_id"][0]["code"] == "invalid"
+    assert Order.unscoped.count() == 0
+
+
+def test_patch_changes_only_the_fields_sent(api_a):
+    created = api_a.post("/api/v1/orders", order_payload(), format="json").json()
+
+    response = api_a.patch(
+        f"/api/v1/orders/{created['id']}",
+        {"cancelled_at": "2026-03-02T09:00:00Z", "cancel_reason": "customer"},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["cancelled_at"] == "2026-03-02T09:00:00Z"
+    assert body["cancel_reason"] == "customer"
+    assert body["total"] == "85.00"
+    assert body["customer_external_id"] == "cust-1"
+    assert [line["external_id"] for line in body["lines"]] == ["line-1"]
+    assert sorted(Event.unscoped.values_list("type", flat=True)) == [
+        "order.cancelled",
+        "order.placed",
+        "order.updated",
+    ]
+
+
+def test_patch_by_external_id_with_a_bad_field_names_it_and_changes_nothing(api_a):
+    api_a.post("/api/v1/orders", order_payload(), format="json")
+
+    response = api_a.patch("/api/v1/orders/by-external-id/ord-1001", {"total": "-1"}, format="json")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert list(response.json()["errors"]) == ["total"]
+    assert Order.unscoped.get().total == 85
+
+
+def test_expand_shipments(api_a):
+    api_a.post("/api/v1/orders", order_payload(), format="json")
+    api_a.post(
+        "/api/v1/shipments",
+        {
+            "external_id": "shp-1",
+            "order_external_id": "ord-1001",
+            "carrier": "UPS",
+            "tracking_number": "1Z999",
+            "lines": [{"line_external_id": "line-1", "quantity": 2}],
+        },
+        format="json",
+    )
+
+    plain = api_a.get("/api/v1/orders/by-external-id/ord-1001").json()
+    expanded = api_a.get("/api/v1/orders/by-external-id/ord-1001?expand=shipments").json()
+
+    assert "shipments" not in plain
+    assert [
+        (s["external_id"], s["tracking_number"], s["lines"]) for s in expanded["shipments"]
+    ] == [
+        (
+            "shp-1",
+            "1Z999",
+            [
+                {
+                    "order_line_id": expanded["lines"][0]["id"],
+                    "line_external_id": "line-1",
+                    "quantity": 2,
+                }
+            ],
+        )
+    ]
+    assert expanded["fulfillment_status"] == "fulfilled"
+
+
+def test_list_filters_and_cursor_pages(api_a):
+    for n in range(5):
+        api_a.post(
+            "/api/v1/orders",
+            order_payload(
+                external_id=f"o-{n}",
+                number=f"#{n}",
+                placed_at=f"2026-03-0{n + 1}T12:00:00Z",
+                cancelled_at="2026-03-09T00:00:00Z" if n == 4 else None,
+            ),
+            format="json",
+        )
+
+    first = api_a.get("/api/v1/orders?limit=2&status=open").json()
+    second = api_a.get(first["next"]).json()
+    placed = api_a.get(
+        "/api/v1/orders?placed_after=2026-03-02T00:00:00Z&placed_before=2026-03-04T00:00:00Z"
+        "&ordering=placed_at"
+    ).json()
+    cancelled = api_a.get("/api/v1/orders?status=cancelled").json()
+
+    assert [o["external_id"] for o in first["results"]] == ["o-3", "o-2"]
+    assert [o["external_id"] for o in second["results"]] == ["o-1", "o-0"]
+    assert second["next"] is None
+    assert [o["external_id"] for o in placed["results"]] == ["o-1", "o-2"]
+    assert [o["external_id"] for o in cancelled["results"]] == ["o-4"]
+
+
+def test_a_bad_filter_value_is_a_problem_naming_the_parameter(api_a):
+    response = api_a.get("/api/v1/orders?updated_since=yesterday")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert list(response.json()["errors"]) == ["updated_since"]
+
+
+def test_a_read_key_cannot_write(api_a_read):
+    response = api_a_read.post("/api/v1/orders", order_payload(), format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "insufficient_scope"
+    assert Order.unscoped.count() == 0
