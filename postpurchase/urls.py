@@ -18,6 +18,10 @@ def robots(request):
     return HttpResponse("User-agent: *\nDisallow: /\n", content_type="text/plain")
 
 
+handler400 = "postpurchase.api.exceptions.bad_request"
+handler404 = "postpurchase.api.exceptions.page_not_found"
+handler500 = "postpurchase.api.exceptions.server_error"
+
 admin.site.site_header = "Post-purchase platform operations"
 admin.site.site_title = "Post-purchase admin"
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from postpurchase.errors import DomainError
 
+logger = logging.getLogger(__name__)
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Paths whose clients are programs: errors there are problem+json, never an HTML page.
+MACHINE_PATHS = ("/api/", "/webhooks/")
 PROBLEM_BASE = "https://postpurchase.dev/problems/"
 
 DOMAIN_STATUS = {
@@ -75,13 +82,27 @@ def problem_exception_handler(exc, context):
             detail=exc.message,
             errors=exc.fields or None,
         )
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(
+            status_code=413,
+            code="too_large",
+            title="Request body too large",
+            detail="The request body is larger than this API accepts; send fewer objects.",
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
     if response is None:
-        return None
+        # A bug: logged with its trace, answered as a problem rather than an HTML page.
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
+        return problem_response(
+            status_code=500,
+            code="server_error",
+            title="Server error",
+            detail="Something went wrong on our side; it has been logged. Retry later.",
+        )
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
     if isinstance(detail, (dict, list)):
         errors = _field_errors(detail)
@@ -99,3 +120,47 @@ def problem_exception_handler(exc, context):
         errors=errors,
         headers=headers,
     )
+
+
+def _problem_json(status_code: int, code: str, title: str, detail: str) -> JsonResponse:
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def api_not_found(request, *args, **kwargs):
+    """Any /api/ path that names no endpoint."""
+    return _problem_json(404, "not_found", "Not found", "No endpoint has this path.")
+
+
+def _is_machine_path(request) -> bool:
+    return request.path.startswith(MACHINE_PATHS)
+
+
+def page_not_found(request, exception):
+    if _is_machine_path(request):
+        return _problem_json(404, "not_found", "Not found", "Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    if _is_machine_path(request):
+        if isinstance(exception, RequestDataTooBig):
+            return _problem_json(
+                413, "too_large", "Request body too large", "The request body is too large."
+            )
+        return _problem_json(400, "bad_request", "Bad request", "The request is malformed.")
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    if _is_machine_path(request):
+        return _problem_json(
+            500, "server_error", "Server error", "Something went wrong on our side; retry later."
+        )
+    return defaults.server_error(request)

@@ -1,6 +1,7 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from postpurchase.api.exceptions import api_not_found
 from postpurchase.api.views import CurrentMerchantView
 from postpurchase.events.api import EventDetailView, EventListView
 
@@ -16,4 +17,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Last: any other path is a problem+json 404, even with DEBUG on.
+    re_path(r"", api_not_found),
 ]
