@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -32,12 +33,21 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+class JsonAlways(DefaultContentNegotiation):
+    """The API speaks JSON whatever the Accept header says (a browser's text/html included), so
+    a client is never refused with 406 nor sent anything else."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class _Replay(Exception):
     def __init__(self, record: IdempotencyRecord) -> None:
         self.record = record
 
 
 class MerchantAPIView(APIView):
+    content_negotiation_class = JsonAlways
     _idempotency: IdempotencyRecord | None = None
 
     def dispatch(self, request, *args, **kwargs):

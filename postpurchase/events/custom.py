@@ -16,7 +16,7 @@ from orders.models import Customer
 from orders.schemas import AwareDatetime, ExternalId, _check_raw, _no_nul
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import Event
-from postpurchase.events.services import event_record
+from postpurchase.events.services import _validate_type, event_record
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import parse_payload
 
@@ -48,6 +48,10 @@ class CustomEventIn(BaseModel):
     @field_validator("type")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
+        try:
+            _validate_type(value)
+        except DomainError as exc:
+            raise ValueError(exc.message) from None
         if value.split(".", 1)[0] in RESERVED_NAMESPACES:
             raise ValueError(
                 f"{value.split('.', 1)[0]}.* events are recorded by the platform itself"

@@ -1,0 +1,103 @@
+"""Rate limits per key, problem+json on every error path, and the schema and docs pages."""
+
+import pytest
+from django.test import Client
+
+from tests.api.conftest import client_for
+from tests.factories import order_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def test_over_the_rate_limit_answers_429_with_retry_after(api_a, merchant_a, settings):
+    # given
+    settings.API_RATE_LIMIT = "3/m"
+    other_key = client_for(merchant_a)
+
+    # when
+    statuses = [api_a.get("/api/v1/orders").status_code for _ in range(4)]
+    limited = api_a.get("/api/v1/orders")
+    other = other_key.get("/api/v1/orders")
+
+    # then: counted per key
+    assert statuses == [200, 200, 200, 429]
+    assert limited.status_code == 429
+    assert limited["Content-Type"] == "application/problem+json"
+    assert limited.json()["code"] == "throttled"
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert other.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "content_type", "status", "code"),
+    [
+        ("get", "/api/v1/no-such-thing", None, None, 404, "not_found"),
+        ("get", "/api/v1/orders/999999", None, None, 404, "not_found"),
+        ("post", "/api/v1/orders", "{not json", "application/json", 400, "parse_error"),
+        ("post", "/api/v1/orders", "a=b", "application/x-www-form-urlencoded", 415,
+         "unsupported_media_type"),
+        ("post", "/api/v1/orders", "[1, 2]", "application/json", 400, "invalid"),
+        ("delete", "/api/v1/orders", None, None, 405, "method_not_allowed"),
+        ("get", "/webhooks/no-such-thing/", None, None, 404, "not_found"),
+    ],
+)
+def test_error_paths_answer_problem_json(api_a, method, url, body, content_type, status, code):
+    kwargs = {"content_type": content_type} if content_type else {}
+    response = getattr(api_a, method)(url, body, **kwargs) if body else getattr(api_a, method)(url)
+
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == code
+    assert problem["status"] == status
+    assert problem["type"] == f"https://postpurchase.dev/problems/{code}"
+    assert problem["title"]
+    assert problem["detail"]
+
+
+def test_an_html_accept_header_still_gets_json(api_a):
+    response = api_a.get("/api/v1/orders/999999", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_body_over_the_upload_limit_is_413(api_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = api_a.post("/api/v1/orders", order_payload(number="x" * 2000), format="json")
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+
+
+def test_the_schema_is_public_and_describes_every_resource():
+    response = Client().get("/api/v1/schema/?format=json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"] == "3.1.0"
+    for path in (
+        "/api/v1/orders",
+        "/api/v1/orders/bulk",
+        "/api/v1/orders/by-external-id/{external_id}",
+        "/api/v1/customers",
+        "/api/v1/products",
+        "/api/v1/shipments/{id}/tracking-events",
+        "/api/v1/events",
+    ):
+        assert path in schema["paths"], path
+    assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+    post_orders = schema["paths"]["/api/v1/orders"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in post_orders["parameters"]]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/docs/", "/api/v1/redoc/"])
+def test_the_docs_pages_load_their_scripts_from_our_own_static_files(url):
+    response = Client().get(url)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/" in html
+    assert "cdn." not in html
+    assert "unpkg" not in html and "jsdelivr" not in html
