@@ -34,6 +34,7 @@ def _merchant_currency(obj) -> str:
 
 
 class CustomerSerializer(serializers.ModelSerializer):
+    email = serializers.CharField(help_text="Lowercase; empty when unknown.")
     accepts_email_marketing = serializers.BooleanField(source="email_marketing_consent")
     accepts_sms_marketing = serializers.BooleanField(source="sms_marketing_consent")
     total_spent = MoneyField("total_spent", _merchant_currency, help_text="In the store currency.")
@@ -68,6 +69,8 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    image_url = serializers.CharField(help_text="An http(s) URL, or empty.")
+    url = serializers.CharField(help_text="An http(s) URL, or empty.")
     price = MoneyField("price", _merchant_currency)
 
     class Meta:
@@ -135,6 +138,7 @@ class ShipmentLineSerializer(serializers.Serializer):
 
 
 class ShipmentSerializer(serializers.ModelSerializer):
+    tracking_url = serializers.CharField(help_text="An http(s) URL, or empty.")
     order_external_id = serializers.CharField(source="order.external_id")
     lines = ShipmentLineSerializer(many=True)
 

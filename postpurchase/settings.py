@@ -246,10 +246,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # JSON in and out only: an API client never gets an HTML page, not even the browsable API.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["postpurchase.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "postpurchase.api.exceptions.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # No OPTIONS self-description: the OpenAPI schema is the description.
+    "DEFAULT_METADATA_CLASS": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }
 # Requests per API key (DRF's "<n>/<s|m|h|d>"), counted in the shared cache.
@@ -274,6 +276,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "postpurchase.api.schema.add_problem_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ShipmentStatusEnum": "orders.models.ShipmentStatus",
         "FinancialStatusEnum": "orders.models.FinancialStatus",
@@ -299,6 +305,7 @@ LOGGING = {
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "postpurchase.api.exceptions.csrf_failure"
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -325,5 +332,22 @@ if not PRODUCTION:
         (VAR_DIR / _sub).mkdir(parents=True, exist_ok=True)
 
 # --- Inbound webhooks (connectors app) ------------------------------------------------------
+# How often the beat re-enqueues deliveries whose task was lost or whose retry is due.
+CONNECTORS_SWEEP_SECONDS = env.float("CONNECTORS_SWEEP_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE["connectors-sweep"] = {
+    "task": "connectors.tasks.inbound_delivery_sweep",
+    "schedule": timedelta(seconds=CONNECTORS_SWEEP_SECONDS),
+    "options": {"queue": "default", "expires": CONNECTORS_SWEEP_SECONDS},
+}
 
 # --- Outbound webhooks (webhooks app) -------------------------------------------------------
+# Loopback destinations (127.0.0.1, ::1, localhost) for local development and tests only; every
+# other private, link-local or reserved address is always refused.
+WEBHOOKS_ALLOW_LOOPBACK = env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=False)
+# How often beat looks for webhook deliveries due a retry (or whose send task was lost).
+WEBHOOKS_SWEEP_SECONDS = env.float("WEBHOOKS_SWEEP_SECONDS", default=15.0)
+CELERY_BEAT_SCHEDULE["webhooks-due"] = {
+    "task": "webhooks.tasks.webhook_deliveries_sweep",
+    "schedule": timedelta(seconds=WEBHOOKS_SWEEP_SECONDS),
+    "options": {"queue": "default", "expires": WEBHOOKS_SWEEP_SECONDS},
+}

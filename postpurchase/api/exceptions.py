@@ -6,7 +6,9 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.views import csrf as csrf_views
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -133,6 +135,14 @@ def _problem_json(status_code: int, code: str, title: str, detail: str) -> JsonR
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: the dashboard's forms keep Django's page; a program gets JSON."""
+    if _is_machine_path(request):
+        return _problem_json(403, "csrf_failed", "Forbidden", "CSRF verification failed.")
+    return csrf_views.csrf_failure(request, reason=reason)
+
+
+@csrf_exempt
 def api_not_found(request, *args, **kwargs):
     """Any /api/ path that names no endpoint."""
     return _problem_json(404, "not_found", "Not found", "No endpoint has this path.")

@@ -19,3 +19,66 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
                 "create_api_key`, sent as `Authorization: Bearer <key>`. Read keys may only GET."
             ),
         }
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "An error, as RFC 9457 application/problem+json.",
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable machine code, e.g. invalid."},
+        "errors": {
+            "type": "object",
+            "description": "Per field (e.g. lines[0].unit_price): a list of {code, message}.",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    "required": ["code", "message"],
+                },
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail", "code"],
+}
+ERRORS = {
+    "400": "The request is invalid: see errors for each field.",
+    "401": "No API key, or an unknown or revoked one.",
+    "403": "The API key lacks the scope (a read key writing).",
+    "404": "No such object for this merchant.",
+    "405": "The method is not allowed on this path.",
+    "406": "The requested content type cannot be served.",
+    "409": "A conflict: the same Idempotency-Key is still in flight, or the change conflicts.",
+    "413": "The request body is too large.",
+    "415": "The body is not application/json.",
+    "422": "The Idempotency-Key was used with another request.",
+    "429": "Over the rate limit: retry after Retry-After seconds.",
+    "500": "An error on our side; retry later.",
+}
+
+
+def add_problem_responses(result, generator, request, public):
+    """drf-spectacular post-processing hook: every operation documents its error responses as
+    problem+json, so clients (and the schema tests) know every status it can answer."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for methods in result.get("paths", {}).values():
+        for operation in methods.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERRORS.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {
+                            "application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }
+                        },
+                    },
+                )
+    return result

@@ -34,8 +34,14 @@ def test_over_the_rate_limit_answers_429_with_retry_after(api_a, merchant_a, set
         ("get", "/api/v1/no-such-thing", None, None, 404, "not_found"),
         ("get", "/api/v1/orders/999999", None, None, 404, "not_found"),
         ("post", "/api/v1/orders", "{not json", "application/json", 400, "parse_error"),
-        ("post", "/api/v1/orders", "a=b", "application/x-www-form-urlencoded", 415,
-         "unsupported_media_type"),
+        (
+            "post",
+            "/api/v1/orders",
+            "a=b",
+            "application/x-www-form-urlencoded",
+            415,
+            "unsupported_media_type",
+        ),
         ("post", "/api/v1/orders", "[1, 2]", "application/json", 400, "invalid"),
         ("delete", "/api/v1/orders", None, None, 405, "method_not_allowed"),
         ("get", "/webhooks/no-such-thing/", None, None, 404, "not_found"),
@@ -101,3 +107,21 @@ def test_the_docs_pages_load_their_scripts_from_our_own_static_files(url):
     assert "/static/drf_spectacular_sidecar/" in html
     assert "cdn." not in html
     assert "unpkg" not in html and "jsdelivr" not in html
+
+
+def test_a_lone_surrogate_in_json_is_a_parse_error_and_nothing_is_stored(api_a):
+    body = '{"external_id": "c-1", "first_name": "\\ud800"}'
+
+    response = api_a.post("/api/v1/customers", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_a_paired_surrogate_escape_is_fine(api_a):
+    body = '{"external_id": "c-1", "first_name": "\\ud83d\\ude00"}'
+
+    response = api_a.post("/api/v1/customers", body, content_type="application/json")
+
+    assert response.status_code == 201
+    assert response.json()["first_name"] == "\U0001f600"

@@ -143,8 +143,11 @@ def test_custom_event_is_recorded_once_per_id(api_a):
         ({"type": "product.setup_completed"}, 400, "non_field_errors"),
         ({"type": "x.y", "customer_id": 1, "customer_external_id": "c-1"}, 400, "non_field_errors"),
         ({"type": "x.y", "customer_external_id": "nobody"}, 404, "customer_external_id"),
-        ({"type": "x.y", "customer_external_id": "c-1", "properties": {"a": "b" * 20000}}, 400,
-         "properties"),
+        (
+            {"type": "x.y", "customer_external_id": "c-1", "properties": {"a": "b" * 20000}},
+            400,
+            "properties",
+        ),
         ({"type": "x.y", "customer_external_id": "c-1", "colour": "red"}, 400, "colour"),
     ],
 )
