@@ -14,10 +14,11 @@ from orders.models import (
     Shipment,
     ShipmentStatus,
 )
+from postpurchase.api.filters import DateTimeFilter
 
 
 class _Filters(filters.FilterSet):
-    updated_since = filters.IsoDateTimeFilter(
+    updated_since = DateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text="Only rows changed at or after this time (ISO 8601 with an offset).",
@@ -58,8 +59,8 @@ class OrderFilter(_Filters):
     fulfillment_status = filters.ChoiceFilter(choices=FulfillmentStatus.choices)
     customer = filters.NumberFilter(field_name="customer_id", help_text="Our customer id.")
     customer_external_id = filters.CharFilter(field_name="customer__external_id")
-    placed_after = filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_before = filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    placed_after = DateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = DateTimeFilter(field_name="placed_at", lookup_expr="lt")
     number = filters.CharFilter()
 
     class Meta:

@@ -47,7 +47,8 @@ def _aware(value: datetime | None) -> datetime | None:
         raise ValueError("must include a UTC offset, e.g. 2026-03-01T12:00:00Z")
     if value is not None and not EARLIEST <= value < LATEST:
         raise ValueError("must be between the years 1900 and 2199")
-    return value
+    # In UTC: PostgreSQL refuses offsets beyond ±15:59, which Python accepts up to ±23:59.
+    return value.astimezone(UTC) if value is not None else None
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]

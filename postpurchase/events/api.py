@@ -9,6 +9,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
+from postpurchase.api.filters import DateTimeFilter
 from postpurchase.api.views import IDEMPOTENCY_PARAMETER, MerchantScopedGenericAPIView
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.custom import CustomEventIn, custom_event_record
@@ -43,8 +44,8 @@ class EventFilter(filters.FilterSet):
     customer = filters.NumberFilter(field_name="customer_id", help_text="Our customer id.")
     customer_external_id = filters.CharFilter(field_name="customer__external_id")
     source = filters.CharFilter()
-    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = DateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = DateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = Event
