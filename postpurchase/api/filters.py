@@ -12,8 +12,10 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class _UtcDateTimeField(filters.fields.IsoDateTimeField):
-    def strptime(self, value, format):
-        moment = super().strptime(value, format)
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         if not EARLIEST <= moment < LATEST:

@@ -125,3 +125,27 @@ def test_a_paired_surrogate_escape_is_fine(api_a):
 
     assert response.status_code == 201
     assert response.json()["first_name"] == "\U0001f600"
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("placed_after=2026-03-01T06:00:00-23:30", ["ord-1001"]),  # 2026-03-02T05:30Z
+        ("placed_after=2026-03-01T12:00:00-00:00", ["ord-1001"]),
+        ("placed_after=2026-03-02T06:00:01", []),  # no offset: UTC
+    ],
+)
+def test_time_filters_take_any_offset(api_a, query, found):
+    api_a.post("/api/v1/orders", order_payload(placed_at="2026-03-02T06:00:00Z"), format="json")
+
+    response = api_a.get(f"/api/v1/orders?{query}")
+
+    assert response.status_code == 200
+    assert [o["external_id"] for o in response.json()["results"]] == found
+
+
+def test_a_time_filter_out_of_range_is_400(api_a):
+    response = api_a.get("/api/v1/orders?placed_after=1316-01-18T09:04:08Z")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["placed_after"]
