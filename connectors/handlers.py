@@ -1,0 +1,221 @@
+"""What each kind of delivery does, called by ``services.inbound_delivery_process`` inside its
+savepoint with the merchant in scope. Every write goes through the orders, events and privacy
+services; nothing here writes a commerce row itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils.dateparse import parse_datetime
+
+from connectors import privacy
+from connectors.models import DeliverySource, DeliveryStatus, InboundDelivery
+from connectors.shopify import (
+    FULFILLMENT_TOPICS,
+    ORDER_TOPICS,
+    REFUND_TOPIC,
+    shopify_fulfillment,
+    shopify_order,
+    shopify_order_fulfillments,
+    shopify_refund,
+)
+from connectors.tracking import tracking_shipment_update
+from orders.models import FinancialStatus, Order, OrderLine, Shipment
+from orders.services import order_ingest, shipment_ingest
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.models import Event
+from postpurchase.events.services import event_record
+from postpurchase.tenancy.models import Merchant
+from postpurchase.validation import money_str
+
+REFUND_EVENT = "order.refunded"
+AMOUNT = models.DecimalField(max_digits=20, decimal_places=3)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str = DeliveryStatus.PROCESSED
+    note: str = ""
+
+
+def _order_not_yet_here(external_id: str) -> DomainError:
+    return DomainError(
+        ErrorCode.NOT_FOUND,
+        f"No order has external_id {external_id!r} yet.",
+        field="order_external_id",
+    )
+
+
+def is_early(error: DomainError) -> bool:
+    """A delivery about an order we have not received yet (Shopify does not promise order):
+    worth retrying later rather than failing for good."""
+    return error.code == ErrorCode.NOT_FOUND and error.field == "order_external_id"
+
+
+def delivery_handle(*, merchant: Merchant, delivery: InboundDelivery, now: datetime) -> Outcome:
+    if delivery.source == DeliverySource.TRACKING:
+        return _tracking_update(merchant, delivery.body, now)
+    topic = delivery.topic
+    if topic in ORDER_TOPICS:
+        return _shopify_order(merchant, delivery.body, now)
+    if topic in FULFILLMENT_TOPICS:
+        return _shopify_fulfillment(merchant, delivery.body, now)
+    if topic == REFUND_TOPIC:
+        return _shopify_refund(merchant, delivery.body, now)
+    if topic in privacy.HANDLERS:
+        note = privacy.HANDLERS[topic](merchant=merchant, delivery=delivery, now=now)
+        return Outcome(note=note)
+    return Outcome(DeliveryStatus.IGNORED, f"{topic} is not a topic we use.")
+
+
+# --- Shopify ----------------------------------------------------------------------------------
+
+
+def _shopify_order(merchant: Merchant, body: dict, now: datetime) -> Outcome:
+    payload = shopify_order(body, region=merchant.country)
+    result = order_ingest(merchant=merchant, payload=payload, source="shopify", now=now)
+    if result.stale:
+        return Outcome(
+            DeliveryStatus.IGNORED,
+            f"Older than what we hold for order {payload['number']} (updated_at "
+            f"{payload['updated_at']}).",
+        )
+    for shipment in shopify_order_fulfillments(body):
+        shipment_ingest(merchant=merchant, payload=shipment, now=now)
+    return Outcome()
+
+
+def _shopify_fulfillment(merchant: Merchant, body: dict, now: datetime) -> Outcome:
+    payload = shopify_fulfillment(body)
+    if payload is None:
+        return Outcome(DeliveryStatus.IGNORED, f"Fulfillment is {body.get('status')}.")
+    shipment_ingest(merchant=merchant, payload=payload, now=now)
+    return Outcome()
+
+
+def _refunded_so_far(merchant: Merchant, order: Order) -> Decimal:
+    total = (
+        Event.unscoped.filter(merchant=merchant, type=REFUND_EVENT, payload__order_id=order.pk)
+        .annotate(amount=Cast(KT("payload__amount"), output_field=AMOUNT))
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return total or Decimal(0)
+
+
+def _order_payload_from_row(order: Order, **changes) -> dict:
+    """The order as we hold it, as an ``OrderIn`` payload (no customer: the order keeps its
+    own), for a change that must go through ``order_ingest`` like any other."""
+    lines = OrderLine.unscoped.filter(order=order).select_related("product")
+    payload = {
+        "external_id": order.external_id,
+        "number": order.number,
+        "placed_at": order.placed_at,
+        "currency": order.currency,
+        **{name: getattr(order, name) for name in ("subtotal", "discount", "shipping", "tax")},
+        "total": order.total,
+        "financial_status": order.financial_status,
+        "cancelled_at": order.cancelled_at,
+        "cancel_reason": order.cancel_reason,
+        "lines": [
+            {
+                "external_id": line.external_id,
+                "title": line.title,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                **({"product_external_id": line.product.external_id} if line.product else {}),
+            }
+            for line in lines.order_by("position", "id")
+        ],
+    }
+    return payload | changes
+
+
+def _shopify_refund(merchant: Merchant, body: dict, now: datetime) -> Outcome:
+    """Record ``order.refunded`` once per refund; when the refunds now cover the order's total
+    (or part of it), its financial status follows, through ``order_ingest``."""
+    refund = shopify_refund(body)
+    order = (
+        Order.unscoped.select_related("customer")
+        .filter(merchant=merchant, external_id=refund["order_external_id"])
+        .first()
+    )
+    if order is None:
+        raise _order_not_yet_here(refund["order_external_id"])
+    occurred_at = parse_datetime(refund["occurred_at"] or "")
+    _, created = event_record(
+        merchant=merchant,
+        type=REFUND_EVENT,
+        customer=order.customer,
+        payload={
+            "order_id": order.pk,
+            "external_id": order.external_id,
+            "number": order.number,
+            "currency": order.currency,
+            "refund_id": refund["refund_id"],
+            "amount": money_str(refund["amount"], order.currency),
+            "lines": refund["lines"],
+        },
+        occurred_at=occurred_at if occurred_at and occurred_at.tzinfo else now,
+        dedupe_key=f"{REFUND_EVENT}:{refund['refund_id']}",
+        source="shopify",
+        now=now,
+    )
+    if not created:
+        return Outcome(DeliveryStatus.IGNORED, f"Refund {refund['refund_id']} is already recorded.")
+    _financial_status_follow(merchant, order, now)
+    return Outcome()
+
+
+def _financial_status_follow(merchant: Merchant, order: Order, now: datetime) -> None:
+    """Partially refunded, or refunded once the refunds cover the total; never back from
+    refunded. Shopify's own orders/updated follows with the same status (or a newer one)."""
+    refunded = _refunded_so_far(merchant, order)
+    if refunded <= 0:
+        return
+    status = (
+        FinancialStatus.REFUNDED if refunded >= order.total else FinancialStatus.PARTIALLY_REFUNDED
+    )
+    if order.financial_status in (status, FinancialStatus.REFUNDED):
+        return
+    order_ingest(
+        merchant=merchant,
+        payload=_order_payload_from_row(order, financial_status=status),
+        source="shopify",
+        now=now,
+    )
+
+
+# --- carrier tracking -------------------------------------------------------------------------
+
+
+def _tracked_shipment(merchant: Merchant, tracking_number: str, carrier: str) -> Shipment | None:
+    """The shipment with this tracking number; when several share it, the one of this carrier,
+    else the newest."""
+    shipments = Shipment.unscoped.filter(merchant=merchant, tracking_number=tracking_number)
+    if carrier and shipments.filter(carrier__iexact=carrier).exists():
+        shipments = shipments.filter(carrier__iexact=carrier)
+    return shipments.select_related("order").order_by("-created_at", "-id").first()
+
+
+def _tracking_update(merchant: Merchant, body: dict, now: datetime) -> Outcome:
+    tracking_number = str(body.get("tracking_number") or "").strip()
+    if not tracking_number:
+        raise DomainError(ErrorCode.INVALID, "tracking_number: required", field="tracking_number")
+    shipment = _tracked_shipment(merchant, tracking_number, str(body.get("carrier") or "").strip())
+    if shipment is None:
+        return Outcome(
+            DeliveryStatus.IGNORED, f"No shipment has tracking number {tracking_number}."
+        )
+    payload = tracking_shipment_update(
+        body, external_id=shipment.external_id, order_external_id=shipment.order.external_id
+    )
+    shipment_ingest(merchant=merchant, payload=payload, now=now)
+    return Outcome()

@@ -1,0 +1,333 @@
+"""Writes of the connectors app: the merchant's webhook secrets, receiving a delivery (verify,
+record, enqueue), processing it in a task, and the sweep that re-finds lost or failed ones.
+
+Receiving is kept small so the sender gets its answer fast: the signature is checked before
+anything is stored, the delivery row is the inbox (its unique constraint dedupes the sender's
+retries), and the work is done by ``inbound_delivery_process`` after commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.db import DataError, IntegrityError, transaction
+from django.utils import timezone
+
+from connectors import handlers
+from connectors.models import DeliverySource, DeliveryStatus, InboundConfig, InboundDelivery
+from connectors.shopify import TOPICS
+from connectors.signatures import shopify_signature_valid, tracking_signature_valid
+from connectors.tracking import tracking_delivery_id
+from postpurchase.crypto import random_secret
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.tenancy.models import Merchant
+from postpurchase.tenancy.scoping import merchant_scope
+
+logger = logging.getLogger(__name__)
+
+# How long a replaced secret keeps verifying (Shopify says a new app secret can take up to an
+# hour to be used for signing; carriers' systems are updated by hand).
+PREVIOUS_SECRET_GRACE = timedelta(hours=24)
+# A delivery not settled this long after it was received (or last tried) is assumed lost.
+PROCESS_GRACE = timedelta(minutes=2)
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=6)
+MAX_ATTEMPTS = 10
+SWEEP_BATCH = 500
+TRACKING_SECRET_PREFIX = "trk_"  # noqa: S105 (a prefix, not a secret)
+TRACKING_TOPIC = "tracking/update"
+SHOPIFY_HEADERS = ("X-Shopify-Shop-Domain", "X-Shopify-API-Version", "X-Shopify-Triggered-At")
+
+
+class ConnectorErrorCode(StrEnum):
+    SIGNATURE_INVALID = "signature_invalid"
+    BODY_INVALID = "body_invalid"
+
+
+def _signature_invalid() -> DomainError:
+    # One message for an unknown merchant, a missing secret and a wrong signature alike.
+    return DomainError(
+        ConnectorErrorCode.SIGNATURE_INVALID, "The webhook signature is missing or invalid."
+    )
+
+
+def _body_invalid(message: str) -> DomainError:
+    return DomainError(ConnectorErrorCode.BODY_INVALID, message)
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+def _config_locked(merchant: Merchant) -> InboundConfig:
+    InboundConfig.unscoped.get_or_create(merchant=merchant)
+    return InboundConfig.unscoped.select_for_update().get(merchant=merchant)
+
+
+def shopify_secret_set(*, merchant: Merchant, secret: str, now: datetime | None = None):
+    """Set the Shopify app's shared secret; the one it replaces keeps verifying for a while."""
+    secret = (secret or "").strip()
+    if not 8 <= len(secret) <= 255 or any(ch.isspace() for ch in secret):
+        raise DomainError(
+            ErrorCode.INVALID,
+            "Paste the secret exactly as Shopify shows it (8 to 255 characters, no spaces).",
+            field="secret",
+        )
+    now = now or timezone.now()
+    with transaction.atomic():
+        config = _config_locked(merchant)
+        if config.shopify_secret and config.shopify_secret != secret:
+            config.shopify_previous_secret = config.shopify_secret
+            config.shopify_previous_expires_at = now + PREVIOUS_SECRET_GRACE
+        config.shopify_secret = secret
+        config.shopify_secret_hint = secret[-4:]
+        config.shopify_secret_set_at = now
+        config.shopify_disconnected_at = None
+        config.updated_at = now
+        config.save()
+    return config
+
+
+def tracking_secret_rotate(
+    *, merchant: Merchant, now: datetime | None = None
+) -> tuple[InboundConfig, str]:
+    """Generate a new tracking secret and return it (the only time it is shown); the previous
+    one keeps verifying for a while, so the sender can switch without losing deliveries."""
+    now = now or timezone.now()
+    secret = TRACKING_SECRET_PREFIX + random_secret(32)
+    with transaction.atomic():
+        config = _config_locked(merchant)
+        if config.tracking_secret:
+            config.tracking_previous_secret = config.tracking_secret
+            config.tracking_previous_expires_at = now + PREVIOUS_SECRET_GRACE
+        config.tracking_secret = secret
+        config.tracking_secret_set_at = now
+        config.updated_at = now
+        config.save()
+    return config, secret
+
+
+def _secrets(config: InboundConfig | None, prefix: str, now: datetime) -> list[str]:
+    if config is None:
+        return []
+    found = [getattr(config, f"{prefix}_secret")]
+    expires_at = getattr(config, f"{prefix}_previous_expires_at")
+    if expires_at is not None and expires_at > now:
+        found.append(getattr(config, f"{prefix}_previous_secret"))
+    return [secret for secret in found if secret]
+
+
+def _config_for_slug(merchant_slug: str) -> tuple[Merchant | None, InboundConfig | None]:
+    merchant = Merchant.objects.filter(slug=merchant_slug, is_active=True).first()
+    if merchant is None:
+        return None, None
+    return merchant, InboundConfig.unscoped.filter(merchant=merchant).first()
+
+
+# --- receiving --------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_body(body: bytes) -> dict:
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise _body_invalid("The body must be a JSON object.") from None
+    if not isinstance(data, dict):
+        raise _body_invalid("The body must be a JSON object.")
+    return data
+
+
+def _record(
+    merchant: Merchant, *, source: str, delivery_id: str, topic: str, body: dict, **fields
+) -> tuple[InboundDelivery, bool]:
+    """Insert the delivery; a repeat of one we hold returns that one and ``False``."""
+    now = fields.pop("now")
+    status = fields.pop("status", DeliveryStatus.RECEIVED)
+    delivery = InboundDelivery(
+        merchant=merchant,
+        source=source,
+        delivery_id=delivery_id,
+        topic=topic,
+        body=body,
+        status=status,
+        received_at=now,
+        next_attempt_at=now + PROCESS_GRACE if status == DeliveryStatus.RECEIVED else None,
+        processed_at=None if status == DeliveryStatus.RECEIVED else now,
+        **fields,
+    )
+    try:
+        with transaction.atomic():
+            delivery.save()
+    except IntegrityError:
+        existing = InboundDelivery.unscoped.filter(
+            merchant=merchant, source=source, delivery_id=delivery_id
+        ).first()
+        if existing is None:
+            raise
+        return existing, False
+    except DataError:  # text PostgreSQL cannot hold, such as a NUL character
+        raise _body_invalid("The body holds text that cannot be stored.") from None
+    if status == DeliveryStatus.RECEIVED:
+        transaction.on_commit(lambda: _enqueue(delivery.pk, merchant.pk))
+    return delivery, True
+
+
+def shopify_delivery_receive(
+    *, merchant_slug: str, body: bytes, headers: Mapping[str, str], now: datetime | None = None
+) -> tuple[InboundDelivery, bool]:
+    """Verify and record a Shopify webhook. Raises ``signature_invalid`` (nothing stored) for an
+    unknown merchant, a merchant with no secret or a wrong signature."""
+    now = now or timezone.now()
+    merchant, config = _config_for_slug(merchant_slug)
+    secrets = _secrets(config, "shopify", now)
+    if not secrets or not shopify_signature_valid(
+        secrets=secrets, body=body, header=headers.get("X-Shopify-Hmac-Sha256")
+    ):
+        raise _signature_invalid()
+    data = _parse_body(body)
+    webhook_id = (headers.get("X-Shopify-Webhook-Id") or "").strip()
+    topic = (headers.get("X-Shopify-Topic") or "").strip()
+    if not webhook_id or not topic or len(webhook_id) > 255 or len(topic) > 100:
+        raise _body_invalid("X-Shopify-Webhook-Id and X-Shopify-Topic are required.")
+    extra: dict = {"headers": {name: headers[name] for name in SHOPIFY_HEADERS if name in headers}}
+    if topic not in TOPICS:
+        extra |= {"status": DeliveryStatus.IGNORED, "last_error": f"{topic} is not a topic we use."}
+    with transaction.atomic():
+        return _record(
+            merchant,
+            source=DeliverySource.SHOPIFY,
+            delivery_id=webhook_id,
+            topic=topic,
+            body=data,
+            now=now,
+            **extra,
+        )
+
+
+def tracking_delivery_receive(
+    *, merchant_slug: str, body: bytes, headers: Mapping[str, str], now: datetime | None = None
+) -> tuple[InboundDelivery, bool]:
+    """Verify and record a carrier tracking webhook (signature and timestamp checked first)."""
+    now = now or timezone.now()
+    merchant, config = _config_for_slug(merchant_slug)
+    secrets = _secrets(config, "tracking", now)
+    if not secrets or not tracking_signature_valid(
+        secrets=secrets, body=body, header=headers.get("X-Tracking-Signature"), now=now
+    ):
+        raise _signature_invalid()
+    data = _parse_body(body)
+    try:
+        delivery_id = tracking_delivery_id(data)
+    except DomainError as error:
+        raise _body_invalid(error.message) from None
+    with transaction.atomic():
+        return _record(
+            merchant,
+            source=DeliverySource.TRACKING,
+            delivery_id=delivery_id,
+            topic=TRACKING_TOPIC,
+            body=data,
+            now=now,
+        )
+
+
+def _enqueue(delivery_id: int, merchant_id: int) -> None:
+    from connectors.tasks import inbound_delivery_process_task
+
+    try:
+        inbound_delivery_process_task.delay(delivery_id=delivery_id, merchant_id=merchant_id)
+    except Exception:
+        # The broker is down: the sweep finds the delivery once its grace period is over.
+        logger.warning(
+            "Could not enqueue inbound delivery %s; the sweep will retry",
+            delivery_id,
+            exc_info=True,
+        )
+
+
+# --- processing -------------------------------------------------------------------------------
+
+
+def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with jitter in the upper half: 30s, 1m, 2m, ... capped at 6h."""
+    ceiling = min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
+    return ceiling * (0.5 + (rng or random).random() / 2)
+
+
+def _settle_failure(delivery: InboundDelivery, message: str, *, retry: bool, now: datetime):
+    delivery.status = DeliveryStatus.FAILED
+    delivery.last_error = message[:4000]
+    if retry and delivery.attempts < MAX_ATTEMPTS:
+        delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+    else:
+        delivery.next_attempt_at = None
+
+
+def inbound_delivery_process(
+    *, merchant: Merchant, delivery_id: int, now: datetime | None = None
+) -> str:
+    """Process one delivery (map it and call the orders and privacy services), once.
+
+    The delivery's row lock is held throughout, so two workers never process it side by side;
+    the work runs in a savepoint, so a failure leaves nothing half-written. A ``DomainError``
+    is permanent (recorded, not retried) unless it says the order has not arrived yet; any
+    other error is retried with backoff until ``MAX_ATTEMPTS``. Returns the status."""
+    now = now or timezone.now()
+    with transaction.atomic(), merchant_scope(merchant):
+        delivery = (
+            InboundDelivery.objects.select_for_update(skip_locked=True)
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return "busy"
+        settled = delivery.status in (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED)
+        if settled or (delivery.status == DeliveryStatus.FAILED and not delivery.next_attempt_at):
+            return delivery.status
+        delivery.attempts += 1
+        try:
+            with transaction.atomic():
+                outcome = handlers.delivery_handle(merchant=merchant, delivery=delivery, now=now)
+        except DomainError as error:
+            _settle_failure(delivery, error.message, retry=handlers.is_early(error), now=now)
+        except Exception as exc:
+            logger.exception(
+                "Inbound delivery %s failed (attempt %s)", delivery.pk, delivery.attempts
+            )
+            _settle_failure(delivery, f"{type(exc).__name__}: {exc}", retry=True, now=now)
+        else:
+            delivery.status = outcome.status
+            delivery.last_error = outcome.note
+            delivery.processed_at = now
+            delivery.next_attempt_at = None
+        delivery.save()
+        return delivery.status
+
+
+def inbound_delivery_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH):
+    """Enqueue every delivery due a (re)try: a task lost after receipt, or a failure whose
+    backoff is over. Each one's ``next_attempt_at`` moves a grace period on, so it is not
+    enqueued again while its task waits in the queue. Returns the ids enqueued."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            InboundDelivery.unscoped.select_for_update(skip_locked=True)
+            .filter(next_attempt_at__lte=now)
+            .order_by("next_attempt_at")
+            .values_list("pk", "merchant_id")[:batch_size]
+        )
+        if due:
+            InboundDelivery.unscoped.filter(pk__in=[pk for pk, _ in due]).update(
+                next_attempt_at=now + PROCESS_GRACE
+            )
+    for pk, merchant_id in due:
+        _enqueue(pk, merchant_id)
+    return [pk for pk, _ in due]

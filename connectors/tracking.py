@@ -1,0 +1,135 @@
+"""The carrier tracking webhook's JSON shape, and the statuses of tracking aggregators (AfterShip,
+EasyPost, 17track and our own words) mapped onto ours. Pure functions: no database.
+
+    {"id": "evt_123", "tracking_number": "1Z999AA10123456784", "carrier": "UPS",
+     "status": "in_transit", "estimated_delivery": "2026-03-05",
+     "checkpoints": [{"occurred_at": "2026-03-02T09:30:00Z", "status": "in_transit",
+                      "description": "Departed facility", "location": "Newark, NJ"}]}
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from orders.models import ShipmentStatus
+from postpurchase.errors import DomainError, ErrorCode
+
+# Statuses are compared in snake_case: "OutForDelivery", "out-for-delivery" and
+# "out_for_delivery" are one status.
+STATUSES: dict[str, ShipmentStatus] = {
+    **dict.fromkeys(
+        ["label_created", "info_received", "pre_transit", "pending", "accepted"],
+        ShipmentStatus.LABEL_CREATED,
+    ),
+    **dict.fromkeys(["in_transit", "transit", "picked_up"], ShipmentStatus.IN_TRANSIT),
+    **dict.fromkeys(
+        ["out_for_delivery", "available_for_pickup", "ready_for_pickup"],
+        ShipmentStatus.OUT_FOR_DELIVERY,
+    ),
+    "delivered": ShipmentStatus.DELIVERED,
+    **dict.fromkeys(
+        [
+            "exception",
+            "attempt_fail",
+            "attempted_delivery",
+            "delivery_failure",
+            "failure",
+            "error",
+            "expired",
+        ],
+        ShipmentStatus.EXCEPTION,
+    ),
+    **dict.fromkeys(
+        ["returned_to_sender", "return_to_sender", "returned"], ShipmentStatus.RETURNED_TO_SENDER
+    ),
+}
+# Words that say nothing about where the parcel is: accepted, but they change no status.
+NO_NEWS = frozenset({"unknown", "not_found", "notfound", "cancelled", "canceled"})
+
+
+def tracking_status(value: Any) -> ShipmentStatus | None:
+    """Our status for an aggregator's word, ``None`` for a word that says nothing."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    word = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", value.strip())
+    word = re.sub(r"[\s\-]+", "_", word).lower()
+    if word in STATUSES:
+        return STATUSES[word]
+    if word in NO_NEWS:
+        return None
+    raise DomainError(
+        ErrorCode.INVALID, f"status: {value!r} is not a tracking status we know", field="status"
+    )
+
+
+def tracking_delivery_id(body: Any) -> str:
+    if not isinstance(body, dict):
+        raise DomainError(ErrorCode.INVALID, "The body must be a JSON object.")
+    value = body.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        raise DomainError(ErrorCode.INVALID, "id: the delivery id is required", field="id")
+    if len(str(value)) > 255:
+        raise DomainError(ErrorCode.INVALID, "id: at most 255 characters", field="id")
+    return str(value).strip()
+
+
+def tracking_checkpoints(body: dict) -> list[dict]:
+    checkpoints = body.get("checkpoints") or []
+    if not isinstance(checkpoints, list):
+        raise DomainError(ErrorCode.INVALID, "checkpoints: must be a list", field="checkpoints")
+    found = []
+    for index, raw in enumerate(checkpoints):
+        if not isinstance(raw, dict):
+            field = f"checkpoints[{index}]"
+            raise DomainError(ErrorCode.INVALID, f"{field}: must be an object", field=field)
+        status = tracking_status(raw.get("status"))
+        if status is None:
+            continue
+        found.append(
+            {
+                "status": status,
+                "occurred_at": raw.get("occurred_at"),
+                "description": str(raw.get("description") or "")[:500],
+                "location": str(raw.get("location") or "")[:255],
+                "raw": raw,
+            }
+        )
+    return found
+
+
+def tracking_shipment_update(body: dict, *, external_id: str, order_external_id: str) -> dict:
+    """A ``ShipmentIn`` payload updating the shipment the delivery is about."""
+    payload: dict[str, Any] = {
+        "external_id": external_id,
+        "order_external_id": order_external_id,
+        "checkpoints": tracking_checkpoints(body),
+    }
+    status = tracking_status(body.get("status"))
+    if status is not None:
+        payload["status"] = status
+        times = [c["occurred_at"] for c in payload["checkpoints"] if c["occurred_at"]]
+        if times and all(isinstance(t, str) for t in times):
+            # The overall status is as recent as the latest checkpoint that came with it; with
+            # none it is undated (and only ever moves a parcel forward).
+            payload["status_at"] = max(times, key=_sortable)
+    if body.get("estimated_delivery"):
+        payload["estimated_delivery"] = str(body["estimated_delivery"])[:10]
+    if body.get("tracking_url"):
+        payload["tracking_url"] = str(body["tracking_url"])
+    return payload
+
+
+def _sortable(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"checkpoints: {value!r} is not an ISO 8601 time with a UTC offset",
+            field="checkpoints",
+        )
+    return moment
