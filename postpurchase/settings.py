@@ -351,3 +351,9 @@ CELERY_BEAT_SCHEDULE["webhooks-due"] = {
     "schedule": timedelta(seconds=WEBHOOKS_SWEEP_SECONDS),
     "options": {"queue": "default", "expires": WEBHOOKS_SWEEP_SECONDS},
 }
+# Delivery logs are kept 30 days; the purge deletes older ones in batches.
+CELERY_BEAT_SCHEDULE["webhooks-purge"] = {
+    "task": "webhooks.tasks.webhook_deliveries_purge",
+    "schedule": timedelta(hours=1),
+    "options": {"queue": "default", "expires": 3600},
+}

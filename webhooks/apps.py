@@ -6,3 +6,11 @@ class WebhooksConfig(AppConfig):
 
     name = "webhooks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from postpurchase.events.registry import registry
+        from webhooks.services import CONSUMER_NAME, webhooks_fan_out
+
+        # Every event type: which endpoints want it is the endpoints' business, decided per
+        # event inside the consumer's transaction.
+        registry.subscribe("*", CONSUMER_NAME, webhooks_fan_out)

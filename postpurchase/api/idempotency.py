@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 
 from postpurchase.api.models import IdempotencyRecord
@@ -129,7 +130,7 @@ def idempotency_complete(
 ) -> None:
     IdempotencyRecord.unscoped.filter(pk=record.pk, response_status__isnull=True).update(
         response_status=status,
-        response_body=body,
+        response_body=json.dumps(body, cls=DjangoJSONEncoder) if body is not None else "",
         response_content_type=content_type[:100],
         response_location=location[:500],
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from postpurchase.crypto import EncryptedTextField
 from postpurchase.tenancy.scoping import TenantModel
 
 
@@ -18,7 +18,9 @@ class IdempotencyRecord(TenantModel):
     path = models.CharField(max_length=500)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body.")
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    # Encrypted: a response may carry a secret shown once (a webhook signing secret) or a
+    # shopper's personal data, and is kept for a day.
+    response_body = EncryptedTextField(blank=True, help_text="The response body, as JSON.")
     response_content_type = models.CharField(max_length=100, blank=True)
     response_location = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()

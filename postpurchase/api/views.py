@@ -6,6 +6,8 @@ Every POST and PATCH honours ``Idempotency-Key`` (see ``postpurchase.api.idempot
 
 from __future__ import annotations
 
+import json
+
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -92,7 +94,7 @@ class MerchantAPIView(APIView):
             if record.response_location:
                 headers["Location"] = record.response_location
             return Response(
-                record.response_body,
+                json.loads(record.response_body) if record.response_body else None,
                 status=record.response_status,
                 headers=headers,
                 content_type=record.response_content_type or None,

@@ -60,8 +60,14 @@ SECTIONS: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
             NavItem("Brand settings", "brand", "settings_brand", Perm.MANAGE_SETTINGS),
             NavItem("API keys", "key", "settings_api_keys", Perm.MANAGE_API_KEYS),
             NavItem("Team", "team", "settings_team", Perm.MANAGE_TEAM),
-            NavItem("Integrations", "plug", "", Perm.MANAGE_SETTINGS),
-            NavItem("Webhooks", "webhook", "", Perm.MANAGE_SETTINGS),
+            NavItem("Integrations", "plug", "settings_integrations", Perm.MANAGE_SETTINGS),
+            NavItem(
+                "Webhooks",
+                "webhook",
+                "settings_webhooks",
+                Perm.MANAGE_SETTINGS,
+                also_active_on=("settings_webhook_detail", "settings_webhook_rotate_secret"),
+            ),
         ),
     ),
 )

@@ -189,3 +189,16 @@ def test_two_concurrent_requests_with_one_key_one_wins_the_other_gets_409(mercha
     replay = post(client_b, order_payload(), "key-1")
     assert replay.status_code == 201
     assert replay.json() == responses["first"].json()
+
+
+def test_stored_responses_are_encrypted_at_rest(api_a):
+    post(api_a, {"email": "ada@example.net"}, "key-1", url="/api/v1/customers")
+    replay = post(api_a, {"email": "ada@example.net"}, "key-1", url="/api/v1/customers")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT response_body FROM api_idempotencyrecord")
+        (stored,) = cursor.fetchone()
+
+    assert stored.startswith("fernet:")
+    assert "ada@example.net" not in stored
+    assert replay.json()["email"] == "ada@example.net"

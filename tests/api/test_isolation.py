@@ -12,6 +12,7 @@ from orders.services import order_ingest, shipment_ingest
 from postpurchase.events.models import Event
 from postpurchase.tenancy.scoping import merchant_scope
 from tests.factories import order_payload
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +27,7 @@ COLLECTIONS = {
     "api:shipment-list",
     "api:event-list",
     "api:merchant",
+    "api:webhook-endpoint-list",
 }
 
 
@@ -64,12 +66,19 @@ def a_objects(merchant_a):
         customer = Customer.objects.get()
         product = Product.objects.get()
         event = Event.objects.first()
+        endpoint = WebhookEndpoint.unscoped.create(
+            merchant=merchant_a,
+            url="https://a.example/hooks",
+            event_types=["*"],
+            secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw7XC3hdK8vzQ=",
+        )
     return {
         "customer": (customer.pk, customer.external_id),
         "product": (product.pk, product.external_id),
         "order": (order.pk, order.external_id),
         "shipment": (shipment.pk, shipment.external_id),
         "event": (event.pk, None),
+        "webhook_endpoint": (endpoint.pk, None),
     }
 
 
@@ -85,6 +94,10 @@ OBJECTS = {
     "api:shipment-by-external-id": "shipment",
     "api:shipment-tracking-events": "shipment",
     "api:event-detail": "event",
+    "api:webhook-endpoint-detail": "webhook_endpoint",
+    "api:webhook-endpoint-rotate-secret": "webhook_endpoint",
+    "api:webhook-endpoint-send-test": "webhook_endpoint",
+    "api:webhook-endpoint-deliveries": "webhook_endpoint",
 }
 
 
@@ -115,7 +128,16 @@ def snapshot():
         model.__name__: sorted(model.unscoped.values_list("pk", "updated_at"))
         if hasattr(model, "updated_at")
         else sorted(model.unscoped.values_list("pk", flat=True))
-        for model in (Customer, Product, Order, Shipment, TrackingEvent, Event)
+        for model in (
+            Customer,
+            Product,
+            Order,
+            Shipment,
+            TrackingEvent,
+            Event,
+            WebhookEndpoint,
+            WebhookDelivery,
+        )
     }
 
 
@@ -188,6 +210,7 @@ def test_put_by_the_same_external_id_makes_the_callers_own_object(
         "/api/v1/orders",
         "/api/v1/shipments",
         "/api/v1/events",
+        "/api/v1/webhook-endpoints",
         "/api/v1/orders?customer_external_id=cust-1",
         "/api/v1/shipments?order_external_id=ord-1001",
     ],
@@ -203,7 +226,9 @@ def test_a_custom_event_cannot_name_another_merchants_customer(api_b, a_objects)
     pk, external_id = a_objects["customer"]
 
     by_id = api_b.post(
-        "/api/v1/events", {"type": "product.setup_completed", "customer_id": pk}, format="json"
+        "/api/v1/events",
+        {"type": "product.setup_completed", "customer_id": pk},
+        format="json",
     )
     by_external_id = api_b.post(
         "/api/v1/events",

@@ -91,16 +91,23 @@ def db_state():
     """``db_state()`` → every row a dashboard POST could change, to compare before and after."""
 
     def snapshot() -> dict[str, list[dict]]:
+        from connectors.models import InboundConfig
         from orders.models import Order
+        from webhooks.models import WebhookDelivery, WebhookEndpoint
 
         state = {
             "merchants": list(Merchant.objects.order_by("pk").values()),
             "memberships": list(Membership.objects.order_by("pk").values()),
             "api_keys": list(ApiKey.objects.order_by("pk").values()),
+            "webhook_endpoints": list(WebhookEndpoint.unscoped.order_by("pk").values()),
+            "webhook_deliveries": list(WebhookDelivery.unscoped.order_by("pk").values()),
         }
         for merchant in Merchant.objects.all():
             with merchant_scope(merchant):
                 state[f"orders:{merchant.slug}"] = list(Order.objects.order_by("pk").values())
+                state[f"inbound:{merchant.slug}"] = list(
+                    InboundConfig.objects.order_by("pk").values()
+                )
         return state
 
     return snapshot

@@ -8,9 +8,12 @@ import pytest
 from django.test import Client
 from django.urls import get_resolver, reverse
 
+from connectors.models import PrivacyRequest
 from postpurchase.dashboard.mixins import ScopedListView
 from postpurchase.tenancy.permissions import Perm, Role
 from tests.factories import MembershipFactory, UserFactory
+from webhooks import destinations
+from webhooks.services import webhook_endpoint_create
 
 # (url name, kwargs, required perm). A kwarg value names an object of the `objects` fixture.
 PAGES = [
@@ -21,17 +24,67 @@ PAGES = [
     ("dashboard:settings_brand", {}, Perm.MANAGE_SETTINGS),
     ("dashboard:settings_api_keys", {}, Perm.MANAGE_API_KEYS),
     ("dashboard:settings_team", {}, Perm.MANAGE_TEAM),
+    ("dashboard:settings_integrations", {}, Perm.MANAGE_SETTINGS),
+    (
+        "dashboard:settings_integrations_privacy_export",
+        {"pk": "privacy_request"},
+        Perm.MANAGE_SETTINGS,
+    ),
+    ("dashboard:settings_webhooks", {}, Perm.MANAGE_SETTINGS),
+    (
+        "dashboard:settings_webhook_detail",
+        {"pk": "webhook_endpoint"},
+        Perm.MANAGE_SETTINGS,
+    ),
 ]
 # Every endpoint that changes something: (url name, kwargs, required perm, a valid body).
 POSTS = [
-    ("dashboard:settings_brand", {}, Perm.MANAGE_SETTINGS, {"name": "Renamed", "currency": "EUR"}),
-    ("dashboard:settings_api_keys", {}, Perm.MANAGE_API_KEYS, {"name": "Sneaky", "scope": "write"}),
+    (
+        "dashboard:settings_brand",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"name": "Renamed", "currency": "EUR"},
+    ),
+    (
+        "dashboard:settings_api_keys",
+        {},
+        Perm.MANAGE_API_KEYS,
+        {"name": "Sneaky", "scope": "write"},
+    ),
     ("dashboard:settings_api_key_revoke", {"pk": "api_key"}, Perm.MANAGE_API_KEYS, {}),
     (
         "dashboard:settings_team_role",
         {"pk": "viewer_membership"},
         Perm.MANAGE_TEAM,
         {"role": "editor"},
+    ),
+    (
+        "dashboard:settings_integrations_shopify_secret",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"secret": "shpss_sneaky_0123456789"},
+    ),
+    ("dashboard:settings_integrations_tracking_secret", {}, Perm.MANAGE_SETTINGS, {}),
+    (
+        "dashboard:settings_webhooks",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"url": "https://hooks.example/in", "all_events": "on"},
+    ),
+    (
+        "dashboard:settings_webhook_detail",
+        {"pk": "webhook_endpoint"},
+        Perm.MANAGE_SETTINGS,
+        {"url": "https://hooks.example/v2", "all_events": "on"},
+    ),
+    *(
+        (
+            f"dashboard:settings_webhook_{action}",
+            {"pk": "webhook_endpoint"},
+            Perm.MANAGE_SETTINGS,
+            {},
+        )
+        for action in ("enable", "disable", "rotate_secret", "test", "delete")
     ),
 ]
 # Open to anyone, or checked by their own tests (test_auth.py, test_switcher.py).
@@ -61,7 +114,29 @@ def objects(order_a, api_key_a, merchant_a, member_of):
         "order": order_a,
         "api_key": api_key_a,
         "viewer_membership": viewer.memberships.get(),
+        "privacy_request": _privacy_request(merchant_a),
+        "webhook_endpoint": _webhook_endpoint(merchant_a),
     }
+
+
+@pytest.fixture(autouse=True)
+def _public_dns(monkeypatch):
+    # Webhook URLs are resolved when saved: every name is public here, and nothing connects.
+    monkeypatch.setattr(destinations, "resolve", lambda host, port: ["93.184.216.34"])
+
+
+def _webhook_endpoint(merchant):
+    return webhook_endpoint_create(
+        merchant=merchant,
+        url=f"https://{merchant.slug}.example/hooks",
+        event_types=["*"],
+    )
+
+
+def _privacy_request(merchant):
+    return PrivacyRequest.unscoped.create(
+        merchant=merchant, kind="customers/data_request", export={"customers": []}
+    )
 
 
 @pytest.fixture
@@ -71,6 +146,8 @@ def objects_b(order_b, api_key_b, merchant_b, member_of):
         "order": order_b,
         "api_key": api_key_b,
         "viewer_membership": viewer.memberships.get(),
+        "privacy_request": _privacy_request(merchant_b),
+        "webhook_endpoint": _webhook_endpoint(merchant_b),
     }
 
 

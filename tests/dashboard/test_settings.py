@@ -33,8 +33,8 @@ BRAND = {
 @pytest.mark.parametrize(
     ("role", "settings_links"),
     [
-        (Role.OWNER, ["Brand settings", "API keys", "Team"]),
-        (Role.ADMIN, ["Brand settings", "API keys"]),
+        (Role.OWNER, ["Brand settings", "API keys", "Team", "Integrations", "Webhooks"]),
+        (Role.ADMIN, ["Brand settings", "API keys", "Integrations", "Webhooks"]),
         (Role.EDITOR, []),
         (Role.VIEWER, []),
     ],

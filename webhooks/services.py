@@ -1,0 +1,514 @@
+"""Outbound webhooks: endpoints, the fan-out from the event log, and sending with retries.
+
+The fan-out is a consumer of the event log (``webhooks.fanout``): inside the consumer's
+transaction it writes one ``WebhookDelivery`` per enabled, subscribed endpoint, so an event
+committed is an event delivered even if a worker dies. Sends are rows, not broker timers:
+
+- a delivery due a send is *claimed* (a token in ``claim``, ``next_attempt_at`` moved one
+  ``LEASE`` on) by the fan-out itself or by the beat-driven sweep (``SELECT … FOR UPDATE SKIP
+  LOCKED``), and a send task is enqueued with the token after commit;
+- the task consumes the token with one conditional ``UPDATE`` before it sends, so two workers
+  holding the same message (a re-delivery) send one request, not two;
+- the result is logged as a ``WebhookAttempt`` and the next attempt scheduled with exponential
+  backoff and jitter, up to ``RETRY_WINDOW`` after the first; then the delivery is failed;
+- a worker lost mid-send leaves ``next_attempt_at`` at the end of the lease, so the sweep claims
+  the delivery again: delivery is at least once, and ``webhook-id`` lets receivers dedupe.
+
+An endpoint whose attempts have all failed for ``DISABLE_AFTER`` (at least
+``DISABLE_AFTER_FAILURES`` in a row), or that answers ``410 Gone``, is disabled, its pending
+deliveries are cancelled, and its merchant's owners and admins are told by email.
+
+Rows are locked endpoint first, delivery second, everywhere, so no two paths deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from orders.models import Customer
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.models import Event
+from postpurchase.tenancy.models import Membership, Merchant
+from postpurchase.tenancy.permissions import Role
+from webhooks import signing
+from webhooks.destinations import destination_check
+from webhooks.event_types import TEST_EVENT_TYPE, event_types_clean
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.transport import HttpOutcome, http_post
+
+logger = logging.getLogger(__name__)
+
+CONSUMER_NAME = "webhooks.fanout"
+LEASE = timedelta(minutes=5)  # longer than any one send (task time limit: 300 s)
+RETRY_BASE = timedelta(seconds=30)
+RETRY_FACTOR = 4
+RETRY_CAP = timedelta(hours=6)
+RETRY_WINDOW = timedelta(hours=24)
+DISABLE_AFTER_FAILURES = 10
+DISABLE_AFTER = timedelta(hours=24)
+PREVIOUS_SECRET_GRACE = timedelta(hours=24)
+SWEEP_BATCH = 200
+KEEP_DELIVERIES = timedelta(days=30)
+PURGE_BATCH = 5000
+DESCRIPTION_MAX = 200
+UPDATABLE = frozenset({"url", "description", "event_types", "enabled"})
+
+
+def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """The wait after failed attempt number ``attempts``: 30 s times 4ⁿ⁻¹ capped at 6 h, less up to
+    a quarter of it at random (30 s, 2 m, 8 m, 32 m, 2 h 8 m, 6 h, 6 h, …)."""
+    ceiling = min(RETRY_BASE * RETRY_FACTOR ** min(max(attempts - 1, 0), 10), RETRY_CAP)
+    return ceiling * (0.75 + 0.25 * (rng or random).random())
+
+
+def _message_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _body(event_type: str, occurred_at: datetime, data: Mapping[str, Any]) -> str:
+    payload = {"type": event_type, "timestamp": _iso(occurred_at), "data": data}
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+
+
+def _description_clean(value: Any) -> str:
+    description = (value or "").strip() if isinstance(value, str | None) else None
+    if description is None or len(description) > DESCRIPTION_MAX:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"Keep the description under {DESCRIPTION_MAX} characters.",
+            field="description",
+        )
+    return description
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+def webhook_endpoint_create(
+    *,
+    merchant: Merchant,
+    url: str,
+    event_types: list[str],
+    description: str = "",
+    now: datetime | None = None,
+) -> WebhookEndpoint:
+    """A new, enabled endpoint with a fresh secret (``endpoint.secret``: show it once)."""
+    now = now or timezone.now()
+    endpoint = WebhookEndpoint(
+        merchant=merchant,
+        url=destination_check(url),
+        description=_description_clean(description),
+        event_types=event_types_clean(event_types),
+        secret=signing.secret_generate(),
+        created_at=now,
+        updated_at=now,
+    )
+    endpoint.save()
+    return endpoint
+
+
+def webhook_endpoint_update(
+    *, endpoint: WebhookEndpoint, data: Mapping[str, Any], now: datetime | None = None
+) -> WebhookEndpoint:
+    """Change any of ``url``, ``description``, ``event_types`` and ``enabled``."""
+    unknown = sorted(set(data) - UPDATABLE)
+    if unknown:
+        raise DomainError(ErrorCode.INVALID, f"{unknown[0]!r} cannot be changed.", field=unknown[0])
+    now = now or timezone.now()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if "url" in data:
+            endpoint.url = destination_check(data["url"])
+        if "description" in data:
+            endpoint.description = _description_clean(data["description"])
+        if "event_types" in data:
+            endpoint.event_types = event_types_clean(data["event_types"])
+        endpoint.updated_at = now
+        endpoint.save()
+        enabled = data.get("enabled", endpoint.enabled)
+        if enabled and not endpoint.enabled:
+            endpoint = webhook_endpoint_enable(endpoint=endpoint, now=now)
+        elif not enabled and endpoint.enabled:
+            endpoint = webhook_endpoint_disable(
+                endpoint=endpoint, reason="Disabled by the merchant.", now=now
+            )
+    return endpoint
+
+
+def webhook_endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None):
+    """Enable an endpoint with a clean bill of health (its failure streak starts again)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.enabled = True
+        endpoint.disabled_at = None
+        endpoint.disabled_reason = ""
+        endpoint.consecutive_failures = 0
+        endpoint.failing_since = None
+        endpoint.updated_at = now
+        endpoint.save()
+    return endpoint
+
+
+def webhook_endpoint_disable(
+    *, endpoint: WebhookEndpoint, reason: str, now: datetime | None = None
+) -> WebhookEndpoint:
+    """Stop sending to an endpoint; its pending deliveries are cancelled."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if endpoint.enabled:
+            _disable(endpoint, reason=reason, now=now)
+            endpoint.save()
+    return endpoint
+
+
+def _disable(endpoint: WebhookEndpoint, *, reason: str, now: datetime) -> None:
+    """With the endpoint's row locked: mark it disabled (the caller saves it), cancel what
+    was still to be sent."""
+    endpoint.enabled = False
+    endpoint.disabled_at = now
+    endpoint.disabled_reason = reason
+    endpoint.updated_at = now
+    WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.CANCELLED, next_attempt_at=None, claim="", finished_at=now
+    )
+
+
+def webhook_endpoint_rotate_secret(
+    *, endpoint: WebhookEndpoint, now: datetime | None = None
+) -> WebhookEndpoint:
+    """A new secret (``endpoint.secret``: show it once). The old one keeps signing beside it
+    for ``PREVIOUS_SECRET_GRACE``, so receivers can switch without dropping a delivery."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = now + PREVIOUS_SECRET_GRACE
+        endpoint.secret = signing.secret_generate()
+        endpoint.updated_at = now
+        endpoint.save()
+    return endpoint
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint with its deliveries and their log."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+
+
+def secrets_in_use(endpoint: WebhookEndpoint, *, now: datetime) -> list[str]:
+    in_use = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        in_use.append(endpoint.previous_secret)
+    return in_use
+
+
+# --- fan-out --------------------------------------------------------------------------------
+
+
+def _event_data(event: Event) -> dict[str, Any]:
+    customer = None
+    if event.customer_id is not None:
+        external_id = (
+            Customer.unscoped.filter(pk=event.customer_id)
+            .values_list("external_id", flat=True)
+            .first()
+        )
+        customer = {"id": event.customer_id, "external_id": external_id}
+    return {**event.payload, "event_id": event.pk, "customer": customer}
+
+
+def webhook_deliveries_for_event(*, event: Event, now: datetime | None = None) -> list[int]:
+    """The event-log consumer: one delivery per enabled endpoint subscribed to ``event.type``,
+    once (a second run finds them there). Returns the ids of the deliveries it created; each is
+    claimed and its send enqueued after commit."""
+    now = now or timezone.now()
+    endpoints = [e for e in WebhookEndpoint.objects.filter(enabled=True) if e.wants(event.type)]
+    if not endpoints:
+        return []
+    body = _body(event.type, event.occurred_at, _event_data(event))
+    claim = uuid.uuid4().hex
+    WebhookDelivery.unscoped.bulk_create(
+        [
+            WebhookDelivery(
+                merchant_id=event.merchant_id,
+                endpoint=endpoint,
+                event=event,
+                event_type=event.type,
+                message_id=_message_id(),
+                body=body,
+                claim=claim,
+                next_attempt_at=now + LEASE,
+                created_at=now,
+            )
+            for endpoint in endpoints
+        ],
+        ignore_conflicts=True,  # the unique (merchant, endpoint, event) keeps a rerun a no-op
+    )
+    created = list(
+        WebhookDelivery.objects.filter(event=event, claim=claim).values_list("pk", flat=True)
+    )
+    merchant_id = event.merchant_id
+    transaction.on_commit(lambda: [_enqueue_send(pk, claim, merchant_id) for pk in created])
+    return created
+
+
+def webhooks_fan_out(event: Event) -> None:
+    """The handler registered with the event log (``WebhooksConfig.ready``)."""
+    webhook_deliveries_for_event(event=event)
+
+
+def webhook_endpoint_send_test(
+    *, endpoint: WebhookEndpoint, now: datetime | None = None
+) -> WebhookDelivery:
+    """Send a ``webhook.test`` event to one endpoint, through the same path as real events."""
+    if not endpoint.enabled:
+        raise DomainError(ErrorCode.CONFLICT, "Enable the endpoint to send it a test event.")
+    now = now or timezone.now()
+    data = {"endpoint_id": endpoint.pk, "message": "A test event: your endpoint works."}
+    claim = uuid.uuid4().hex
+    delivery = WebhookDelivery.unscoped.create(
+        merchant_id=endpoint.merchant_id,
+        endpoint=endpoint,
+        event=None,
+        event_type=TEST_EVENT_TYPE,
+        message_id=_message_id(),
+        body=_body(TEST_EVENT_TYPE, now, data),
+        claim=claim,
+        next_attempt_at=now + LEASE,
+        created_at=now,
+    )
+    merchant_id = endpoint.merchant_id
+    transaction.on_commit(lambda: _enqueue_send(delivery.pk, claim, merchant_id))
+    return delivery
+
+
+def _enqueue_send(delivery_id: int, claim: str, merchant_id: int) -> None:
+    from webhooks.tasks import webhook_delivery_send_task
+
+    try:
+        webhook_delivery_send_task.delay(
+            delivery_id=delivery_id, claim=claim, merchant_id=merchant_id
+        )
+    except Exception:
+        # The broker is down: the claim's lease runs out and the sweep claims it again.
+        logger.warning(
+            "Could not enqueue webhook delivery %s; the sweep will", delivery_id, exc_info=True
+        )
+
+
+def webhook_deliveries_sweep(
+    *, now: datetime | None = None, batch_size: int = SWEEP_BATCH
+) -> list[int]:
+    """Claim every delivery due an attempt (a retry, or a claim whose lease ran out) and enqueue
+    its send. Rows another sweeper holds are skipped. Returns the ids claimed."""
+    now = now or timezone.now()
+    claim = uuid.uuid4().hex
+    with transaction.atomic():
+        due = list(
+            WebhookDelivery.unscoped.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__enabled=True)
+            .order_by("next_attempt_at")
+            .values_list("pk", "merchant_id")[:batch_size]
+        )
+        if due:
+            WebhookDelivery.unscoped.filter(pk__in=[pk for pk, _ in due]).update(
+                claim=claim, next_attempt_at=now + LEASE
+            )
+    for pk, merchant_id in due:
+        _enqueue_send(pk, claim, merchant_id)
+    return [pk for pk, _ in due]
+
+
+def webhook_deliveries_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH) -> int:
+    """Delete finished deliveries (with their attempts) older than ``KEEP_DELIVERIES``, one
+    batch at a time; returns how many deliveries went."""
+    cutoff = (now or timezone.now()) - KEEP_DELIVERIES
+    old = WebhookDelivery.unscoped.filter(created_at__lt=cutoff).exclude(
+        status=DeliveryStatus.PENDING
+    )
+    ids = list(old.order_by("pk").values_list("pk", flat=True)[:batch_size])
+    WebhookAttempt.unscoped.filter(delivery_id__in=ids).delete()
+    return (
+        WebhookDelivery.unscoped.filter(pk__in=ids).delete()[1].get(WebhookDelivery._meta.label, 0)
+    )
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+def webhook_delivery_send(
+    *,
+    delivery_id: int,
+    claim: str,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> WebhookAttempt | None:
+    """Make the one attempt ``claim`` stands for. Returns the attempt, or ``None`` when the
+    claim was already used or replaced (another worker has it) or the endpoint is disabled."""
+    if not claim:
+        return None
+    taken = WebhookDelivery.objects.filter(
+        pk=delivery_id, claim=claim, status=DeliveryStatus.PENDING
+    ).update(claim="")
+    if not taken:
+        return None
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    endpoint = delivery.endpoint
+    if not endpoint.enabled:
+        return None  # disabling cancels pending deliveries; this one lost that race
+    now = now or timezone.now()
+    timestamp = int(now.timestamp())
+    body = delivery.body.encode("utf-8")
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signing.signature_header(
+            secrets_in_use=secrets_in_use(endpoint, now=now),
+            message_id=delivery.message_id,
+            timestamp=timestamp,
+            body=body,
+        ),
+    }
+    outcome = http_post(url=endpoint.url, body=body, headers=headers)
+    return _attempt_record(delivery_id=delivery.pk, outcome=outcome, now=now, rng=rng)
+
+
+def _attempt_record(
+    *, delivery_id: int, outcome: HttpOutcome, now: datetime, rng: random.Random | None
+) -> WebhookAttempt | None:
+    with transaction.atomic():
+        endpoint_id = (
+            WebhookDelivery.objects.filter(pk=delivery_id)
+            .values_list("endpoint_id", flat=True)
+            .first()
+        )
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+        if endpoint is None:
+            return None  # deleted while we were sending
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        delivery.attempts += 1
+        attempt = WebhookAttempt.unscoped.create(
+            merchant_id=delivery.merchant_id,
+            delivery=delivery,
+            number=delivery.attempts,
+            attempted_at=now,
+            succeeded=outcome.succeeded,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            response_excerpt=outcome.response_excerpt,
+            error=outcome.error,
+        )
+        delivery.first_attempt_at = delivery.first_attempt_at or now
+        delivery.last_attempt_at = now
+        delivery.last_status_code = outcome.status_code
+        delivery.last_error = outcome.error
+        if delivery.status == DeliveryStatus.PENDING:
+            _schedule(delivery, outcome, now=now, rng=rng)
+        delivery.save()
+        _health_record(endpoint, delivery, outcome, now=now)
+        endpoint.save()
+    return attempt
+
+
+def _schedule(
+    delivery: WebhookDelivery, outcome: HttpOutcome, *, now: datetime, rng: random.Random | None
+) -> None:
+    """Success ends the delivery; a failure schedules the next attempt, or gives up once the
+    retry window since the first attempt is over (the last attempt falls on its end)."""
+    deadline = delivery.first_attempt_at + RETRY_WINDOW
+    if outcome.succeeded or outcome.status_code == 410 or now >= deadline:
+        delivery.status = DeliveryStatus.SUCCEEDED if outcome.succeeded else DeliveryStatus.FAILED
+        delivery.next_attempt_at = None
+        delivery.finished_at = now
+    else:
+        delay = retry_delay(delivery.attempts, rng=rng)
+        if outcome.retry_after is not None:  # the receiver asked for a pause (429, 503)
+            delay = max(delay, timedelta(seconds=outcome.retry_after))
+        delivery.next_attempt_at = min(now + delay, deadline)
+
+
+def _health_record(
+    endpoint: WebhookEndpoint, delivery: WebhookDelivery, outcome: HttpOutcome, *, now: datetime
+) -> None:
+    """Keep the endpoint's failure streak (its row is locked) and disable it when the rule
+    says so."""
+    if outcome.succeeded:
+        endpoint.consecutive_failures = 0
+        endpoint.failing_since = None
+        endpoint.last_success_at = max(filter(None, [endpoint.last_success_at, now]))
+        return
+    endpoint.consecutive_failures += 1
+    endpoint.failing_since = endpoint.failing_since or now
+    endpoint.last_failure_at = now
+    if not endpoint.enabled:
+        return
+    if outcome.status_code == 410:
+        reason = f"The endpoint answered 410 Gone on {_iso(now)}: it asked not to be sent more."
+    elif (
+        endpoint.consecutive_failures >= DISABLE_AFTER_FAILURES
+        and now - endpoint.failing_since >= DISABLE_AFTER
+    ):
+        reason = (
+            f"Every delivery attempt since {_iso(endpoint.failing_since)} failed "
+            f"({endpoint.consecutive_failures} in a row); the last: "
+            f"{outcome.error or 'no response'}."
+        )
+    else:
+        return
+    _disable(endpoint, reason=reason, now=now)
+    endpoint_id = endpoint.pk
+    transaction.on_commit(lambda: _notify_disabled(endpoint_id))
+
+
+def _notify_disabled(endpoint_id: int) -> None:
+    """Email the merchant's owners and admins that an endpoint was disabled."""
+    endpoint = WebhookEndpoint.unscoped.select_related("merchant").filter(pk=endpoint_id).first()
+    if endpoint is None:
+        return
+    recipients = sorted(
+        Membership.objects.filter(
+            merchant_id=endpoint.merchant_id,
+            role__in=[Role.OWNER, Role.ADMIN],
+            user__is_active=True,
+        ).values_list("user__email", flat=True)
+    )
+    if not recipients:
+        return
+    page = settings.SITE_URL.rstrip("/") + reverse(
+        "dashboard:settings_webhook_detail", kwargs={"pk": endpoint.pk}
+    )
+    message = (
+        f"We stopped sending webhooks to {endpoint.url} for {endpoint.merchant.name}.\n\n"
+        f"Why: {endpoint.disabled_reason}\n\n"
+        "Events that happen while it is disabled are not sent to it. Once the endpoint "
+        f"answers again, enable it here:\n{page}\n"
+    )
+    try:
+        send_mail(
+            f"Webhook endpoint disabled: {endpoint.url}",
+            message,
+            None,
+            recipients,
+        )
+    except Exception:
+        logger.exception("Could not email the disabling of webhook endpoint %s", endpoint_id)
