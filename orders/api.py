@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from rest_framework import filters, mixins, serializers, status
 from rest_framework.response import Response
 
+from orders import api_examples as ex
 from orders import serializers as out
 from orders.filters import CustomerFilter, OrderFilter, ProductFilter, ShipmentFilter
 from orders.models import (
@@ -129,6 +130,7 @@ class _Customers:
         description="Upsert by external_id, else by email, else by phone.",
         request=CustomerIn,
         responses={201: out.CustomerSerializer, 200: out.CustomerSerializer},
+        examples=ex.CUSTOMER_EXAMPLES,
         parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
@@ -167,6 +169,7 @@ class CustomerDetailView(_Customers, mixins.RetrieveModelMixin, _Resource):
         summary="Create or replace a customer by external id",
         request=CustomerIn,
         responses={201: out.CustomerSerializer, 200: out.CustomerSerializer},
+        examples=ex.CUSTOMER_EXAMPLES,
     ),
     patch=extend_schema(
         tags=["Customers"],
@@ -207,6 +210,7 @@ class _Products:
         summary="Create or update a product",
         request=ProductIn,
         responses={201: out.ProductSerializer, 200: out.ProductSerializer},
+        examples=ex.PRODUCT_EXAMPLES,
         parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
@@ -251,6 +255,7 @@ class ProductDetailView(_Products, mixins.RetrieveModelMixin, _Resource):
         summary="Create or replace a product by external id",
         request=ProductIn,
         responses={201: out.ProductSerializer, 200: out.ProductSerializer},
+        examples=ex.PRODUCT_EXAMPLES,
     ),
     patch=extend_schema(
         tags=["Products"],
@@ -362,6 +367,7 @@ def _order_patch(view: _Resource, order: Order, body: dict) -> Response:
         ),
         request=OrderIn,
         responses={201: out.OrderSerializer, 200: out.OrderSerializer},
+        examples=ex.ORDER_EXAMPLES,
         parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
@@ -382,6 +388,7 @@ class OrderListView(_Orders, mixins.ListModelMixin, _Resource):
         summary="Change some of an order's fields",
         description="Fields not sent keep their values; `lines`, when sent, replaces the lines.",
         request=OrderIn,
+        examples=ex.ORDER_PATCH_EXAMPLES,
         parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
@@ -402,6 +409,7 @@ class OrderDetailView(_Orders, mixins.RetrieveModelMixin, _Resource):
         summary="Create or replace an order by external id",
         request=OrderIn,
         responses={201: out.OrderSerializer, 200: out.OrderSerializer},
+        examples=ex.ORDER_EXAMPLES,
     ),
     patch=extend_schema(
         tags=["Orders"],
@@ -464,6 +472,7 @@ def _shipment_patch(view: _Resource, shipment: Shipment, body: dict) -> Response
         ),
         request=ShipmentIn,
         responses={201: out.ShipmentSerializer, 200: out.ShipmentSerializer},
+        examples=ex.SHIPMENT_EXAMPLES,
         parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
@@ -499,6 +508,7 @@ class ShipmentDetailView(_Shipments, mixins.RetrieveModelMixin, _Resource):
         summary="Create or replace a shipment by external id",
         request=ShipmentIn,
         responses={201: out.ShipmentSerializer, 200: out.ShipmentSerializer},
+        examples=ex.SHIPMENT_EXAMPLES,
     ),
     patch=extend_schema(
         tags=["Shipments"],
@@ -529,6 +539,7 @@ class ShipmentByExternalIdView(_Shipments, mixins.RetrieveModelMixin, _ByExterna
             "there) and moves the shipment's status if the checkpoint is its newest news."
         ),
         request=CheckpointIn,
+        examples=ex.CHECKPOINT_EXAMPLES,
         responses={201: out.TrackingEventSerializer, 200: out.TrackingEventSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
     ),
@@ -607,6 +618,7 @@ class BulkResultSerializer(serializers.Serializer):
     ),
     request=BulkOrdersIn,
     responses={200: BulkResultSerializer},
+    examples=ex.BULK_EXAMPLES,
     parameters=[IDEMPOTENCY_PARAMETER],
 )
 class OrderBulkView(MerchantScopedGenericAPIView):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters as filters
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
@@ -77,6 +77,19 @@ class _Events(MerchantScopedGenericAPIView):
             "(200 with the first)."
         ),
         request=CustomEventIn,
+        examples=[
+            OpenApiExample(
+                "Setup finished",
+                value={
+                    "type": "product.setup_completed",
+                    "id": "setup-8812",
+                    "customer_external_id": "cust-77",
+                    "occurred_at": "2026-11-23T10:00:00Z",
+                    "properties": {"product": "Trail shoe", "steps": 4},
+                },
+                request_only=True,
+            )
+        ],
         responses={201: EventSerializer, 200: EventSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
     ),

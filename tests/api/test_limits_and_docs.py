@@ -96,6 +96,13 @@ def test_the_schema_is_public_and_describes_every_resource():
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     post_orders = schema["paths"]["/api/v1/orders"]["post"]
     assert "Idempotency-Key" in [p["name"] for p in post_orders["parameters"]]
+    request_examples = post_orders["requestBody"]["content"]["application/json"]["examples"]
+    (example,) = request_examples.values()
+    assert example["value"]["external_id"] == "1001"
+    created = post_orders["responses"]["201"]["content"]["application/json"]["examples"]
+    assert next(iter(created.values()))["value"]["total"] == "84.99"
+    problem = post_orders["responses"]["400"]["content"]["application/problem+json"]
+    assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
 
 
 @pytest.mark.parametrize("url", ["/api/v1/docs/", "/api/v1/redoc/"])
@@ -149,3 +156,33 @@ def test_a_time_filter_out_of_range_is_400(api_a):
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["placed_after"]
+
+
+def test_the_documented_examples_are_accepted_as_documented(api_a):
+    from orders import api_examples as ex
+
+    customer = api_a.post("/api/v1/customers", ex.CUSTOMER_EXAMPLES[0].value, format="json")
+    product = api_a.post("/api/v1/products", ex.PRODUCT_EXAMPLES[0].value, format="json")
+    order = api_a.post("/api/v1/orders", ex.ORDER_IN, format="json")
+    shipment = api_a.post("/api/v1/shipments", ex.SHIPMENT_EXAMPLES[0].value, format="json")
+    checkpoint = api_a.post(
+        f"/api/v1/shipments/{shipment.json()['id']}/tracking-events",
+        ex.CHECKPOINT_EXAMPLES[0].value,
+        format="json",
+    )
+    cancel = api_a.patch(
+        "/api/v1/orders/by-external-id/1001", ex.ORDER_PATCH_EXAMPLES[0].value, format="json"
+    )
+
+    assert [r.status_code for r in (customer, product, order, shipment, checkpoint, cancel)] == [
+        201,
+        201,
+        201,
+        201,
+        201,
+        200,
+    ]
+    # the documented response matches the real one, except ids and our own timestamps
+    varying = {"id", "customer_id", "lines", "created_at", "updated_at"}
+    shown = {k: v for k, v in order.json().items() if k not in varying}
+    assert shown == {k: v for k, v in ex.ORDER_OUT.items() if k not in varying}
