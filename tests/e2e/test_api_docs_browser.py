@@ -2,24 +2,15 @@
 
 from urllib.parse import urlparse
 
-import pytest
 
-
-@pytest.mark.parametrize(
-    ("path", "operation"),
-    [
-        ("/api/v1/docs/", ".opblock-summary-path[data-path='/api/v1/orders/bulk']"),
-        ("/api/v1/redoc/", "text=Create or update up to 1,000 orders"),
-    ],
-)
-def test_the_api_docs_render_with_no_request_leaving_the_site(live_server, page, path, operation):
+def test_the_api_docs_render_with_no_request_leaving_the_site(live_server, page):
     # given: every request the page makes is recorded
     requested = []
     page.on("request", lambda request: requested.append(request.url))
 
     # when
-    page.goto(live_server.url + path)
-    page.locator(operation).first.wait_for(state="attached")
+    page.goto(live_server.url + "/api/v1/docs/")
+    page.locator(".opblock-summary-path[data-path='/api/v1/orders/bulk']").wait_for()
 
     # then
     site = urlparse(live_server.url).netloc
