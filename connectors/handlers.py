@@ -4,11 +4,12 @@ services; nothing here writes a commerce row itself."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
@@ -20,6 +21,7 @@ from connectors.shopify import (
     FULFILLMENT_TOPICS,
     ORDER_TOPICS,
     REFUND_TOPIC,
+    shopify_dead_fulfillment_id,
     shopify_fulfillment,
     shopify_order,
     shopify_order_fulfillments,
@@ -28,6 +30,7 @@ from connectors.shopify import (
 from connectors.tracking import tracking_shipment_update
 from orders.models import FinancialStatus, Order, OrderLine, Shipment
 from orders.services import order_ingest, shipment_ingest
+from orders.voids import shipment_void, shipment_voided
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
@@ -40,8 +43,13 @@ AMOUNT = models.DecimalField(max_digits=20, decimal_places=3)
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a delivery came to. ``retry``: it failed for a reason time may cure (with
+    ``status`` failed), yet what it did is kept (an order applied, one of its fulfillments
+    not yet)."""
+
     status: str = DeliveryStatus.PROCESSED
     note: str = ""
+    retry: bool = False
 
 
 def _order_not_yet_here(external_id: str) -> DomainError:
@@ -52,10 +60,24 @@ def _order_not_yet_here(external_id: str) -> DomainError:
     )
 
 
+# A shipment naming a line the order does not have yet, or more than is left to ship: the
+# order edit adding it, or the cancellation of the fulfillment holding it, may still come.
+LINE_NOT_YET = re.compile(r"lines\[\d+\]\.line_external_id")
+QUANTITY_NOT_YET = re.compile(r"lines\[\d+\]\.quantity")
+
+
 def is_early(error: DomainError) -> bool:
-    """A delivery about an order we have not received yet (Shopify does not promise order):
-    worth retrying later rather than failing for good."""
-    return error.code == ErrorCode.NOT_FOUND and error.field == "order_external_id"
+    """A delivery that came before what it builds on (Shopify does not promise order): its
+    order, the order edit that added a line, or the cancellation of an earlier fulfillment of
+    the same items. Worth retrying later rather than failing for good."""
+    field = error.field or ""
+    if error.code == ErrorCode.NOT_FOUND:
+        return field == "order_external_id" or bool(LINE_NOT_YET.fullmatch(field))
+    return (
+        error.code == ErrorCode.INVALID
+        and bool(QUANTITY_NOT_YET.fullmatch(field))
+        and "left to ship" in error.message
+    )
 
 
 def delivery_handle(*, merchant: Merchant, delivery: InboundDelivery, now: datetime) -> Outcome:
@@ -78,7 +100,14 @@ def delivery_handle(*, merchant: Merchant, delivery: InboundDelivery, now: datet
 
 
 def _shopify_order(merchant: Merchant, body: dict, now: datetime) -> Outcome:
+    """Dead fulfillments are voided first (a cancellation is final, so even an older payload
+    says so truly, and an edit removing their lines then applies), then the order, then each
+    live fulfillment in a savepoint of its own: one we cannot take never holds the order
+    change back."""
     payload = shopify_order(body, region=merchant.country)
+    dead, live = shopify_order_fulfillments(body)
+    for external_id in dead:
+        shipment_void(merchant=merchant, shipment_external_id=external_id, now=now)
     result = order_ingest(merchant=merchant, payload=payload, source="shopify", now=now)
     if result.stale:
         return Outcome(
@@ -86,16 +115,57 @@ def _shopify_order(merchant: Merchant, body: dict, now: datetime) -> Outcome:
             f"Older than what we hold for order {payload['number']} (updated_at "
             f"{payload['updated_at']}).",
         )
-    for shipment in shopify_order_fulfillments(body):
-        shipment_ingest(merchant=merchant, payload=shipment, now=now)
-    return Outcome()
+    problems, early = [], False
+    for shipment in live:
+        try:
+            with transaction.atomic():
+                _live_fulfillment_ingest(merchant, shipment, now)
+        except DomainError as error:
+            problems.append(f"Fulfillment {shipment['external_id']}: {error.message}")
+            early = early or is_early(error)
+    if not problems:
+        return Outcome()
+    note = f"Order {payload['number']} applied; " + " ".join(problems)
+    if early:
+        return Outcome(DeliveryStatus.FAILED, note, retry=True)
+    return Outcome(DeliveryStatus.PROCESSED, note)
+
+
+def _order_locked(merchant: Merchant, external_id: str) -> Order:
+    order = (
+        Order.unscoped.select_for_update(no_key=True, of=("self",))
+        .select_related("customer")
+        .filter(merchant=merchant, external_id=external_id)
+        .first()
+    )
+    if order is None:
+        raise _order_not_yet_here(external_id)
+    return order
+
+
+def _live_fulfillment_ingest(merchant: Merchant, payload: dict, now: datetime) -> bool:
+    """Ingest a live fulfillment unless it was cancelled already (a late re-delivery of it):
+    checked under the order's row lock, the lock a void takes too. Returns whether it was
+    ingested."""
+    _order_locked(merchant, payload["order_external_id"])
+    if shipment_voided(merchant=merchant, shipment_external_id=payload["external_id"]):
+        return False
+    shipment_ingest(merchant=merchant, payload=payload, now=now)
+    return True
 
 
 def _shopify_fulfillment(merchant: Merchant, body: dict, now: datetime) -> Outcome:
+    dead_id = shopify_dead_fulfillment_id(body)
+    if dead_id is not None:
+        voided = shipment_void(merchant=merchant, shipment_external_id=dead_id, now=now)
+        if voided is None:
+            return Outcome(DeliveryStatus.IGNORED, f"Fulfillment is {body.get('status')}.")
+        return Outcome(note=f"Fulfillment is {body.get('status')}: its shipment is voided.")
     payload = shopify_fulfillment(body)
-    if payload is None:
-        return Outcome(DeliveryStatus.IGNORED, f"Fulfillment is {body.get('status')}.")
-    shipment_ingest(merchant=merchant, payload=payload, now=now)
+    if not _live_fulfillment_ingest(merchant, payload, now):
+        return Outcome(
+            DeliveryStatus.IGNORED, f"Fulfillment {payload['external_id']} was cancelled."
+        )
     return Outcome()
 
 
@@ -140,15 +210,12 @@ def _order_payload_from_row(order: Order, **changes) -> dict:
 
 def _shopify_refund(merchant: Merchant, body: dict, now: datetime) -> Outcome:
     """Record ``order.refunded`` once per refund; when the refunds now cover the order's total
-    (or part of it), its financial status follows, through ``order_ingest``."""
-    refund = shopify_refund(body)
-    order = (
-        Order.unscoped.select_related("customer")
-        .filter(merchant=merchant, external_id=refund["order_external_id"])
-        .first()
-    )
-    if order is None:
-        raise _order_not_yet_here(refund["order_external_id"])
+    (or part of it), its financial status follows, through ``order_ingest``. The order's row is
+    locked before it is read, so the status change is made to the order as it stands, never
+    to a copy a concurrent update (a cancellation) has since replaced."""
+    order_external_id = shopify_refund(body)["order_external_id"]
+    order = _order_locked(merchant, order_external_id)
+    refund = shopify_refund(body, currency=order.currency)
     occurred_at = parse_datetime(refund["occurred_at"] or "")
     _, created = event_record(
         merchant=merchant,
@@ -176,7 +243,8 @@ def _shopify_refund(merchant: Merchant, body: dict, now: datetime) -> Outcome:
 
 def _financial_status_follow(merchant: Merchant, order: Order, now: datetime) -> None:
     """Partially refunded, or refunded once the refunds cover the total; never back from
-    refunded. Shopify's own orders/updated follows with the same status (or a newer one)."""
+    refunded. Shopify's own orders/updated follows with the same status (or a newer one).
+    ``order`` is locked by the caller: everything but the status is written back as held."""
     refunded = _refunded_so_far(merchant, order)
     if refunded <= 0:
         return

@@ -4,11 +4,14 @@
   their orders with lines and shipments, their events), kept on a ``PrivacyRequest`` for the
   merchant to download and hand over.
 - ``customers/redact``: the customer's personal data is erased (contact details, names,
-  birthday, consents, the same in their events' payloads and in the webhook bodies we kept),
-  while the anonymous rows and money figures stay for analytics. A ``customer.redacted`` event
-  lets every other app erase what it holds on that customer.
-- ``shop/redact``: every customer of the merchant is erased that way, every Shopify body we
-  kept is dropped, and the Shopify connection is switched off (its secrets are deleted).
+  birthday, consents, the same in their events' payloads, their parcels' carrier scans and the
+  webhook bodies we kept), while the anonymous rows and money figures stay for analytics.
+  Deliveries about them still waiting to be processed are processed first, so their figures
+  are not lost, then erased like the rest. A ``customer.redacted`` event is recorded; no other
+  part of the platform acts on it yet (see docs/integrations.md for what is kept).
+- ``shop/redact``: every customer that came from Shopify is erased that way, every Shopify and
+  tracking body we kept is dropped, and the Shopify connection is switched off (its secrets
+  are deleted). Customers known only through other channels (the API, imports) are kept.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.fields.json import KT
 
 from connectors.models import (
     DeliverySource,
@@ -27,8 +31,8 @@ from connectors.models import (
     PrivacyRequest,
     PrivacyRequestKind,
 )
-from connectors.shopify import ORDER_TOPICS
-from orders.models import Customer, Order
+from connectors.shopify import FULFILLMENT_TOPICS, ORDER_TOPICS, REFUND_TOPIC
+from orders.models import Customer, Order, Shipment, TrackingEvent
 from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
@@ -258,6 +262,58 @@ def _events_scrub(events: QuerySet[Event], *, contains, equals) -> int:
     return count
 
 
+def _tracking_scrub(merchant: Merchant, orders: QuerySet[Order]) -> int:
+    """Empty the carrier scans of these orders' parcels (what the carrier sent us, a
+    description such as "signed by …" and a location that may be the shopper's address); the
+    statuses and times stay. Returns how many scans changed.
+
+    Scans of one parcel with the same time and status differ only by their description, so
+    once it is blank they are one scan: the later copies go first (a unique constraint)."""
+    shipments = Shipment.unscoped.filter(merchant=merchant, order__in=orders)
+    scans = TrackingEvent.unscoped.filter(merchant=merchant, shipment__in=shipments)
+    earlier_twin = TrackingEvent.unscoped.filter(
+        shipment=OuterRef("shipment"),
+        occurred_at=OuterRef("occurred_at"),
+        status=OuterRef("status"),
+        pk__lt=OuterRef("pk"),
+    )
+    merged = scans.filter(Exists(earlier_twin)).delete()[1].get(TrackingEvent._meta.label, 0)
+    changed = scans.exclude(raw={}, description="", location="").update(
+        raw={}, description="", location=""
+    )
+    return merged + changed
+
+
+# What a privacy request processes before it erases: deliveries that only carry figures.
+PROCESS_FIRST = ORDER_TOPICS | FULFILLMENT_TOPICS | {REFUND_TOPIC, "tracking/update"}
+
+
+def _waiting_process(merchant: Merchant, deliveries: QuerySet[InboundDelivery], now) -> None:
+    """Process the deliveries still waiting (received, or failed and due a retry) before their
+    bodies are erased, so an order or a refund about the person is not lost with them. One a
+    worker holds right now is left to it; what is still waiting afterwards is erased."""
+    from connectors.services import delivery_process_locked  # services imports this module
+
+    waiting = Q(status=DeliveryStatus.RECEIVED) | Q(
+        status=DeliveryStatus.FAILED, next_attempt_at__isnull=False
+    )
+    ids = list(
+        deliveries.filter(waiting, topic__in=PROCESS_FIRST)
+        .order_by("received_at", "id")
+        .values_list("pk", flat=True)
+    )
+    for pk in ids:
+        delivery = (
+            InboundDelivery.unscoped.select_for_update(skip_locked=True)
+            .filter(waiting, pk=pk)
+            .first()
+        )
+        if delivery is not None:
+            delivery_process_locked(
+                merchant=merchant, delivery=delivery, now=now, count_attempt=True
+            )
+
+
 def _deliveries_erase(deliveries: QuerySet[InboundDelivery]) -> int:
     """Drop the bodies we kept; one still waiting to be processed never will be."""
     waiting = Q(status=DeliveryStatus.RECEIVED) | Q(
@@ -285,6 +341,13 @@ def _deliveries_about(external_ids: set[str], emails: set[str], order_external_i
     return about
 
 
+def _orders_of(merchant: Merchant, customers: list[Customer], order_external_ids: list[str]):
+    return Order.unscoped.filter(merchant=merchant).filter(
+        Q(customer_id__in=[customer.pk for customer in customers])
+        | Q(external_id__in=order_external_ids)
+    )
+
+
 def _deliveries_of(
     merchant: Merchant,
     customers: list[Customer],
@@ -293,17 +356,27 @@ def _deliveries_of(
     request_delivery: InboundDelivery | None,
 ) -> QuerySet[InboundDelivery]:
     """The Shopify deliveries about these customers, the customer the request names, their
-    orders and the orders named."""
-    ids = [customer.pk for customer in customers]
+    orders and the orders named; and the tracking deliveries about those orders' parcels."""
+    orders = _orders_of(merchant, customers, order_external_ids)
     order_external_ids = sorted(
-        set(order_external_ids)
-        | set(Order.unscoped.filter(customer_id__in=ids).values_list("external_id", flat=True))
+        set(order_external_ids) | set(orders.values_list("external_id", flat=True))
     )
     external_ids = {c.external_id for c in customers if c.external_id} | {requested.get("id", "")}
     emails = {c.email for c in customers if c.email} | {requested.get("email", "")}
+    numbers = list(
+        Shipment.unscoped.filter(merchant=merchant, order__in=orders)
+        .exclude(tracking_number="")
+        .order_by()
+        .values_list("tracking_number", flat=True)
+        .distinct()
+    )
+    shopify = Q(source=DeliverySource.SHOPIFY) & _deliveries_about(
+        external_ids - {""}, emails - {""}, order_external_ids
+    )
+    tracking = Q(source=DeliverySource.TRACKING, body__tracking_number__in=numbers)
     return (
-        InboundDelivery.unscoped.filter(merchant=merchant, source=DeliverySource.SHOPIFY)
-        .filter(_deliveries_about(external_ids - {""}, emails - {""}, order_external_ids))
+        InboundDelivery.unscoped.filter(merchant=merchant)
+        .filter(shopify | tracking)
         .exclude(pk=request_delivery.pk if request_delivery else None)
     )
 
@@ -319,9 +392,10 @@ def customers_redact(
     deliveries: bool = True,
 ) -> dict[str, int]:
     """Erase these customers' personal data; orders, lines, totals and events stay, anonymous.
-    The webhook bodies about them are dropped too (unless ``deliveries`` is false: the caller
-    drops them all); ``request_delivery``, the request being processed, is left to its caller;
-    ``requested`` is the store's id and email of the person, for rows we hold under no customer."""
+    Their parcels' carrier scans are emptied, and the webhook bodies about them (Shopify's and
+    the carriers') are dropped too, unless ``deliveries`` is false: the caller drops them all;
+    ``request_delivery``, the request being processed, is left to its caller; ``requested`` is
+    the store's id and email of the person, for rows we hold under no customer."""
     ids = [customer.pk for customer in customers]
     contains = frozenset(v.lower() for c in customers for v in (c.email, c.phone) if v)
     equals = frozenset(
@@ -333,6 +407,7 @@ def customers_redact(
             merchant, customers, order_external_ids, requested or {}, request_delivery
         )
         erased = _deliveries_erase(about)
+    scans = _tracking_scrub(merchant, _orders_of(merchant, customers, order_external_ids))
     summary = {
         "customers": len(ids),
         "events": _events_scrub(
@@ -340,6 +415,7 @@ def customers_redact(
             contains=contains,
             equals=equals,
         ),
+        "tracking_events": scans,
         "deliveries": erased,
     }
     Customer.unscoped.filter(merchant=merchant, pk__in=ids).update(
@@ -395,8 +471,11 @@ def privacy_customer_redact_handle(
 ) -> str:
     body = delivery.body
     wanted = _requested_customer(merchant, body)
-    customers = list(customers_matching(merchant=merchant, customer=wanted))
     orders = _order_ids(body, "orders_to_redact")
+    customers = list(customers_matching(merchant=merchant, customer=wanted))
+    _waiting_process(merchant, _deliveries_of(merchant, customers, orders, wanted, delivery), now)
+    # Processing may have brought the person in under a row we did not hold before.
+    customers = list(customers_matching(merchant=merchant, customer=wanted))
     summary = customers_redact(
         merchant=merchant,
         customers=customers,
@@ -438,11 +517,35 @@ def privacy_customer_redact_handle(
     return f"Erased {summary['customers']} customer(s)."
 
 
+def shopify_customers(*, merchant: Merchant) -> QuerySet[Customer]:
+    """The customers that came from Shopify: with an order placed through Shopify (an order
+    keeps the channel it came from), or named as the customer of a Shopify order delivery we
+    hold (an order first sent through the API, then updated by Shopify)."""
+    named = (
+        InboundDelivery.unscoped.filter(
+            merchant=merchant, source=DeliverySource.SHOPIFY, topic__in=ORDER_TOPICS
+        )
+        .annotate(customer_external_id=KT("body__customer__id"))
+        .filter(customer_external_id__isnull=False)
+        .values("customer_external_id")
+    )
+    shopify_orders = Order.unscoped.filter(customer=OuterRef("pk"), source="shopify")
+    return (
+        Customer.unscoped.filter(merchant=merchant)
+        .filter(Q(Exists(shopify_orders)) | Q(external_id__in=named))
+        .order_by("id")
+    )
+
+
 def privacy_shop_redact_handle(
     *, merchant: Merchant, delivery: InboundDelivery, now: datetime
 ) -> str:
-    customers = Customer.unscoped.filter(merchant=merchant).order_by("id")
-    summary = {"customers": 0, "events": 0, "deliveries": 0}
+    inbound = InboundDelivery.unscoped.filter(
+        merchant=merchant, source__in=[DeliverySource.SHOPIFY, DeliverySource.TRACKING]
+    ).exclude(pk=delivery.pk)
+    _waiting_process(merchant, inbound, now)
+    customers = shopify_customers(merchant=merchant)
+    summary = {"customers": 0, "events": 0, "tracking_events": 0, "deliveries": 0}
     last_id = 0
     while batch := list(customers.filter(pk__gt=last_id)[:BATCH]):
         done = customers_redact(
@@ -454,11 +557,11 @@ def privacy_shop_redact_handle(
         )
         summary = {key: summary[key] + done[key] for key in summary}
         last_id = batch[-1].pk
-    summary["deliveries"] = _deliveries_erase(
-        InboundDelivery.unscoped.filter(merchant=merchant, source=DeliverySource.SHOPIFY).exclude(
-            pk=delivery.pk
-        )
+    # A Shopify order with no customer (no contact given) may still have scans.
+    summary["tracking_events"] += _tracking_scrub(
+        merchant, Order.unscoped.filter(merchant=merchant, source="shopify", customer__isnull=True)
     )
+    summary["deliveries"] = _deliveries_erase(inbound)
     PrivacyRequest.unscoped.filter(merchant=merchant).update(export=None)
     InboundConfig.unscoped.filter(merchant=merchant).update(
         shopify_secret="",

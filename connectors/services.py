@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from connectors import handlers
 from connectors.models import DeliverySource, DeliveryStatus, InboundConfig, InboundDelivery
-from connectors.shopify import TOPICS
+from connectors.shopify import TOPICS, shopify_body_fits_topic
 from connectors.signatures import shopify_signature_valid, tracking_signature_valid
 from connectors.tracking import tracking_delivery_id
 from postpurchase.crypto import random_secret
@@ -47,6 +47,7 @@ SHOPIFY_HEADERS = ("X-Shopify-Shop-Domain", "X-Shopify-API-Version", "X-Shopify-
 class ConnectorErrorCode(StrEnum):
     SIGNATURE_INVALID = "signature_invalid"
     BODY_INVALID = "body_invalid"
+    TOPIC_MISMATCH = "topic_mismatch"
 
 
 def _signature_invalid() -> DomainError:
@@ -180,6 +181,21 @@ def _record(
     return delivery, True
 
 
+def _shopify_topic_check(topic: str, data: dict, headers: Mapping[str, str]) -> None:
+    """Refuse a body that is not the topic's resource, or that names another shop than the
+    one the delivery came from: the topic and the shop domain are headers, which Shopify's
+    signature does not cover."""
+    if topic in TOPICS and not shopify_body_fits_topic(topic, data):
+        raise DomainError(ConnectorErrorCode.TOPIC_MISMATCH, f"The body is not a {topic} payload.")
+    header_domain = (headers.get("X-Shopify-Shop-Domain") or "").strip().lower()
+    body_domain = str(data.get("shop_domain") or "").strip().lower()
+    if "shop_domain" in data and header_domain and body_domain != header_domain:
+        raise DomainError(
+            ConnectorErrorCode.TOPIC_MISMATCH,
+            f"The {topic} body names another shop than X-Shopify-Shop-Domain.",
+        )
+
+
 def shopify_delivery_receive(
     *, merchant_slug: str, body: bytes, headers: Mapping[str, str], now: datetime | None = None
 ) -> tuple[InboundDelivery, bool]:
@@ -197,6 +213,7 @@ def shopify_delivery_receive(
     topic = (headers.get("X-Shopify-Topic") or "").strip()
     if not webhook_id or not topic or len(webhook_id) > 255 or len(topic) > 100:
         raise _body_invalid("X-Shopify-Webhook-Id and X-Shopify-Topic are required.")
+    _shopify_topic_check(topic, data, headers)
     extra: dict = {"headers": {name: headers[name] for name in SHOPIFY_HEADERS if name in headers}}
     if topic not in TOPICS:
         extra |= {"status": DeliveryStatus.IGNORED, "last_error": f"{topic} is not a topic we use."}
@@ -271,16 +288,11 @@ def _settle_failure(delivery: InboundDelivery, message: str, *, retry: bool, now
         delivery.next_attempt_at = None
 
 
-def inbound_delivery_process(
-    *, merchant: Merchant, delivery_id: int, now: datetime | None = None
-) -> str:
-    """Process one delivery (map it and call the orders and privacy services), once.
-
-    The delivery's row lock is held throughout, so two workers never process it side by side;
-    the work runs in a savepoint, so a failure leaves nothing half-written. A ``DomainError``
-    is permanent (recorded, not retried) unless it says the order has not arrived yet; any
-    other error is retried with backoff until ``MAX_ATTEMPTS``. Returns the status."""
-    now = now or timezone.now()
+def _attempt_claim(merchant: Merchant, delivery_id: int, now: datetime) -> str | None:
+    """Count the attempt in a transaction of its own, committed before the work starts, so a
+    delivery that kills its worker (out of memory, a time limit) still runs out of attempts.
+    Its next try is due after the backoff, should this one never settle it. Returns the status
+    when there is nothing to do, ``None`` when the work may go ahead."""
     with transaction.atomic(), merchant_scope(merchant):
         delivery = (
             InboundDelivery.objects.select_for_update(skip_locked=True)
@@ -289,27 +301,83 @@ def inbound_delivery_process(
         )
         if delivery is None:
             return "busy"
-        settled = delivery.status in (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED)
-        if settled or (delivery.status == DeliveryStatus.FAILED and not delivery.next_attempt_at):
+        if not _waiting(delivery):
+            return delivery.status
+        if delivery.attempts >= MAX_ATTEMPTS:
+            _settle_failure(
+                delivery,
+                f"Gave up after {delivery.attempts} attempts; the last one never finished.",
+                retry=False,
+                now=now,
+            )
+            delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
             return delivery.status
         delivery.attempts += 1
-        try:
-            with transaction.atomic():
-                outcome = handlers.delivery_handle(merchant=merchant, delivery=delivery, now=now)
-        except DomainError as error:
-            _settle_failure(delivery, error.message, retry=handlers.is_early(error), now=now)
-        except Exception as exc:
-            logger.exception(
-                "Inbound delivery %s failed (attempt %s)", delivery.pk, delivery.attempts
-            )
-            _settle_failure(delivery, f"{type(exc).__name__}: {exc}", retry=True, now=now)
+        delivery.next_attempt_at = now + max(PROCESS_GRACE, retry_delay(delivery.attempts))
+        delivery.save(update_fields=["attempts", "next_attempt_at"])
+    return None
+
+
+def _waiting(delivery: InboundDelivery) -> bool:
+    if delivery.status in (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED):
+        return False
+    return not (delivery.status == DeliveryStatus.FAILED and not delivery.next_attempt_at)
+
+
+def delivery_process_locked(
+    *, merchant: Merchant, delivery: InboundDelivery, now: datetime, count_attempt: bool
+) -> str:
+    """Process a delivery whose row the caller has locked, in a savepoint, and settle it. A
+    ``DomainError`` is permanent (recorded, not retried) unless it says the delivery came
+    before what it builds on; any other error is retried with backoff until ``MAX_ATTEMPTS``.
+    Returns the status."""
+    if count_attempt:
+        delivery.attempts += 1
+    try:
+        with transaction.atomic():
+            outcome = handlers.delivery_handle(merchant=merchant, delivery=delivery, now=now)
+    except DomainError as error:
+        _settle_failure(delivery, error.message, retry=handlers.is_early(error), now=now)
+    except Exception as exc:
+        logger.exception("Inbound delivery %s failed (attempt %s)", delivery.pk, delivery.attempts)
+        _settle_failure(delivery, f"{type(exc).__name__}: {exc}", retry=True, now=now)
+    else:
+        if outcome.retry:
+            _settle_failure(delivery, outcome.note, retry=True, now=now)
         else:
             delivery.status = outcome.status
             delivery.last_error = outcome.note
             delivery.processed_at = now
             delivery.next_attempt_at = None
-        delivery.save()
-        return delivery.status
+    delivery.save()
+    return delivery.status
+
+
+def inbound_delivery_process(
+    *, merchant: Merchant, delivery_id: int, now: datetime | None = None
+) -> str:
+    """Process one delivery (map it and call the orders and privacy services), once.
+
+    The attempt is counted first, in its own committed transaction. Then the delivery's row
+    lock is held throughout the work, so two workers never process it side by side; the work
+    runs in a savepoint, so a failure leaves nothing half-written. Returns the status."""
+    now = now or timezone.now()
+    early = _attempt_claim(merchant, delivery_id, now)
+    if early is not None:
+        return early
+    with transaction.atomic(), merchant_scope(merchant):
+        delivery = (
+            InboundDelivery.objects.select_for_update(skip_locked=True)
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return "busy"  # another worker took it between the two transactions
+        if not _waiting(delivery):
+            return delivery.status
+        return delivery_process_locked(
+            merchant=merchant, delivery=delivery, now=now, count_attempt=False
+        )
 
 
 def inbound_delivery_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH):

@@ -116,13 +116,24 @@ def shopify_customer(data: Any, *, order_email: Any = "", region: str = "") -> d
     if not isinstance(data, dict) or data.get("id") in (None, ""):
         email = _clean_email(order_email)
         return {"email": email} if email else None
-    customer: dict[str, Any] = {
-        "external_id": _id(data, field="customer.id"),
-        "email": _clean_email(data.get("email") or order_email),
-        "phone": _clean_phone(data.get("phone"), region),
-        "first_name": _text(data.get("first_name"), 100),
-        "last_name": _text(data.get("last_name"), 100),
-    }
+    customer: dict[str, Any] = {"external_id": _id(data, field="customer.id")}
+    # A field Shopify leaves out or sends as null (an app without protected customer data
+    # access, a field removed) says nothing, so it never blanks what we hold; an address or a
+    # number we could never use is left out the same way.
+    email = data.get("email")
+    if email in (None, "") and order_email not in (None, ""):
+        email = order_email
+    if email is not None:
+        cleaned = _clean_email(email)
+        if cleaned or not str(email).strip():
+            customer["email"] = cleaned
+    if data.get("phone") is not None:
+        phone = _clean_phone(data["phone"], region)
+        if phone or not str(data["phone"]).strip():
+            customer["phone"] = phone
+    for name in ("first_name", "last_name"):
+        if data.get(name) is not None:
+            customer[name] = _text(data[name], 100)
     email_ok, email_at = _consent(data.get("email_marketing_consent"))
     sms_ok, sms_at = _consent(data.get("sms_marketing_consent"))
     if email_ok is not None:
@@ -207,7 +218,9 @@ def shopify_order(data: Any, *, region: str = "") -> dict:
     payload: dict[str, Any] = {
         "external_id": _id(order),
         "number": _text(order.get("name") or order.get("order_number") or order.get("id"), 64),
-        "placed_at": order.get("created_at"),
+        # processed_at is when the order was placed (it differs from created_at for imported
+        # orders); created_at is the fallback Shopify documents.
+        "placed_at": order.get("processed_at") or order.get("created_at"),
         "updated_at": order.get("updated_at"),
         "currency": _text(order.get("currency"), 3),
         "subtotal": _money(order.get("subtotal_price"), "subtotal_price"),
@@ -279,26 +292,67 @@ def shopify_fulfillment(data: Any) -> dict | None:
     return payload
 
 
-def shopify_order_fulfillments(data: Any) -> list[dict]:
-    """The live fulfillments embedded in an order payload, as ``ShipmentIn`` payloads."""
+def shopify_dead_fulfillment_id(data: Any) -> str | None:
+    """The id of a fulfillment that was cancelled or failed, ``None`` for a live one."""
+    fulfillment = _object(data, "fulfillment")
+    if fulfillment.get("status") not in DEAD_FULFILLMENTS:
+        return None
+    return _id(fulfillment)
+
+
+def shopify_order_fulfillments(data: Any) -> tuple[list[str], list[dict]]:
+    """The fulfillments embedded in an order payload: the ids of the dead ones, and the live
+    ones as ``ShipmentIn`` payloads."""
     order = _object(data, "order")
-    found = []
+    dead, live = [], []
     for raw in order.get("fulfillments") or []:
-        fulfillment = _object(raw, "fulfillments[]")
-        mapped = shopify_fulfillment({"order_id": order.get("id"), **fulfillment})
-        if mapped is not None:
-            found.append(mapped)
-    return found
+        fulfillment = {"order_id": order.get("id"), **_object(raw, "fulfillments[]")}
+        dead_id = shopify_dead_fulfillment_id(fulfillment)
+        if dead_id is not None:
+            dead.append(dead_id)
+        else:
+            live.append(shopify_fulfillment(fulfillment))
+    return dead, live
 
 
-def shopify_refund(data: Any) -> dict:
-    """The figures of a Shopify Refund we keep on the ``order.refunded`` event."""
+def _transaction_shop_amount(transaction: dict, field: str, currency: str) -> Decimal | None:
+    """A refund transaction's amount in the shop's currency: ``amount_set.shop_money`` when
+    Shopify sends it, else ``amount`` when the transaction is in the order's (shop) currency;
+    ``None`` when it is in another currency (the shopper's, on a multi-currency order)."""
+    shop_amount = _shop_money(transaction, "amount_set")
+    if shop_amount is not None:
+        return _money(shop_amount, f"{field}.amount_set.shop_money.amount")
+    if currency and str(transaction.get("currency") or "").upper() == currency.upper():
+        return _money(transaction.get("amount"), f"{field}.amount")
+    return None
+
+
+def _refund_lines_shop_amount(refund: dict) -> Decimal:
+    """What the refund's line items come to in the shop's currency (subtotal plus tax)."""
+    total = Decimal(0)
+    for index, raw in enumerate(refund.get("refund_line_items") or []):
+        item = _object(raw, f"refund_line_items[{index}]")
+        for key in ("subtotal_set", "total_tax_set"):
+            total += _money(_shop_money(item, key), f"refund_line_items[{index}].{key}")
+    return total
+
+
+def shopify_refund(data: Any, *, currency: str = "") -> dict:
+    """The figures of a Shopify Refund we keep on the ``order.refunded`` event, with amounts in
+    the shop's currency (``currency``, the order's): the successful refund transactions, or,
+    when one of them is only in another currency, the refunded line items' shop money."""
     refund = _object(data, "refund")
-    amount = Decimal(0)
+    amounts: list[Decimal | None] = []
     for index, raw in enumerate(refund.get("transactions") or []):
         transaction = _object(raw, f"transactions[{index}]")
         if transaction.get("kind") == "refund" and transaction.get("status") == "success":
-            amount += _money(transaction.get("amount"), f"transactions[{index}].amount")
+            amounts.append(
+                _transaction_shop_amount(transaction, f"transactions[{index}]", currency)
+            )
+    if None in amounts:
+        amount = _refund_lines_shop_amount(refund)
+    else:
+        amount = sum((a for a in amounts if a is not None), Decimal(0))
     lines = []
     for index, raw in enumerate(refund.get("refund_line_items") or []):
         item = _object(raw, f"refund_line_items[{index}]")
@@ -319,3 +373,74 @@ def shopify_refund(data: Any) -> dict:
         "note": _text(refund.get("note"), 500),
         "lines": lines,
     }
+
+
+# --- does the body fit the topic? -------------------------------------------------------------
+
+# Keys only an order carries at its top level, and only the privacy requests.
+ORDER_KEYS = frozenset({"line_items", "financial_status", "order_number", "total_price"})
+PRIVACY_KEYS = frozenset({"customer", "orders_to_redact", "orders_requested", "data_request"})
+
+
+def _has(body: dict, *keys: str) -> bool:
+    return all(body.get(key) not in (None, "") for key in keys)
+
+
+def _shape_shop_redact(body: dict) -> bool:
+    others = ORDER_KEYS | PRIVACY_KEYS | {"id", "order_id", "refund_line_items", "transactions"}
+    return (_has(body, "shop_id") or _has(body, "shop_domain")) and not others & body.keys()
+
+
+def _shape_customer_request(body: dict, orders_key: str) -> bool:
+    return (
+        isinstance(body.get("customer"), dict)
+        and isinstance(body.get(orders_key), list)
+        and not ORDER_KEYS & body.keys()
+    )
+
+
+def _shape_order(body: dict) -> bool:
+    # A fulfillment or a refund names its order (order_id); an order does not.
+    return (
+        _has(body, "id")
+        and isinstance(body.get("line_items"), list)
+        and not {"order_id", "refund_line_items", *PRIVACY_KEYS - {"customer"}} & body.keys()
+    )
+
+
+def _shape_fulfillment(body: dict) -> bool:
+    # A fulfillment carries line_items too, but none of an order's or a refund's own keys.
+    return (
+        _has(body, "id", "order_id")
+        and "status" in body
+        and not {"refund_line_items", "transactions", *ORDER_KEYS - {"line_items"}} & body.keys()
+        and not PRIVACY_KEYS & body.keys()
+    )
+
+
+def _shape_refund(body: dict) -> bool:
+    return (
+        _has(body, "id", "order_id")
+        and ("refund_line_items" in body or "transactions" in body)
+        and not ORDER_KEYS & body.keys()
+        and not PRIVACY_KEYS & body.keys()
+    )
+
+
+def shopify_body_fits_topic(topic: str, body: dict) -> bool:
+    """Whether ``body`` has the shape of ``topic``'s resource. Shopify signs the body but not
+    the ``X-Shopify-Topic`` header, so a signed body sent again under another topic (an order
+    as ``shop/redact``) must be told apart by its shape before anything acts on it."""
+    if topic == "shop/redact":
+        return _shape_shop_redact(body)
+    if topic == "customers/redact":
+        return _shape_customer_request(body, "orders_to_redact")
+    if topic == "customers/data_request":
+        return _shape_customer_request(body, "orders_requested")
+    if topic in ORDER_TOPICS:
+        return _shape_order(body)
+    if topic in FULFILLMENT_TOPICS:
+        return _shape_fulfillment(body)
+    if topic == REFUND_TOPIC:
+        return _shape_refund(body)
+    return True

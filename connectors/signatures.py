@@ -51,7 +51,8 @@ def _parse_tracking_header(header: str) -> tuple[int | None, list[str]]:
     signatures: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit() and len(value) <= 12:
+        # isascii: "²".isdigit() is true, but int() refuses it.
+        if key == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
         elif key == "v1" and value:
             signatures.append(value.strip().lower())

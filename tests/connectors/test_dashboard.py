@@ -30,9 +30,8 @@ def config_state() -> list[dict]:
 @pytest.fixture
 def export_b(shopify, connected_b):
     """A data request of merchant B with its export."""
-    shopify(
-        connected_b, "customers/data_request", payloads.data_request(), "wh-b", SHOPIFY_SECRET_B
-    )
+    body = payloads.data_request(shop_domain="bravo.myshopify.com")
+    shopify(connected_b, "customers/data_request", body, "wh-b", SHOPIFY_SECRET_B)
     return PrivacyRequest.unscoped.get(merchant=connected_b)
 
 

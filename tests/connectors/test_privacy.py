@@ -237,7 +237,7 @@ def test_customer_redact_erases_personal_data_and_keeps_the_order_figures(
     redact = PrivacyRequest.unscoped.get(kind="customers/redact")
     assert (redact.customer_external_id, redact.summary) == (
         CUSTOMER_ID,
-        {"customers": 1, "events": 1, "deliveries": 3},
+        {"customers": 1, "events": 1, "tracking_events": 1, "deliveries": 4},
     )
     assert list(
         Event.unscoped.filter(type="customer.redacted").values_list("customer", "payload")
@@ -247,34 +247,35 @@ def test_customer_redact_erases_personal_data_and_keeps_the_order_figures(
     assert (other.email, other.first_name) == ("arya@example.com", "Arya")
 
 
-def test_shop_redact_erases_every_customer_and_switches_the_connection_off(
+def test_shop_redact_erases_every_shopify_customer_and_switches_the_connection_off(
     shopify, client, connected_a, jon
 ):
-    # given
+    # given: Arya came through the API, not from Shopify
     other = CustomerFactory(merchant=connected_a, email="arya@example.com", first_name="Arya")
     # when
     shopify(connected_a, "shop/redact", payloads.shop_redact(), "wh-sr")
     # then
-    assert sorted(Customer.unscoped.values_list("email", "first_name", "last_name")) == [
-        ("", "", ""),
-        ("", "", ""),
-    ]
+    assert list(
+        Customer.unscoped.order_by("id").values_list("email", "first_name", "last_name")
+    ) == [("", "", ""), ("arya@example.com", "Arya", other.last_name)]
     assert Order.unscoped.get().total == Decimal("81.000")
     config = InboundConfig.unscoped.get(merchant=connected_a)
     assert (config.shopify_secret, config.shopify_secret_hint) == ("", "")
     assert config.shopify_disconnected_at is not None
-    assert PrivacyRequest.unscoped.get().summary == {"customers": 2, "events": 1, "deliveries": 2}
-    assert list(
-        InboundDelivery.unscoped.filter(source="shopify")
-        .order_by("id")
-        .values_list("delivery_id", "body")
-    ) == [
+    assert PrivacyRequest.unscoped.get().summary == {
+        "customers": 1,
+        "events": 1,
+        "tracking_events": 1,
+        "deliveries": 3,
+    }
+    assert list(InboundDelivery.unscoped.order_by("id").values_list("delivery_id", "body")) == [
         ("wh-1", {"redacted": True}),
         ("wh-2", {"redacted": True}),
+        ("trk-evt-1", {"redacted": True}),
         ("wh-sr", payloads.shop_redact()),
     ]
     assert list(Event.unscoped.filter(type="shop.redacted").values_list("payload", flat=True)) == [
-        {"customers": 2}
+        {"customers": 1}
     ]
     # the old secret no longer opens the door
     response = shopify_post(
@@ -287,10 +288,10 @@ def test_shop_redact_erases_every_customer_and_switches_the_connection_off(
     )
     assert response.status_code == 401
     other.refresh_from_db()
-    assert other.email == ""
+    assert other.email == "arya@example.com"
 
 
-def test_redact_drops_the_bodies_of_failed_and_waiting_deliveries_about_the_customer(
+def test_redact_processes_waiting_deliveries_first_then_drops_every_body_about_the_customer(
     shopify, client, connected_a, jon, django_capture_on_commit_callbacks
 ):
     # given: a delivery about Jon that failed for good, and one still waiting for its task
@@ -322,11 +323,9 @@ def test_redact_drops_the_bodies_of_failed_and_waiting_deliveries_about_the_cust
         "total: Input should be greater than or equal to 0",
         {"redacted": True},
     )
-    assert rows["wh-wait"] == (
-        "failed",
-        None,
-        "Erased by a privacy request before it was processed.",
-        {"redacted": True},
+    assert rows["wh-wait"] == ("processed", None, "", {"redacted": True})
+    assert Order.unscoped.get(external_id=ORDER_ID).source_updated_at == datetime(
+        2026, 3, 1, 14, 0, tzinfo=UTC
     )
 
 
@@ -345,5 +344,6 @@ def test_redact_erases_the_export_made_for_that_store_customer_even_if_we_held_n
     assert PrivacyRequest.unscoped.get(kind="customers/redact").summary == {
         "customers": 0,
         "events": 0,
+        "tracking_events": 0,
         "deliveries": 1,
     }

@@ -4,6 +4,7 @@ never retried after a permanent failure, and re-found by the beat's sweep when a
 from __future__ import annotations
 
 import random
+from contextlib import suppress
 from datetime import timedelta
 
 from django.conf import settings
@@ -85,7 +86,7 @@ def test_a_fulfillment_before_its_order_is_retried_with_backoff_until_the_order_
     assert (first.status, first.attempts, first.last_error) == (
         "failed",
         1,
-        f"No order has external_id '{payloads.ORDER_ID}'.",
+        f"No order has external_id '{payloads.ORDER_ID}' yet.",
     )
     # the first retry comes 15 to 30 seconds after the attempt (plus the test's own run time)
     wait = first.next_attempt_at - first.received_at
@@ -171,3 +172,74 @@ def test_the_sweep_is_scheduled_by_beat_on_the_default_queue():
     )
     assert "connectors.tasks.inbound_delivery_sweep" in app.tasks
     assert "connectors.tasks.inbound_delivery_process" in app.tasks
+
+
+class WorkerKilled(BaseException):
+    """What a worker's death looks like from inside: nothing catches it."""
+
+
+def test_an_attempt_is_counted_before_the_work_so_a_delivery_that_kills_its_worker_gives_out(
+    client, connected_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given: a delivery whose processing kills the worker every time
+    with django_capture_on_commit_callbacks(execute=False):
+        shopify_post(
+            client,
+            "alpha",
+            "orders/create",
+            payloads.order(),
+            webhook_id="wh-1",
+            secret=SHOPIFY_SECRET_A,
+        )
+
+    def killed(**kwargs):
+        raise WorkerKilled
+
+    monkeypatch.setattr(services.handlers, "delivery_handle", killed)
+    pk = delivery("wh-1").pk
+    # when: it is tried until the attempts run out, then once more
+    for _ in range(MAX_ATTEMPTS):
+        with suppress(WorkerKilled):
+            inbound_delivery_process(merchant=connected_a, delivery_id=pk)
+    last = inbound_delivery_process(merchant=connected_a, delivery_id=pk)
+    # then
+    assert last == "failed"
+    row = delivery("wh-1")
+    assert (row.status, row.attempts, row.next_attempt_at, row.last_error) == (
+        "failed",
+        MAX_ATTEMPTS,
+        None,
+        f"Gave up after {MAX_ATTEMPTS} attempts; the last one never finished.",
+    )
+    assert Order.unscoped.count() == 0
+
+
+def test_a_counted_attempt_whose_worker_died_is_due_again_after_its_backoff(
+    client, connected_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given
+    with django_capture_on_commit_callbacks(execute=False):
+        shopify_post(
+            client,
+            "alpha",
+            "orders/create",
+            payloads.order(),
+            webhook_id="wh-1",
+            secret=SHOPIFY_SECRET_A,
+        )
+
+    def killed(**kwargs):
+        raise WorkerKilled
+
+    monkeypatch.setattr(services.handlers, "delivery_handle", killed)
+    now = timezone.now()
+    # when
+    with suppress(WorkerKilled):
+        inbound_delivery_process(merchant=connected_a, delivery_id=delivery("wh-1").pk, now=now)
+    # then: counted, and found by the sweep once the grace period is over
+    row = delivery("wh-1")
+    assert (row.status, row.attempts, row.next_attempt_at) == (
+        "received",
+        1,
+        now + services.PROCESS_GRACE,
+    )

@@ -58,7 +58,6 @@ def test_an_invalid_phone_is_left_out_and_a_redacted_consent_says_nothing():
     assert mapped == {
         "external_id": str(payloads.CUSTOMER_ID),
         "email": "jon@example.com",
-        "phone": "",
         "first_name": "Jon",
         "last_name": "Snow",
     }
@@ -158,9 +157,87 @@ def test_a_refund_counts_only_successful_refund_transactions():
         {**body["transactions"][0], "id": 3, "kind": "sale", "amount": "5.00"},
     ]
     # when
-    mapped = shopify_refund(body)
+    mapped = shopify_refund(body, currency="USD")
     # then
     assert (mapped["amount"], mapped["occurred_at"]) == (
         Decimal("38.00"),
         "2026-03-05T10:00:00-05:00",
     )
+
+
+def test_customer_fields_shopify_leaves_out_or_sends_as_null_are_not_in_the_payload():
+    # given: no protected customer data access: names and contacts left out or null
+    customer = payloads.customer(email=None, phone=None)
+    del customer["first_name"], customer["last_name"]
+    # when
+    mapped = shopify_customer(customer, order_email=None)
+    # then
+    assert mapped == {
+        "external_id": str(payloads.CUSTOMER_ID),
+        "accepts_email_marketing": True,
+        "accepts_sms_marketing": False,
+        "consent_source": "shopify",
+        "consent_updated_at": datetime(2026, 2, 20, 15, 0, tzinfo=UTC),
+    }
+
+
+def test_an_empty_customer_email_falls_back_on_the_orders_and_an_empty_name_is_kept():
+    # when
+    mapped = shopify_customer(
+        payloads.customer(email="", first_name="", email_marketing_consent=None),
+        order_email="Jon@Example.com",
+    )
+    # then
+    assert {k: mapped[k] for k in ("email", "first_name", "last_name")} == {
+        "email": "Jon@example.com",
+        "first_name": "",
+        "last_name": "Snow",
+    }
+
+
+def test_the_order_is_placed_when_shopify_processed_it_else_when_it_was_created():
+    # given: an order imported into Shopify a week after it was placed
+    imported = payloads.order(
+        created_at="2026-03-08T07:00:00-05:00", processed_at="2026-03-01T07:00:00-05:00"
+    )
+    without = payloads.order(created_at="2026-03-08T07:00:00-05:00", processed_at=None)
+    # then
+    assert shopify_order(imported)["placed_at"] == "2026-03-01T07:00:00-05:00"
+    assert shopify_order(without)["placed_at"] == "2026-03-08T07:00:00-05:00"
+
+
+def test_a_refund_is_counted_in_shop_money_when_shopify_gives_it():
+    # given: a CAD shopper's refund of a USD shop's order
+    body = payloads.refund()
+    body["transactions"][0] |= {
+        "amount": "51.30",
+        "currency": "CAD",
+        "amount_set": {
+            "shop_money": {"amount": "38.00", "currency_code": "USD"},
+            "presentment_money": {"amount": "51.30", "currency_code": "CAD"},
+        },
+    }
+    # when
+    mapped = shopify_refund(body, currency="USD")
+    # then
+    assert mapped["amount"] == Decimal("38.00")
+
+
+def test_a_refund_in_another_currency_without_shop_money_counts_its_lines_shop_money():
+    # given: the transaction is in the shopper's currency only
+    body = payloads.refund()
+    body["transactions"][0] |= {"amount": "51.30", "currency": "CAD"}
+    # when
+    mapped = shopify_refund(body, currency="USD")
+    # then: subtotal 35.00 + tax 3.00, in the shop's money
+    assert mapped["amount"] == Decimal("38.00")
+
+
+def test_a_refund_in_the_orders_currency_counts_its_transactions():
+    # given
+    body = payloads.refund()
+    body["transactions"].append({**body["transactions"][0], "id": 2, "amount": "4.50"})
+    # when
+    mapped = shopify_refund(body, currency="usd")
+    # then
+    assert mapped["amount"] == Decimal("42.50")

@@ -339,3 +339,25 @@ def test_an_invalid_amount_fails_the_delivery_with_the_field_named(shopify, conn
     # then
     assert deliveries()[0][4:] == ("failed", 1, "total: Input should be greater than or equal to 0")
     assert Order.unscoped.count() == 0
+
+
+def test_an_order_without_protected_customer_fields_keeps_the_contact_details_we_hold(
+    shopify, connected_a
+):
+    # given
+    shopify(connected_a, "orders/create", payloads.order(), "wh-1")
+    # when: a later update from an app without protected customer data access
+    customer = payloads.customer(phone=None)
+    del customer["email"], customer["first_name"], customer["last_name"]
+    later = payloads.order(
+        updated_at="2026-03-02T07:00:00-05:00", customer=customer, email=None, contact_email=None
+    )
+    shopify(connected_a, "orders/updated", later, "wh-2")
+    # then
+    assert deliveries()[1][4:] == ("processed", 1, "")
+    assert Customer.unscoped.values_list("email", "phone", "first_name", "last_name").get() == (
+        "jon@example.com",
+        "+16135550123",
+        "Jon",
+        "Snow",
+    )

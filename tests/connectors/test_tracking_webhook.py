@@ -9,6 +9,7 @@ import time
 from datetime import UTC, date, datetime
 
 import pytest
+from django.test import Client
 
 from connectors.models import InboundDelivery
 from connectors.tracking import tracking_status
@@ -263,3 +264,20 @@ def test_the_documented_openssl_recipe_signs_a_delivery_we_accept(client, shippe
     # then
     assert response.status_code == 200
     assert tracking_deliveries()[0][2:5] == ("trk-evt-1", "tracking/update", "received")
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "\u0661\u0662", "\uff11\uff12"])
+def test_a_timestamp_of_non_ascii_digits_is_refused_with_401_not_a_crash(connected_a, timestamp):
+    # given: digits beyond ASCII: "²" passes str.isdigit() but int() refuses it; Arabic-Indic
+    # and full-width digits int() would take, but no sender writes a Unix time that way
+    client = Client(raise_request_exception=False)
+    # when
+    response = client.post(
+        "/webhooks/tracking/alpha/",
+        data=b"{}",
+        content_type="application/json",
+        headers={"X-Tracking-Signature": f"t={timestamp},v1=ab"},
+    )
+    # then
+    assert (response.status_code, response.json()["code"]) == (401, "signature_invalid")
+    assert InboundDelivery.unscoped.count() == 0
