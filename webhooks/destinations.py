@@ -8,13 +8,18 @@ connect (DNS rebinding) cannot reach a private address. TLS is untouched: urllib
 the host name as SNI and verifies the certificate against it, and the ``Host`` header comes from
 the URL.
 
+Refusals never say which address a name resolved to, nor whether it resolved at all: that would
+let an endpoint's owner map our internal network and DNS. The details go to the server log.
+
 ``WEBHOOKS_ALLOW_LOOPBACK`` (default off) lets loopback through, for local development and tests.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
+import threading
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -25,8 +30,15 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.connection import create_connection
 
 from postpurchase.errors import DomainError, ErrorCode
+from webhooks.deadline import RequestDeadline, active_deadline
+
+logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 2000
+RESOLVE_TIMEOUT = 5.0  # seconds for one DNS lookup (getaddrinfo has no timeout of its own)
+MAX_ADDRESSES = 3  # addresses of one name tried in turn, so connecting stays bounded
+NOT_PUBLIC = "The host in the URL must resolve only to public internet addresses."
+REFUSED_AT_SEND = "Refused to connect: the host must resolve only to public internet addresses."
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # IPv6 ranges that carry an IPv4 address inside: judge the IPv4 address.
@@ -46,6 +58,27 @@ def resolve(host: str, port: int) -> list[str]:
     patch it."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def _resolve_within(host: str, port: int, timeout: float) -> list[str]:
+    """``resolve`` given at most ``timeout`` seconds. The lookup runs in a daemon thread that is
+    left to finish on its own when it overruns (the C resolver cannot be interrupted)."""
+    answer: dict[str, object] = {}
+
+    def lookup() -> None:
+        try:
+            answer["addresses"] = resolve(host, port)
+        except Exception as exc:  # handed to the caller below
+            answer["error"] = exc
+
+    thread = threading.Thread(target=lookup, name="webhook-dns", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise OSError(f"no answer within {timeout:g} s")
+    if "error" in answer:
+        raise answer["error"]  # type: ignore[misc]
+    return answer["addresses"]  # type: ignore[return-value]
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -74,12 +107,13 @@ def address_refusal(address: str, *, allow_loopback: bool) -> str | None:
     kinds = (
         ("is_unspecified", "an unspecified address"),
         ("is_link_local", "a link-local address"),
+        ("is_site_local", "a site-local address"),  # fec0::/10: deprecated, still routed inside
         ("is_multicast", "a multicast address"),
         ("is_reserved", "a reserved address"),
         ("is_private", "a private address"),
     )
     for attribute, kind in kinds:
-        if getattr(ip, attribute):
+        if getattr(ip, attribute, False):
             return kind
     if not ip.is_global:  # shared (CGNAT 100.64/10), documentation, benchmarking ranges, ...
         return "not a public address"
@@ -90,12 +124,13 @@ def _allow_loopback() -> bool:
     return bool(getattr(settings, "WEBHOOKS_ALLOW_LOOPBACK", False))
 
 
-def vetted_addresses(host: str, port: int) -> list[str]:
-    """The addresses of ``host`` we may connect to; raises ``ValueError`` naming the first one
-    refused (one private answer refuses the host: we do not pick around it)."""
+def vetted_addresses(host: str, port: int, *, timeout: float | None = None) -> list[str]:
+    """The addresses of ``host`` we may connect to, resolved within ``timeout`` seconds
+    (``RESOLVE_TIMEOUT``); raises ``ValueError`` naming the first one refused (one private
+    answer refuses the host: we do not pick around it). The message is for the server log only."""
     host = host.strip("[]")
     try:
-        addresses = resolve(host, port)
+        addresses = _resolve_within(host, port, RESOLVE_TIMEOUT if timeout is None else timeout)
     except (OSError, UnicodeError) as exc:
         raise ValueError(f"{host} does not resolve ({exc})") from None
     if not addresses:
@@ -137,25 +172,45 @@ def destination_check(url: str) -> str:
     try:
         vetted_addresses(parts.hostname, port)
     except ValueError as exc:
-        raise _url_error(f"We only send webhooks to public addresses: {exc}.") from None
+        logger.info("Refused webhook URL %s: %s", url, exc)
+        raise _url_error(NOT_PUBLIC) from None
     return url
 
 
 class _VettedConnectionMixin:
-    """Connects only to addresses ``vetted_addresses`` accepts, trying them in order."""
+    """Connects only to addresses ``vetted_addresses`` accepts, trying at most ``MAX_ADDRESSES``
+    of them in order, within the active ``RequestDeadline`` (which then watches the socket)."""
 
     def _new_conn(self):
+        deadline = active_deadline()
         host = self._dns_host
+        resolve_timeout = RESOLVE_TIMEOUT
+        if deadline is not None:
+            resolve_timeout = min(resolve_timeout, deadline.remaining())
         try:
-            addresses = vetted_addresses(host, self.port)
+            addresses = vetted_addresses(host, self.port, timeout=resolve_timeout)
         except ValueError as exc:
-            raise DestinationRefused(self, f"Refused to connect: {exc}") from None
+            logger.warning("Refused a webhook connection to %s: %s", host, exc)
+            raise DestinationRefused(self, REFUSED_AT_SEND) from None
+        sock = self._connect_first(addresses[:MAX_ADDRESSES], deadline)
+        if deadline is not None:
+            deadline.watch(sock)
+        return sock
+
+    def _connect_first(self, addresses: list[str], deadline: RequestDeadline | None):
         last_error: OSError | None = None
         for address in addresses:
+            timeout = self.timeout
+            if deadline is not None:
+                if deadline.passed:
+                    last_error = TimeoutError("the request's deadline passed")
+                    break
+                left = deadline.remaining()
+                timeout = min(timeout, left) if isinstance(timeout, int | float) else left
             try:
                 return create_connection(
                     (address, self.port),
-                    self.timeout,
+                    timeout,
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )

@@ -61,6 +61,9 @@ class DeliveryStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled (endpoint disabled)"
 
 
+FINISHED_STATUSES = [DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED]
+
+
 class WebhookDelivery(TenantModel):
     """One event for one endpoint, until it succeeds or is given up.
 
@@ -112,6 +115,12 @@ class WebhookDelivery(TenantModel):
                 name="webhook_delivery_due",
             ),
             models.Index(fields=["endpoint", "created_at"], name="webhook_delivery_endpoint"),
+            # what the purge looks for: finished deliveries, oldest first
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status__in=FINISHED_STATUSES),
+                name="webhook_delivery_finished",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -124,8 +124,8 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     )
     status = serializers.ChoiceField(
         choices=WebhookDelivery._meta.get_field("status").choices,
-        help_text="pending (will be tried), succeeded, failed (gave up after 24 hours or a "
-        "410 Gone), cancelled (the endpoint was disabled).",
+        help_text="pending (will be tried), succeeded, failed (gave up after 24 hours, 15 "
+        "attempts or a 410 Gone), cancelled (the endpoint was disabled).",
     )
     next_attempt_at = serializers.DateTimeField(
         allow_null=True, help_text="When it will be tried next, while pending."

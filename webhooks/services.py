@@ -8,11 +8,16 @@ committed is an event delivered even if a worker dies. Sends are rows, not broke
   ``LEASE`` on) by the fan-out itself or by the beat-driven sweep (``SELECT … FOR UPDATE SKIP
   LOCKED``), and a send task is enqueued with the token after commit;
 - the task consumes the token with one conditional ``UPDATE`` before it sends, so two workers
-  holding the same message (a re-delivery) send one request, not two;
+  holding the same message (a re-delivery) send one request, not two. The same ``UPDATE``
+  counts the attempt and starts a fresh lease, so a send in flight is never claimed again: the
+  lease outlasts the task's hard time limit, and a request is cut off after ``DEADLINE``;
 - the result is logged as a ``WebhookAttempt`` and the next attempt scheduled with exponential
-  backoff and jitter, up to ``RETRY_WINDOW`` after the first; then the delivery is failed;
+  backoff and jitter, up to ``RETRY_WINDOW`` after the first or ``MAX_ATTEMPTS``; then the
+  delivery is failed;
 - a worker lost mid-send leaves ``next_attempt_at`` at the end of the lease, so the sweep claims
-  the delivery again: delivery is at least once, and ``webhook-id`` lets receivers dedupe.
+  the delivery again: delivery is at least once, and ``webhook-id`` lets receivers dedupe. The
+  lost attempt still counts, and the sweep fails a delivery whose attempt at or after the
+  deadline (or whose last allowed attempt) never finished.
 
 An endpoint whose attempts have all failed for ``DISABLE_AFTER`` (at least
 ``DISABLE_AFTER_FAILURES`` in a row), or that answers ``410 Gone``, is disabled, its pending
@@ -26,43 +31,56 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.urls import reverse
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from orders.models import Customer
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import Event
-from postpurchase.tenancy.models import Membership, Merchant
-from postpurchase.tenancy.permissions import Role
+from postpurchase.tenancy.models import Merchant
 from webhooks import signing
 from webhooks.destinations import destination_check
 from webhooks.event_types import TEST_EVENT_TYPE, event_types_clean
-from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.models import (
+    FINISHED_STATUSES,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from webhooks.notifications import endpoint_disabled_notify
 from webhooks.transport import HttpOutcome, http_post
 
 logger = logging.getLogger(__name__)
 
 CONSUMER_NAME = "webhooks.fanout"
-LEASE = timedelta(minutes=5)  # longer than any one send (task time limit: 300 s)
+# How long a claim keeps a delivery from the sweep: from the claim to the send, and from the
+# send to its record. It must outlast the task's hard time limit (300 s, postpurchase/celery.py;
+# the worker is killed by then) and a request (``DEADLINE``, 25 s), so a slow send in flight is
+# never claimed and sent a second time.
+LEASE = timedelta(minutes=10)
 RETRY_BASE = timedelta(seconds=30)
 RETRY_FACTOR = 4
 RETRY_CAP = timedelta(hours=6)
 RETRY_WINDOW = timedelta(hours=24)
+MAX_ATTEMPTS = 15  # the schedule makes 10 or 11; lost attempts retried each lease stop here
+GAVE_UP_UNFINISHED = "Gave up: the last attempt never finished."
 DISABLE_AFTER_FAILURES = 10
 DISABLE_AFTER = timedelta(hours=24)
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 SWEEP_BATCH = 200
 KEEP_DELIVERIES = timedelta(days=30)
 PURGE_BATCH = 5000
+PURGE_BUDGET = timedelta(minutes=2)  # well inside the task's soft time limit (240 s)
 DESCRIPTION_MAX = 200
 UPDATABLE = frozenset({"url", "description", "event_types", "enabled"})
 
@@ -131,15 +149,16 @@ def webhook_endpoint_update(
     unknown = sorted(set(data) - UPDATABLE)
     if unknown:
         raise DomainError(ErrorCode.INVALID, f"{unknown[0]!r} cannot be changed.", field=unknown[0])
+    changes = _endpoint_changes(data)  # before the lock: checking a URL waits on DNS
     now = now or timezone.now()
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-        if "url" in data:
-            endpoint.url = destination_check(data["url"])
-        if "description" in data:
-            endpoint.description = _description_clean(data["description"])
-        if "event_types" in data:
-            endpoint.event_types = event_types_clean(data["event_types"])
+        if changes.get("url", endpoint.url) != endpoint.url:
+            # another receiver: the old one's failures say nothing about it
+            endpoint.consecutive_failures = 0
+            endpoint.failing_since = None
+        for field, value in changes.items():
+            setattr(endpoint, field, value)
         endpoint.updated_at = now
         endpoint.save()
         enabled = data.get("enabled", endpoint.enabled)
@@ -150,6 +169,16 @@ def webhook_endpoint_update(
                 endpoint=endpoint, reason="Disabled by the merchant.", now=now
             )
     return endpoint
+
+
+def _endpoint_changes(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The cleaned values of the fields ``data`` changes (besides ``enabled``)."""
+    cleaners = {
+        "url": destination_check,
+        "description": _description_clean,
+        "event_types": event_types_clean,
+    }
+    return {field: clean(data[field]) for field, clean in cleaners.items() if field in data}
 
 
 def webhook_endpoint_enable(*, endpoint: WebhookEndpoint, now: datetime | None = None):
@@ -319,10 +348,12 @@ def webhook_deliveries_sweep(
     *, now: datetime | None = None, batch_size: int = SWEEP_BATCH
 ) -> list[int]:
     """Claim every delivery due an attempt (a retry, or a claim whose lease ran out) and enqueue
-    its send. Rows another sweeper holds are skipped. Returns the ids claimed."""
+    its send, after failing those whose last allowed attempt never finished. Rows another
+    sweeper holds are skipped. Returns the ids claimed."""
     now = now or timezone.now()
     claim = uuid.uuid4().hex
     with transaction.atomic():
+        _deliveries_give_up_unfinished(now=now, batch_size=batch_size)
         due = list(
             WebhookDelivery.unscoped.select_for_update(skip_locked=True, of=("self",))
             .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__enabled=True)
@@ -338,18 +369,60 @@ def webhook_deliveries_sweep(
     return [pk for pk, _ in due]
 
 
-def webhook_deliveries_purge(*, now: datetime | None = None, batch_size: int = PURGE_BATCH) -> int:
-    """Delete finished deliveries (with their attempts) older than ``KEEP_DELIVERIES``, one
-    batch at a time; returns how many deliveries went."""
+def _deliveries_give_up_unfinished(*, now: datetime, batch_size: int) -> list[int]:
+    """Fail the due deliveries whose lease ran out on an attempt that never finished (its worker
+    died) when that attempt was the last one allowed: made at or after the retry window's end,
+    or the ``MAX_ATTEMPTS``-th. Rows another sweeper holds are skipped."""
+    exhausted = Q(attempts__gte=MAX_ATTEMPTS) | Q(
+        last_attempt_at__gte=F("first_attempt_at") + RETRY_WINDOW
+    )
+    ids = list(
+        WebhookDelivery.unscoped.select_for_update(skip_locked=True)
+        .filter(exhausted, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if ids:
+        WebhookDelivery.unscoped.filter(pk__in=ids).update(
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=None,
+            claim="",
+            last_error=GAVE_UP_UNFINISHED,
+            finished_at=now,
+        )
+    return ids
+
+
+def webhook_deliveries_purge(
+    *,
+    now: datetime | None = None,
+    batch_size: int = PURGE_BATCH,
+    budget: timedelta = PURGE_BUDGET,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Delete finished deliveries (with their attempts) older than ``KEEP_DELIVERIES``, a batch
+    at a time until one comes back short or ``budget`` is spent (the next run goes on); returns
+    how many deliveries went."""
     cutoff = (now or timezone.now()) - KEEP_DELIVERIES
-    old = WebhookDelivery.unscoped.filter(created_at__lt=cutoff).exclude(
-        status=DeliveryStatus.PENDING
-    )
-    ids = list(old.order_by("pk").values_list("pk", flat=True)[:batch_size])
-    WebhookAttempt.unscoped.filter(delivery_id__in=ids).delete()
-    return (
-        WebhookDelivery.unscoped.filter(pk__in=ids).delete()[1].get(WebhookDelivery._meta.label, 0)
-    )
+    stop_at = clock() + budget.total_seconds()
+    purged = 0
+    while True:
+        found, deleted = _deliveries_purge_batch(cutoff=cutoff, batch_size=batch_size)
+        purged += deleted
+        if found < batch_size or clock() >= stop_at:
+            return purged
+
+
+def _deliveries_purge_batch(*, cutoff: datetime, batch_size: int) -> tuple[int, int]:
+    """One batch: ``(found, deleted)``. The query matches the ``webhook_delivery_finished``
+    partial index, so each batch reads only what it deletes."""
+    old = WebhookDelivery.unscoped.filter(created_at__lt=cutoff, status__in=FINISHED_STATUSES)
+    ids = list(old.order_by("created_at").values_list("pk", flat=True)[:batch_size])
+    if not ids:
+        return 0, 0
+    with transaction.atomic():
+        WebhookAttempt.unscoped.filter(delivery_id__in=ids).delete()
+        deleted = WebhookDelivery.unscoped.filter(pk__in=ids).delete()[1]
+    return len(ids), deleted.get(WebhookDelivery._meta.label, 0)
 
 
 # --- sending --------------------------------------------------------------------------------
@@ -364,21 +437,51 @@ def webhook_delivery_send(
 ) -> WebhookAttempt | None:
     """Make the one attempt ``claim`` stands for. Returns the attempt, or ``None`` when the
     claim was already used or replaced (another worker has it) or the endpoint is disabled."""
-    if not claim:
-        return None
-    taken = WebhookDelivery.objects.filter(
-        pk=delivery_id, claim=claim, status=DeliveryStatus.PENDING
-    ).update(claim="")
-    if not taken:
+    now = now or timezone.now()
+    number = _claim_take(delivery_id=delivery_id, claim=claim, now=now)
+    if number is None:
         return None
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     endpoint = delivery.endpoint
     if not endpoint.enabled:
         return None  # disabling cancels pending deliveries; this one lost that race
-    now = now or timezone.now()
-    timestamp = int(now.timestamp())
     body = delivery.body.encode("utf-8")
-    headers = {
+    headers = _signed_headers(delivery, endpoint, body=body, now=now)
+    outcome = http_post(url=endpoint.url, body=body, headers=headers)
+    return _attempt_record(
+        delivery_id=delivery.pk, number=number, outcome=outcome, now=now, rng=rng
+    )
+
+
+def _claim_take(*, delivery_id: int, claim: str, now: datetime) -> int | None:
+    """Consume ``claim`` and count the attempt it stands for, before anything is sent: returns
+    the attempt's number, or ``None`` when the claim is not (or no longer) the delivery's.
+
+    The attempt counts even if its worker dies before recording it, so the retry window and
+    ``MAX_ATTEMPTS`` still end a delivery whose sends keep crashing; and a fresh lease keeps the
+    sweep off the delivery while the request is in flight."""
+    if not claim:
+        return None
+    with transaction.atomic():
+        taken = WebhookDelivery.objects.filter(
+            pk=delivery_id, claim=claim, status=DeliveryStatus.PENDING
+        ).update(
+            claim="",
+            attempts=F("attempts") + 1,
+            first_attempt_at=Coalesce("first_attempt_at", now),
+            last_attempt_at=now,
+            next_attempt_at=now + LEASE,
+        )
+        if not taken:
+            return None
+        return WebhookDelivery.objects.values_list("attempts", flat=True).get(pk=delivery_id)
+
+
+def _signed_headers(
+    delivery: WebhookDelivery, endpoint: WebhookEndpoint, *, body: bytes, now: datetime
+) -> dict[str, str]:
+    timestamp = int(now.timestamp())
+    return {
         "content-type": "application/json",
         "webhook-id": delivery.message_id,
         "webhook-timestamp": str(timestamp),
@@ -389,12 +492,15 @@ def webhook_delivery_send(
             body=body,
         ),
     }
-    outcome = http_post(url=endpoint.url, body=body, headers=headers)
-    return _attempt_record(delivery_id=delivery.pk, outcome=outcome, now=now, rng=rng)
 
 
 def _attempt_record(
-    *, delivery_id: int, outcome: HttpOutcome, now: datetime, rng: random.Random | None
+    *,
+    delivery_id: int,
+    number: int,
+    outcome: HttpOutcome,
+    now: datetime,
+    rng: random.Random | None,
 ) -> WebhookAttempt | None:
     with transaction.atomic():
         endpoint_id = (
@@ -406,11 +512,10 @@ def _attempt_record(
         if endpoint is None:
             return None  # deleted while we were sending
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
-        delivery.attempts += 1
         attempt = WebhookAttempt.unscoped.create(
             merchant_id=delivery.merchant_id,
             delivery=delivery,
-            number=delivery.attempts,
+            number=number,
             attempted_at=now,
             succeeded=outcome.succeeded,
             status_code=outcome.status_code,
@@ -434,9 +539,11 @@ def _schedule(
     delivery: WebhookDelivery, outcome: HttpOutcome, *, now: datetime, rng: random.Random | None
 ) -> None:
     """Success ends the delivery; a failure schedules the next attempt, or gives up once the
-    retry window since the first attempt is over (the last attempt falls on its end)."""
+    retry window since the first attempt is over (the last attempt falls on its end) or
+    ``MAX_ATTEMPTS`` were made."""
     deadline = delivery.first_attempt_at + RETRY_WINDOW
-    if outcome.succeeded or outcome.status_code == 410 or now >= deadline:
+    gave_up = now >= deadline or delivery.attempts >= MAX_ATTEMPTS
+    if outcome.succeeded or outcome.status_code == 410 or gave_up:
         delivery.status = DeliveryStatus.SUCCEEDED if outcome.succeeded else DeliveryStatus.FAILED
         delivery.next_attempt_at = None
         delivery.finished_at = now
@@ -477,38 +584,4 @@ def _health_record(
         return
     _disable(endpoint, reason=reason, now=now)
     endpoint_id = endpoint.pk
-    transaction.on_commit(lambda: _notify_disabled(endpoint_id))
-
-
-def _notify_disabled(endpoint_id: int) -> None:
-    """Email the merchant's owners and admins that an endpoint was disabled."""
-    endpoint = WebhookEndpoint.unscoped.select_related("merchant").filter(pk=endpoint_id).first()
-    if endpoint is None:
-        return
-    recipients = sorted(
-        Membership.objects.filter(
-            merchant_id=endpoint.merchant_id,
-            role__in=[Role.OWNER, Role.ADMIN],
-            user__is_active=True,
-        ).values_list("user__email", flat=True)
-    )
-    if not recipients:
-        return
-    page = settings.SITE_URL.rstrip("/") + reverse(
-        "dashboard:settings_webhook_detail", kwargs={"pk": endpoint.pk}
-    )
-    message = (
-        f"We stopped sending webhooks to {endpoint.url} for {endpoint.merchant.name}.\n\n"
-        f"Why: {endpoint.disabled_reason}\n\n"
-        "Events that happen while it is disabled are not sent to it. Once the endpoint "
-        f"answers again, enable it here:\n{page}\n"
-    )
-    try:
-        send_mail(
-            f"Webhook endpoint disabled: {endpoint.url}",
-            message,
-            None,
-            recipients,
-        )
-    except Exception:
-        logger.exception("Could not email the disabling of webhook endpoint %s", endpoint_id)
+    transaction.on_commit(lambda: endpoint_disabled_notify(endpoint_id=endpoint_id))

@@ -1,6 +1,6 @@
 """Celery entry points for outbound webhooks. Thin: ids in, one service call.
 
-They run on the ``default`` queue: a slow merchant endpoint (up to 15 s a request) must never
+They run on the ``default`` queue: a slow merchant endpoint (up to 25 s a request) must never
 hold up the engine's own queues (``events``, ``journeys``, ``messages``)."""
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -165,3 +167,77 @@ def run_queue(enqueued, django_capture_on_commit_callbacks):
         return attempts
 
     return run
+
+
+@dataclass
+class RawServer:
+    """A TCP server that reads each HTTP request and answers with ``respond(conn, stop)``:
+    raw bytes, written at whatever pace the test likes. ``stop`` is set at teardown."""
+
+    listener: socket.socket
+    respond: Callable[[socket.socket, threading.Event], None]
+    requests: list[bytes] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def port(self) -> int:
+        return self.listener.getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.listener.getsockname()[0]}:{self.port}/hooks"
+
+    def serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                self.requests.append(body)
+                self.arrived.set()
+                self.respond(conn, self.stop)
+            except OSError:
+                pass  # the client hung up: what the slow-answer tests expect
+
+
+@pytest.fixture
+def raw_server(settings):
+    """``raw_server(respond, host="127.0.0.1")`` starts a ``RawServer`` (loopback allowed)."""
+    settings.WEBHOOKS_ALLOW_LOOPBACK = True
+    started: list[tuple[RawServer, threading.Thread]] = []
+
+    def start(respond, host: str = "127.0.0.1", port: int = 0) -> RawServer:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(8)
+        server = RawServer(listener, respond)
+        thread = threading.Thread(target=server.serve, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        return server
+
+    yield start
+    for server, thread in started:
+        server.stop.set()
+        server.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        server.listener.close()
+        thread.join(5)

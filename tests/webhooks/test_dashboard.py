@@ -175,7 +175,10 @@ def test_every_event_wins_over_single_types(owner):
 @pytest.mark.parametrize(
     ("body", "error"),
     [
-        ({**FORM, "url": "http://169.254.169.254/"}, "169.254.169.254 is a link-local address"),
+        (
+            {**FORM, "url": "http://169.254.169.254/"},
+            "The host in the URL must resolve only to public internet addresses.",
+        ),
         ({**FORM, "event_types": [], "custom_event_types": ""}, "Choose at least one event"),
         ({**FORM, "custom_event_types": "Not An Event"}, "is not an event type"),
     ],

@@ -23,6 +23,7 @@ from webhooks.services import (
     webhook_delivery_send,
     webhook_endpoint_create,
 )
+from webhooks.transport import DEADLINE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 10  # seconds; only reached when something is broken
@@ -98,3 +99,43 @@ def test_a_sweeper_skips_a_delivery_another_transaction_holds(merchant_a, claime
     # then: skipped while locked, claimed once after, and not again within the lease
     assert (while_held, after, again) == ([], [delivery_id], [])
     assert len(enqueued) == 1
+
+
+def test_a_send_in_flight_keeps_the_delivery_from_the_sweep(merchant_a, receiver, claimed):
+    # given: the send task ran 4 minutes after its claim, and the receiver is slow to answer
+    delivery_id, claim = claimed
+    started = T0 + timedelta(minutes=4)
+    receiver.hold = threading.Event()
+
+    def send():
+        try:
+            with merchant_scope(merchant_a):
+                return webhook_delivery_send(delivery_id=delivery_id, claim=claim, now=started)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        in_flight = pool.submit(send)
+        assert receiver.arrived.wait(WAIT), "the worker never sent"
+
+        # when: sweeps run while the request is in flight, past the claim's own lease
+        swept = [
+            webhook_deliveries_sweep(now=T0 + LEASE),
+            webhook_deliveries_sweep(now=started + LEASE - timedelta(seconds=1)),
+        ]
+        lease_end = WebhookDelivery.unscoped.get(pk=delivery_id).next_attempt_at
+        receiver.hold.set()
+        attempt = in_flight.result(timeout=WAIT)
+
+    # then: the send took a fresh lease, so nothing was claimed again or sent twice
+    assert swept == [[], []]
+    assert lease_end == started + LEASE
+    assert (attempt.number, attempt.succeeded) == (1, True)
+    assert len(receiver.requests) == 1
+
+
+def test_the_lease_outlasts_the_task_hard_time_limit_and_a_whole_request():
+    from postpurchase.celery import app
+
+    assert (LEASE, app.conf.task_time_limit, DEADLINE) == (timedelta(minutes=10), 300, 25)
+    assert timedelta(seconds=app.conf.task_time_limit + DEADLINE) < LEASE

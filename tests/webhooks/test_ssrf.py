@@ -3,12 +3,15 @@ the connection itself (no DNS rebinding); loopback only with WEBHOOKS_ALLOW_LOOP
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from postpurchase.errors import DomainError
 from postpurchase.events.services import event_dispatch, event_record
 from tests.webhooks.conftest import PUBLIC_IP, T0
-from webhooks.destinations import address_refusal
+from webhooks.destinations import NOT_PUBLIC, REFUSED_AT_SEND, address_refusal
 from webhooks.models import WebhookEndpoint
 from webhooks.services import webhook_endpoint_create
 
@@ -29,13 +32,14 @@ REFUSED = [
     ("http://0.0.0.0/hook", "0.0.0.0 is an unspecified address"),
     ("http://224.0.0.1/hook", "224.0.0.1 is a multicast address"),
     ("http://240.0.0.1/hook", "240.0.0.1 is a reserved address"),
+    ("http://[fec0::1]/hook", "fec0::1 is a site-local address"),
     ("https://intranet.example/hook", "intranet.example resolves to 10.1.2.3, a private address"),
     ("https://mixed.example/hook", "mixed.example resolves to 192.168.0.7, a private address"),
 ]
 
 
 @pytest.mark.parametrize(("url", "why"), REFUSED, ids=[u for u, _ in REFUSED])
-def test_a_private_destination_is_refused_when_saved(merchant_a, dns, url, why):
+def test_a_private_destination_is_refused_when_saved(merchant_a, dns, caplog, url, why):
     # given: names that resolve to private addresses (one of two is enough to refuse)
     dns["intranet.example"] = ["10.1.2.3"]
     dns["mixed.example"] = [PUBLIC_IP, "192.168.0.7"]
@@ -44,10 +48,13 @@ def test_a_private_destination_is_refused_when_saved(merchant_a, dns, url, why):
     with pytest.raises(DomainError) as excinfo:
         webhook_endpoint_create(merchant=merchant_a, url=url, event_types=["*"])
 
-    # then
+    # then: the merchant reads one generic reason; why is in the server log only
     assert excinfo.value.field == "url"
     assert excinfo.value.code == "invalid"
-    assert why in excinfo.value.message
+    assert excinfo.value.message == NOT_PUBLIC
+    assert [r.getMessage() for r in caplog.records if r.name == "webhooks.destinations"] == [
+        f"Refused webhook URL {url}: {why}"
+    ]
     assert WebhookEndpoint.unscoped.count() == 0
 
 
@@ -92,6 +99,8 @@ def test_allowing_loopback_lets_no_other_private_address_through():
     assert address_refusal("fe80::1%eth0", allow_loopback=True) == "a link-local address"
     assert address_refusal(PUBLIC_IP, allow_loopback=False) is None
     assert address_refusal("2606:4700:4700::1111", allow_loopback=False) is None
+    assert address_refusal("fec0::1", allow_loopback=True) == "a site-local address"
+    assert address_refusal("feff::1", allow_loopback=False) == "a site-local address"
 
 
 def test_a_name_that_turns_private_after_saving_is_refused_at_the_connection(
@@ -115,9 +124,7 @@ def test_a_name_that_turns_private_after_saving_is_refused_at_the_connection(
     # then: no request left, and the log says why
     assert receiver.requests == []
     assert (attempt.succeeded, attempt.status_code) == (False, None)
-    assert attempt.error == (
-        "Refused to connect: rebind.example resolves to 169.254.169.254, a link-local address"
-    )
+    assert attempt.error == REFUSED_AT_SEND
 
 
 def test_the_connection_goes_to_the_vetted_address_with_the_host_name_kept(
@@ -143,3 +150,58 @@ def test_the_connection_goes_to_the_vetted_address_with_the_host_name_kept(
     assert attempt.succeeded is True
     [request] = receiver.requests
     assert request.headers["host"] == f"hooks.merchant.test:{receiver.port}"
+
+
+def test_the_api_answer_is_the_same_for_a_private_and_an_unknown_host(merchant_a, dns, caplog):
+    # given: one name on our private network, one that does not resolve at all
+    from tests.api.conftest import client_for
+
+    dns["vm.internal"] = ["10.20.30.40"]
+    dns["nothing.internal"] = []
+    api = client_for(merchant_a)
+
+    # when
+    answers = [
+        api.post(
+            "/api/v1/webhook-endpoints",
+            {"url": f"https://{host}/hook", "event_types": ["*"]},
+            format="json",
+        )
+        for host in ("vm.internal", "nothing.internal")
+    ]
+
+    # then: nothing tells them apart, and no address is echoed; the log has the details
+    assert [a.status_code for a in answers] == [400, 400]
+    errors = [a.json()["errors"] for a in answers]
+    assert errors[0] == errors[1] == {"url": [{"message": NOT_PUBLIC, "code": "invalid"}]}
+    assert all(b"10.20.30.40" not in a.content for a in answers)
+    assert [r.getMessage() for r in caplog.records if r.name == "webhooks.destinations"] == [
+        "Refused webhook URL https://vm.internal/hook: "
+        "vm.internal resolves to 10.20.30.40, a private address",
+        "Refused webhook URL https://nothing.internal/hook: nothing.internal does not resolve",
+    ]
+    assert WebhookEndpoint.unscoped.count() == 0
+
+
+def test_a_resolver_that_does_not_answer_is_given_up_on(merchant_a, monkeypatch, caplog):
+    # given: a DNS server that never answers, and a lookup bound of a fifth of a second
+    from webhooks import destinations
+
+    never = threading.Event()
+    monkeypatch.setattr(destinations, "resolve", lambda host, port: never.wait(10) and [])
+    monkeypatch.setattr(destinations, "RESOLVE_TIMEOUT", 0.2)
+
+    # when
+    started = time.monotonic()
+    with pytest.raises(DomainError) as excinfo:
+        webhook_endpoint_create(merchant=merchant_a, url="https://slow.example/", event_types=["*"])
+    elapsed = time.monotonic() - started
+    never.set()
+
+    # then
+    assert (excinfo.value.field, excinfo.value.message) == ("url", NOT_PUBLIC)
+    assert elapsed < 2
+    assert [r.getMessage() for r in caplog.records if r.name == "webhooks.destinations"] == [
+        "Refused webhook URL https://slow.example/: slow.example does not resolve "
+        "(no answer within 0.2 s)"
+    ]
