@@ -41,13 +41,15 @@ def _field_errors(detail, path: str = "") -> dict[str, list[dict[str, str]]]:
     elif isinstance(detail, list):
         if all(isinstance(item, exceptions.ErrorDetail) for item in detail):
             errors[path or "non_field_errors"] = [
-                {"code": item.code, "message": str(item)} for item in detail
+                {"code": item.code or "invalid", "message": str(item)} for item in detail
             ]
         else:
             for index, item in enumerate(detail):
                 errors.update(_field_errors(item, f"{path}[{index}]"))
     elif isinstance(detail, exceptions.ErrorDetail):
-        errors[path or "non_field_errors"] = [{"code": detail.code, "message": str(detail)}]
+        errors[path or "non_field_errors"] = [
+            {"code": detail.code or "invalid", "message": str(detail)}
+        ]
     return errors
 
 

@@ -19,7 +19,9 @@ class _UtcDateTimeField(filters.fields.IsoDateTimeField):
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         if not EARLIEST <= moment < LATEST:
-            raise forms.ValidationError("must be between the years 1900 and 2199")
+            raise forms.ValidationError(
+                "must be between the years 1900 and 2199", code="out_of_range"
+            )
         # PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 (and Python) allow.
         return moment.astimezone(UTC)
 
