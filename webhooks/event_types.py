@@ -25,6 +25,9 @@ KNOWN_EVENT_TYPES: tuple[tuple[str, str], ...] = (
     ("shipment.delivered", "A shipment was delivered"),
     ("shipment.exception", "A carrier reported a problem with a shipment"),
     ("shipment.returned_to_sender", "A shipment is going back to the store"),
+    ("shipment.cancelled", "A shipment was cancelled by the store (its fulfillment voided)"),
+    ("order.refunded", "A refund was issued on an order"),
+    ("customer.redacted", "A customer's personal data was erased (a privacy request)"),
 )
 
 
