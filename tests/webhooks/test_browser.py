@@ -9,7 +9,6 @@ import pytest
 
 from postpurchase.tenancy.permissions import Role
 from tests.dashboard.conftest import PASSWORD
-from tests.e2e.conftest import browser, page  # noqa: F401 - the browser fixtures
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 from tests.webhooks.conftest import T0, verify
 from webhooks.models import WebhookEndpoint
@@ -32,7 +31,7 @@ def owner():
 
 
 def test_owner_adds_an_endpoint_and_follows_a_test_event_to_the_log(
-    page,  # noqa: F811
+    page,
     live_server,
     owner,
     receiver,
