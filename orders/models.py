@@ -48,6 +48,7 @@ class Customer(TenantModel):
         ]
         indexes = [
             models.Index(fields=["merchant", "email"], name="customer_merchant_email"),
+            models.Index(fields=["merchant", "phone"], name="customer_merchant_phone"),
             models.Index(fields=["merchant", "last_order_at"], name="customer_last_order"),
         ]
 

@@ -129,16 +129,19 @@ def _assign(instance, values: dict) -> bool:
 # --- customers ------------------------------------------------------------------------------
 
 
+def contact_lock_key(merchant: Merchant, contact: str) -> int:
+    """The advisory lock key of one merchant's contact (shared with orders.bulk)."""
+    digest = hashlib.blake2b(f"{merchant.pk}:{contact}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _lock_contact(merchant: Merchant, contact: str) -> None:
     """A transaction-scoped lock on one merchant's contact (email or phone). PostgreSQL only:
     SQLite (the embedded mode) already runs one writing transaction at a time."""
     if connection.vendor != "postgresql" or not contact:
         return
-    digest = hashlib.blake2b(f"{merchant.pk}:{contact}".encode(), digest_size=8).digest()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)]
-        )
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [contact_lock_key(merchant, contact)])
 
 
 def _lock_contacts(merchant: Merchant, data: CustomerIn) -> None:

@@ -1,7 +1,8 @@
 """Recording events and handing them to their consumers, exactly once per consumer.
 
 ``event_record`` writes the event in the caller's transaction and enqueues the dispatch task after
-commit. ``event_dispatch`` runs each subscribed consumer that has not finished, each in its own
+commit; ``event_record_many`` does the same for a batch, in one statement and one task.
+``event_dispatch`` runs each subscribed consumer that has not finished, each in its own
 transaction together with its ``DONE`` marker; a failure is recorded with the time of its next
 attempt (exponential backoff with jitter). ``event_sweep`` re-dispatches every event whose
 ``next_dispatch_at`` has passed: a lost task, a dead worker or a due retry.
@@ -9,13 +10,15 @@ attempt (exponential backoff with jitter). ``event_sweep`` re-dispatches every e
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import traceback
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -100,6 +103,95 @@ def event_record(
 
     transaction.on_commit(lambda: _enqueue_dispatch(event.pk, merchant.pk))
     return event, True
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One event for ``event_record_many``: the arguments ``event_record`` takes."""
+
+    type: str
+    customer_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+    dedupe_key: str | None = None
+    source: str = ""
+
+
+_EVENT_COLUMNS = (
+    "merchant_id, customer_id, type, occurred_at, recorded_at, payload, dedupe_key, source, "
+    "next_dispatch_at"
+)
+
+
+def event_record_many(
+    *, merchant: Merchant, events: list[EventSpec], now: datetime | None = None
+) -> list[int | None]:
+    """Record many events in the caller's transaction with one ``INSERT … ON CONFLICT DO
+    NOTHING`` (PostgreSQL), and enqueue one dispatch task for all of them after commit.
+
+    Returns, for each spec in order, the new event's id, or ``None`` when its ``dedupe_key`` was
+    already used by this merchant (earlier, or by an earlier spec of the same call): the same
+    outcome as calling ``event_record`` for each in turn."""
+    if not events:
+        return []
+    for spec in events:
+        _validate_type(spec.type)
+    inserted = _insert_events(merchant, events, now or timezone.now())
+    # Ids follow the order of the rows; a skipped row has none, so walk both lists together.
+    ids: list[int | None] = []
+    pending = iter(inserted)
+    row = next(pending, None)
+    for spec in events:
+        if row is not None and row[1] == spec.dedupe_key:
+            ids.append(row[0])
+            row = next(pending, None)
+        else:
+            ids.append(None)
+    created = [pk for pk in ids if pk is not None]
+    if created:
+        transaction.on_commit(lambda: _enqueue_dispatch_many(created, merchant.pk))
+    return ids
+
+
+def _insert_events(
+    merchant: Merchant, events: list[EventSpec], now: datetime
+) -> list[tuple[int, str | None]]:
+    """Insert the events that do not repeat a dedupe key; their ``(id, dedupe_key)`` by id."""
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)"] * len(events))
+    params: list[Any] = []
+    for spec in events:
+        params += [
+            merchant.pk,
+            spec.customer_id,
+            spec.type,
+            spec.occurred_at or now,
+            now,
+            json.dumps(spec.payload),
+            spec.dedupe_key,
+            spec.source,
+            now + DISPATCH_GRACE,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS}) VALUES {rows} "  # noqa: S608
+            "ON CONFLICT (merchant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING "
+            "RETURNING id, dedupe_key",
+            params,
+        )
+        return sorted(cursor.fetchall())
+
+
+def _enqueue_dispatch_many(event_ids: list[int], merchant_id: int) -> None:
+    from postpurchase.events.tasks import event_dispatch_many_task
+
+    try:
+        event_dispatch_many_task.delay(event_ids=event_ids, merchant_id=merchant_id)
+    except Exception:
+        logger.warning(
+            "Could not enqueue dispatch of %s events; the sweep will retry",
+            len(event_ids),
+            exc_info=True,
+        )
 
 
 def _enqueue_dispatch(event_id: int, merchant_id: int) -> None:

@@ -17,6 +17,18 @@ def event_dispatch_task(*, event_id: int, merchant_id: int) -> dict[str, str]:
     return services.event_dispatch(event=event)
 
 
+@merchant_task(acks_late=True, name="postpurchase.events.tasks.event_dispatch_many")
+def event_dispatch_many_task(*, event_ids: list[int], merchant_id: int) -> int:
+    """Dispatch a batch recorded together (``event_record_many``), one event after the other.
+    A consumer failure is recorded on its event and retried by the sweep, as for one event."""
+    events = Event.objects.filter(pk__in=event_ids).select_related("merchant").order_by("pk")
+    dispatched = 0
+    for event in events:
+        services.event_dispatch(event=event)
+        dispatched += 1
+    return dispatched
+
+
 @shared_task(acks_late=True, name="postpurchase.events.tasks.event_sweep")
 def event_sweep() -> int:
     return len(services.event_sweep())

@@ -1,0 +1,347 @@
+"""The write half of ``orders.bulk``: a batch's new and changed rows, in a few statements.
+
+Every statement names the merchant. Inserts that a concurrent writer may win (customers by
+external id, orders, products) use ``ON CONFLICT … DO NOTHING`` on the row's unique key and raise
+``Retry`` when a row was taken, so the batch is read again from what that writer committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import JSONField
+
+from orders.models import Customer, Order, OrderLine, Product
+from postpurchase.errors import DomainError
+from postpurchase.events.services import EventSpec, event_record_many
+from postpurchase.tenancy.models import Merchant
+
+CUSTOMER_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "timezone",
+    "locale",
+    "birthday",
+    "tags",
+    "email_marketing_consent",
+    "email_consent_updated_at",
+    "email_consent_source",
+    "sms_marketing_consent",
+    "sms_consent_updated_at",
+    "sms_consent_source",
+    "updated_at",
+)
+PRODUCT_FIELDS = ("sku", "title", "category", "price", "image_url", "url", "updated_at")
+ORDER_FIELDS = (
+    "number",
+    "customer",
+    "placed_at",
+    "currency",
+    "subtotal",
+    "discount",
+    "shipping",
+    "tax",
+    "total",
+    "financial_status",
+    "fulfillment_status",
+    "cancelled_at",
+    "cancel_reason",
+    "source_updated_at",
+    "updated_at",
+)
+CUSTOMER_KEY = "(merchant_id, external_id) WHERE external_id IS NOT NULL"
+LINE_FIELDS = ("product", "title", "sku", "quantity", "unit_price", "discount", "position")
+
+
+class Retry(Exception):
+    """A concurrent writer created or changed a row this batch relied on: run the batch again."""
+
+
+@dataclass
+class BulkItemResult:
+    """What happened to one item of a bulk request: ``status`` is one of created, updated,
+    unchanged, stale or failed; ``error`` names the field at fault when it failed."""
+
+    index: int
+    external_id: str | None
+    status: str
+    order: Order | None = None
+    error: DomainError | None = None
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PendingEvent:
+    index: int
+    type: str
+    customer: Customer | None
+    payload: dict[str, Any]
+    occurred_at: datetime
+    dedupe_key: str | None
+    source: str
+    order: Order
+
+
+def product_snapshot(product: Product) -> tuple:
+    return tuple(getattr(product, name) for name in PRODUCT_FIELDS)
+
+
+def _preparer(field):
+    """How a field's value goes to psycopg2: as it is, except where Django must adapt it (JSON)."""
+    if isinstance(field, JSONField):
+        return lambda value: field.get_db_prep_save(value, connection)
+    return None
+
+
+def _values(objs, fields) -> list:
+    preparers = [(f.attname, _preparer(f)) for f in fields]
+    params = []
+    for obj in objs:
+        for attname, prepare in preparers:
+            value = getattr(obj, attname)
+            params.append(prepare(value) if prepare is not None else value)
+    return params
+
+
+def _qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def fetch(
+    model, merchant: Merchant, where: str, params: list, *, order_by: str = "id", lock=False
+) -> list:
+    """The merchant's rows of ``model`` matching ``where`` (SQL on its columns), as instances,
+    ``FOR NO KEY UPDATE`` when ``lock``, in ``order_by`` order (the order the locks are taken).
+    Straight SQL: for these few fixed reads the ORM's compiler costs more than the query."""
+    fields = model._meta.concrete_fields
+    names = [f.attname for f in fields]
+    converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(_qn(f.column) for f in fields)} "  # noqa: S608
+            f"FROM {_qn(model._meta.db_table)} WHERE merchant_id = %s AND ({where}) "
+            f"ORDER BY {order_by}{' FOR NO KEY UPDATE' if lock else ''}",
+            [merchant.pk, *params],
+        )
+        rows = cursor.fetchall()
+    instances = []
+    for row in rows:
+        values = list(row)
+        for i, convert in converters:
+            values[i] = convert(values[i], None, connection)
+        instances.append(model.from_db("default", names, values))
+    return instances
+
+
+def allocate_ids(model, count: int) -> list[int]:
+    """Ids for ``count`` new rows, in ascending order: rows get them in the order the items
+    created them, whatever order they are inserted in."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _insert(model, objs: list, *, conflict: str | None, extra: str = "DO NOTHING") -> set[int]:
+    """Insert ``objs`` (their ids already set) in one statement, in external-id order (the lock
+    order), and return the ids of the rows actually inserted."""
+    fields = model._meta.concrete_fields
+    ordered = sorted(objs, key=lambda o: (o.external_id is None, o.external_id or "", o.pk))
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = _values(ordered, fields)
+    on_conflict = f" ON CONFLICT {conflict} {extra}" if conflict else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_qn(model._meta.db_table)} ({', '.join(_qn(f.column) for f in fields)}) "  # noqa: S608
+            f"VALUES {', '.join([row] * len(ordered))}{on_conflict} RETURNING id",
+            params,
+        )
+        inserted = {row[0] for row in cursor.fetchall()}
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, "default"
+    return inserted
+
+
+def _update(model, merchant: Merchant, objs, names: tuple[str, ...]) -> None:
+    """One ``UPDATE … FROM (VALUES …)`` writing ``names`` of every row in ``objs``."""
+    objs = sorted(objs, key=lambda o: o.pk)
+    if not objs:
+        return
+    fields = [model._meta.pk] + [model._meta.get_field(name) for name in names]
+    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+    params = _values(objs, fields)
+    columns = ", ".join(_qn(f.column) for f in fields)
+    sets = ", ".join(f"{_qn(f.column)} = v.{_qn(f.column)}" for f in fields[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_qn(model._meta.db_table)} AS t SET {sets} "  # noqa: S608
+            f"FROM (VALUES {', '.join([row] * len(objs))}) AS v({columns}) "
+            "WHERE t.id = v.id AND t.merchant_id = %s",
+            [*params, merchant.pk],
+        )
+
+
+class BatchWriter:
+    """What the replay of a batch decided to write, and the statements that write it."""
+
+    def __init__(self, merchant: Merchant, now: datetime) -> None:
+        self.merchant, self.now = merchant, now
+        self.new_customers: list[Customer] = []  # their ids allocated before the replay
+        self.claimed: set[int] = set()
+        self.dirty_customers: dict[int, Customer] = {}
+        self.new_orders: list[Order] = []
+        self.dirty_orders: dict[int, Order] = {}
+        self.new_products: list[Product] = []
+        self.dirty_products: dict[int, Product] = {}
+        self.snapshots: dict[int, tuple] = {}  # product pk → its fields as first read
+        self.new_lines: list[OrderLine] = []
+        self.dirty_lines: dict[int, OrderLine] = {}
+        self.removed_lines: list[int] = []
+        self.line_parents: dict[int, tuple[Order, Product | None]] = {}  # id(line) → parents
+        self.events: list[PendingEvent] = []
+        self.refresh: dict[int, Customer] = {}  # id(customer) → customer
+
+    def write(self) -> dict[int, list[str]]:
+        """Write everything in the lock order; returns the event types recorded, by item."""
+        self._write_customers()
+        for order in [*self.new_orders, *self.dirty_orders.values()]:
+            order.customer_id = order.customer.pk if order.customer is not None else None
+        self._insert_new(Order, self.new_orders, "(merchant_id, external_id)")
+        self._write_products()
+        self._write_lines()
+        _update(Order, self.merchant, self.dirty_orders.values(), ORDER_FIELDS)
+        recorded = self._record_events()
+        self._refresh_figures()
+        return recorded
+
+    def claim_customers(self, claims: list[tuple[str, int]]) -> None:
+        """Insert a bare row for each customer the batch may create by external id (ids already
+        allocated), in external-id order, before the replay: the batch waits here, not halfway,
+        for a concurrent writer creating the same customer. One that won raises ``Retry``."""
+        rows = [
+            Customer(merchant=self.merchant, pk=pk, external_id=external_id, created_at=self.now)
+            for external_id, pk in claims
+        ]
+        for row in rows:
+            row.updated_at = self.now
+        inserted = _insert(Customer, rows, conflict=CUSTOMER_KEY)
+        if len(inserted) != len(rows):
+            raise Retry
+        self.claimed = {pk for _, pk in claims}
+
+    def _write_customers(self) -> None:
+        """The claimed rows get their values (or go, when no item created them); shoppers known
+        only by contact are inserted; changed ones are updated."""
+        claimed = [c for c in self.new_customers if c.pk in self.claimed]
+        unused = self.claimed - {c.pk for c in claimed}
+        if unused:
+            Customer.unscoped.filter(merchant=self.merchant, pk__in=unused).delete()
+        _update(Customer, self.merchant, claimed, CUSTOMER_FIELDS)
+        for customer in claimed:
+            customer._state.adding, customer._state.db = False, "default"
+        unclaimed = [c for c in self.new_customers if c.pk not in self.claimed]
+        if unclaimed:
+            _insert(Customer, unclaimed, conflict=None)
+        _update(Customer, self.merchant, self.dirty_customers.values(), CUSTOMER_FIELDS)
+
+    def _insert_new(self, model, objs: list, conflict: str) -> None:
+        if not objs:
+            return
+        for obj, pk in zip(objs, allocate_ids(model, len(objs)), strict=True):
+            obj.pk = pk
+        if len(_insert(model, objs, conflict=conflict)) != len(objs):
+            raise Retry
+
+    def _write_products(self) -> None:
+        """Insert the new products and lock the changed ones in one statement, in external-id
+        order (the lock order); then check the changed ones still hold what was read."""
+        changed = list(self.dirty_products.values())
+        if not (self.new_products or changed):
+            return
+        if self.new_products:
+            ids = allocate_ids(Product, len(self.new_products))
+            for product, pk in zip(self.new_products, ids, strict=True):
+                product.pk = pk
+        inserted = _insert(
+            Product,
+            [*self.new_products, *changed],
+            conflict="(merchant_id, external_id)",
+            extra=f"DO UPDATE SET title = {_qn(Product._meta.db_table)}.title WHERE false",
+        )
+        if inserted != {product.pk for product in self.new_products}:
+            raise Retry
+        if changed:
+            held = fetch(Product, self.merchant, "id = ANY(%s)", [list(self.dirty_products)])
+            if any(product_snapshot(p) != self.snapshots[p.pk] for p in held):
+                raise Retry
+            _update(Product, self.merchant, changed, PRODUCT_FIELDS)
+
+    def _write_lines(self) -> None:
+        for line in [*self.new_lines, *self.dirty_lines.values()]:
+            order, product = self.line_parents[id(line)]
+            line.order_id, line.product_id = order.pk, product.pk if product else None
+        if self.removed_lines:
+            OrderLine.unscoped.filter(merchant=self.merchant, pk__in=self.removed_lines).delete()
+        _update(OrderLine, self.merchant, self.dirty_lines.values(), LINE_FIELDS)
+        if self.new_lines:
+            ids = allocate_ids(OrderLine, len(self.new_lines))
+            for line, pk in zip(self.new_lines, ids, strict=True):
+                line.pk = pk
+            _insert(OrderLine, self.new_lines, conflict=None)
+
+    def _record_events(self) -> dict[int, list[str]]:
+        specs = []
+        for pending in self.events:
+            pending.payload["order_id"] = pending.order.pk
+            specs.append(
+                EventSpec(
+                    type=pending.type,
+                    customer_id=pending.customer.pk if pending.customer else None,
+                    payload=pending.payload,
+                    occurred_at=pending.occurred_at,
+                    dedupe_key=pending.dedupe_key,
+                    source=pending.source,
+                )
+            )
+        ids = event_record_many(merchant=self.merchant, events=specs, now=self.now)
+        recorded: dict[int, list[str]] = {}
+        for pending, pk in zip(self.events, ids, strict=True):
+            if pk is not None:
+                recorded.setdefault(pending.index, []).append(pending.type)
+        return recorded
+
+    def _refresh_figures(self) -> None:
+        """The derived figures of every customer an item changed, in one aggregate ``UPDATE``
+        (the same figures as ``customer_stats_refresh``)."""
+        customers = {c.pk: c for c in self.refresh.values()}
+        if not customers:
+            return
+        ids = sorted(customers)
+        customer_table, order_table = _qn(Customer._meta.db_table), _qn(Order._meta.db_table)
+        with connection.cursor() as cursor:
+            # Driven by the ids, one lookup on the orders' customer index per customer: a plan
+            # that holds even before the tables have statistics. The ids are this merchant's
+            # customers (checked on the row updated), so their orders are too.
+            cursor.execute(
+                f"UPDATE {customer_table} AS c SET orders_count = s.n, first_order_at = s.first, "  # noqa: S608
+                "last_order_at = s.last, total_spent = s.spent "
+                "FROM unnest(%s::bigint[]) AS ids(id) CROSS JOIN LATERAL ("
+                " SELECT count(*) AS n, min(o.placed_at) AS first, max(o.placed_at) AS last,"
+                " coalesce(sum(o.total) FILTER (WHERE o.currency = %s), 0) AS spent"
+                f" FROM {order_table} AS o WHERE o.customer_id = ids.id"
+                " AND o.cancelled_at IS NULL) AS s "
+                "WHERE c.id = ids.id AND c.merchant_id = %s "
+                "RETURNING c.id, c.orders_count, c.first_order_at, c.last_order_at, c.total_spent",
+                [ids, self.merchant.currency, self.merchant.pk],
+            )
+            for pk, count, first, last, spent in cursor.fetchall():
+                customer = customers[pk]
+                customer.orders_count, customer.first_order_at = count, first
+                customer.last_order_at, customer.total_spent = last, spent

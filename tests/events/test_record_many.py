@@ -1,0 +1,110 @@
+"""event_record_many: many events in one statement, the same outcome as event_record for each,
+and one dispatch task for the lot."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from postpurchase.errors import DomainError
+from postpurchase.events import services, tasks
+from postpurchase.events.models import Event
+from postpurchase.events.services import EventSpec, event_record, event_record_many
+from tests.factories import CustomerFactory
+
+T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+def test_each_spec_is_recorded_once_per_dedupe_key(merchant_a, merchant_b):
+    # given: one key already used by merchant A, and the same key in merchant B
+    customer = CustomerFactory(merchant=merchant_a)
+    event_record(merchant=merchant_a, type="order.placed", dedupe_key="k1", now=T0)
+    event_record(merchant=merchant_b, type="order.placed", dedupe_key="k2", now=T0)
+
+    # when
+    ids = event_record_many(
+        merchant=merchant_a,
+        now=T0,
+        events=[
+            EventSpec(type="order.placed", dedupe_key="k1"),
+            EventSpec(type="order.updated", customer_id=customer.pk, payload={"n": 1}),
+            EventSpec(type="order.placed", dedupe_key="k2", occurred_at=T0.replace(hour=8)),
+            EventSpec(type="order.placed", dedupe_key="k2"),
+            EventSpec(type="order.updated", source="api"),
+        ],
+    )
+
+    # then
+    assert ids[0] is None and ids[3] is None
+    assert all(isinstance(pk, int) for pk in (ids[1], ids[2], ids[4]))
+    assert ids[1] < ids[2] < ids[4]
+    rows = Event.unscoped.filter(pk__in=ids[1::]).order_by("id")
+    assert [
+        (e.type, e.customer_id, e.payload, e.dedupe_key, e.source, e.occurred_at) for e in rows
+    ] == [
+        ("order.updated", customer.pk, {"n": 1}, None, "", T0),
+        ("order.placed", None, {}, "k2", "", T0.replace(hour=8)),
+        ("order.updated", None, {}, None, "api", T0),
+    ]
+    assert {e.recorded_at for e in rows} == {T0}
+    assert {e.next_dispatch_at for e in rows} == {T0 + services.DISPATCH_GRACE}
+    assert Event.unscoped.filter(merchant=merchant_a).count() == 4
+
+
+def test_one_dispatch_task_is_enqueued_after_commit(
+    merchant_a, django_capture_on_commit_callbacks, monkeypatch
+):
+    enqueued = []
+    monkeypatch.setattr(
+        services, "_enqueue_dispatch_many", lambda ids, m: enqueued.append((ids, m))
+    )
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ids = event_record_many(
+            merchant=merchant_a,
+            events=[EventSpec(type="order.placed"), EventSpec(type="order.updated")],
+        )
+        assert enqueued == []
+
+    assert len(callbacks) == 1
+    assert enqueued == [(ids, merchant_a.pk)]
+
+
+def test_nothing_new_enqueues_nothing(merchant_a, django_capture_on_commit_callbacks):
+    event_record(merchant=merchant_a, type="order.placed", dedupe_key="k")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        ids = event_record_many(
+            merchant=merchant_a, events=[EventSpec(type="order.placed", dedupe_key="k")]
+        )
+
+    assert ids == [None]
+    assert len(callbacks) == 0
+
+
+def test_a_bad_type_refuses_the_whole_call(merchant_a):
+    with pytest.raises(DomainError) as excinfo:
+        event_record_many(
+            merchant=merchant_a,
+            events=[EventSpec(type="order.placed"), EventSpec(type="Order Placed")],
+        )
+
+    assert excinfo.value.field == "type"
+    assert Event.unscoped.count() == 0
+
+
+def test_the_batch_task_dispatches_each_event(merchant_a, monkeypatch):
+    # given
+    ids = event_record_many(
+        merchant=merchant_a, events=[EventSpec(type="order.placed"), EventSpec(type="a.b")]
+    )
+    dispatched = []
+    monkeypatch.setattr(
+        services, "event_dispatch", lambda *, event: dispatched.append(event.pk) or {}
+    )
+
+    # when
+    count = tasks.event_dispatch_many_task.run(event_ids=[*ids, 999_999], merchant_id=merchant_a.pk)
+
+    # then: a missing id (an event deleted since) is skipped
+    assert count == 2
+    assert dispatched == ids
