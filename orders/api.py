@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from orders import api_examples as ex
 from orders import serializers as out
+from orders.bulk import BULK_MAX, order_bulk_ingest, order_ingest_one
 from orders.filters import CustomerFilter, OrderFilter, ProductFilter, ShipmentFilter
 from orders.models import (
     Customer,
@@ -34,7 +35,6 @@ from orders.schemas import CheckpointIn, CustomerIn, OrderIn, ProductIn, Shipmen
 from orders.services import (
     IngestResult,
     customer_upsert,
-    order_ingest,
     product_upsert,
     shipment_ingest,
     shipment_tracking_update,
@@ -57,7 +57,6 @@ EXTERNAL_ID_PARAMETER = OpenApiParameter(
     description="The merchant's own id for the object (URL-encoded).",
 )
 INGEST_RESULT_HEADER = "Ingest-Result"
-BULK_MAX = 1000  # TODO(lead): import from orders.bulk once it lands
 BULK_STATUSES = ("created", "updated", "unchanged", "stale", "failed")
 
 
@@ -352,7 +351,7 @@ def _order_patch(view: _Resource, order: Order, body: dict) -> Response:
         for name in ("customer", "customer_external_id"):
             if name not in body:
                 payload.pop(name, None)
-    return view.respond(order_ingest(merchant=view.merchant, payload=payload, source="api"))
+    return view.respond(order_ingest_one(merchant=view.merchant, payload=payload, source="api"))
 
 
 @extend_schema_view(
@@ -377,7 +376,7 @@ class OrderListView(_Orders, mixins.ListModelMixin, _Resource):
 
     def post(self, request):
         return self.respond(
-            order_ingest(merchant=self.merchant, payload=_body(request), source="api")
+            order_ingest_one(merchant=self.merchant, payload=_body(request), source="api")
         )
 
 
@@ -424,7 +423,7 @@ class OrderByExternalIdView(_Orders, mixins.RetrieveModelMixin, _ByExternalId):
 
     def put(self, request, external_id):
         payload = _with_external_id(_body(request), external_id)
-        return self.respond(order_ingest(merchant=self.merchant, payload=payload, source="api"))
+        return self.respond(order_ingest_one(merchant=self.merchant, payload=payload, source="api"))
 
     def patch(self, request, external_id):
         return _order_patch(self, self.get_object(), _body(request))
@@ -636,8 +635,6 @@ class OrderBulkView(MerchantScopedGenericAPIView):
                 f"A bulk request takes at most {BULK_MAX} orders; this one has {len(orders)}.",
                 field="orders",
             )
-        from orders.bulk import order_bulk_ingest
-
         results = order_bulk_ingest(merchant=self.merchant, payloads=orders, source="api")
         counts = dict.fromkeys(BULK_STATUSES, 0)
         items = []

@@ -188,3 +188,52 @@ def test_a_read_key_cannot_write(api_a_read):
     assert response.status_code == 403
     assert response.json()["code"] == "insufficient_scope"
     assert Order.unscoped.count() == 0
+
+
+def test_bulk_upserts_each_order_on_its_own(api_a, merchant_a):
+    # given: one existing order, then a batch with a change, a new order and a bad one
+    api_a.post("/api/v1/orders", order_payload(), format="json")
+    batch = [
+        order_payload(number="#1001-renamed"),
+        order_payload(external_id="ord-2", number="#2"),
+        order_payload(external_id="ord-3", number="#3", total="-1"),
+        order_payload(external_id="ord-2", number="#2-again"),
+    ]
+
+    # when
+    response = api_a.post("/api/v1/orders/bulk", {"orders": batch}, format="json")
+
+    # then
+    assert response.status_code == 200
+    body = response.json()
+    assert body["counts"] == {
+        "created": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "stale": 0,
+        "failed": 2,
+    }
+    statuses = [(r["index"], r["external_id"], r["status"]) for r in body["results"]]
+    assert statuses == [
+        (0, "ord-1001", "updated"),
+        (1, "ord-2", "created"),
+        (2, "ord-3", "failed"),
+        (3, "ord-2", "failed"),
+    ]
+    assert list(body["results"][2]["error"]["errors"]) == ["total"]
+    assert body["results"][3]["error"]["code"] == "duplicate"
+    assert body["results"][1]["id"] == Order.unscoped.get(external_id="ord-2").pk
+    assert sorted(Order.unscoped.values_list("external_id", "number")) == [
+        ("ord-1001", "#1001-renamed"),
+        ("ord-2", "#2"),
+    ]
+
+
+def test_bulk_refuses_more_than_1000_orders_whole(api_a):
+    response = api_a.post(
+        "/api/v1/orders/bulk", {"orders": [order_payload()] * 1001}, format="json"
+    )
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert Order.unscoped.count() == 0
