@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.models import Customer, Order, OrderLine, Product, Shipment, TrackingEvent
+from postpurchase.api.serializers import CachedModelSerializer
 from postpurchase.tenancy.scoping import current_merchant
 from postpurchase.validation import money_str
 
@@ -33,7 +34,7 @@ def _merchant_currency(obj) -> str:
     return current_merchant().currency
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(CachedModelSerializer):
     email = serializers.CharField(help_text="Lowercase; empty when unknown.")
     accepts_email_marketing = serializers.BooleanField(source="email_marketing_consent")
     accepts_sms_marketing = serializers.BooleanField(source="sms_marketing_consent")
@@ -68,7 +69,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(CachedModelSerializer):
     image_url = serializers.CharField(help_text="An http(s) URL, or empty.")
     url = serializers.CharField(help_text="An http(s) URL, or empty.")
     price = MoneyField("price", _merchant_currency)
@@ -98,7 +99,7 @@ def _line_currency(line: OrderLine) -> str:
     return line.order.currency  # the order is cached by the prefetch that loaded the line
 
 
-class OrderLineSerializer(serializers.ModelSerializer):
+class OrderLineSerializer(CachedModelSerializer):
     product_external_id = serializers.SerializerMethodField()
     unit_price = MoneyField("unit_price", _line_currency)
     discount = MoneyField("discount", _line_currency)
@@ -124,7 +125,7 @@ class OrderLineSerializer(serializers.ModelSerializer):
         return line.product.external_id if line.product_id else None
 
 
-class TrackingEventSerializer(serializers.ModelSerializer):
+class TrackingEventSerializer(CachedModelSerializer):
     class Meta:
         model = TrackingEvent
         fields = ["id", "status", "description", "location", "occurred_at", "raw", "created_at"]
@@ -137,7 +138,7 @@ class ShipmentLineSerializer(serializers.Serializer):
     quantity = serializers.IntegerField()
 
 
-class ShipmentSerializer(serializers.ModelSerializer):
+class ShipmentSerializer(CachedModelSerializer):
     tracking_url = serializers.CharField(help_text="An http(s) URL, or empty.")
     order_external_id = serializers.CharField(source="order.external_id")
     lines = ShipmentLineSerializer(many=True)
@@ -164,7 +165,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(CachedModelSerializer):
     customer_id = serializers.IntegerField(allow_null=True)
     customer_external_id = serializers.SerializerMethodField()
     subtotal = MoneyField("subtotal", _order_currency)

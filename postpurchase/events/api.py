@@ -10,13 +10,14 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from postpurchase.api.filters import DateTimeFilter
+from postpurchase.api.serializers import CachedModelSerializer
 from postpurchase.api.views import IDEMPOTENCY_PARAMETER, MerchantScopedGenericAPIView
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.custom import CustomEventIn, custom_event_record
 from postpurchase.events.models import Event
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(CachedModelSerializer):
     customer_external_id = serializers.SerializerMethodField()
     properties = serializers.JSONField(source="payload", read_only=True)
 
