@@ -339,6 +339,19 @@ class _Orders:
             )
         return queryset
 
+    def respond(self, result: IngestResult) -> Response:
+        """As ``_Resource.respond``; an order the engine just wrote already holds its customer
+        and lines as they now are, so it is shown without reading it back."""
+        order = result.instance
+        expand = self.request.query_params.get("expand") == "shipments"
+        if expand or "lines" not in getattr(order, "_prefetched_objects_cache", {}):
+            return super().respond(result)
+        return Response(
+            self.get_serializer(order).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+            headers={INGEST_RESULT_HEADER: _outcome(result)},
+        )
+
 
 def _order_patch(view: _Resource, order: Order, body: dict) -> Response:
     if body.get("external_id", order.external_id) != order.external_id:

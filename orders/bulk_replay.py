@@ -383,6 +383,8 @@ class Batch:
         order.customer = customer
         self._join(order, customer)
         lines, lines_changed = self._sync_lines(order, data, created)
+        # The order as it will be, lines and all, so the API can answer without reading it back.
+        order._prefetched_objects_cache = {"lines": lines}
         if not created:
             self._derive_fulfillment(order, lines)
         changed = created or lines_changed or self._order_changed(order, was, was_customer)
@@ -482,6 +484,7 @@ class Batch:
             if changed:
                 self.out.dirty_lines[line.pk] = line
         line.product = product
+        line.order = order
         self.out.line_parents[id(line)] = (order, product)
         kept.append(line)
         return changed

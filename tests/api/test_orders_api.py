@@ -237,3 +237,41 @@ def test_bulk_refuses_more_than_1000_orders_whole(api_a):
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     assert Order.unscoped.count() == 0
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        order_payload(),  # unchanged
+        order_payload(number="#1001-B", lines=order_payload()["lines"] * 1),  # updated
+        order_payload(
+            customer={"external_id": "cust-2", "email": "grace@example.net"},
+            lines=[
+                {
+                    "external_id": "line-9",
+                    "quantity": 1,
+                    "unit_price": "85.00",
+                    "product": {"external_id": "prod-9", "title": "Lamp"},
+                }
+            ],
+        ),  # another customer, new line and product
+    ],
+)
+def test_the_answer_to_a_write_is_the_order_as_stored(api_a, second):
+    # given
+    api_a.post("/api/v1/orders", order_payload(), format="json")
+
+    # when
+    answer = api_a.post("/api/v1/orders", second, format="json")
+
+    # then: what the write answered is what a read returns
+    stored = api_a.get(f"/api/v1/orders/{answer.json()['id']}").json()
+    assert answer.json() == stored
+    assert stored["customer_id"] is not None
+    assert all(line["id"] and line["product_id"] for line in stored["lines"])
+
+
+def test_the_answer_to_a_create_is_the_order_as_stored(api_a):
+    answer = api_a.post("/api/v1/orders", order_payload(), format="json")
+
+    assert answer.json() == api_a.get(f"/api/v1/orders/{answer.json()['id']}").json()
