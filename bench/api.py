@@ -24,7 +24,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import zlib
@@ -56,13 +55,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--service-only", action="store_true")
-    parser.add_argument(
-        "--single-engine",
-        choices=("api", "set-based"),
-        default="api",
-        help="set-based: the workers' single POST calls orders.bulk.order_ingest_one instead of "
-        "order_ingest (a what-if for orders/api.py, patched in each worker at start)",
-    )
     return parser.parse_args()
 
 
@@ -115,15 +107,6 @@ def prepare(args: argparse.Namespace, url: str):
     return merchant, key, orders[: args.bulk_orders], orders[args.bulk_orders :]
 
 
-WHAT_IF = """
-def post_worker_init(worker):
-    import orders.api
-    import orders.bulk
-
-    orders.api.order_ingest = orders.bulk.order_ingest_one
-"""
-
-
 def start_gunicorn(args: argparse.Namespace, url: str) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -143,10 +126,6 @@ def start_gunicorn(args: argparse.Namespace, url: str) -> subprocess.Popen:
         f"--bind=127.0.0.1:{args.port}",
         "--log-level=warning",
     ]
-    if args.single_engine == "set-based":
-        config = Path(tempfile.mkdtemp()) / "gunicorn_what_if.py"
-        config.write_text(WHAT_IF)
-        command.append(f"--config={config}")
     server = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 - our own venv binary
     import requests
 
@@ -471,6 +450,16 @@ def drain_queue(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).delete("celery")
 
 
+def settle() -> None:
+    """Between phases: statistics for the planner (a production database has them from
+    autovacuum) and a checkpoint, so one phase does not pay for the previous one's writes."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("CHECKPOINT")
+
+
 def main() -> None:
     args = parse_args()
     url = fresh_database(args)
@@ -485,10 +474,12 @@ def main() -> None:
         server = start_gunicorn(args, url)
         try:
             warm_up(args, key, singles[-20:])
+            settle()
             warmed = rows_written(merchant)
             figures = {"bulk": bulk_over_http(args, key, orders)}
             after = rows_written(merchant)
             figures["bulk"]["rows"] = {k: after[k] - warmed[k] for k in after}
+            settle()
             figures["single"] = single_over_http(args, key, singles)
         finally:
             server.terminate()
