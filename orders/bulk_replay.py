@@ -29,6 +29,7 @@ from orders.services import (
     _assign,
     _customer_values,
     _is_stale,
+    _keep_newer_consent,
     _order_event_payload,
     _order_values,
     contact_lock_key,
@@ -267,12 +268,7 @@ class Batch:
             self.out.new_customers.append(customer)
             self._index(customer)
             return customer
-        for channel in ("email", "sms"):
-            stamp = values.get(f"{channel}_consent_updated_at")
-            held = getattr(customer, f"{channel}_consent_updated_at")
-            if stamp is not None and held is not None and stamp < held:
-                for suffix in ("marketing_consent", "consent_updated_at", "consent_source"):
-                    values.pop(f"{channel}_{suffix}")
+        _keep_newer_consent(customer, values)
         before = (customer.email, customer.phone)
         if _assign(customer, values):
             customer.updated_at = self.now

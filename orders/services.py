@@ -181,6 +181,17 @@ def _customer_values(data: CustomerIn, now: datetime) -> dict[str, Any]:
     return values
 
 
+def _keep_newer_consent(customer: Customer, values: dict[str, Any]) -> None:
+    """Drop from ``values`` any consent older than the one held: an existing consent is only
+    overwritten by a newer statement of it."""
+    for channel in ("email", "sms"):
+        stamp = values.get(f"{channel}_consent_updated_at")
+        held = getattr(customer, f"{channel}_consent_updated_at")
+        if stamp is not None and held is not None and stamp < held:
+            for suffix in ("marketing_consent", "consent_updated_at", "consent_source"):
+                values.pop(f"{channel}_{suffix}")
+
+
 def _customer_upsert(*, merchant: Merchant, data: CustomerIn, now: datetime) -> IngestResult:
     values = _customer_values(data, now)
     if data.external_id:
@@ -205,13 +216,7 @@ def _customer_upsert(*, merchant: Merchant, data: CustomerIn, now: datetime) -> 
             )
     if created:
         return IngestResult(instance=customer, created=True, changed=True)
-    # An existing consent is only overwritten by a newer statement of it.
-    for channel in ("email", "sms"):
-        stamp = values.get(f"{channel}_consent_updated_at")
-        held = getattr(customer, f"{channel}_consent_updated_at")
-        if stamp is not None and held is not None and stamp < held:
-            for suffix in ("marketing_consent", "consent_updated_at", "consent_source"):
-                values.pop(f"{channel}_{suffix}")
+    _keep_newer_consent(customer, values)
     changed = _assign(customer, values)
     if changed:
         customer.updated_at = now

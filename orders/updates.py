@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from orders.models import Customer
 from orders.schemas import CustomerIn
-from orders.services import IngestResult, _assign, _customer_values, customer_upsert
+from orders.services import (
+    IngestResult,
+    _assign,
+    _customer_values,
+    _keep_newer_consent,
+    customer_upsert,
+)
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import parse_payload
@@ -43,12 +49,7 @@ def customer_update(
             locked = Customer.unscoped.select_for_update(no_key=True).get(
                 pk=customer.pk, merchant=merchant
             )
-            for channel in ("email", "sms"):
-                stamp = values.get(f"{channel}_consent_updated_at")
-                held = getattr(locked, f"{channel}_consent_updated_at")
-                if stamp is not None and held is not None and stamp < held:
-                    for suffix in ("marketing_consent", "consent_updated_at", "consent_source"):
-                        values.pop(f"{channel}_{suffix}")
+            _keep_newer_consent(locked, values)
             changed = _assign(locked, values)
             if changed:
                 locked.updated_at = now

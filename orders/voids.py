@@ -10,29 +10,18 @@ tells a late re-delivery of that fulfillment from a new one (see ``shipment_void
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import (
-    FulfillmentStatus,
-    Order,
-    OrderLine,
-    Shipment,
-    ShipmentLine,
-)
+from orders.models import FulfillmentStatus, Order, Shipment
+from orders.services import FULFILLMENT_RANK, _derived_fulfillment, _shipment_event_payload
 from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
 
 VOID_EVENT = "shipment.cancelled"
-FULFILLMENT_RANK = {
-    FulfillmentStatus.UNFULFILLED: 0,
-    FulfillmentStatus.PARTIALLY_FULFILLED: 1,
-    FulfillmentStatus.FULFILLED: 2,
-}
 
 
 def void_dedupe_key(shipment_external_id: str) -> str:
@@ -51,30 +40,7 @@ def _fulfillment_left(order: Order) -> str | None:
     left, ``None`` when those left do not say which lines they carry (nothing to go by)."""
     if not Shipment.unscoped.filter(order=order).exists():
         return FulfillmentStatus.UNFULFILLED
-    shipped: dict[int, int] = {}
-    for line_id, quantity in ShipmentLine.unscoped.filter(shipment__order=order).values_list(
-        "order_line_id", "quantity"
-    ):
-        shipped[line_id] = shipped.get(line_id, 0) + quantity
-    if not shipped:
-        return None
-    ordered = dict(OrderLine.unscoped.filter(order=order).values_list("id", "quantity"))
-    complete = all(shipped.get(line_id, 0) >= quantity for line_id, quantity in ordered.items())
-    return FulfillmentStatus.FULFILLED if complete else FulfillmentStatus.PARTIALLY_FULFILLED
-
-
-def _event_payload(shipment: Shipment, order: Order) -> dict[str, Any]:
-    return {
-        "shipment_id": shipment.pk,
-        "external_id": shipment.external_id,
-        "order_id": order.pk,
-        "order_external_id": order.external_id,
-        "order_number": order.number,
-        "carrier": shipment.carrier,
-        "tracking_number": shipment.tracking_number,
-        "tracking_url": shipment.tracking_url,
-        "status": shipment.status,
-    }
+    return _derived_fulfillment(order)
 
 
 def _locked(merchant: Merchant, shipment_external_id: str) -> tuple[Order, Shipment] | None:
@@ -112,7 +78,7 @@ def shipment_void(
         if found is None:
             return None
         order, shipment = found
-        payload = _event_payload(shipment, order)
+        payload = _shipment_event_payload(shipment, order)
         Shipment.unscoped.filter(pk=shipment.pk).delete()
         left = _fulfillment_left(order)
         if left is not None and FULFILLMENT_RANK[left] < FULFILLMENT_RANK[order.fulfillment_status]:

@@ -10,6 +10,7 @@ from django.conf import settings
 
 from postpurchase.tenancy.permissions import Role
 from postpurchase.tenancy.scoping import merchant_scope
+from postpurchase.tenancy.services import api_key_create
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 
 
@@ -124,3 +125,30 @@ def page(browser):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# --- API clients holding each merchant's keys ---------------------------------------------------
+def client_for(merchant, scope="write"):
+    """An API client holding a new key of ``merchant`` (``client.api_key`` is the key's row)."""
+    from rest_framework.test import APIClient
+
+    issued = api_key_create(merchant=merchant, name=f"{scope} key", scope=scope)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}")
+    client.api_key = issued.api_key
+    return client
+
+
+@pytest.fixture
+def api_a(merchant_a):
+    return client_for(merchant_a)
+
+
+@pytest.fixture
+def api_b(merchant_b):
+    return client_for(merchant_b)
+
+
+@pytest.fixture
+def api_a_read(merchant_a):
+    return client_for(merchant_a, scope="read")

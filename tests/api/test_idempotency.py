@@ -12,7 +12,7 @@ from orders.models import Order
 from postpurchase.api.idempotency import idempotency_purge
 from postpurchase.api.models import IdempotencyRecord
 from postpurchase.events.models import Event
-from tests.api.conftest import client_for
+from tests.conftest import client_for
 from tests.factories import order_payload
 
 pytestmark = pytest.mark.django_db

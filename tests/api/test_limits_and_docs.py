@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from tests.api.conftest import client_for
+from tests.conftest import client_for
 from tests.factories import order_payload
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.api.conftest import client_for
 from tests.webhooks.conftest import T0
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_endpoint_create
@@ -21,26 +20,6 @@ BODY = {
 }
 
 
-@pytest.fixture
-def api_a(merchant_a):
-    return client_for(merchant_a)
-
-
-@pytest.fixture
-def api_b(merchant_b):
-    return client_for(merchant_b)
-
-
-@pytest.fixture
-def api_a_read(merchant_a):
-    return client_for(merchant_a, scope="read")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    from django.core.cache import cache
-
-    cache.clear()
 
 
 @pytest.fixture

@@ -154,7 +154,7 @@ def test_the_connection_goes_to_the_vetted_address_with_the_host_name_kept(
 
 def test_the_api_answer_is_the_same_for_a_private_and_an_unknown_host(merchant_a, dns, caplog):
     # given: one name on our private network, one that does not resolve at all
-    from tests.api.conftest import client_for
+    from tests.conftest import client_for
 
     dns["vm.internal"] = ["10.20.30.40"]
     dns["nothing.internal"] = []
