@@ -19,4 +19,4 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view) -> str | None:
         if not isinstance(request.auth, ApiKey):
             return None  # unauthenticated requests are refused before they cost anything
-        return f"throttle:api_key:{request.auth.pk}"
+        return f"throttle:api_key:{request.auth.prefix}"  # random: no collision across databases

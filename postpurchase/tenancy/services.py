@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -84,6 +86,33 @@ def api_key_create(
     return IssuedApiKey(api_key=api_key, plaintext=f"{API_KEY_PREFIX}_{prefix}_{secret}")
 
 
+# Keys this process authenticated lately, by prefix: (when loaded, the key with its merchant).
+# Saves a query on every API request; a revoked key or a deactivated merchant is refused by
+# every process within API_KEY_CACHE_SECONDS (at once by the process that revoked it).
+_recent_keys: dict[str, tuple[float, ApiKey]] = {}
+RECENT_KEYS_MAX = 10_000
+_clock = time.monotonic  # tests replace it
+
+
+def _active_key(prefix: str) -> ApiKey | None:
+    ttl = settings.API_KEY_CACHE_SECONDS
+    held = _recent_keys.get(prefix)
+    if held is not None and _clock() - held[0] < ttl:
+        return held[1]
+    api_key = (
+        ApiKey.objects.select_related("merchant")
+        .filter(prefix=prefix, revoked_at__isnull=True, merchant__is_active=True)
+        .first()
+    )
+    if api_key is None or ttl <= 0:
+        _recent_keys.pop(prefix, None)
+        return api_key
+    if len(_recent_keys) >= RECENT_KEYS_MAX:
+        _recent_keys.clear()
+    _recent_keys[prefix] = (_clock(), api_key)
+    return api_key
+
+
 def api_key_authenticate(*, plaintext: str, now: datetime | None = None) -> ApiKey | None:
     """The active key for ``plaintext``, or ``None``.
 
@@ -92,11 +121,7 @@ def api_key_authenticate(*, plaintext: str, now: datetime | None = None) -> ApiK
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
     _, prefix, secret = parts
-    api_key = (
-        ApiKey.objects.select_related("merchant")
-        .filter(prefix=prefix, revoked_at__isnull=True, merchant__is_active=True)
-        .first()
-    )
+    api_key = _active_key(prefix)
     if api_key is None or not hmac.compare_digest(api_key.secret_hash, _hash_secret(secret)):
         return None
     now = now or timezone.now()
@@ -110,6 +135,7 @@ def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = now or timezone.now()
         api_key.save(update_fields=["revoked_at"])
+    _recent_keys.pop(api_key.prefix, None)
     return api_key
 
 

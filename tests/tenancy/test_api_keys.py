@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from postpurchase.errors import DomainError
-from postpurchase.tenancy.models import ApiKey
+from postpurchase.tenancy.models import ApiKey, Merchant
 from postpurchase.tenancy.services import api_key_authenticate, api_key_create, api_key_revoke
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -112,3 +112,61 @@ def test_merchant_currency_and_country_are_validated(db):
         merchant_create(slug="x", name="X", currency="EURO", country="france")
 
     assert set(excinfo.value.message_dict) == {"currency", "country"}
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The key cache's clock, moved by hand."""
+    from postpurchase.tenancy import services
+
+    now = [1000.0]
+    monkeypatch.setattr(services, "_clock", lambda: now[0])
+    monkeypatch.setattr(services, "_recent_keys", {})
+    return now
+
+
+def test_a_key_looked_up_lately_is_trusted_for_api_key_cache_seconds(
+    merchant_a, clock, settings, django_assert_num_queries
+):
+    # given: a key used once, then its merchant deactivated by another process
+    settings.API_KEY_CACHE_SECONDS = 5
+    issued = api_key_create(merchant=merchant_a, name="sync")
+    api_key_authenticate(plaintext=issued.plaintext, now=NOW)
+    Merchant.objects.filter(pk=merchant_a.pk).update(is_active=False)
+
+    # when / then: trusted without a query for 5 seconds, refused after
+    clock[0] += 4.9
+    with django_assert_num_queries(0):
+        assert api_key_authenticate(plaintext=issued.plaintext, now=NOW) == issued.api_key
+    clock[0] += 0.2
+    assert api_key_authenticate(plaintext=issued.plaintext, now=NOW) is None
+
+
+def test_revoking_a_key_ends_its_cached_trust_at_once(merchant_a, clock, settings):
+    settings.API_KEY_CACHE_SECONDS = 5
+    issued = api_key_create(merchant=merchant_a, name="sync")
+    api_key_authenticate(plaintext=issued.plaintext, now=NOW)
+
+    api_key_revoke(api_key=issued.api_key, now=NOW)
+
+    assert api_key_authenticate(plaintext=issued.plaintext, now=NOW) is None
+
+
+def test_a_cached_key_still_needs_its_secret(merchant_a, clock, settings):
+    settings.API_KEY_CACHE_SECONDS = 5
+    issued = api_key_create(merchant=merchant_a, name="sync")
+    api_key_authenticate(plaintext=issued.plaintext, now=NOW)
+
+    wrong_secret = issued.plaintext[:-1] + ("A" if issued.plaintext[-1] != "A" else "B")
+    assert api_key_authenticate(plaintext=wrong_secret, now=NOW) is None
+
+
+def test_a_cache_time_of_zero_looks_the_key_up_every_time(
+    merchant_a, clock, settings, django_assert_num_queries
+):
+    settings.API_KEY_CACHE_SECONDS = 0
+    issued = api_key_create(merchant=merchant_a, name="sync")
+    api_key_authenticate(plaintext=issued.plaintext, now=NOW)
+
+    with django_assert_num_queries(1):
+        api_key_authenticate(plaintext=issued.plaintext, now=NOW)

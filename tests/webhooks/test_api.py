@@ -20,8 +20,6 @@ BODY = {
 }
 
 
-
-
 @pytest.fixture
 def endpoint_a(merchant_a):
     return webhook_endpoint_create(
