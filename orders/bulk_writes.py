@@ -7,6 +7,7 @@ external id, orders, products) use ``ON CONFLICT … DO NOTHING`` on the row's u
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -108,6 +109,7 @@ def _values(objs, fields) -> list:
     return params
 
 
+@functools.cache
 def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
 

@@ -205,6 +205,60 @@ class OrderSerializer(CachedModelSerializer):
     def get_customer_external_id(self, order: Order) -> str | None:
         return order.customer.external_id if order.customer_id else None
 
+    def to_representation(self, order: Order) -> dict:
+        """The declared fields, built directly: an order is the API's most frequent answer, and
+        DRF's field-by-field walk costs more than the rest of a small response. Equal to the
+        generic rendering (tested); a subclass adding fields takes the generic path."""
+        if type(self) is not OrderSerializer:
+            return super().to_representation(order)
+        currency = order.currency
+
+        def money(value) -> str:
+            return money_str(value, currency)
+
+        return {
+            "id": order.pk,
+            "external_id": order.external_id,
+            "number": order.number,
+            "customer_id": order.customer_id,
+            "customer_external_id": self.get_customer_external_id(order),
+            "placed_at": _moment(order.placed_at),
+            "currency": currency,
+            **{name: money(getattr(order, name)) for name in MONEY_FIELDS},
+            "financial_status": order.financial_status,
+            "fulfillment_status": order.fulfillment_status,
+            "cancelled_at": _moment(order.cancelled_at),
+            "cancel_reason": order.cancel_reason,
+            "source": order.source,
+            "source_updated_at": _moment(order.source_updated_at),
+            "lines": [
+                {
+                    "id": line.pk,
+                    "external_id": line.external_id,
+                    "product_id": line.product_id,
+                    "product_external_id": line.product.external_id if line.product_id else None,
+                    "title": line.title,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "unit_price": money(line.unit_price),
+                    "discount": money(line.discount),
+                    "total": money(line.total),
+                }
+                for line in order.lines.all()
+            ],
+            "created_at": _moment(order.created_at),
+            "updated_at": _moment(order.updated_at),
+        }
+
+
+_DATETIME = serializers.DateTimeField()
+MONEY_FIELDS = ("subtotal", "discount", "shipping", "tax", "total")
+
+
+def _moment(value) -> str | None:
+    """A time as DRF renders it (ISO 8601 in the current time zone, ``Z`` for UTC)."""
+    return None if value is None else _DATETIME.to_representation(value)
+
 
 class OrderWithShipmentsSerializer(OrderSerializer):
     """An order with ``?expand=shipments``."""

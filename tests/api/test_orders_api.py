@@ -275,3 +275,41 @@ def test_the_answer_to_a_create_is_the_order_as_stored(api_a):
     answer = api_a.post("/api/v1/orders", order_payload(), format="json")
 
     assert answer.json() == api_a.get(f"/api/v1/orders/{answer.json()['id']}").json()
+
+
+def test_the_fast_order_rendering_equals_drfs_generic_one(api_a):
+    from rest_framework import serializers as drf
+
+    from orders.serializers import OrderSerializer
+
+    # given: orders with and without a customer, cancelled, several lines, a line discount
+    api_a.post("/api/v1/orders", order_payload(), format="json")
+    api_a.post(
+        "/api/v1/orders",
+        order_payload(
+            external_id="o-2",
+            customer=None,
+            cancelled_at="2026-03-02T10:00:00+02:00",
+            updated_at="2026-03-02T10:00:00Z",
+            lines=[
+                {"title": "Gift card", "quantity": 1, "unit_price": "50.00", "discount": "5.00"},
+                {
+                    "external_id": "x",
+                    "product_external_id": "prod-1",
+                    "quantity": 3,
+                    "unit_price": "10.00",
+                },
+            ],
+            subtotal="80.00",
+            total="85.00",
+        ),
+        format="json",
+    )
+
+    # when / then
+    for order in Order.unscoped.all():
+        serializer = OrderSerializer(order)
+        fast = serializer.to_representation(order)
+        generic = drf.ModelSerializer.to_representation(serializer, order)
+        assert fast == generic
+        assert list(fast) == OrderSerializer.Meta.fields
