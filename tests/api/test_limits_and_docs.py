@@ -3,15 +3,17 @@
 import pytest
 from django.test import Client
 
+from postpurchase.api import throttling
 from tests.conftest import client_for
 from tests.factories import order_payload
 
 pytestmark = pytest.mark.django_db
 
 
-def test_over_the_rate_limit_answers_429_with_retry_after(api_a, merchant_a, settings):
-    # given
+def test_over_the_rate_limit_answers_429_with_retry_after(api_a, merchant_a, settings, monkeypatch):
+    # given: 20 s into a minute
     settings.API_RATE_LIMIT = "3/m"
+    monkeypatch.setattr(throttling, "_clock", lambda: 1_800_000_020.0)
     other_key = client_for(merchant_a)
 
     # when
@@ -24,8 +26,20 @@ def test_over_the_rate_limit_answers_429_with_retry_after(api_a, merchant_a, set
     assert limited.status_code == 429
     assert limited["Content-Type"] == "application/problem+json"
     assert limited.json()["code"] == "throttled"
-    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert limited["Retry-After"] == "40"
     assert other.status_code == 200
+
+
+def test_the_count_starts_again_in_the_next_window(api_a, settings, monkeypatch):
+    settings.API_RATE_LIMIT = "2/s"
+    now = [1_800_000_000.2]
+    monkeypatch.setattr(throttling, "_clock", lambda: now[0])
+
+    first = [api_a.get("/api/v1/orders").status_code for _ in range(3)]
+    now[0] += 1.0
+    second = [api_a.get("/api/v1/orders").status_code for _ in range(3)]
+
+    assert first == second == [200, 200, 429]
 
 
 @pytest.mark.parametrize(
