@@ -40,7 +40,7 @@ from orders.services import (
     shipment_tracking_update,
 )
 from orders.updates import customer_update
-from postpurchase.api.views import IDEMPOTENCY_PARAMETER, MerchantScopedGenericAPIView
+from postpurchase.api.views import MerchantScopedGenericAPIView
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.validation import money_str, parse_payload
 
@@ -49,12 +49,6 @@ EXPAND_PARAMETER = OpenApiParameter(
     type=str,
     enum=["shipments"],
     description="expand=shipments includes each order's shipments.",
-)
-EXTERNAL_ID_PARAMETER = OpenApiParameter(
-    name="external_id",
-    location=OpenApiParameter.PATH,
-    type=str,
-    description="The merchant's own id for the object (URL-encoded).",
 )
 INGEST_RESULT_HEADER = "Ingest-Result"
 BULK_STATUSES = ("created", "updated", "unchanged", "stale", "failed")
@@ -130,7 +124,6 @@ class _Customers:
         request=CustomerIn,
         responses={201: out.CustomerSerializer, 200: out.CustomerSerializer},
         examples=ex.CUSTOMER_EXAMPLES,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class CustomerListView(_Customers, mixins.ListModelMixin, _Resource):
@@ -147,7 +140,6 @@ class CustomerListView(_Customers, mixins.ListModelMixin, _Resource):
         tags=["Customers"],
         summary="Change some of a customer's fields",
         request=CustomerIn,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class CustomerDetailView(_Customers, mixins.RetrieveModelMixin, _Resource):
@@ -174,7 +166,6 @@ class CustomerDetailView(_Customers, mixins.RetrieveModelMixin, _Resource):
         tags=["Customers"],
         summary="Change some of a customer's fields, by external id",
         request=CustomerIn,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class CustomerByExternalIdView(_Customers, mixins.RetrieveModelMixin, _ByExternalId):
@@ -210,7 +201,6 @@ class _Products:
         request=ProductIn,
         responses={201: out.ProductSerializer, 200: out.ProductSerializer},
         examples=ex.PRODUCT_EXAMPLES,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class ProductListView(_Products, mixins.ListModelMixin, _Resource):
@@ -236,7 +226,6 @@ def _product_patch(view: _Resource, product: Product, body: dict) -> Response:
         tags=["Products"],
         summary="Change some of a product's fields",
         request=ProductIn,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class ProductDetailView(_Products, mixins.RetrieveModelMixin, _Resource):
@@ -260,7 +249,6 @@ class ProductDetailView(_Products, mixins.RetrieveModelMixin, _Resource):
         tags=["Products"],
         summary="Change some of a product's fields, by external id",
         request=ProductIn,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class ProductByExternalIdView(_Products, mixins.RetrieveModelMixin, _ByExternalId):
@@ -380,7 +368,6 @@ def _order_patch(view: _Resource, order: Order, body: dict) -> Response:
         request=OrderIn,
         responses={201: out.OrderSerializer, 200: out.OrderSerializer},
         examples=ex.ORDER_EXAMPLES,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class OrderListView(_Orders, mixins.ListModelMixin, _Resource):
@@ -401,7 +388,6 @@ class OrderListView(_Orders, mixins.ListModelMixin, _Resource):
         description="Fields not sent keep their values; `lines`, when sent, replaces the lines.",
         request=OrderIn,
         examples=ex.ORDER_PATCH_EXAMPLES,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class OrderDetailView(_Orders, mixins.RetrieveModelMixin, _Resource):
@@ -427,7 +413,6 @@ class OrderDetailView(_Orders, mixins.RetrieveModelMixin, _Resource):
         tags=["Orders"],
         summary="Change some of an order's fields, by external id",
         request=OrderIn,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class OrderByExternalIdView(_Orders, mixins.RetrieveModelMixin, _ByExternalId):
@@ -485,7 +470,6 @@ def _shipment_patch(view: _Resource, shipment: Shipment, body: dict) -> Response
         request=ShipmentIn,
         responses={201: out.ShipmentSerializer, 200: out.ShipmentSerializer},
         examples=ex.SHIPMENT_EXAMPLES,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class ShipmentListView(_Shipments, mixins.ListModelMixin, _Resource):
@@ -502,7 +486,6 @@ class ShipmentListView(_Shipments, mixins.ListModelMixin, _Resource):
         tags=["Shipments"],
         summary="Change some of a shipment's fields",
         request=ShipmentIn,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class ShipmentDetailView(_Shipments, mixins.RetrieveModelMixin, _Resource):
@@ -526,7 +509,6 @@ class ShipmentDetailView(_Shipments, mixins.RetrieveModelMixin, _Resource):
         tags=["Shipments"],
         summary="Change some of a shipment's fields, by external id",
         request=ShipmentIn,
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class ShipmentByExternalIdView(_Shipments, mixins.RetrieveModelMixin, _ByExternalId):
@@ -553,7 +535,6 @@ class ShipmentByExternalIdView(_Shipments, mixins.RetrieveModelMixin, _ByExterna
         request=CheckpointIn,
         examples=ex.CHECKPOINT_EXAMPLES,
         responses={201: out.TrackingEventSerializer, 200: out.TrackingEventSerializer},
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class TrackingEventListView(mixins.ListModelMixin, _Resource):
@@ -631,7 +612,6 @@ class BulkResultSerializer(serializers.Serializer):
     request=BulkOrdersIn,
     responses={200: BulkResultSerializer},
     examples=ex.BULK_EXAMPLES,
-    parameters=[IDEMPOTENCY_PARAMETER],
 )
 class OrderBulkView(MerchantScopedGenericAPIView):
     model = Order

@@ -281,7 +281,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "postpurchase.api.schema.add_problem_responses",
+        "postpurchase.api.schema.document_shared_behaviour",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ShipmentStatusEnum": "orders.models.ShipmentStatus",

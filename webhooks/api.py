@@ -15,7 +15,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, status
 from rest_framework.response import Response
 
-from postpurchase.api.views import IDEMPOTENCY_PARAMETER, MerchantScopedGenericAPIView
+from postpurchase.api.views import MerchantScopedGenericAPIView
 from postpurchase.errors import DomainError, ErrorCode
 from webhooks import services
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -67,7 +67,6 @@ class _Endpoints(MerchantScopedGenericAPIView):
         request=WebhookEndpointInSerializer,
         responses={201: WebhookEndpointWithSecretSerializer},
         examples=[CREATE_EXAMPLE],
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class WebhookEndpointListView(mixins.ListModelMixin, _Endpoints):
@@ -101,7 +100,7 @@ class WebhookEndpointListView(mixins.ListModelMixin, _Endpoints):
         "pending deliveries; enabled=true starts again.",
         request=WebhookEndpointInSerializer(partial=True),
         responses={200: WebhookEndpointSerializer},
-        parameters=[ENDPOINT_ID, IDEMPOTENCY_PARAMETER],
+        parameters=[ENDPOINT_ID],
     ),
     delete=extend_schema(
         tags=[TAG],
@@ -134,7 +133,7 @@ class WebhookEndpointDetailView(mixins.RetrieveModelMixin, _Endpoints):
     "without missing one.",
     request=None,
     responses={200: WebhookEndpointWithSecretSerializer},
-    parameters=[ENDPOINT_ID, IDEMPOTENCY_PARAMETER],
+    parameters=[ENDPOINT_ID],
 )
 class WebhookEndpointRotateSecretView(_Endpoints):
     def post(self, request, pk):
@@ -149,7 +148,7 @@ class WebhookEndpointRotateSecretView(_Endpoints):
     "in the endpoint's deliveries. 409 when the endpoint is disabled.",
     request=None,
     responses={202: WebhookDeliverySerializer},
-    parameters=[ENDPOINT_ID, IDEMPOTENCY_PARAMETER],
+    parameters=[ENDPOINT_ID],
 )
 class WebhookEndpointSendTestView(_Endpoints):
     def post(self, request, pk):

@@ -61,13 +61,29 @@ ERRORS = {
 }
 
 
-def add_problem_responses(result, generator, request, public):
-    """drf-spectacular post-processing hook: every operation documents its error responses as
-    problem+json, so clients (and the schema tests) know every status it can answer."""
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "Makes the request safe to retry: the first response to a key is kept for 24 hours and "
+        "replayed to a retry with the same body. The same key with another body answers 422; "
+        "while the first request runs, 409."
+    ),
+}
+
+
+def document_shared_behaviour(result, generator, request, public):
+    """drf-spectacular post-processing hook, for what every operation shares (the base view
+    does it for all of them): its error responses as problem+json, so clients (and the schema
+    tests) know every status it can answer, and ``Idempotency-Key`` on every POST and PATCH."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Problem"] = PROBLEM_SCHEMA
     for methods in result.get("paths", {}).values():
-        for operation in methods.values():
+        for method, operation in methods.items():
+            if method in ("post", "patch"):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_HEADER)
             responses = operation.setdefault("responses", {})
             for status, description in ERRORS.items():
                 responses.setdefault(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
@@ -22,17 +22,6 @@ from postpurchase.tenancy.models import ApiKey
 from postpurchase.tenancy.scoping import ScopedQuerysetMixin
 
 IDEMPOTENT_METHODS = frozenset({"POST", "PATCH"})
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    name=idempotency.HEADER,
-    location=OpenApiParameter.HEADER,
-    required=False,
-    type=str,
-    description=(
-        "Makes the request safe to retry: the first response to a key is kept for 24 hours and "
-        "replayed to a retry with the same body. The same key with another body answers 422; "
-        "while the first request runs, 409."
-    ),
-)
 
 
 class JsonAlways(DefaultContentNegotiation):

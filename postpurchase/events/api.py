@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from postpurchase.api.filters import DateTimeFilter
 from postpurchase.api.serializers import CachedModelSerializer
-from postpurchase.api.views import IDEMPOTENCY_PARAMETER, MerchantScopedGenericAPIView
+from postpurchase.api.views import MerchantScopedGenericAPIView
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.custom import CustomEventIn, custom_event_record
 from postpurchase.events.models import Event
@@ -92,7 +92,6 @@ class _Events(MerchantScopedGenericAPIView):
             )
         ],
         responses={201: EventSerializer, 200: EventSerializer},
-        parameters=[IDEMPOTENCY_PARAMETER],
     ),
 )
 class EventListView(mixins.ListModelMixin, _Events):

@@ -108,8 +108,13 @@ def test_the_schema_is_public_and_describes_every_resource():
     ):
         assert path in schema["paths"], path
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+    writes = [
+        op for ops in schema["paths"].values() for m, op in ops.items() if m in ("post", "patch")
+    ]
+    assert len(writes) >= 20
+    for operation in writes:
+        assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
     post_orders = schema["paths"]["/api/v1/orders"]["post"]
-    assert "Idempotency-Key" in [p["name"] for p in post_orders["parameters"]]
     request_examples = post_orders["requestBody"]["content"]["application/json"]["examples"]
     (example,) = request_examples.values()
     assert example["value"]["external_id"] == "1001"
