@@ -27,7 +27,8 @@ import sys
 import threading
 import time
 import zlib
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from queue import Queue
 
@@ -43,6 +44,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--bulk-orders", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=3000,
+        help="orders another merchant holds before the clock starts (0: empty tables)",
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent bulk clients")
     parser.add_argument(
         "--no-shard",
@@ -95,16 +102,31 @@ def prepare(args: argparse.Namespace, url: str):
     floor = merchant_create(
         slug="bench-floor", name="Floor", timezone="America/New_York", currency="USD", country="US"
     )
+    history = merchant_create(
+        slug="bench-history", name="History", timezone="UTC", currency="USD", country="US"
+    )
     for payload in plan.products:
-        product_upsert(merchant=merchant, payload=payload)
-        product_upsert(merchant=floor, payload=payload)
+        for owner in (merchant, floor, history):
+            product_upsert(merchant=owner, payload=payload)
     people = {payload["external_id"]: payload for _, payload in plan.customers}
     orders = []
     for order, _ in plan.orders:
         order = dict(order)
         order["customer"] = people[order.pop("customer_external_id")]
         orders.append(order)
+    load_history(history, orders[: args.history])
     return merchant, key, orders[: args.bulk_orders], orders[args.bulk_orders :]
+
+
+def load_history(merchant, orders: list[dict]) -> None:
+    """Another store's orders, in the database before the clock starts: a production database
+    is never empty. On empty tables PostgreSQL plans the foreign-key checks each connection
+    caches as sequential scans, which stay until the next ANALYZE of the table (autovacuum's,
+    within a minute in production) and cost a cold benchmark about half of its database time."""
+    from orders.bulk import order_bulk_ingest
+
+    for start in range(0, len(orders), 500):
+        order_bulk_ingest(merchant=merchant, payloads=orders[start : start + 500])
 
 
 def start_gunicorn(args: argparse.Namespace, url: str) -> subprocess.Popen:
@@ -156,6 +178,47 @@ def client_batches(args, orders: list[dict]) -> list[list[list[dict]]]:
     return [[s[i : i + args.batch] for i in range(0, len(s), args.batch)] for s in shards]
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each group of processes on this machine:
+    gunicorn, postgres, redis, this script, and the rest (from /proc; Linux only)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    groups: dict[str, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            cmdline = Path(entry.path, "cmdline").read_bytes()
+        except OSError:
+            continue  # it ended meanwhile
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        if int(entry.name) == os.getpid():
+            group = "client"
+        elif b"gunicorn" in cmdline:
+            group = "gunicorn"
+        elif comm.startswith("postgres") or cmdline.startswith(b"postgres"):
+            group = "postgres"
+        elif comm.startswith("redis"):
+            group = "redis"
+        else:
+            group = "other"
+        groups[group] = groups.get(group, 0.0) + used
+    return groups
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], orders: int) -> dict:
+    """CPU milliseconds per 100 orders, by group, between two ``cpu_seconds`` readings
+    (processes that started or ended between them count from zero or not at all)."""
+    per = {
+        group: round((after.get(group, 0.0) - before.get(group, 0.0)) * 1000 * 100 / orders, 1)
+        for group in sorted(set(before) | set(after))
+    }
+    per["total"] = round(sum(per.values()), 1)
+    return per
+
+
 def bulk_over_http(args, key: str, orders: list[dict]) -> dict:
     """(a): every order posted once, in batches of ``--batch``, by ``--clients`` threads."""
     import requests
@@ -177,8 +240,9 @@ def bulk_over_http(args, key: str, orders: list[dict]) -> dict:
                 for status, count in response.json()["counts"].items():
                     counts[status] = counts.get(status, 0) + count
 
-    started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(b,)) for b in client_batches(args, orders)]
+    cpu_before = cpu_seconds()
+    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -189,6 +253,7 @@ def bulk_over_http(args, key: str, orders: list[dict]) -> dict:
         "orders_per_s": len(orders) / seconds,
         "counts": counts,
         "failures": failures,
+        "cpu_ms_per_100_orders": cpu_used(cpu_before, cpu_seconds(), len(orders)),
     }
 
 
@@ -286,7 +351,7 @@ CUSTOMER_COLUMNS = (
     "id, merchant_id, external_id, email, phone, first_name, last_name, timezone, locale, "
     "birthday, tags, email_marketing_consent, email_consent_updated_at, email_consent_source, "
     "sms_marketing_consent, sms_consent_updated_at, sms_consent_source, orders_count, "
-    "total_spent, created_at, updated_at"
+    "first_order_at, last_order_at, total_spent, created_at, updated_at"
 )
 ORDER_COLUMNS = (
     "id, merchant_id, external_id, number, customer_id, placed_at, currency, subtotal, "
@@ -321,20 +386,40 @@ def _ids(cursor, table: str, count: int) -> list[int]:
     return sorted(row[0] for row in cursor.fetchall())
 
 
-def _floor_customers(merchant_id: int, orders: list[dict], ids: list[int], now: str):
+def _figures(orders: list[dict], currency: str) -> dict[str, tuple]:
+    """Each customer's derived figures as the engine computes them (orders not cancelled: count,
+    first and last placed, total spent in the shop's currency), by customer external id."""
+    figures: dict[str, tuple] = {}
+    for o in orders:
+        external_id = o["customer"]["external_id"]
+        count, first, last, spent = figures.get(external_id, (0, None, None, Decimal(0)))
+        if not o.get("cancelled_at"):
+            placed = datetime.fromisoformat(o["placed_at"])
+            count += 1
+            first = placed if first is None else min(first, placed)
+            last = placed if last is None else max(last, placed)
+            if o["currency"] == currency:
+                spent += Decimal(o["total"])
+        figures[external_id] = (count, first, last, spent)
+    return figures
+
+
+def _floor_customers(merchant_id: int, orders: list[dict], ids: list[int], now: str, currency):
     people = {order["customer"]["external_id"]: order["customer"] for order in orders}
+    figures = _figures(orders, currency)
     rows, by_external_id = [], {}
     for pk, (external_id, c) in zip(ids, people.items(), strict=True):
         by_external_id[external_id] = pk
         email_at = c.get("consent_updated_at") if c.get("accepts_email_marketing") else None
         sms_at = c.get("consent_updated_at") if c.get("accepts_sms_marketing") else None
+        count, first, last, spent = figures[external_id]
         rows.append(
             (pk, merchant_id, external_id, c.get("email", "").lower(), c.get("phone", ""),
              c.get("first_name", ""), c.get("last_name", ""), c.get("timezone", ""),
              c.get("locale", ""), c.get("birthday"), json.dumps(c.get("tags", [])),
              bool(c.get("accepts_email_marketing")), email_at, c.get("consent_source", ""),
-             bool(c.get("accepts_sms_marketing")), sms_at, c.get("consent_source", ""), 0, 0,
-             now, now)
+             bool(c.get("accepts_sms_marketing")), sms_at, c.get("consent_source", ""), count,
+             first, last, spent, now, now)
         )  # fmt: skip
     return rows, by_external_id
 
@@ -371,19 +456,10 @@ def _floor_orders(merchant_id, orders, ids, customers, products, now):
     return order_rows, line_rows, event_rows
 
 
-FIGURES = """
-UPDATE orders_customer AS c SET orders_count = s.n, first_order_at = s.first,
-    last_order_at = s.last, total_spent = s.spent
-FROM (SELECT customer_id, count(*) AS n, min(placed_at) AS first, max(placed_at) AS last,
-             coalesce(sum(total) FILTER (WHERE currency = %s), 0) AS spent
-      FROM orders_order WHERE merchant_id = %s AND cancelled_at IS NULL GROUP BY customer_id) s
-WHERE c.id = s.customer_id AND c.merchant_id = %s
-"""
-
-
 def floor_insert(url: str, orders: list[dict], currency: str) -> dict:
     """(c): the same rows, straight into PostgreSQL, one transaction, for a merchant of its own
-    (its catalogue loaded first, untimed)."""
+    (its catalogue loaded first, untimed). The customers' derived figures are computed here and
+    copied with their rows: the floor does no read-modify-write at all."""
     import psycopg2
 
     connection = psycopg2.connect(url)
@@ -399,7 +475,7 @@ def floor_insert(url: str, orders: list[dict], currency: str) -> dict:
     with connection, connection.cursor() as cursor:
         people = len({order["customer"]["external_id"] for order in orders})
         customer_rows, customers = _floor_customers(
-            merchant_id, orders, _ids(cursor, "orders_customer", people), now
+            merchant_id, orders, _ids(cursor, "orders_customer", people), now, currency
         )
         order_rows, line_rows, event_rows = _floor_orders(
             merchant_id, orders, _ids(cursor, "orders_order", len(orders)), customers, products, now
@@ -413,7 +489,6 @@ def floor_insert(url: str, orders: list[dict], currency: str) -> dict:
             cursor.copy_expert(
                 f"COPY {table} ({columns}) FROM STDIN", io.StringIO(_copy_text(rows))
             )
-        cursor.execute(FIGURES, [currency, merchant_id, merchant_id])
     seconds = time.perf_counter() - started
     connection.close()
     rows = len(customer_rows) + len(order_rows) + len(line_rows) + len(event_rows)
