@@ -19,7 +19,9 @@ from orders.bulk_writes import (
     PendingEvent,
     allocate_ids,
     fetch,
+    new_instance,
     product_snapshot,
+    relate,
 )
 from orders.models import Customer, FulfillmentStatus, Order, OrderLine, Product
 from orders.schemas import CustomerIn, OrderIn, ProductIn
@@ -39,6 +41,9 @@ from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import check_money
 
 CONTACT_FIELDS = ("email", "phone")
+ORDER_CUSTOMER = Order._meta.get_field("customer")
+LINE_ORDER = OrderLine._meta.get_field("order")
+LINE_PRODUCT = OrderLine._meta.get_field("product")
 
 
 def _contacts(data: OrderIn) -> set[str]:
@@ -258,7 +263,8 @@ class Batch:
             customer = self._by_contact(data)
             values_new = values
         if customer is None:
-            customer = Customer(
+            customer = new_instance(
+                Customer,
                 merchant=self.merchant,
                 pk=self.new_ids[data.external_id or self.item],
                 created_at=self.now,
@@ -357,7 +363,8 @@ class Batch:
         created = order is None
         if created:
             customer = self._resolve_customer(data)
-            order = Order(
+            order = new_instance(
+                Order,
                 merchant=self.merchant,
                 external_id=data.external_id,
                 created_at=self.now,
@@ -376,7 +383,7 @@ class Batch:
             values = _order_values(data, order=order, customer=customer, source=self.source)
             del values["customer"]
             _assign(order, values)
-        order.customer = customer
+        relate(order, ORDER_CUSTOMER, customer)
         self._join(order, customer)
         lines, lines_changed = self._sync_lines(order, data, created)
         # The order as it will be, lines and all, so the API can answer without reading it back.
@@ -418,7 +425,8 @@ class Batch:
         values = product_in.model_dump(exclude={"external_id"}, exclude_unset=True)
         product = self.products.get(product_in.external_id)
         if product is None:
-            product = Product(
+            product = new_instance(
+                Product,
                 merchant=self.merchant,
                 external_id=product_in.external_id,
                 created_at=self.now,
@@ -465,7 +473,8 @@ class Batch:
             "position": position,
         }
         if line is None:
-            line = OrderLine(
+            line = new_instance(
+                OrderLine,
                 merchant=self.merchant,
                 external_id=line_in.external_id or f"#{position + 1}",
                 **values,
@@ -479,8 +488,8 @@ class Batch:
             changed = _assign(line, values) or moved
             if changed:
                 self.out.dirty_lines[line.pk] = line
-        line.product = product
-        line.order = order
+        relate(line, LINE_PRODUCT, product)
+        relate(line, LINE_ORDER, order)
         self.out.line_parents[id(line)] = (order, product)
         kept.append(line)
         return changed

@@ -13,11 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import JSONField
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 from orders.models import Customer, Order, OrderLine, Product
 from postpurchase.errors import DomainError
 from postpurchase.events.services import EventSpec, event_record_many
+from postpurchase.pgbulk import copy_insert, qn, unnest_rows
 from postpurchase.tenancy.models import Merchant
 
 CUSTOMER_FIELDS = (
@@ -88,30 +90,60 @@ class PendingEvent:
     order: Order
 
 
+@functools.cache
+def _blank(model) -> tuple[dict[str, Any], list[tuple[str, Any]], dict[str, Any]]:
+    """What ``Model.__init__`` gives a field left out: static defaults, default factories (a
+    fresh ``dict`` or ``list`` per instance), and the model's relations by name and ``pk``."""
+    static: dict[str, Any] = {}
+    factories: list[tuple[str, Any]] = []
+    for f in model._meta.concrete_fields:
+        if f.has_default() and callable(f.default):
+            factories.append((f.attname, f.default))
+        else:
+            static[f.attname] = f.get_default()
+    relations = {f.name: f for f in model._meta.concrete_fields if f.is_relation}
+    relations["pk"] = model._meta.pk
+    return static, factories, relations
+
+
+def new_instance(model, **values):
+    """``model(**values)``, without ``Model.__init__``'s work per field (descriptors, keyword
+    checks), which was the engine's largest cost in Python: the same attributes and related-
+    object caches (tested equal). Values are by field name, relations by object, or ``pk``."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model(**values)
+    static, factories, relations = _blank(model)
+    obj = model.__new__(model)
+    obj._state = ModelState()
+    attributes = obj.__dict__
+    attributes.update(static)
+    for attname, factory in factories:
+        attributes[attname] = factory()
+    for name, value in values.items():
+        field = relations.get(name)
+        if field is None:
+            attributes[name] = value
+        elif name == "pk":
+            attributes[field.attname] = value
+        else:
+            relate(obj, field, value)
+    return obj
+
+
+def relate(obj, field, value) -> None:
+    """``obj.<field> = value`` for a forward relation, without the descriptor's router checks
+    (one database)."""
+    obj.__dict__[field.attname] = value.pk if value is not None else None
+    obj._state.fields_cache[field.name] = value
+
+
 def product_snapshot(product: Product) -> tuple:
     return tuple(getattr(product, name) for name in PRODUCT_FIELDS)
 
 
-def _preparer(field):
-    """How a field's value goes to psycopg2: as it is, except where Django must adapt it (JSON)."""
-    if isinstance(field, JSONField):
-        return lambda value: field.get_db_prep_save(value, connection)
-    return None
-
-
-def _values(objs, fields) -> list:
-    preparers = [(f.attname, _preparer(f)) for f in fields]
-    params = []
-    for obj in objs:
-        for attname, prepare in preparers:
-            value = getattr(obj, attname)
-            params.append(prepare(value) if prepare is not None else value)
-    return params
-
-
-@functools.cache
-def _qn(name: str) -> str:
-    return connection.ops.quote_name(name)
+def _rows(objs, fields) -> list[list]:
+    names = [f.attname for f in fields]
+    return [[getattr(obj, name) for name in names] for obj in objs]
 
 
 def fetch(
@@ -125,8 +157,8 @@ def fetch(
     converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join(_qn(f.column) for f in fields)} "  # noqa: S608
-            f"FROM {_qn(model._meta.db_table)} WHERE merchant_id = %s AND ({where}) "
+            f"SELECT {', '.join(qn(f.column) for f in fields)} "  # noqa: S608
+            f"FROM {qn(model._meta.db_table)} WHERE merchant_id = %s AND ({where}) "
             f"ORDER BY {order_by}{' FOR NO KEY UPDATE' if lock else ''}",
             [merchant.pk, *params],
         )
@@ -153,39 +185,42 @@ def allocate_ids(model, count: int) -> list[int]:
 
 def _insert(model, objs: list, *, conflict: str | None, extra: str = "DO NOTHING") -> set[int]:
     """Insert ``objs`` (their ids already set) in one statement, in external-id order (the lock
-    order), and return the ids of the rows actually inserted."""
+    order), and return the ids of the rows inserted: all of them without ``conflict`` (a plain
+    ``COPY``), else those ``ON CONFLICT conflict extra`` let in."""
     fields = model._meta.concrete_fields
     ordered = sorted(objs, key=lambda o: (o.external_id is None, o.external_id or "", o.pk))
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params = _values(ordered, fields)
-    on_conflict = f" ON CONFLICT {conflict} {extra}" if conflict else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_qn(model._meta.db_table)} ({', '.join(_qn(f.column) for f in fields)}) "  # noqa: S608
-            f"VALUES {', '.join([row] * len(ordered))}{on_conflict} RETURNING id",
-            params,
-        )
-        inserted = {row[0] for row in cursor.fetchall()}
+    rows = _rows(ordered, fields)
+    table = model._meta.db_table
+    if conflict is None:
+        copy_insert(table, fields, rows)
+        inserted = {obj.pk for obj in objs}
+    else:
+        source, params = unnest_rows(fields, rows)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {qn(table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+                f"SELECT * FROM {source} ON CONFLICT {conflict} {extra} RETURNING id",
+                params,
+            )
+            inserted = {row[0] for row in cursor.fetchall()}
     for obj in objs:
         obj._state.adding, obj._state.db = False, "default"
     return inserted
 
 
 def _update(model, merchant: Merchant, objs, names: tuple[str, ...]) -> None:
-    """One ``UPDATE … FROM (VALUES …)`` writing ``names`` of every row in ``objs``."""
+    """One ``UPDATE … FROM unnest(…)`` writing ``names`` of every row in ``objs``."""
     objs = sorted(objs, key=lambda o: o.pk)
     if not objs:
         return
     fields = [model._meta.pk] + [model._meta.get_field(name) for name in names]
-    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
-    params = _values(objs, fields)
-    columns = ", ".join(_qn(f.column) for f in fields)
-    sets = ", ".join(f"{_qn(f.column)} = v.{_qn(f.column)}" for f in fields[1:])
+    source, params = unnest_rows(fields, _rows(objs, fields))
+    columns = ", ".join(qn(f.column) for f in fields)
+    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields[1:])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {_qn(model._meta.db_table)} AS t SET {sets} "  # noqa: S608
-            f"FROM (VALUES {', '.join([row] * len(objs))}) AS v({columns}) "
-            "WHERE t.id = v.id AND t.merchant_id = %s",
+            f"UPDATE {qn(model._meta.db_table)} AS t SET {sets} "  # noqa: S608
+            f"FROM {source} AS v({columns}) WHERE t.id = v.id AND t.merchant_id = %s",
             [*params, merchant.pk],
         )
 
@@ -228,11 +263,16 @@ class BatchWriter:
         allocated), in external-id order, before the replay: the batch waits here, not halfway,
         for a concurrent writer creating the same customer. One that won raises ``Retry``."""
         rows = [
-            Customer(merchant=self.merchant, pk=pk, external_id=external_id, created_at=self.now)
+            new_instance(
+                Customer,
+                merchant=self.merchant,
+                pk=pk,
+                external_id=external_id,
+                created_at=self.now,
+                updated_at=self.now,
+            )
             for external_id, pk in claims
         ]
-        for row in rows:
-            row.updated_at = self.now
         inserted = _insert(Customer, rows, conflict=CUSTOMER_KEY)
         if len(inserted) != len(rows):
             raise Retry
@@ -275,7 +315,7 @@ class BatchWriter:
             Product,
             [*self.new_products, *changed],
             conflict="(merchant_id, external_id)",
-            extra=f"DO UPDATE SET title = {_qn(Product._meta.db_table)}.title WHERE false",
+            extra=f"DO UPDATE SET title = {qn(Product._meta.db_table)}.title WHERE false",
         )
         if inserted != {product.pk for product in self.new_products}:
             raise Retry
@@ -326,7 +366,7 @@ class BatchWriter:
         if not customers:
             return
         ids = sorted(customers)
-        customer_table, order_table = _qn(Customer._meta.db_table), _qn(Order._meta.db_table)
+        customer_table, order_table = qn(Customer._meta.db_table), qn(Order._meta.db_table)
         with connection.cursor() as cursor:
             # Driven by the ids, one lookup on the orders' customer index per customer: a plan
             # that holds even before the tables have statistics. The ids are this merchant's

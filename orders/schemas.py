@@ -61,6 +61,12 @@ def _error(code: str, message: str) -> dict[str, str]:
 def _no_nul(value: object) -> object:
     """PostgreSQL text cannot hold NUL characters; refuse them in any string, at any depth
     (walked without recursion, so a deeply nested payload cannot exhaust the stack)."""
+    if type(value) is str:  # the common case first: this runs for every field of every payload
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+    if not isinstance(value, list | tuple | dict | str):
+        return value  # numbers, dates, booleans, None, nested payloads (checked on their own)
     stack = [value]
     while stack:
         item = stack.pop()

@@ -10,7 +10,6 @@ attempt (exponential backoff with jitter). ``event_sweep`` re-dispatches every e
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import traceback
@@ -26,6 +25,7 @@ from django.utils import timezone
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
 from postpurchase.events.registry import Consumer, ConsumerRegistry, registry
+from postpurchase.pgbulk import unnest_rows
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
 
@@ -117,10 +117,18 @@ class EventSpec:
     source: str = ""
 
 
-_EVENT_COLUMNS = (
-    "merchant_id, customer_id, type, occurred_at, recorded_at, payload, dedupe_key, source, "
-    "next_dispatch_at"
+_EVENT_FIELDS = (
+    "merchant",
+    "customer",
+    "type",
+    "occurred_at",
+    "recorded_at",
+    "payload",
+    "dedupe_key",
+    "source",
+    "next_dispatch_at",
 )
+_EVENT_COLUMNS = ", ".join(Event._meta.get_field(name).column for name in _EVENT_FIELDS)
 
 
 def event_record_many(
@@ -157,23 +165,26 @@ def _insert_events(
     merchant: Merchant, events: list[EventSpec], now: datetime
 ) -> list[tuple[int, str | None]]:
     """Insert the events that do not repeat a dedupe key; their ``(id, dedupe_key)`` by id."""
-    rows = ", ".join(["(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)"] * len(events))
-    params: list[Any] = []
-    for spec in events:
-        params += [
+    fields = [Event._meta.get_field(name) for name in _EVENT_FIELDS]
+    due = now + DISPATCH_GRACE
+    rows = [
+        (
             merchant.pk,
             spec.customer_id,
             spec.type,
             spec.occurred_at or now,
             now,
-            json.dumps(spec.payload),
+            spec.payload,
             spec.dedupe_key,
             spec.source,
-            now + DISPATCH_GRACE,
-        ]
+            due,
+        )
+        for spec in events
+    ]
+    source, params = unnest_rows(fields, rows)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS}) VALUES {rows} "  # noqa: S608
+            f"INSERT INTO {Event._meta.db_table} ({_EVENT_COLUMNS}) SELECT * FROM {source} "  # noqa: S608
             "ON CONFLICT (merchant_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING "
             "RETURNING id, dedupe_key",
             params,
