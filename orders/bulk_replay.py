@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -41,6 +43,7 @@ from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import check_money
 
 CONTACT_FIELDS = ("email", "phone")
+SPENT_SCALE = Decimal("0.001")  # Customer.total_spent's decimal places
 ORDER_CUSTOMER = Order._meta.get_field("customer")
 LINE_ORDER = OrderLine._meta.get_field("order")
 LINE_PRODUCT = OrderLine._meta.get_field("product")
@@ -61,6 +64,17 @@ def _nested_products(data: OrderIn) -> dict[str, tuple[int, ProductIn]]:
         for i, line in enumerate(data.lines)
         if line.product is not None
     }
+
+
+class OutsideOrders(NamedTuple):
+    first_any: datetime | None
+    count: int
+    first: datetime | None
+    last: datetime | None
+    spent: Decimal
+
+
+NO_ORDERS = OutsideOrders(None, 0, None, None, Decimal(0))
 
 
 class Batch:
@@ -102,6 +116,8 @@ class Batch:
                 self.results[index] = BulkItemResult(index, data.external_id, "failed", error=error)
                 continue
             self._apply(index, data)
+        for customer in self.out.refresh.values():
+            self._figure(customer)
         recorded = self.out.write()
         for index, result in self.results.items():
             result.events = recorded.get(index, [])
@@ -159,23 +175,51 @@ class Batch:
         for order in held:
             if order is not None:
                 self._join(order, self.customers.get(order.customer_id))
-        self.earliest = self._earliest_orders([o.pk for o in held if o is not None])
+        self.outside = self._outside_orders([o.pk for o in held if o is not None])
 
-    def _earliest_orders(self, moving: list[int]) -> dict[int, datetime]:
-        """When each locked customer placed their first order outside the batch (for
-        ``first_order``): one lookup on the orders' customer index per customer, a plan that
-        holds even before the tables have statistics (the customers are this merchant's)."""
+    def _outside_orders(self, moving: list[int]) -> dict[int, OutsideOrders]:
+        """What each locked customer's orders outside the batch add up to: the first placed
+        (cancelled or not, for ``first_order``), and the figures of the live ones. One lookup
+        on the orders' customer index per customer: a plan that holds even before the tables
+        have statistics (the customers are this merchant's). The customers are locked, so
+        these orders cannot change under the batch: every path that moves, cancels or prices
+        an order locks its customers first."""
         if not self.customers:
             return {}
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT c.id, first.at FROM orders_customer AS c "
-                "CROSS JOIN LATERAL (SELECT min(o.placed_at) AS at FROM orders_order AS o "
-                "WHERE o.customer_id = c.id AND o.id <> ALL(%s::bigint[])) AS first "
-                "WHERE c.merchant_id = %s AND c.id = ANY(%s) AND first.at IS NOT NULL",
-                [moving, self.merchant.pk, sorted(self.customers)],
+                "SELECT c.id, s.first_any, s.n, s.first, s.last, s.spent "
+                "FROM orders_customer AS c CROSS JOIN LATERAL ("
+                " SELECT min(o.placed_at) AS first_any,"
+                " count(*) FILTER (WHERE o.cancelled_at IS NULL) AS n,"
+                " min(o.placed_at) FILTER (WHERE o.cancelled_at IS NULL) AS first,"
+                " max(o.placed_at) FILTER (WHERE o.cancelled_at IS NULL) AS last,"
+                " coalesce(sum(o.total) FILTER (WHERE o.cancelled_at IS NULL"
+                " AND o.currency = %s), 0) AS spent"
+                " FROM orders_order AS o"
+                " WHERE o.customer_id = c.id AND o.id <> ALL(%s::bigint[])) AS s "
+                "WHERE c.merchant_id = %s AND c.id = ANY(%s) AND s.first_any IS NOT NULL",
+                [self.merchant.currency, moving, self.merchant.pk, sorted(self.customers)],
             )
-            return dict(cursor.fetchall())
+            return {row[0]: OutsideOrders(*row[1:]) for row in cursor.fetchall()}
+
+    def _figure(self, customer: Customer) -> None:
+        """The customer's derived figures, as ``customer_stats_refresh`` computes them from the
+        orders once written: live (not cancelled) orders counted, first and last placed, money
+        in the merchant's currency summed (to the column's scale, as read back)."""
+        outside = self.outside.get(customer.pk) or NO_ORDERS
+        count, first, last, spent = outside.count, outside.first, outside.last, outside.spent
+        for key in self.members[id(customer)]:
+            order = self.by_order_id[key]
+            if order.cancelled_at is not None:
+                continue
+            count += 1
+            first = order.placed_at if first is None else min(first, order.placed_at)
+            last = order.placed_at if last is None else max(last, order.placed_at)
+            if order.currency == self.merchant.currency:
+                spent += order.total
+        customer.orders_count, customer.first_order_at = count, first
+        customer.last_order_at, customer.total_spent = last, spent.quantize(SPENT_SCALE)
 
     def _claim_customers(self, active: list[tuple[int, OrderIn]]) -> None:
         """Allocate, in item order, an id for every customer an item may create (so ids follow
@@ -296,8 +340,8 @@ class Batch:
     def _first_order(self, order: Order, customer: Customer | None) -> bool:
         if customer is None:
             return False
-        earliest = self.earliest.get(customer.pk) if customer.pk else None
-        if earliest is not None and earliest < order.placed_at:
+        outside = self.outside.get(customer.pk) if customer.pk else None
+        if outside is not None and outside.first_any < order.placed_at:
             return False
         return not any(
             self.by_order_id[other].placed_at < order.placed_at

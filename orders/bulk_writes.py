@@ -39,6 +39,7 @@ CUSTOMER_FIELDS = (
     "sms_consent_source",
     "updated_at",
 )
+FIGURE_FIELDS = ("orders_count", "first_order_at", "last_order_at", "total_spent")
 PRODUCT_FIELDS = ("sku", "title", "category", "price", "image_url", "url", "updated_at")
 ORDER_FIELDS = (
     "number",
@@ -243,7 +244,7 @@ class BatchWriter:
         self.removed_lines: list[int] = []
         self.line_parents: dict[int, tuple[Order, Product | None]] = {}  # id(line) → parents
         self.events: list[PendingEvent] = []
-        self.refresh: dict[int, Customer] = {}  # id(customer) → customer
+        self.refresh: dict[int, Customer] = {}  # id(customer) → customer; figures set by the replay
 
     def write(self) -> dict[int, list[str]]:
         """Write everything in the lock order; returns the event types recorded, by item."""
@@ -254,9 +255,7 @@ class BatchWriter:
         self._write_products()
         self._write_lines()
         _update(Order, self.merchant, self.dirty_orders.values(), ORDER_FIELDS)
-        recorded = self._record_events()
-        self._refresh_figures()
-        return recorded
+        return self._record_events()
 
     def claim_customers(self, claims: list[tuple[str, int]]) -> None:
         """Insert a bare row for each customer the batch may create by external id (ids already
@@ -279,19 +278,23 @@ class BatchWriter:
         self.claimed = {pk for _, pk in claims}
 
     def _write_customers(self) -> None:
-        """The claimed rows get their values (or go, when no item created them); shoppers known
-        only by contact are inserted; changed ones are updated."""
+        """The claimed rows get their values and figures (or go, when no item created them);
+        shoppers known only by contact are inserted whole; existing customers that an item
+        changed, or whose figures moved, are updated: every row written once."""
+        new = {c.pk for c in self.new_customers}
         claimed = [c for c in self.new_customers if c.pk in self.claimed]
         unused = self.claimed - {c.pk for c in claimed}
         if unused:
             Customer.unscoped.filter(merchant=self.merchant, pk__in=unused).delete()
-        _update(Customer, self.merchant, claimed, CUSTOMER_FIELDS)
-        for customer in claimed:
-            customer._state.adding, customer._state.db = False, "default"
         unclaimed = [c for c in self.new_customers if c.pk not in self.claimed]
         if unclaimed:
             _insert(Customer, unclaimed, conflict=None)
-        _update(Customer, self.merchant, self.dirty_customers.values(), CUSTOMER_FIELDS)
+        changed = {c.pk: c for c in claimed}
+        changed.update((c.pk, c) for c in self.dirty_customers.values())
+        changed.update((c.pk, c) for c in self.refresh.values() if c.pk not in new)
+        _update(Customer, self.merchant, changed.values(), CUSTOMER_FIELDS + FIGURE_FIELDS)
+        for customer in claimed:
+            customer._state.adding, customer._state.db = False, "default"
 
     def _insert_new(self, model, objs: list, conflict: str) -> None:
         if not objs:
@@ -358,32 +361,3 @@ class BatchWriter:
             if pk is not None:
                 recorded.setdefault(pending.index, []).append(pending.type)
         return recorded
-
-    def _refresh_figures(self) -> None:
-        """The derived figures of every customer an item changed, in one aggregate ``UPDATE``
-        (the same figures as ``customer_stats_refresh``)."""
-        customers = {c.pk: c for c in self.refresh.values()}
-        if not customers:
-            return
-        ids = sorted(customers)
-        customer_table, order_table = qn(Customer._meta.db_table), qn(Order._meta.db_table)
-        with connection.cursor() as cursor:
-            # Driven by the ids, one lookup on the orders' customer index per customer: a plan
-            # that holds even before the tables have statistics. The ids are this merchant's
-            # customers (checked on the row updated), so their orders are too.
-            cursor.execute(
-                f"UPDATE {customer_table} AS c SET orders_count = s.n, first_order_at = s.first, "  # noqa: S608
-                "last_order_at = s.last, total_spent = s.spent "
-                "FROM unnest(%s::bigint[]) AS ids(id) CROSS JOIN LATERAL ("
-                " SELECT count(*) AS n, min(o.placed_at) AS first, max(o.placed_at) AS last,"
-                " coalesce(sum(o.total) FILTER (WHERE o.currency = %s), 0) AS spent"
-                f" FROM {order_table} AS o WHERE o.customer_id = ids.id"
-                " AND o.cancelled_at IS NULL) AS s "
-                "WHERE c.id = ids.id AND c.merchant_id = %s "
-                "RETURNING c.id, c.orders_count, c.first_order_at, c.last_order_at, c.total_spent",
-                [ids, self.merchant.currency, self.merchant.pk],
-            )
-            for pk, count, first, last, spent in cursor.fetchall():
-                customer = customers[pk]
-                customer.orders_count, customer.first_order_at = count, first
-                customer.last_order_at, customer.total_spent = last, spent

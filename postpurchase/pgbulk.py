@@ -16,7 +16,6 @@ assignment refuses a value that does not fit, as a plain ``INSERT`` does.
 
 from __future__ import annotations
 
-import enum
 import functools
 import io
 import json
@@ -41,38 +40,41 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _json_text(field: JSONField):
-    """JSON as Django writes it for the field (its encoder, if it names one)."""
-    encoder = field.encoder
-    return lambda value: None if value is None else json.dumps(value, cls=encoder)
-
-
-def _text(value) -> str | None:
-    """``value`` as PostgreSQL's text input reads it, or ``None`` for NULL."""
+def _scalar(value) -> str:
+    """A value that is not a string, as PostgreSQL's text input reads it; nothing here needs
+    quoting in an array literal or escaping in ``COPY`` text."""
     kind = type(value)
-    if kind is str:
-        return value
-    if value is None:
-        return None
-    if kind is bool:
-        return "t" if value else "f"
-    if kind is int or kind is Decimal:
-        return str(value)
     if kind is datetime or kind is date:
         return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return _text(value.value)
-    if isinstance(value, str | int | Decimal):
+    if kind is int or kind is Decimal:
         return str(value)
-    if isinstance(value, date):  # a datetime or date subclass
+    if kind is bool:
+        return "t" if value else "f"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):  # IntegerChoices and other int subclasses
+        return str(int(value))
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):  # datetime and date subclasses
         return value.isoformat()
     raise TypeError(f"No text form for {kind.__name__} values")
 
 
-def _converter(field: Field):
-    if isinstance(field, JSONField):
-        return _json_text(field)
-    return _text
+def _with_json(fields: Sequence[Field], rows: Sequence[Sequence]) -> Sequence[Sequence]:
+    """``rows`` with the values of JSON columns dumped to text, as Django writes them (with
+    the field's encoder, if it names one); SQL NULL stays ``None``."""
+    dumped = [(i, f.encoder) for i, f in enumerate(fields) if isinstance(f, JSONField)]
+    if not dumped:
+        return rows
+    out = []
+    for row in rows:
+        row = list(row)
+        for i, encoder in dumped:
+            if row[i] is not None:
+                row[i] = json.dumps(row[i], cls=encoder)
+        out.append(row)
+    return out
 
 
 @functools.cache
@@ -81,31 +83,31 @@ def cast_type(field: Field) -> str:
     return re.sub(r"\(.*?\)", "", field.db_type(connection)).strip()
 
 
-def _columns(rows: Sequence[Sequence], fields: Sequence[Field]) -> list[list[str | None]]:
-    converters = [_converter(field) for field in fields]
-    columns: list[list[str | None]] = [[] for _ in fields]
-    for row in rows:
-        for column, convert, value in zip(columns, converters, row, strict=True):
-            column.append(convert(value))
-    return columns
-
-
-def _element(text: str | None) -> str:
-    if text is None:
-        return "NULL"
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def array_literal(texts: Iterable[str | None]) -> str:
-    """A one-dimensional array literal of text values (``None`` for NULL)."""
-    return "{" + ",".join(_element(text) for text in texts) + "}"
+def array_literal(values: Iterable) -> str:
+    """A one-dimensional array literal: strings (enum members included) quoted and escaped,
+    ``None`` as NULL, numbers, booleans, dates and times as their text."""
+    return (
+        "{"
+        + ",".join(
+            [
+                "NULL"
+                if value is None
+                else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                if isinstance(value, str)
+                else _scalar(value)
+                for value in values
+            ]
+        )
+        + "}"
+    )
 
 
 def unnest_rows(fields: Sequence[Field], rows: Sequence[Sequence]) -> tuple[str, list[str]]:
     """``unnest(%s::t1[], %s::t2[], …)`` and its parameters, for ``rows`` (each a sequence of
     values in the order of ``fields``). Use it as ``FROM unnest(…) AS v(col1, col2, …)``."""
     source = ", ".join(f"%s::{cast_type(field)}[]" for field in fields)
-    return f"unnest({source})", [array_literal(column) for column in _columns(rows, fields)]
+    columns = zip(*_with_json(fields, rows), strict=True) if rows else ([] for _ in fields)
+    return f"unnest({source})", [array_literal(column) for column in columns]
 
 
 def copy_insert(table: str, fields: Sequence[Field], rows: Sequence[Sequence]) -> None:
@@ -113,17 +115,23 @@ def copy_insert(table: str, fields: Sequence[Field], rows: Sequence[Sequence]) -
     with one ``COPY``, in the caller's transaction."""
     if not rows:
         return
-    converters = [_converter(field) for field in fields]
-    buffer = io.StringIO()
-    write = buffer.write
-    for row in rows:
-        texts = []
-        for convert, value in zip(converters, row, strict=True):
-            text = convert(value)
-            texts.append("\\N" if text is None else text.translate(_COPY_ESCAPES))
-        write("\t".join(texts))
-        write("\n")
-    buffer.seek(0)
+    escapes = _COPY_ESCAPES
+    lines = [
+        "\t".join(
+            [
+                "\\N"
+                if value is None
+                else value.translate(escapes)
+                if isinstance(value, str)
+                else _scalar(value)
+                for value in row
+            ]
+        )
+        for row in _with_json(fields, rows)
+    ]
+    lines.append("")
     columns = ", ".join(qn(field.column) for field in fields)
     with connection.cursor() as cursor:
-        cursor.copy_expert(f"COPY {qn(table)} ({columns}) FROM STDIN", buffer)
+        cursor.copy_expert(
+            f"COPY {qn(table)} ({columns}) FROM STDIN", io.StringIO("\n".join(lines))
+        )
