@@ -119,7 +119,8 @@ def new_instance(model, **values):
     attributes = obj.__dict__
     attributes.update(static)
     for attname, factory in factories:
-        attributes[attname] = factory()
+        if attname not in values:  # ``created_at`` and the like are usually given
+            attributes[attname] = factory()
     for name, value in values.items():
         field = relations.get(name)
         if field is None:

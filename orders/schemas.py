@@ -150,10 +150,10 @@ class OrderLineIn(_Payload):
     unit_price: Money
     discount: Money = Decimal(0)
 
-    def cross_field_errors(self, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+    def cross_field_errors(self) -> dict[str, list[dict[str, str]]]:
         errors: dict[str, list[dict[str, str]]] = {}
         if not self.title and self.product is None and not self.product_external_id:
-            errors[f"{prefix}title"] = [
+            errors["title"] = [
                 _error("required", "a line needs a title, a product or a product_external_id")
             ]
         if (
@@ -161,17 +161,25 @@ class OrderLineIn(_Payload):
             and self.product_external_id
             and (self.product.external_id != self.product_external_id)
         ):
-            errors[f"{prefix}product_external_id"] = [
+            errors["product_external_id"] = [
                 _error("mismatch", "product.external_id and product_external_id disagree")
             ]
         if self.discount > self.unit_price * self.quantity:
-            errors[f"{prefix}discount"] = [
-                _error("too_large", "must not exceed unit_price × quantity")
-            ]
+            errors["discount"] = [_error("too_large", "must not exceed unit_price × quantity")]
         return errors
 
 
 MONEY_FIELDS = ("subtotal", "discount", "shipping", "tax", "total")
+
+
+def _money_error(amount: Decimal, currency: str) -> str | None:
+    try:
+        check_money(amount, currency)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 LINE_MONEY = ("unit_price", "discount")
 
 
@@ -200,18 +208,19 @@ class OrderIn(_Payload):
     def cross_field_errors(self) -> dict[str, list[dict[str, str]]]:
         """Amounts with more decimals than the currency has, and line discounts larger than the
         line, each named by its field."""
-        amounts = [(name, getattr(self, name)) for name in MONEY_FIELDS]
-        for index, line in enumerate(self.lines):
-            amounts += [(f"lines[{index}].{name}", getattr(line, name)) for name in LINE_MONEY]
         errors: dict[str, list[dict[str, str]]] = {}
-        for field_path, amount in amounts:
-            try:
-                check_money(amount, self.currency)
-            except ValueError as exc:
-                errors[field_path] = [{"code": "currency_decimals", "message": str(exc)}]
+        # A field's path is spelled only for an error: this runs for every order ingested.
+        for name in MONEY_FIELDS:
+            if message := _money_error(getattr(self, name), self.currency):
+                errors[name] = [_error("currency_decimals", message)]
         for index, line in enumerate(self.lines):
-            for field_path, found in line.cross_field_errors(prefix=f"lines[{index}].").items():
-                errors.setdefault(field_path, []).extend(found)
+            for name in LINE_MONEY:
+                if message := _money_error(getattr(line, name), self.currency):
+                    errors[f"lines[{index}].{name}"] = [_error("currency_decimals", message)]
+        for index, line in enumerate(self.lines):
+            found = line.cross_field_errors()
+            for field_path, items in found.items():
+                errors.setdefault(f"lines[{index}].{field_path}", []).extend(items)
         if (
             self.customer
             and self.customer_external_id

@@ -68,11 +68,16 @@ def _with_json(fields: Sequence[Field], rows: Sequence[Sequence]) -> Sequence[Se
     if not dumped:
         return rows
     out = []
+    texts: dict[int, str] = {}  # by id(): rows often share one value (events of one order)
     for row in rows:
         row = list(row)
         for i, encoder in dumped:
-            if row[i] is not None:
-                row[i] = json.dumps(row[i], cls=encoder)
+            value = row[i]
+            if value is not None:
+                key = id(value)
+                if key not in texts:
+                    texts[key] = json.dumps(value, cls=encoder)
+                row[i] = texts[key]
         out.append(row)
     return out
 
@@ -94,6 +99,10 @@ def array_literal(values: Iterable) -> str:
                 if value is None
                 else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
                 if isinstance(value, str)
+                else value.isoformat()
+                if type(value) is datetime
+                else str(value)
+                if type(value) is Decimal or type(value) is int
                 else _scalar(value)
                 for value in values
             ]
@@ -123,6 +132,10 @@ def copy_insert(table: str, fields: Sequence[Field], rows: Sequence[Sequence]) -
                 if value is None
                 else value.translate(escapes)
                 if isinstance(value, str)
+                else value.isoformat()
+                if type(value) is datetime
+                else str(value)
+                if type(value) is Decimal or type(value) is int
                 else _scalar(value)
                 for value in row
             ]

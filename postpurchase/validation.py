@@ -48,9 +48,12 @@ def currency_decimals(code: str) -> int:
 def check_money(value: Decimal, currency: str) -> None:
     if value < 0:
         raise ValueError("must not be negative")
+    allowed = currency_decimals(currency)
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -allowed:
+        return  # trailing zeros aside, no more decimals than allowed: the common case
     exponent = value.normalize().as_tuple().exponent
     decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    allowed = currency_decimals(currency)
     if decimals > allowed:
         raise ValueError(f"{currency} amounts have at most {allowed} decimal places")
 

@@ -237,3 +237,18 @@ def test_dockerfile_build_step_provides_every_production_variable(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "static" / "staticfiles.json").is_file()
     assert {"DATABASE_URL", "CELERY_BROKER_URL", "SITE_URL"} <= build_env.keys()
+
+
+def test_the_wsgi_application_freezes_what_start_up_allocated(tmp_path):
+    """A full garbage collection must not walk the start-up heap in the middle of a request:
+    the WSGI module imports every view, then freezes it."""
+    code = (
+        "import gc, sys; import postpurchase.wsgi as w; "
+        "print(callable(w.application), gc.get_freeze_count(), 'orders.api' in sys.modules)"
+    )
+    result = run_python(code, clean_env(tmp_path))
+
+    assert result.returncode == 0, result.stderr
+    is_callable, frozen, views_loaded = result.stdout.split()
+    assert (is_callable, views_loaded) == ("True", "True")
+    assert int(frozen) > 50_000  # modules, classes and settings, not a handful
