@@ -4,12 +4,16 @@
     .venv/bin/python bench/api.py --service-only     # the services in-process, no HTTP
 
 Creates a fresh database (``--database``, dropped first), migrates it, creates a merchant, a
-write API key and the demo catalogue through the services, starts gunicorn (PRODUCTION and DEBUG
+write API key and the demo catalogue through the services, loads another store's history
+(``--history`` orders: a production database is never empty, and on empty tables PostgreSQL
+plans its cached foreign-key checks as sequential scans), starts gunicorn (PRODUCTION and DEBUG
 off, persistent connections, Redis as cache and broker; the events queue is left unconsumed and
 emptied at the end), then measures:
-  (a) bulk:   POST /api/v1/orders/bulk, 100 orders a request, from a few concurrent clients
+  (a) bulk:   POST /api/v1/orders/bulk, 100 orders a request, from a few concurrent clients,
+              with the CPU each group of processes used per 100 orders (gunicorn, postgres,
+              redis, this client)
   (b) single: POST /api/v1/orders at a fixed rate, open loop (latency from the scheduled send)
-  (c) floor:  the rows (a) wrote (customers, orders, lines, events, customer figures) inserted
+  (c) floor:  the rows (a) wrote (customers with their figures, orders, lines, events) inserted
               straight into PostgreSQL with psycopg2 COPY in one transaction
 and prints (a)/(c). The orders come from the demo generator; each carries its customer, as a
 store's order feed does; products are in the catalogue already.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import connection, router
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
@@ -92,7 +92,7 @@ class PendingEvent:
 
 
 @functools.cache
-def _blank(model) -> tuple[dict[str, Any], list[tuple[str, Any]], dict[str, Any]]:
+def _blank(model) -> tuple[dict[str, Any], list[tuple[str, Any]], dict[str, Any], set[str]]:
     """What ``Model.__init__`` gives a field left out: static defaults, default factories (a
     fresh ``dict`` or ``list`` per instance), and the model's relations by name and ``pk``."""
     static: dict[str, Any] = {}
@@ -104,7 +104,8 @@ def _blank(model) -> tuple[dict[str, Any], list[tuple[str, Any]], dict[str, Any]
             static[f.attname] = f.get_default()
     relations = {f.name: f for f in model._meta.concrete_fields if f.is_relation}
     relations["pk"] = model._meta.pk
-    return static, factories, relations
+    known = {f.name for f in model._meta.concrete_fields} | {"pk"}
+    return static, factories, relations, known
 
 
 def new_instance(model, **values):
@@ -113,7 +114,10 @@ def new_instance(model, **values):
     object caches (tested equal). Values are by field name, relations by object, or ``pk``."""
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
         return model(**values)
-    static, factories, relations = _blank(model)
+    static, factories, relations, known = _blank(model)
+    unknown = values.keys() - known
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {sorted(unknown)[0]!r}")
     obj = model.__new__(model)
     obj._state = ModelState()
     attributes = obj.__dict__
@@ -133,10 +137,15 @@ def new_instance(model, **values):
 
 
 def relate(obj, field, value) -> None:
-    """``obj.<field> = value`` for a forward relation, without the descriptor's router checks
-    (one database)."""
+    """``obj.<field> = value`` for a forward relation, without the descriptor's type and
+    ``allow_relation`` checks (the engine relates only its own instances, on one database)."""
     obj.__dict__[field.attname] = value.pk if value is not None else None
     obj._state.fields_cache[field.name] = value
+    if value is not None:  # as the descriptor does, which the model constructor goes through
+        if obj._state.db is None:
+            obj._state.db = router.db_for_write(type(obj), instance=value)
+        if value._state.db is None:
+            value._state.db = router.db_for_write(type(value), instance=obj)
 
 
 def product_snapshot(product: Product) -> tuple:
@@ -281,7 +290,8 @@ class BatchWriter:
     def _write_customers(self) -> None:
         """The claimed rows get their values and figures (or go, when no item created them);
         shoppers known only by contact are inserted whole; existing customers that an item
-        changed, or whose figures moved, are updated: every row written once."""
+        changed are updated, and those whose figures alone moved get just their figures: every
+        row written once."""
         new = {c.pk for c in self.new_customers}
         claimed = [c for c in self.new_customers if c.pk in self.claimed]
         unused = self.claimed - {c.pk for c in claimed}
@@ -292,8 +302,10 @@ class BatchWriter:
             _insert(Customer, unclaimed, conflict=None)
         changed = {c.pk: c for c in claimed}
         changed.update((c.pk, c) for c in self.dirty_customers.values())
-        changed.update((c.pk, c) for c in self.refresh.values() if c.pk not in new)
         _update(Customer, self.merchant, changed.values(), CUSTOMER_FIELDS + FIGURE_FIELDS)
+        # Only their figures moved: the rest is written as it was, not read back and rewritten.
+        figures_only = [c for c in self.refresh.values() if c.pk not in new and c.pk not in changed]
+        _update(Customer, self.merchant, figures_only, FIGURE_FIELDS)
         for customer in claimed:
             customer._state.adding, customer._state.db = False, "default"
 

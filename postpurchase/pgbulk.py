@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from uuid import UUID
 
 from django.db import connection
 from django.db.models import Field, JSONField
@@ -58,6 +59,8 @@ def _scalar(value) -> str:
         return str(value)
     if isinstance(value, date):  # datetime and date subclasses
         return value.isoformat()
+    if isinstance(value, float | UUID):
+        return repr(value) if isinstance(value, float) else str(value)
     raise TypeError(f"No text form for {kind.__name__} values")
 
 
@@ -68,13 +71,13 @@ def _with_json(fields: Sequence[Field], rows: Sequence[Sequence]) -> Sequence[Se
     if not dumped:
         return rows
     out = []
-    texts: dict[int, str] = {}  # by id(): rows often share one value (events of one order)
+    texts: dict[tuple[int, int], str] = {}  # rows often share one value (events of one order)
     for row in rows:
         row = list(row)
         for i, encoder in dumped:
             value = row[i]
             if value is not None:
-                key = id(value)
+                key = (i, id(value))  # the rows hold every value, so no id is reused meanwhile
                 if key not in texts:
                     texts[key] = json.dumps(value, cls=encoder)
                 row[i] = texts[key]

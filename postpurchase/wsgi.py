@@ -15,4 +15,5 @@ from django.urls import get_resolver
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 application = get_wsgi_application()
 get_resolver().url_patterns  # noqa: B018 - imports every view now, before the freeze
+gc.collect()  # start-up's garbage goes first, or it would be kept for ever
 gc.freeze()

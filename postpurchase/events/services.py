@@ -174,7 +174,7 @@ def _insert_events(
             spec.type,
             spec.occurred_at or now,
             now,
-            spec.payload,
+            spec.payload or {},  # as event_record stores a missing payload
             spec.dedupe_key,
             spec.source,
             due,

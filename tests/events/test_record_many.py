@@ -29,7 +29,7 @@ def test_each_spec_is_recorded_once_per_dedupe_key(merchant_a, merchant_b):
             EventSpec(type="order.updated", customer_id=customer.pk, payload={"n": 1}),
             EventSpec(type="order.placed", dedupe_key="k2", occurred_at=T0.replace(hour=8)),
             EventSpec(type="order.placed", dedupe_key="k2"),
-            EventSpec(type="order.updated", source="api"),
+            EventSpec(type="order.updated", source="api", payload=None),
         ],
     )
 
