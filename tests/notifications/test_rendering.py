@@ -207,3 +207,11 @@ def test_every_variable_is_documented_with_a_sample():
         "unsubscribe_url",
     }
     assert all(description and sample is not None for description, sample in VARIABLES.values())
+
+
+def test_the_template_guide_documents_every_variable():
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "templates.md").read_text()
+    rows = {line.split("`")[1] for line in guide.splitlines() if line.startswith("| `")}
+    assert rows == set(VARIABLES)
