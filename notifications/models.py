@@ -3,6 +3,8 @@ with, and every message will record the version it used."""
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -95,3 +97,137 @@ class MessageTemplateVariant(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.version} {self.locale}"
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    DEFERRED = "deferred", "Deferred"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    OPENED = "opened", "Opened"
+    CLICKED = "clicked", "Clicked"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+    FAILED = "failed", "Failed"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+
+class Message(TenantModel):
+    """The outbox: one row per message ``message_send`` decided on, whatever it decided. The
+    caller's ``idempotency_key`` is unique per merchant, so a repeated call finds this row and
+    sends nothing more. The content is kept as rendered, with the template version it used."""
+
+    customer = models.ForeignKey(
+        "orders.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    template = models.ForeignKey(
+        MessageTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    template_version = models.ForeignKey(
+        MessageTemplateVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=300)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    to = models.CharField(max_length=254, blank=True)
+    locale = models.CharField(max_length=16, blank=True)
+    subject = models.TextField(blank=True)
+    preheader = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    sms = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=MessageStatus.choices)
+    reason = models.CharField(max_length=100, blank=True)  # why deferred, suppressed or failed
+    detail = models.TextField(blank=True)
+    deferred_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "idempotency_key"], name="message_idempotency_key"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "category", "created_at"], name="message_cap_window"),
+            models.Index(fields=["merchant", "status", "created_at"], name="message_status"),
+            models.Index(
+                fields=["deferred_until"],
+                name="message_deferred_due",
+                condition=models.Q(status="deferred"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to or '?'} ({self.status})"
+
+
+class MessageEvent(TenantModel):
+    """A change of a message's status, with why: the message's timeline."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=20, choices=MessageStatus.choices)
+    reason = models.CharField(max_length=100, blank=True)
+    detail = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+
+
+class SuppressionReason(models.TextChoices):
+    BOUNCE = "bounce", "Hard bounce"
+    COMPLAINT = "complaint", "Spam complaint"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
+    SMS_STOP = "sms_stop", "Replied STOP"
+    MANUAL = "manual", "Added by the merchant"
+
+
+class Suppression(TenantModel):
+    """An address the merchant must not send to on a channel, whatever the message."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=254)  # a lower-cased email, or an E.164 number
+    reason = models.CharField(max_length=20, choices=SuppressionReason.choices)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "channel", "address"], name="suppression_address"
+            ),
+        ]
+
+
+class CapMode(models.TextChoices):
+    DEFER = "defer", "Defer until the window allows"
+    SKIP = "skip", "Skip the message"
+
+
+class SendingPolicy(TenantModel):
+    """A merchant's rules for when messages go out. Without a row, the defaults apply."""
+
+    send_from = models.TimeField(default=time(8))
+    send_until = models.TimeField(default=time(21))
+    quiet_hours_for_email = models.BooleanField(
+        default=False, help_text="Hold emails outside sending hours too (SMS always are)."
+    )
+    transactional_anytime = models.BooleanField(
+        default=True, help_text="Transactional messages ignore sending hours."
+    )
+    marketing_cap = models.PositiveIntegerField(
+        default=3,
+        help_text="Marketing messages per customer per window, across channels (0: no cap).",
+    )
+    cap_window_hours = models.PositiveIntegerField(default=24)
+    cap_mode = models.CharField(max_length=10, choices=CapMode.choices, default=CapMode.DEFER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant"], name="sending_policy_per_merchant"),
+        ]

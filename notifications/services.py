@@ -9,21 +9,31 @@ shopper's locale and renders it in the sandbox.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from notifications.models import (
+    CapMode,
+    Category,
     Channel,
+    Message,
+    MessageEvent,
+    MessageStatus,
     MessageTemplate,
     MessageTemplateVariant,
     MessageTemplateVersion,
+    SendingPolicy,
+    Suppression,
 )
-from notifications.rendering import check_source, html_to_text, render_source
+from notifications.quiet_hours import next_opening
+from notifications.rendering import RenderError, check_source, html_to_text, render_source
 from notifications.schemas import EMAIL_PARTS, SMS_PARTS, MessageTemplateIn
+from orders.models import Customer
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import parse_payload
@@ -188,3 +198,198 @@ def message_template_render(
         html=html,
         text=text,
     )
+
+
+# --- the outbox -------------------------------------------------------------------------------
+
+COUNTED = (  # what counts toward the frequency cap: everything but what never went
+    MessageStatus.QUEUED,
+    MessageStatus.DEFERRED,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.OPENED,
+    MessageStatus.CLICKED,
+    MessageStatus.BOUNCED,
+    MessageStatus.COMPLAINED,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str
+    reason: str = ""
+    deferred_until: datetime | None = None
+
+
+def sending_policy(merchant: Merchant) -> SendingPolicy:
+    """The merchant's sending rules (the defaults when it has set none)."""
+    found = SendingPolicy.unscoped.filter(merchant=merchant).first()
+    return found or SendingPolicy(merchant=merchant)
+
+
+def _address(channel: str, customer: Customer | None, to: str) -> str:
+    if to:
+        return to.strip().lower() if channel == Channel.EMAIL else to.strip()
+    if customer is None:
+        return ""
+    return customer.email.lower() if channel == Channel.EMAIL else customer.phone
+
+
+def _decide(
+    *,
+    merchant: Merchant,
+    template: MessageTemplate,
+    customer: Customer | None,
+    address: str,
+    policy: SendingPolicy,
+    now: datetime,
+) -> Decision:
+    """Whether a message goes now, waits, or does not go: address, suppression, consent (for
+    marketing), the frequency cap (marketing), then sending hours."""
+    if not address:
+        return Decision(MessageStatus.SUPPRESSED, "no_address")
+    suppressed = Suppression.unscoped.filter(
+        merchant=merchant, channel=template.channel, address=address
+    ).first()
+    if suppressed is not None:
+        return Decision(MessageStatus.SUPPRESSED, f"suppressed_{suppressed.reason}")
+    marketing = template.category == Category.MARKETING
+    if marketing:
+        channel = "email" if template.channel == Channel.EMAIL else "sms"
+        if customer is None or not getattr(customer, f"{channel}_marketing_consent"):
+            return Decision(MessageStatus.SUPPRESSED, "no_consent")
+    due, reason = now, ""
+    if marketing and customer is not None and policy.marketing_cap:
+        window = timedelta(hours=policy.cap_window_hours)
+        counted = list(
+            Message.unscoped.filter(
+                merchant=merchant,
+                customer=customer,
+                category=Category.MARKETING,
+                status__in=COUNTED,
+                created_at__gt=now - window,
+            )
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)[: policy.marketing_cap]
+        )
+        if len(counted) >= policy.marketing_cap:
+            if policy.cap_mode == CapMode.SKIP:
+                return Decision(MessageStatus.SUPPRESSED, "frequency_cap")
+            # The window lets one more through when the oldest of the last ``cap`` leaves it.
+            due, reason = counted[-1] + window, "frequency_cap"
+    quiet = template.channel == Channel.SMS or policy.quiet_hours_for_email
+    if quiet and not (template.category == Category.TRANSACTIONAL and policy.transactional_anytime):
+        zone = _zone(customer, merchant)
+        opening = next_opening(due, zone, policy.send_from, policy.send_until)
+        if opening is not None:
+            due, reason = opening, reason or "quiet_hours"
+    if due > now:
+        return Decision(MessageStatus.DEFERRED, reason, due)
+    return Decision(MessageStatus.QUEUED)
+
+
+def _zone(customer: Customer | None, merchant: Merchant) -> ZoneInfo:
+    """The shopper's time zone, else the merchant's."""
+    for name in (customer.timezone if customer is not None else "", merchant.timezone):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def message_send(
+    *,
+    merchant: Merchant,
+    template: MessageTemplate,
+    customer: Customer | None,
+    context: dict[str, Any],
+    idempotency_key: str,
+    to: str = "",
+    now: datetime | None = None,
+) -> Message:
+    """The only way a message goes out. Decides (address, suppression, consent, frequency cap,
+    sending hours), renders, and writes the ``Message`` with its first ``MessageEvent``, in one
+    transaction. A second call with the same ``idempotency_key`` returns the first message and
+    writes nothing. Calls for one customer are serialised on the customer's row, so two sends at
+    once cannot both slip under the cap."""
+    if not idempotency_key or len(idempotency_key) > 300:
+        message = "An idempotency key of 1 to 300 characters is required."
+        raise DomainError(ErrorCode.INVALID, message, field="idempotency_key")
+    now = now or timezone.now()
+    policy = sending_policy(merchant)
+    with transaction.atomic():
+        if customer is not None:
+            customer = (
+                Customer.unscoped.select_for_update(no_key=True)
+                .filter(merchant=merchant, pk=customer.pk)
+                .first()
+            )
+            if customer is None:
+                raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
+        existing = Message.unscoped.filter(
+            merchant=merchant, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing
+        address = _address(template.channel, customer, to)
+        decision = _decide(
+            merchant=merchant,
+            template=template,
+            customer=customer,
+            address=address,
+            policy=policy,
+            now=now,
+        )
+        message = Message(
+            merchant=merchant,
+            customer=customer,
+            template=template,
+            template_version=template.current_version,
+            idempotency_key=idempotency_key,
+            channel=template.channel,
+            category=template.category,
+            to=address,
+            status=decision.status,
+            reason=decision.reason,
+            deferred_until=decision.deferred_until,
+            created_at=now,
+            updated_at=now,
+        )
+        if decision.status != MessageStatus.SUPPRESSED:
+            _render_into(message, template, context, customer)
+        try:
+            with transaction.atomic():
+                message.save(force_insert=True)
+        except IntegrityError:
+            # The same key, sent at once without a customer to serialise on: the first wins.
+            return Message.unscoped.get(merchant=merchant, idempotency_key=idempotency_key)
+        MessageEvent.unscoped.create(
+            merchant=merchant,
+            message=message,
+            status=message.status,
+            reason=message.reason,
+            detail=message.detail,
+            occurred_at=now,
+        )
+    return message
+
+
+def _render_into(message: Message, template: MessageTemplate, context, customer) -> None:
+    try:
+        rendered = message_template_render(
+            template=template, context=context, locale=customer.locale if customer else ""
+        )
+    except (RenderError, DomainError) as exc:
+        message.status, message.reason, message.deferred_until = (
+            MessageStatus.FAILED,
+            "render",
+            None,
+        )
+        message.detail = str(exc)
+        return
+    message.locale = rendered.locale
+    message.subject, message.preheader = rendered.subject, rendered.preheader
+    message.html, message.text, message.sms = rendered.html, rendered.text, rendered.sms
