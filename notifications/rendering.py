@@ -112,9 +112,10 @@ VARIABLES: dict[str, tuple[str, Any]] = {
         },
     ),
     "merchant": (
-        "The store: name, support_email, support_url, country.",
+        "The store: name, address (postal), support_email, support_url, country.",
         {
             "name": "Demo Outfitters",
+            "address": "12 Trail Road\nBoulder, CO 80302\nUnited States",
             "support_email": "help@demo-outfitters.example",
             "support_url": "https://demo-outfitters.example/help",
             "country": "US",

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from notifications.layout import email_frame
 from notifications.models import (
     CapMode,
     Category,
@@ -186,17 +187,21 @@ def message_template_render(
         if html.strip()
         else ""
     )
+    subject = " ".join(render_source(variant.subject, context, html=False, part="subject").split())
+    preheader = " ".join(
+        render_source(variant.preheader, context, html=False, part="preheader").split()
+    )
+    html, text = email_frame(
+        body_html=html,
+        body_text=text,
+        subject=subject,
+        preheader=preheader,
+        locale=variant.locale,
+        context=context,
+        marketing=template.category == Category.MARKETING,
+    )
     return RenderedMessage(
-        version.pk,
-        variant.locale,
-        subject=" ".join(
-            render_source(variant.subject, context, html=False, part="subject").split()
-        ),
-        preheader=" ".join(
-            render_source(variant.preheader, context, html=False, part="preheader").split()
-        ),
-        html=html,
-        text=text,
+        version.pk, variant.locale, subject=subject, preheader=preheader, html=html, text=text
     )
 
 

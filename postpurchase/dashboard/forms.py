@@ -132,6 +132,7 @@ class BrandSettingsForm(forms.ModelForm):
             "logo_url": "Logo URL",
             "sender_email": "Sender email",
             "support_url": "Support page URL",
+            "postal_address": "Postal address",
         }
         help_texts = {
             "currency": "ISO 4217 code, e.g. USD or EUR.",
@@ -142,6 +143,7 @@ class BrandSettingsForm(forms.ModelForm):
         widgets = {
             "primary_colour": forms.TextInput(attrs={"type": "color"}),
             "accent_colour": forms.TextInput(attrs={"type": "color"}),
+            "postal_address": forms.Textarea(attrs={"rows": 3}),
         }
 
     def clean_currency(self) -> str:

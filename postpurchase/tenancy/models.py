@@ -113,6 +113,9 @@ class Merchant(models.Model):
     sender_email = models.EmailField(blank=True)
     support_email = models.EmailField(blank=True)
     support_url = models.URLField(blank=True)
+    postal_address = models.TextField(
+        blank=True, max_length=500, help_text="Printed in every email's footer, as the law asks."
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=django_tz.now)
 

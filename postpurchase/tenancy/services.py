@@ -153,6 +153,7 @@ BRAND_FIELDS = (
     "sender_email",
     "support_email",
     "support_url",
+    "postal_address",
 )
 
 

@@ -24,6 +24,7 @@ BRAND = {
     "sender_email": "hello@alpha.example",
     "support_email": "help@alpha.example",
     "support_url": "https://alpha.example/help",
+    "postal_address": "12 Trail Road\nBoulder, CO 80302",
 }
 
 

@@ -134,11 +134,17 @@ def test_rendering_picks_the_shoppers_locale_and_makes_the_text_part(merchant_a)
     assert (english.locale, french.locale, other.locale) == ("en", "fr", "en")
     assert english.subject == "Order #1001 is on its way"
     assert english.preheader == "Track it any time"
-    assert english.html == (
+    assert (
         '<p>Hi Ada,</p>\n<p><a href="https://t.example/s/demo/t/abc">Track your parcel</a></p>'
+        in english.html
     )
-    assert english.text == "Hi Ada,\n\n[Track your parcel](https://t.example/s/demo/t/abc)\n"
-    assert french.text == "Bonjour Ada"
+    assert english.text == (
+        "Hi Ada,\n\n[Track your parcel](https://t.example/s/demo/t/abc)\n\n--\n"
+        "Demo Outfitters\n12 Trail Road\nBoulder, CO 80302\nUnited States\n"
+        "Questions? help@demo-outfitters.example\nHelp: https://demo-outfitters.example/help\n"
+        "Email preferences: https://t.example/s/demo/p/abc\n"
+    )
+    assert french.text.startswith("Bonjour Ada\n\n--\nDemo Outfitters\n")
     assert english.version_id == template.current_version.pk
 
 
