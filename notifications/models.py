@@ -25,6 +25,17 @@ class Category(models.TextChoices):
     MARKETING = "marketing", "Marketing"
 
 
+class Kind(models.TextChoices):
+    """What a message is for, in the merchant's words (the dashboard groups by it)."""
+
+    TRANSACTIONAL = "transactional", "Transactional"
+    ONBOARDING = "onboarding", "Onboarding"
+    STATUS = "status", "Order status"
+    FEEDBACK = "feedback", "Feedback"
+    RELATIONSHIP = "relationship", "Relationship"
+    RE_ENGAGEMENT = "re_engagement", "Re-engagement"
+
+
 class MessageTemplate(TenantModel):
     """A merchant's template for one channel. Its content lives in versions; ``current_version``
     is what new messages use. ``key`` names it for journeys and defaults (``order_confirmation``).
@@ -34,10 +45,11 @@ class MessageTemplate(TenantModel):
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     category = models.CharField(max_length=20, choices=Category.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TRANSACTIONAL)
     default_locale = models.CharField(max_length=16, default="en")
     current_version = models.ForeignKey(
         "MessageTemplateVersion",
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",

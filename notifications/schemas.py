@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from notifications.models import Category, Channel
+from notifications.models import Category, Channel, Kind
 from orders.schemas import _no_nul
 
 Locale = Annotated[str, Field(max_length=16, pattern=r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
@@ -40,6 +40,7 @@ class MessageTemplateIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     channel: Channel
     category: Category
+    kind: Kind = Kind.TRANSACTIONAL
     default_locale: Locale = "en"
     variants: Annotated[list[VariantIn], Field(min_length=1, max_length=50)]
 

@@ -96,6 +96,7 @@ def message_template_save(
             for variant in data.variants
         )
         template.key, template.name, template.category = data.key, data.name, data.category
+        template.kind = data.kind
         template.default_locale, template.current_version = data.default_locale, version
         template.updated_at = now
         template.save()
@@ -111,6 +112,7 @@ def _create(merchant: Merchant, data: MessageTemplateIn, now: datetime) -> Messa
                 name=data.name,
                 channel=data.channel,
                 category=data.category,
+                kind=data.kind,
                 default_locale=data.default_locale,
                 created_at=now,
                 updated_at=now,

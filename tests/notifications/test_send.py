@@ -265,3 +265,22 @@ def test_two_calls_at_once_with_one_key_make_one_message(with_customer):
     assert errors == []
     assert len({m.pk for m in results}) == 1
     assert (Message.unscoped.count(), MessageEvent.unscoped.count()) == (1, 1)
+
+
+def test_a_template_that_sent_messages_cannot_be_deleted_an_unused_one_can(shop):
+    from django.db.models import ProtectedError
+
+    merchant, customer = shop
+    used, unused = template(merchant, key="used"), template(merchant, key="unused")
+    send(merchant, customer, used, "k-1")
+
+    with pytest.raises(ProtectedError):
+        used.delete()
+    unused.delete()
+    assert list(merchant_templates(merchant)) == ["used"]
+
+
+def merchant_templates(merchant):
+    from notifications.models import MessageTemplate
+
+    return MessageTemplate.unscoped.filter(merchant=merchant).values_list("key", flat=True)

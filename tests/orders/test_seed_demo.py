@@ -104,6 +104,7 @@ def test_seed_demo_creates_the_demo_merchant_and_its_owner(settings):
     assert "URL:      https://pp.example/app/" in output
     assert "Email:    demo@example.com" in output
     assert "Password: demo-outfitters" in output
+    assert "Message templates: 15 defaults installed." in output
 
 
 def test_seed_demo_creates_exactly_the_customers_and_orders_asked_for():
@@ -138,6 +139,7 @@ def test_seed_demo_run_again_changes_nothing():
     assert tallies() == before
     assert digest() == data_before
     assert "0 records created or changed, 0 events recorded." in output
+    assert "Message templates: 0 defaults installed." in output
 
 
 def test_seed_demo_same_seed_gives_the_same_data():

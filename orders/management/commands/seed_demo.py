@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import transaction
 from tqdm import tqdm
 
+from notifications.defaults import message_templates_install_defaults
 from orders import demo
 
 
@@ -64,6 +65,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             merchant, _ = demo.demo_merchant_ensure()
             owner = demo.demo_owner_ensure(merchant=merchant, password=options["password"])
+            templates = message_templates_install_defaults(merchant=merchant)
         anchor = demo.demo_anchor(merchant=merchant, today=options["today"])
         plan = demo.demo_plan(
             anchor=anchor, seed=options["seed"], customers=customers, orders=orders
@@ -82,6 +84,7 @@ class Command(BaseCommand):
             f"{report.orders} orders, {report.shipments} shipments over the year to {anchor}; "
             f"{report.changed} records created or changed, {report.events} events recorded."
         )
+        self.stdout.write(f"Message templates: {len(templates)} defaults installed.")
         shown = "(unchanged; pass --password to set one)"
         if owner.password_set:
             shown = options["password"] or demo.OWNER_PASSWORD
