@@ -3,18 +3,7 @@
 from django.contrib import admin
 
 from connectors.models import InboundConfig, InboundDelivery, PrivacyRequest
-from postpurchase.tenancy.admin_base import TenantAdmin
-
-
-class ReadOnlyTenantAdmin(TenantAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from postpurchase.tenancy.admin_base import ReadOnlyTenantAdmin
 
 
 @admin.register(InboundConfig)

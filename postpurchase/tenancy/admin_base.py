@@ -172,3 +172,16 @@ class TenantInline(LimitedChoicesMixin, admin.TabularInline):
 
     def get_queryset(self, request) -> QuerySet:
         return _limit(self.model.unscoped.get_queryset(), request)
+
+
+class ReadOnlyTenantAdmin(TenantAdmin):
+    """For rows that only their services may write: operators look, nobody edits here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
