@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
-
 from notifications.models import MessageTemplate
 from notifications.services import message_template_save
+from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
 
 LINES = """<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">
@@ -240,10 +239,15 @@ def message_templates_install_defaults(
     already has, edited or not, are left alone. Returns the templates created."""
     have = set(MessageTemplate.unscoped.filter(merchant=merchant).values_list("key", flat=True))
     created = []
-    with transaction.atomic():
-        for payload in DEFAULT_TEMPLATES:
-            if payload["key"] not in have:
-                created.append(
-                    message_template_save(merchant=merchant, payload=payload, by=by, now=now)
-                )
+    for payload in DEFAULT_TEMPLATES:
+        if payload["key"] in have:
+            continue
+        try:
+            created.append(
+                message_template_save(merchant=merchant, payload=payload, by=by, now=now)
+            )
+        except DomainError as error:
+            if error.code != ErrorCode.CONFLICT:
+                raise  # a default that does not pass its own checks is a bug
+            # Another install (or the merchant) made this key meanwhile: theirs stands.
     return created

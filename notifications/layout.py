@@ -22,11 +22,11 @@ DEFAULT_PRIMARY, DEFAULT_ACCENT = "#1f2937", "#2563eb"
 
 
 def _colour(value: Any, default: str) -> str:
-    return value if isinstance(value, str) and HEX_COLOUR.match(value) else default
+    return value if isinstance(value, str) and HEX_COLOUR.fullmatch(value) else default
 
 
 def _link(value: Any) -> str:
-    return value if isinstance(value, str) and WEB_LINK.match(value) else ""
+    return value if isinstance(value, str) and WEB_LINK.fullmatch(value) else ""
 
 
 def email_frame(

@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import copy
 import re
-import signal
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,9 +24,10 @@ from typing import Any
 
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta, nodes
-from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import Template, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.exceptions import SecurityError
+
+from notifications import sandbox
 
 # --- the variables a template may use ---------------------------------------------------------
 
@@ -153,104 +150,6 @@ def sample_context() -> dict[str, Any]:
 # --- the sandbox ------------------------------------------------------------------------------
 
 
-MAX_LENGTH = 100_000  # characters a repeated or replaced string may reach, items a list
-MAX_EXPONENT = 64
-MAX_OUTPUT = 500_000  # characters of rendered output
-RENDER_SECONDS = 2.0  # wall time one render may take (main thread only: see _time_limit)
-
-# The filters a message needs. Left out: those that pad or repeat to a size the template
-# chooses (center, indent, wordwrap, format, batch, slice), mark data safe (safe), or are of no
-# use in a message (attr, pprint, random, tojson, urlize, xmlattr, filesizeformat, forceescape).
-FILTERS = frozenset(
-    {
-        "abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first",
-        "float", "groupby", "int", "items", "join", "last", "length", "list", "lower", "map",
-        "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "select",
-        "selectattr", "sort", "string", "striptags", "sum", "title", "trim", "truncate",
-        "unique", "upper", "urlencode", "wordcount",
-    }
-)  # fmt: skip
-# ``namespace`` is left out: it alone lets a loop carry a value from one pass to the next, so a
-# string doubled forty times over could exhaust memory. ``lipsum`` writes text of any size.
-GLOBALS = frozenset({"range", "dict", "cycler", "joiner"})
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox, with the operators that could build a huge value checked."""
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"powers are limited to exponents up to {MAX_EXPONENT}")
-        if operator == "*":
-            for sized, times in ((left, right), (right, left)):
-                repeated = isinstance(sized, str | list | tuple) and isinstance(times, int)
-                if repeated and len(sized) * times > MAX_LENGTH:
-                    raise SecurityError(f"a repeated value may be at most {MAX_LENGTH:,} long")
-        if operator == "%" and isinstance(left, str):
-            raise SecurityError("%-formatting is not available; use {{ value }} in the text")
-        return super().call_binop(context, operator, left, right)
-
-
-def _replace(value, old, new, count=None):
-    """The ``replace`` filter, refusing a result longer than ``MAX_LENGTH``."""
-    text, old, new = str(value), str(old), str(new)
-    occurrences = text.count(old) if old else len(text) + 1
-    if count is not None:
-        occurrences = min(occurrences, max(int(count), 0))
-    if len(text) + occurrences * (len(new) - len(old)) > MAX_LENGTH:
-        raise SecurityError(f"a replaced value may be at most {MAX_LENGTH:,} long")
-    return text.replace(old, new, -1 if count is None else int(count))
-
-
-@cache
-def environment(*, html: bool) -> ImmutableSandboxedEnvironment:
-    env = _Sandbox(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
-    env.filters = {name: f for name, f in env.filters.items() if name in FILTERS}
-    env.filters["replace"] = _replace
-    env.globals = {name: value for name, value in env.globals.items() if name in GLOBALS}
-    return env
-
-
-class RenderTimeout(SecurityError):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float):
-    """Interrupt a render that runs longer than ``seconds`` (a loop in a loop in a loop).
-    ``SIGALRM`` reaches the main thread only, where gunicorn's sync workers and Celery's
-    prefork workers run; elsewhere (a threaded development server) the outer request or task
-    time limits apply. A timer already set by someone else is put back, less the time spent."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise RenderTimeout(f"the template took longer than {seconds:g} s to render")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    earlier, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if earlier:
-            left = max(earlier - (time.monotonic() - started), 0.001)
-            signal.setitimer(signal.ITIMER_REAL, left, interval)
-
-
-def _render(template: Template, context: dict[str, Any]) -> str:
-    with _time_limit(RENDER_SECONDS):
-        output = template.render(context)
-    if len(output) > MAX_OUTPUT:
-        raise SecurityError(f"the rendered text is longer than {MAX_OUTPUT:,} characters")
-    return output
-
-
 PLAIN_TYPES = (str, int, float, bool, Decimal, date, type(None))
 
 
@@ -300,30 +199,52 @@ def _undefined_message(exc: UndefinedError) -> str:
     return f"unknown variable: {exc}"
 
 
+def _problem(exc: BaseException) -> Problem:
+    """What went wrong, for the merchant: never a crash. Anything a template can raise (a
+    recursion too deep, a value of the wrong type, a sandbox refusal) becomes a problem."""
+    line = _template_line(exc)
+    if isinstance(exc, TemplateSyntaxError):
+        return Problem(f"syntax error: {exc.message}", exc.lineno)
+    if isinstance(exc, SecurityError | MemoryError | OverflowError | RecursionError):
+        return Problem(f"not allowed in a template: {exc}", line)
+    if isinstance(exc, UndefinedError):
+        return Problem(_undefined_message(exc), line)
+    return Problem(f"cannot be rendered: {exc}", line)
+
+
+def _parse(source: str, *, html: bool) -> tuple[Template, nodes.Template]:
+    env = sandbox.environment(html=html)
+    return sandbox.compiled(source, html=html), env.parse(source)
+
+
 def check_source(source: str, *, html: bool) -> list[Problem]:
-    """Everything wrong with a template source: its syntax (with the line), variables that are
-    not among ``VARIABLES`` (named), and what the sample render finds (attributes that do not
-    exist, operations the sandbox refuses)."""
-    env = environment(html=html)
+    """Everything wrong with a template source: its syntax and refused constructs (with the
+    line), variables that are not among ``VARIABLES`` (named), and what rendering the sample
+    data finds (attributes that do not exist, what the sandbox refuses)."""
     try:
-        parsed = env.parse(source)
-        template = env.from_string(source)  # compiling finds unknown filters and tests
-    except TemplateSyntaxError as exc:
-        return [Problem(f"syntax error: {exc.message}", exc.lineno)]
-    problems = []
-    for name in sorted(meta.find_undeclared_variables(parsed) - set(VARIABLES) - set(env.globals)):
-        problems.append(Problem(f"unknown variable {name!r}", _first_use(parsed, name)))
+        template, parsed = _parse(source, html=html)
+    except Exception as exc:
+        return [_problem(exc)]
+    env = sandbox.environment(html=html)
+    problems = [
+        Problem(f"unknown variable {name!r}", _first_use(parsed, name))
+        for name in sorted(
+            meta.find_undeclared_variables(parsed) - set(VARIABLES) - set(env.globals)
+        )
+    ]
     if problems:
         return problems
     try:
-        _render(template, sample_context())
-    except (SecurityError, OverflowError, MemoryError) as exc:
-        return [Problem(f"not allowed in a template: {exc}", _template_line(exc))]
-    except UndefinedError as exc:
-        return [Problem(_undefined_message(exc), _template_line(exc))]
-    except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-        return [Problem(f"cannot be rendered: {exc}", _template_line(exc))]
+        _checked_output(sandbox.render(template, sample_context()))
+    except Exception as exc:
+        return [_problem(exc)]
     return []
+
+
+def _checked_output(output: str) -> str:
+    if "\x00" in output:
+        raise SecurityError("the rendered text holds a NUL character, which cannot be stored")
+    return output
 
 
 def _first_use(parsed: nodes.Template, name: str) -> int | None:
@@ -343,18 +264,16 @@ class RenderError(Exception):
 
 
 def render_source(source: str, context: dict[str, Any], *, html: bool, part: str) -> str:
-    """One template source rendered with ``context`` (plain data only) in the sandbox."""
+    """One template source rendered in the sandbox with a copy of ``context`` (plain data
+    only), so nothing a template does reaches the caller's data. Any failure is a
+    ``RenderError`` naming the part and line."""
     _check_plain(context, "context")
     try:
-        return _render(environment(html=html).from_string(source), context)
-    except (SecurityError, OverflowError, MemoryError) as exc:
-        problem = Problem(f"not allowed in a template: {exc}", _template_line(exc))
-        raise RenderError(part, problem) from None
-    except UndefinedError as exc:
-        raise RenderError(part, Problem(_undefined_message(exc), _template_line(exc))) from None
-    except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-        problem = Problem(f"cannot be rendered: {exc}", _template_line(exc))
-        raise RenderError(part, problem) from None
+        return _checked_output(
+            sandbox.render(sandbox.compiled(source, html=html), copy.deepcopy(context))
+        )
+    except Exception as exc:
+        raise RenderError(part, _problem(exc)) from None
 
 
 @cache

@@ -26,8 +26,9 @@ class VariantIn(BaseModel):
     locale: Locale
     subject: Annotated[str, Field(max_length=1000)] = ""
     preheader: Annotated[str, Field(max_length=1000)] = ""
-    html_body: Annotated[str, Field(max_length=200_000)] = ""
-    text_body: Annotated[str, Field(max_length=100_000)] = ""
+    # Gmail clips an email past 102 KB, and compiling costs time in proportion.
+    html_body: Annotated[str, Field(max_length=100_000)] = ""
+    text_body: Annotated[str, Field(max_length=50_000)] = ""
     sms_body: Annotated[str, Field(max_length=2000)] = ""
 
     _nul = field_validator("*")(classmethod(lambda cls, value: _no_nul(value)))

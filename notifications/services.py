@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from notifications.layout import email_frame
@@ -33,11 +33,12 @@ from notifications.models import (
 )
 from notifications.quiet_hours import next_opening
 from notifications.rendering import RenderError, check_source, html_to_text, render_source
+from notifications.sandbox import SAVE_SECONDS, RenderTimeout, time_limit
 from notifications.schemas import EMAIL_PARTS, SMS_PARTS, MessageTemplateIn
 from orders.models import Customer
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
-from postpurchase.validation import parse_payload
+from postpurchase.validation import check_email, parse_payload, to_e164
 
 HTML_PARTS = frozenset({"html_body"})
 
@@ -69,7 +70,15 @@ def message_template_save(
     variants checked, stored as version n + 1 and made current, in one transaction. A
     template's channel cannot change once it exists."""
     data = parse_payload(MessageTemplateIn, payload)
-    _check_variants(data)
+    try:
+        with time_limit(SAVE_SECONDS):
+            _check_variants(data)
+    except RenderTimeout:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"Checking this template took longer than {SAVE_SECONDS:g} s; make it simpler.",
+            field="variants",
+        ) from None
     now = now or timezone.now()
     with transaction.atomic():
         if template is None:
@@ -99,7 +108,13 @@ def message_template_save(
         template.kind = data.kind
         template.default_locale, template.current_version = data.default_locale, version
         template.updated_at = now
-        template.save()
+        try:
+            with transaction.atomic():
+                template.save()
+        except IntegrityError:  # another save took the key meanwhile
+            raise DomainError(
+                ErrorCode.CONFLICT, f"Another template has key {data.key!r}.", field="key"
+            ) from None
     return template
 
 
@@ -266,34 +281,59 @@ def _decide(
         channel = "email" if template.channel == Channel.EMAIL else "sms"
         if customer is None or not getattr(customer, f"{channel}_marketing_consent"):
             return Decision(MessageStatus.SUPPRESSED, "no_consent")
-    due, reason = now, ""
-    if marketing and customer is not None and policy.marketing_cap:
-        window = timedelta(hours=policy.cap_window_hours)
-        counted = list(
-            Message.unscoped.filter(
-                merchant=merchant,
-                customer=customer,
-                category=Category.MARKETING,
-                status__in=COUNTED,
-                created_at__gt=now - window,
-            )
-            .order_by("-created_at")
-            .values_list("created_at", flat=True)[: policy.marketing_cap]
-        )
-        if len(counted) >= policy.marketing_cap:
-            if policy.cap_mode == CapMode.SKIP:
-                return Decision(MessageStatus.SUPPRESSED, "frequency_cap")
-            # The window lets one more through when the oldest of the last ``cap`` leaves it.
-            due, reason = counted[-1] + window, "frequency_cap"
+    capped = marketing and customer is not None and policy.marketing_cap
+    taken = _marketing_times(merchant, customer, policy, now) if capped else []
     quiet = template.channel == Channel.SMS or policy.quiet_hours_for_email
-    if quiet and not (template.category == Category.TRANSACTIONAL and policy.transactional_anytime):
-        zone = _zone(customer, merchant)
-        opening = next_opening(due, zone, policy.send_from, policy.send_until)
-        if opening is not None:
-            due, reason = opening, reason or "quiet_hours"
+    if template.category == Category.TRANSACTIONAL and policy.transactional_anytime:
+        quiet = False
+    window = timedelta(hours=policy.cap_window_hours)
+    skip = policy.cap_mode == CapMode.SKIP
+    if capped and skip and not _fits(now, taken, window, policy.marketing_cap):
+        return Decision(MessageStatus.SUPPRESSED, "frequency_cap")
+    due, reason = now, ""
+    # The earliest moment both the cap and the sending hours allow: the cap can only open when
+    # a counted message leaves a window, the hours only at their start.
+    openings = sorted({t + window for t in taken if t + window > now})
+    for _ in range(2 * len(openings) + 4):
+        if capped and not _fits(due, taken, window, policy.marketing_cap):
+            later = [t for t in openings if t > due]
+            if not later:  # pragma: no cover - the last opening always fits
+                break
+            due, reason = later[0], "frequency_cap"
+            continue
+        opening = next_opening(due, _zone(customer, merchant), policy.send_from, policy.send_until)
+        if not quiet or opening is None:
+            break
+        due, reason = opening, reason or "quiet_hours"
     if due > now:
         return Decision(MessageStatus.DEFERRED, reason, due)
     return Decision(MessageStatus.QUEUED)
+
+
+def _marketing_times(
+    merchant: Merchant, customer: Customer, policy: SendingPolicy, now: datetime
+) -> list[datetime]:
+    """When the customer's counted marketing messages go (went, or wait to go): a deferred
+    message counts at the time it is deferred to, any other at its creation."""
+    since = now - timedelta(hours=policy.cap_window_hours)
+    rows = Message.unscoped.filter(
+        Q(status=MessageStatus.DEFERRED, deferred_until__gt=since)
+        | (~Q(status=MessageStatus.DEFERRED) & Q(created_at__gt=since)),
+        merchant=merchant,
+        customer=customer,
+        category=Category.MARKETING,
+        status__in=COUNTED,
+    ).values_list("status", "deferred_until", "created_at")
+    return sorted(
+        deferred if status == MessageStatus.DEFERRED and deferred else created
+        for status, deferred, created in rows
+    )
+
+
+def _fits(at: datetime, taken: list[datetime], window: timedelta, cap: int) -> bool:
+    """Whether one more message at ``at`` keeps every window of that length at ``cap`` or
+    fewer: fewer than ``cap`` others within a window's length either side of it."""
+    return sum(1 for t in taken if at - window < t < at + window) < cap
 
 
 def _zone(customer: Customer | None, merchant: Merchant) -> ZoneInfo:
@@ -325,8 +365,13 @@ def message_send(
     if not idempotency_key or len(idempotency_key) > 300:
         message = "An idempotency key of 1 to 300 characters is required."
         raise DomainError(ErrorCode.INVALID, message, field="idempotency_key")
+    if template.merchant_id != merchant.pk:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such template.", field="template")
+    to = _clean_to(template.channel, to, merchant.country)
     now = now or timezone.now()
     policy = sending_policy(merchant)
+    # Rendered before any row is locked: a slow template holds no other send back.
+    rendered = _render_for(template, context, customer.locale if customer else "")
     with transaction.atomic():
         if customer is not None:
             customer = (
@@ -366,7 +411,7 @@ def message_send(
             updated_at=now,
         )
         if decision.status != MessageStatus.SUPPRESSED:
-            _render_into(message, template, context, customer)
+            _fill(message, rendered)
         try:
             with transaction.atomic():
                 message.save(force_insert=True)
@@ -384,18 +429,39 @@ def message_send(
     return message
 
 
-def _render_into(message: Message, template: MessageTemplate, context, customer) -> None:
+def _clean_to(channel: str, to: str, region: str) -> str:
+    """An explicit recipient, as stored: a lower-cased email or an E.164 number (a national
+    one read in the merchant's country)."""
+    if not to:
+        return ""
     try:
-        rendered = message_template_render(
-            template=template, context=context, locale=customer.locale if customer else ""
-        )
+        email = channel == Channel.EMAIL
+        cleaned = check_email(to).lower() if email else to_e164(to, region or None)
+    except ValueError as exc:
+        raise DomainError(ErrorCode.INVALID, str(exc), field="to") from None
+    if len(cleaned) > 254:
+        raise DomainError(ErrorCode.INVALID, "at most 254 characters", field="to")
+    return cleaned
+
+
+def _render_for(
+    template: MessageTemplate, context: dict[str, Any], locale: str
+) -> RenderedMessage | str:
+    """The rendered message, or why it could not be rendered."""
+    try:
+        return message_template_render(template=template, context=context, locale=locale)
     except (RenderError, DomainError) as exc:
+        return str(exc)
+
+
+def _fill(message: Message, rendered: RenderedMessage | str) -> None:
+    if isinstance(rendered, str):  # the template failed on this data
         message.status, message.reason, message.deferred_until = (
             MessageStatus.FAILED,
             "render",
             None,
         )
-        message.detail = str(exc)
+        message.detail = rendered
         return
     message.locale = rendered.locale
     message.subject, message.preheader = rendered.subject, rendered.preheader

@@ -75,3 +75,11 @@ def test_an_overnight_window():
     # 03:00 in Paris (CEST) waits for 20:00 the same day = 18:00 UTC
     assert next_opening(utc(2026, 6, 2, 1), PARIS, *window) == utc(2026, 6, 2, 18)
     assert next_opening(utc(2026, 6, 2, 22), PARIS, *window) is None  # midnight in Paris
+
+
+def test_between_the_two_passes_of_a_repeated_start_the_second_one_opens():
+    # Window 01:30-21:00 in New York on 1 November 2026: at 01:05 EST (06:05 UTC), after the
+    # first 01:30 has passed, the window opens at the second 01:30 (EST, 06:30 UTC), not the
+    # next day.
+    at = utc(2026, 11, 1, 6, 5)
+    assert next_opening(at, NEW_YORK, time(1, 30), time(21)) == utc(2026, 11, 1, 6, 30)

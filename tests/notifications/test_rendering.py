@@ -70,11 +70,30 @@ def test_unknown_variables_are_named_with_their_line():
         "{{ 9 ** 999999 }}",
         "{{ ('x' * 1000) | replace('', 'y' * 1000) | length }}",
         "{{ '%999999999s' % 'a' }}",
+        # Found in review: each of these allocated a gigabyte or ran for seconds before.
+        '{{ "x".ljust(1000000000) | length }}',
+        '{{ "x".zfill(1000000000) | length }}',
+        '{{ "{:>1000000000}".format(1) }}',
+        '{{ ("x" * 10000).replace("x", "y" * 100000) | length }}',
+        '{{ ("x" * 10000) | replace("x", "y" * 100000, -1) | length }}',
+        '{{ (["y" * 100000] * 10000) | join | length }}',
+        '{{ range(10000) | join("y" * 100000) | length }}',
+        '{{ (["y" * 1000] * 1000) | length }}',
+        "{% set a = 'x' * 60000 %}{% set a = a ~ a %}{{ a | length }}",
+        "{% set a = 'x' * 60000 %}{% set a = a + a %}{{ a | length }}",
+        "{{ ([[1] * 100] * 10000) | sum(start=[]) | length }}",
+        "{{ dict.update(customer, first_name='Eve') }}",
+        "{{ dict.clear(merchant) }}",
+        "{{ cycler.reset(customer) }}",
+        "{% set n = 10 ** 60 %}{% set m = n * n * n * n * n * n * n * n %}{{ m * m * m * m * m }}",
     ],
 )
 def test_sandbox_escapes_are_refused_on_save(source):
     [problem] = check_source(source, html=False)
-    assert problem.message.startswith("not allowed in a template: "), problem
+    # Refused as unsafe, or not there at all (``dict`` and ``cycler`` are plain functions).
+    assert problem.message.startswith(
+        ("not allowed in a template: ", "unknown variable: nothing called")
+    ), problem
     assert problem.line == 1
 
 
@@ -92,10 +111,78 @@ def test_filters_and_globals_that_build_values_of_any_size_do_not_exist(source, 
     assert messages(source) == [f"line 1: {message}"]
 
 
-def test_a_render_that_runs_too_long_is_stopped(monkeypatch):
-    from notifications import rendering
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "macros are not available"),
+        ("{% block b %}{{ self.b() }}{% endblock %}", "blocks are not available"),
+        (
+            "{% for s in ['x'] recursive %}{{ loop([s ~ s]) }}{% endfor %}",
+            "recursive loops are not available",
+        ),
+        ("{% include 'other.html' %}", "templates cannot include other templates"),
+        ("{% extends 'base.html' %}", "templates cannot extend other templates"),
+        (
+            "{% autoescape false %}{{ customer.first_name }}{% endautoescape %}",
+            "autoescape cannot be changed",
+        ),
+    ],
+)
+def test_constructs_a_message_does_not_need_are_refused_with_their_line(source, message):
+    assert messages(source, html=True) == [f"line 1: not allowed in a template: {message}"]
 
-    monkeypatch.setattr(rendering, "RENDER_SECONDS", 0.2)
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ cycler() }}", "not allowed in a template: cycler needs at least one value"),
+        (
+            "{{ '\x00' }}",
+            "not allowed in a template: the rendered text holds a NUL character,"
+            " which cannot be stored",
+        ),
+        (
+            "{{ dict(customer) }}",
+            "cannot be rendered: _dict() takes 0 positional arguments but 1 was given",
+        ),
+    ],
+)
+def test_a_template_that_raises_anything_is_reported_never_a_crash(source, message):
+    assert [m.removeprefix("line 1: ") for m in messages(source)] == [message]
+
+
+def test_a_template_cannot_change_the_callers_context():
+    context = sample_context()
+    source = "{% set c = dict(a=1) %}{{ c.a }} {{ customer.first_name | replace('A', 'E') }}"
+    assert render_source(source, context, html=False, part="text_body") == "1 Eda"
+    assert context == sample_context()
+
+
+def test_replace_never_unescapes_html():
+    context = sample_context()
+    context["customer"]["first_name"] = "a&b <i>"
+    source = "{{ customer.first_name | replace('a', 'c') | replace('<', '[') }}"
+    assert render_source(source, context, html=True, part="html_body") == "c&amp;b [i&gt;"
+    escaped = "{{ customer.first_name | e | replace('<', '<b>') }}"
+    assert render_source(escaped, context, html=True, part="html_body") == "a&amp;b &lt;i&gt;"
+
+
+def test_allowed_methods_and_data_still_work():
+    source = (
+        "{{ customer.first_name.upper() }} {{ order.placed_at.strftime('%Y') }} "
+        "{{ customer.get('email') }} {% for line in order.lines %}{{ loop.index }}"
+        "{{ loop.cycle('a', 'b') }}{% endfor %} {{ order.lines | sum(attribute='quantity') }} "
+        "{{ order.lines | join(', ', attribute='title') }}"
+    )
+    assert render_source(source, sample_context(), html=False, part="text_body") == (
+        "ADA 2026 ada@example.com 1a2b 3 Trail running shoe, Merino socks"
+    )
+
+
+def test_a_render_that_runs_too_long_is_stopped(monkeypatch):
+    from notifications import sandbox
+
+    monkeypatch.setattr(sandbox, "RENDER_SECONDS", 0.2)
     source = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
     assert messages(source) == [
         "line 1: not allowed in a template: the template took longer than 0.2 s to render"
@@ -215,3 +302,39 @@ def test_the_template_guide_documents_every_variable():
     guide = (Path(__file__).resolve().parents[2] / "docs" / "templates.md").read_text()
     rows = {line.split("`")[1] for line in guide.splitlines() if line.startswith("| `")}
     assert rows == set(VARIABLES)
+
+
+def test_time_limits_nest_and_leave_no_timer_behind():
+    import signal
+
+    from notifications.sandbox import RenderTimeout, time_limit
+
+    before = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(RenderTimeout), time_limit(0.2), time_limit(5):
+        while True:  # the outer limit ends it, through the inner one
+            pass
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is before
+
+
+def test_a_save_whose_checks_run_too_long_is_refused(monkeypatch, merchant_a):
+    from notifications import sandbox, services
+    from postpurchase.errors import DomainError
+
+    monkeypatch.setattr(sandbox, "RENDER_SECONDS", 0.3)
+    monkeypatch.setattr(services, "SAVE_SECONDS", 0.5)
+    slow = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+    payload = {
+        "key": "slow",
+        "name": "Slow",
+        "channel": "sms",
+        "category": "transactional",
+        "default_locale": "en",
+        "variants": [{"locale": f"en-x{i:02d}", "sms_body": slow} for i in range(10)]
+        + [{"locale": "en", "sms_body": "ok"}],
+    }
+    started = __import__("time").monotonic()
+    with pytest.raises(DomainError) as caught:
+        services.message_template_save(merchant=merchant_a, payload=payload)
+    assert __import__("time").monotonic() - started < 2.5
+    assert "took longer than" in caught.value.message

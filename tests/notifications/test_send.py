@@ -284,3 +284,57 @@ def merchant_templates(merchant):
     from notifications.models import MessageTemplate
 
     return MessageTemplate.unscoped.filter(merchant=merchant).values_list("key", flat=True)
+
+
+def test_deferred_messages_count_when_they_go_so_the_cap_holds_in_every_window(shop):
+    # given: one marketing message a day; four asked for within three hours
+    merchant, customer = shop
+    SendingPolicy.unscoped.create(merchant=merchant, marketing_cap=1, cap_window_hours=24)
+    promo = template(merchant, key="promo", category="marketing")
+
+    # when
+    sent = [
+        send(merchant, customer, promo, f"p-{h}", now=NOON + timedelta(hours=h)) for h in range(4)
+    ]
+
+    # then: a day apart, not a burst when the first window ends
+    assert [(m.status, m.deferred_until) for m in sent] == [
+        ("queued", None),
+        ("deferred", NOON + timedelta(hours=24)),
+        ("deferred", NOON + timedelta(hours=48)),
+        ("deferred", NOON + timedelta(hours=72)),
+    ]
+
+
+def test_the_template_must_be_the_merchants_and_the_recipient_valid(shop, merchant_b):
+    from postpurchase.errors import DomainError
+
+    merchant, customer = shop
+    theirs = template(merchant_b, key="confirmation")
+    with pytest.raises(DomainError) as caught:
+        send(merchant, customer, theirs, "k-1")
+    assert (caught.value.code, caught.value.field) == ("not_found", "template")
+
+    sms = template(merchant, key="s", channel="sms")
+    with pytest.raises(DomainError) as caught:
+        send(merchant, None, sms, "k-2", to="not a number")
+    assert caught.value.field == "to"
+    message = send(merchant, None, sms, "k-3", to="+1 (415) 555-0123")
+    assert message.to == "+14155550123"
+    assert Message.unscoped.count() == 1
+
+
+def test_a_template_cannot_change_the_senders_context(shop):
+    merchant, customer = shop
+    tmpl = template(merchant, key="confirmation")
+    context = sample_context()
+    send(merchant, customer, tmpl, "k-1")
+    message_send(
+        merchant=merchant,
+        template=tmpl,
+        customer=customer,
+        context=context,
+        idempotency_key="k-2",
+        now=NOON,
+    )
+    assert context == sample_context()
