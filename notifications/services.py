@@ -82,7 +82,7 @@ def message_template_save(
     now = now or timezone.now()
     with transaction.atomic():
         if template is None:
-            template = _create(merchant, data, now)
+            template = MessageTemplate(merchant=merchant, channel=data.channel, created_at=now)
         else:
             template = _lock(merchant, template)
             if data.channel != template.channel:
@@ -91,11 +91,10 @@ def message_template_save(
                     "A template's channel cannot change; make a new template instead.",
                     field="channel",
                 )
-            clash = MessageTemplate.unscoped.filter(merchant=merchant, key=data.key)
-            if data.key != template.key and clash.exists():
-                raise DomainError(
-                    ErrorCode.CONFLICT, f"Another template has key {data.key!r}.", field="key"
-                )
+        template.key, template.name, template.category = data.key, data.name, data.category
+        template.kind, template.default_locale = data.kind, data.default_locale
+        template.updated_at = now
+        _save_keyed(template)  # the unique key decides between two saves at once
         last = template.versions.aggregate(n=Max("number"))["n"] or 0
         version = MessageTemplateVersion.unscoped.create(
             merchant=merchant, template=template, number=last + 1, created_at=now, created_by=by
@@ -104,37 +103,18 @@ def message_template_save(
             MessageTemplateVariant(merchant=merchant, version=version, **variant.model_dump())
             for variant in data.variants
         )
-        template.key, template.name, template.category = data.key, data.name, data.category
-        template.kind = data.kind
-        template.default_locale, template.current_version = data.default_locale, version
-        template.updated_at = now
-        try:
-            with transaction.atomic():
-                template.save()
-        except IntegrityError:  # another save took the key meanwhile
-            raise DomainError(
-                ErrorCode.CONFLICT, f"Another template has key {data.key!r}.", field="key"
-            ) from None
+        template.current_version = version
+        template.save(update_fields=["current_version"])
     return template
 
 
-def _create(merchant: Merchant, data: MessageTemplateIn, now: datetime) -> MessageTemplate:
+def _save_keyed(template: MessageTemplate) -> None:
     try:
         with transaction.atomic():
-            return MessageTemplate.unscoped.create(
-                merchant=merchant,
-                key=data.key,
-                name=data.name,
-                channel=data.channel,
-                category=data.category,
-                kind=data.kind,
-                default_locale=data.default_locale,
-                created_at=now,
-                updated_at=now,
-            )
+            template.save()
     except IntegrityError:
         raise DomainError(
-            ErrorCode.CONFLICT, f"Another template has key {data.key!r}.", field="key"
+            ErrorCode.CONFLICT, f"Another template has key {template.key!r}.", field="key"
         ) from None
 
 
@@ -294,6 +274,7 @@ def _decide(
     # The earliest moment both the cap and the sending hours allow: the cap can only open when
     # a counted message leaves a window, the hours only at their start.
     openings = sorted({t + window for t in taken if t + window > now})
+    zone = _zone(customer, merchant)
     for _ in range(2 * len(openings) + 4):
         if capped and not _fits(due, taken, window, policy.marketing_cap):
             later = [t for t in openings if t > due]
@@ -301,7 +282,7 @@ def _decide(
                 break
             due, reason = later[0], "frequency_cap"
             continue
-        opening = next_opening(due, _zone(customer, merchant), policy.send_from, policy.send_until)
+        opening = next_opening(due, zone, policy.send_from, policy.send_until)
         if not quiet or opening is None:
             break
         due, reason = opening, reason or "quiet_hours"

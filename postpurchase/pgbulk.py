@@ -31,37 +31,27 @@ from django.db.models import Field, JSONField
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+@functools.cache
 def qn(name: str) -> str:
     """A quoted SQL identifier."""
-    return _quote(name)
-
-
-@functools.cache
-def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
 def _scalar(value) -> str:
     """A value that is not a string, as PostgreSQL's text input reads it; nothing here needs
-    quoting in an array literal or escaping in ``COPY`` text."""
-    kind = type(value)
-    if kind is datetime or kind is date:
-        return value.isoformat()
-    if kind is int or kind is Decimal:
-        return str(value)
-    if kind is bool:
-        return "t" if value else "f"
+    quoting in an array literal or escaping in ``COPY`` text. (The callers turn the common
+    datetimes, decimals and integers to text themselves, without this call.)"""
     if isinstance(value, bool):
         return "t" if value else "f"
-    if isinstance(value, int):  # IntegerChoices and other int subclasses
+    if isinstance(value, int):  # IntegerChoices and other int subclasses too
         return str(int(value))
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | UUID):
         return str(value)
-    if isinstance(value, date):  # datetime and date subclasses
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
-    if isinstance(value, float | UUID):
-        return repr(value) if isinstance(value, float) else str(value)
-    raise TypeError(f"No text form for {kind.__name__} values")
+    raise TypeError(f"No text form for {type(value).__name__} values")
 
 
 def _with_json(fields: Sequence[Field], rows: Sequence[Sequence]) -> Sequence[Sequence]:
