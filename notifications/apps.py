@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "notifications"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # anymail hands over delivery reports and inbound mail only by signal: these receivers
+        # are thin adapters onto notifications.reports, the one place they are acted on.
+        from anymail.signals import inbound, tracking
+
+        from notifications.webhook_views import email_inbound_received, email_tracking_received
+
+        tracking.connect(email_tracking_received, dispatch_uid="notifications.email_tracking")
+        inbound.connect(email_inbound_received, dispatch_uid="notifications.email_inbound")

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from postpurchase.crypto import EncryptedTextField
 from postpurchase.tenancy.scoping import TenantModel
 
 
@@ -149,10 +150,21 @@ class Message(TenantModel):
     html = models.TextField(blank=True)
     text = models.TextField(blank=True)
     sms = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, blank=True)
     status = models.CharField(max_length=20, choices=MessageStatus.choices)
     reason = models.CharField(max_length=100, blank=True)  # why deferred, suppressed or failed
     detail = models.TextField(blank=True)
     deferred_until = models.DateTimeField(null=True, blank=True)
+    # The hand-off to the channel (see notifications/delivery.py): when the message is next due
+    # an attempt (a deferral's end, a retry, or the end of a claim's lease), the claim a send
+    # task must hold, and how many attempts were made.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    provider = models.CharField(max_length=40, blank=True)  # "anymail:postmark", "twilio", …
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -167,9 +179,14 @@ class Message(TenantModel):
             models.Index(fields=["customer", "category", "created_at"], name="message_cap_window"),
             models.Index(fields=["merchant", "status", "created_at"], name="message_status"),
             models.Index(
-                fields=["deferred_until"],
-                name="message_deferred_due",
-                condition=models.Q(status="deferred"),
+                fields=["next_attempt_at"],
+                name="message_due",
+                condition=models.Q(status__in=["queued", "deferred", "sending"]),
+            ),
+            models.Index(
+                fields=["provider_message_id"],
+                name="message_provider_id",
+                condition=~models.Q(provider_message_id=""),
             ),
         ]
 
@@ -185,9 +202,18 @@ class MessageEvent(TenantModel):
     reason = models.CharField(max_length=100, blank=True)
     detail = models.TextField(blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
+    # The provider's id for a delivery report, so a report sent twice is recorded once.
+    provider_event_id = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "provider_event_id"],
+                name="message_event_provider_id",
+                condition=~models.Q(provider_event_id=""),
+            ),
+        ]
 
 
 class SuppressionReason(models.TextChoices):
@@ -243,3 +269,41 @@ class SendingPolicy(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["merchant"], name="sending_policy_per_merchant"),
         ]
+
+
+class ChannelSettings(TenantModel):
+    """How a merchant's messages leave: its own email provider (any anymail backend by name) and
+    Twilio account, each with credentials encrypted at rest. Left empty, the platform's defaults
+    apply. The sender identity (name, address, reply-to) is the merchant's brand settings."""
+
+    email_provider = models.CharField(max_length=40, blank=True)  # "" : the platform's
+    email_credentials = EncryptedTextField(blank=True)  # JSON: the backend's settings
+    twilio_account_sid = models.CharField(max_length=64, blank=True)
+    twilio_auth_token = EncryptedTextField(blank=True)
+    sms_from_number = models.CharField(max_length=16, blank=True)  # E.164
+    sms_messaging_service_sid = models.CharField(max_length=64, blank=True)
+    sms_help_text = models.CharField(max_length=320, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant"], name="channel_settings_per_merchant"),
+        ]
+        indexes = [
+            models.Index(fields=["sms_from_number"], name="channel_settings_sms_from"),
+        ]
+
+    @property
+    def has_own_sms(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+
+class ContactPreference(TenantModel):
+    """The topics (kinds of marketing message) a shopper switched off in the preference
+    centre. Consent per channel lives on the customer."""
+
+    customer = models.OneToOneField(
+        "orders.Customer", on_delete=models.CASCADE, related_name="contact_preference"
+    )
+    muted_kinds = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)

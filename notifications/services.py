@@ -16,8 +16,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.html import escape
 
+from notifications import delivery
+from notifications.context import merchant_context
 from notifications.layout import email_frame
+from notifications.links import shopper_links
 from notifications.models import (
     CapMode,
     Category,
@@ -31,6 +35,7 @@ from notifications.models import (
     SendingPolicy,
     Suppression,
 )
+from notifications.preferences import muted_kinds
 from notifications.quiet_hours import next_opening
 from notifications.rendering import RenderError, check_source, html_to_text, render_source
 from notifications.sandbox import SAVE_SECONDS, RenderTimeout, time_limit
@@ -261,6 +266,8 @@ def _decide(
         channel = "email" if template.channel == Channel.EMAIL else "sms"
         if customer is None or not getattr(customer, f"{channel}_marketing_consent"):
             return Decision(MessageStatus.SUPPRESSED, "no_consent")
+        if template.kind in muted_kinds(merchant=merchant, customer_id=customer.pk):
+            return Decision(MessageStatus.SUPPRESSED, "topic_off")
     capped = marketing and customer is not None and policy.marketing_cap
     taken = _marketing_times(merchant, customer, policy, now) if capped else []
     quiet = template.channel == Channel.SMS or policy.quiet_hours_for_email
@@ -351,6 +358,9 @@ def message_send(
     to = _clean_to(template.channel, to, merchant.country)
     now = now or timezone.now()
     policy = sending_policy(merchant)
+    if customer is not None:  # the caller's links win; these are signed for this shopper
+        links = shopper_links(merchant=merchant, customer_id=customer.pk, channel=template.channel)
+        context = {**links, **context}
     # Rendered before any row is locked: a slow template holds no other send back.
     rendered = _render_for(template, context, customer.locale if customer else "")
     with transaction.atomic():
@@ -384,30 +394,41 @@ def message_send(
             idempotency_key=idempotency_key,
             channel=template.channel,
             category=template.category,
+            kind=template.kind,
             to=address,
             status=decision.status,
             reason=decision.reason,
             deferred_until=decision.deferred_until,
+            next_attempt_at=decision.deferred_until,
             created_at=now,
             updated_at=now,
         )
         if decision.status != MessageStatus.SUPPRESSED:
             _fill(message, rendered)
+        if message.status == MessageStatus.QUEUED:  # claimed here, handed over after commit
+            message.claim, message.next_attempt_at = delivery.new_claim(), now + delivery.LEASE
         try:
             with transaction.atomic():
                 message.save(force_insert=True)
         except IntegrityError:
             # The same key, sent at once without a customer to serialise on: the first wins.
             return Message.unscoped.get(merchant=merchant, idempotency_key=idempotency_key)
-        MessageEvent.unscoped.create(
-            merchant=merchant,
-            message=message,
-            status=message.status,
-            reason=message.reason,
-            detail=message.detail,
-            occurred_at=now,
-        )
+        _written(message, now)
     return message
+
+
+def _written(message: Message, now: datetime) -> None:
+    """A new message's first timeline entry, and its hand-off after commit when it is due."""
+    MessageEvent.unscoped.create(
+        merchant_id=message.merchant_id,
+        message=message,
+        status=message.status,
+        reason=message.reason,
+        detail=message.detail,
+        occurred_at=now,
+    )
+    if message.claim:
+        delivery.enqueue_after_commit([message.pk], message.claim, message.merchant_id)
 
 
 def _clean_to(channel: str, to: str, region: str) -> str:
@@ -437,13 +458,117 @@ def _render_for(
 
 def _fill(message: Message, rendered: RenderedMessage | str) -> None:
     if isinstance(rendered, str):  # the template failed on this data
-        message.status, message.reason, message.deferred_until = (
-            MessageStatus.FAILED,
-            "render",
-            None,
-        )
-        message.detail = rendered
+        message.status, message.reason, message.detail = MessageStatus.FAILED, "render", rendered
+        message.deferred_until = message.next_attempt_at = None
         return
     message.locale = rendered.locale
     message.subject, message.preheader = rendered.subject, rendered.preheader
     message.html, message.text, message.sms = rendered.html, rendered.text, rendered.sms
+
+
+# --- test sends from the dashboard ------------------------------------------------------------
+
+
+def _test_message(
+    *, merchant: Merchant, channel: str, to: str, now: datetime, by=None, **content: Any
+) -> Message:
+    """A test goes to a staff member's own address, through the same hand-off as any message,
+    but none of a shopper's rules (consent, caps, sending hours) apply to it: only suppression."""
+    to = _clean_to(channel, to, merchant.country)
+    if not to:
+        raise DomainError(ErrorCode.INVALID, "Give an address to send the test to.", field="to")
+    who = getattr(by, "email", "") or "the dashboard"
+    with transaction.atomic():
+        message = Message(
+            merchant=merchant,
+            idempotency_key=f"test:{delivery.new_claim()}",
+            channel=channel,
+            category=Category.TRANSACTIONAL,
+            to=to,
+            status=MessageStatus.QUEUED,
+            reason="test",
+            detail=f"Test sent by {who}.",
+            claim=delivery.new_claim(),
+            next_attempt_at=now + delivery.LEASE,
+            created_at=now,
+            updated_at=now,
+            **content,
+        )
+        suppressed = Suppression.unscoped.filter(merchant=merchant, channel=channel, address=to)
+        reason = suppressed.values_list("reason", flat=True).first()
+        if reason:
+            message.status, message.reason, message.claim = (
+                MessageStatus.SUPPRESSED,
+                f"suppressed_{reason}",
+                "",
+            )
+            message.next_attempt_at = None
+        message.save(force_insert=True)
+        _written(message, now)
+    return message
+
+
+def message_template_send_test(
+    *,
+    merchant: Merchant,
+    template: MessageTemplate,
+    to: str,
+    context: dict[str, Any] | None = None,
+    locale: str = "",
+    by=None,
+    now: datetime | None = None,
+) -> Message:
+    """Send a template's current version, rendered with ``context`` (the sample data when
+    none), to a staff member. Raises ``RenderError`` when the template fails on that data."""
+    from notifications.rendering import sample_context
+
+    if template.merchant_id != merchant.pk:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such template.", field="template")
+    rendered = message_template_render(
+        template=template, context=context or sample_context(), locale=locale
+    )
+    return _test_message(
+        merchant=merchant,
+        channel=template.channel,
+        to=to,
+        now=now or timezone.now(),
+        by=by,
+        template=template,
+        template_version_id=rendered.version_id,
+        kind=template.kind,
+        locale=rendered.locale,
+        subject=f"[Test] {rendered.subject}" if template.channel == Channel.EMAIL else "",
+        preheader=rendered.preheader,
+        html=rendered.html,
+        text=rendered.text,
+        sms=rendered.sms,
+    )
+
+
+def channel_send_test(
+    *, merchant: Merchant, channel: str, to: str, by=None, now: datetime | None = None
+) -> Message:
+    """Check a channel's settings end to end: a short message through the merchant's provider
+    (or the platform's). Its status in the message log says whether the provider took it."""
+    if channel not in Channel.values:
+        raise DomainError(ErrorCode.INVALID, "No such channel.", field="channel")
+    line = f"This is a test message from {merchant.name}: your {channel} settings work."
+    content: dict[str, Any]
+    if channel == Channel.EMAIL:
+        subject = f"[Test] {merchant.name} email settings"
+        context = merchant_context(merchant)
+        html, text = email_frame(
+            body_html=f"<p>{escape(line)}</p>",
+            body_text=line,
+            subject=subject,
+            preheader="",
+            locale=merchant.default_locale,
+            context=context,
+            marketing=False,
+        )
+        content = {"subject": subject, "html": html, "text": text}
+    else:
+        content = {"sms": line}
+    return _test_message(
+        merchant=merchant, channel=channel, to=to, now=now or timezone.now(), by=by, **content
+    )

@@ -9,6 +9,7 @@ on the deployment hardening that ``manage.py check --deploy`` asks for. ``.env.e
 documents each variable.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "anymail",
     "postpurchase.tenancy",
     "postpurchase.events",
     "postpurchase.api",
@@ -205,6 +207,35 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Post-purchase <no-reply@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# A platform-wide ESP instead of EMAIL_URL's backend, e.g. anymail.backends.postmark.EmailBackend,
+# with its settings as ANYMAIL_<NAME> variables (ANYMAIL_POSTMARK_SERVER_TOKEN=…). Merchants may
+# set their own ESP and credentials in the dashboard; those win for their messages.
+if env.str("EMAIL_BACKEND", default=""):
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND")
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_") and value
+}
+# The basic-auth "user:password" ESPs put in the tracking webhook URL (/webhooks/email/<esp>/).
+if PRODUCTION:
+    ANYMAIL["WEBHOOK_SECRET"] = _required("ANYMAIL_WEBHOOK_SECRET")
+# Where the mailto: of List-Unsubscribe points: a mailbox whose mail the ESP's inbound webhook
+# (/webhooks/email/<esp>/inbound/) brings back, so a reply unsubscribes by itself. Empty: the
+# merchant's support address (its staff then act on those emails).
+UNSUBSCRIBE_MAILTO = env.str("UNSUBSCRIBE_MAILTO", default="")
+
+# --- SMS ------------------------------------------------------------------------------------
+# The platform's Twilio account, for merchants that have not set their own.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+# With no Twilio account at all, write texts to the log and count them sent (the embedded mode);
+# in production such a text fails with "not_configured".
+SMS_LOG_ONLY = env.bool("SMS_LOG_ONLY", default=not PRODUCTION)
+# A dotted path to a twilio.http.HttpClient subclass to send through (tests record requests).
+TWILIO_HTTP_CLIENT = env.str("TWILIO_HTTP_CLIENT", default="")
 
 # --- Celery ---------------------------------------------------------------------------------
 # "localhost" only spares kombu a warning; the filesystem transport has no host.
@@ -359,4 +390,13 @@ CELERY_BEAT_SCHEDULE["webhooks-purge"] = {
     "task": "webhooks.tasks.webhook_deliveries_purge",
     "schedule": timedelta(hours=1),
     "options": {"queue": "default", "expires": 3600},
+}
+
+# --- Messages (notifications app) -----------------------------------------------------------
+# How often beat hands due messages to the channels: deferrals that ended, retries, lost tasks.
+MESSAGES_SWEEP_SECONDS = env.float("MESSAGES_SWEEP_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE["messages-due"] = {
+    "task": "notifications.tasks.messages_due_sweep",
+    "schedule": timedelta(seconds=MESSAGES_SWEEP_SECONDS),
+    "options": {"queue": "messages", "expires": MESSAGES_SWEEP_SECONDS},
 }

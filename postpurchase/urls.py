@@ -32,6 +32,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("app/", include("postpurchase.dashboard.urls")),
     path("api/v1/", include("postpurchase.api.urls")),
+    # Delivery reports and replies from email providers and Twilio (signed by the sender).
+    path("webhooks/", include("notifications.webhook_urls")),
     # Webhooks from stores and carriers (signed by the sender, no session, no CSRF).
     path("webhooks/", include("connectors.urls")),
 ]

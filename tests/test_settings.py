@@ -97,6 +97,7 @@ def production_env(tmp_path, **extra):
         REDIS_URL="redis://127.0.0.1:6379/13",
         SITE_URL="https://shop.example",
         ENCRYPTION_KEYS="kW5qQm1fX0NvVEY3bVlpZ0hzT2dmS1pQd1N0c2N4aE0=",
+        ANYMAIL_WEBHOOK_SECRET="esp:Vt9Xi2Ey7Aw4Ss1Dz8Cn6Bm3",
     )
     return clean_env(tmp_path, **{**required, **extra})
 
@@ -110,6 +111,7 @@ def production_env(tmp_path, **extra):
         ("DATABASE_URL", "Set the DATABASE_URL environment variable"),
         ("SITE_URL", "Set the SITE_URL environment variable"),
         ("ENCRYPTION_KEYS", "Set the ENCRYPTION_KEYS environment variable"),
+        ("ANYMAIL_WEBHOOK_SECRET", "Set the ANYMAIL_WEBHOOK_SECRET environment variable"),
         # REDIS_URL alone gives the cache and the broker; the cache is read first
         ("REDIS_URL", "Set the CACHE_URL or REDIS_URL environment variable"),
     ],

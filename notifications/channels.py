@@ -1,0 +1,282 @@
+"""The two channels a message leaves by, each behind its provider's own library.
+
+- **Email**: Django's email API. A merchant with its own provider gets that anymail backend
+  (``anymail.backends.<name>.EmailBackend``) built with its decrypted credentials; any other
+  merchant gets the platform's ``EMAIL_BACKEND`` (console in the embedded mode, SMTP or an
+  anymail ESP in production).
+- **SMS**: the twilio client with the merchant's Account SID and auth token, else the platform's.
+  With neither, the embedded mode writes the text to the log; production fails the message.
+
+Each send returns a ``SendOutcome``: accepted (with the provider's message id), or failed, and
+then whether trying again could help (network errors, 429, 5xx) or not (an address refused).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pkgutil
+import smtplib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.module_loading import import_string
+
+from webhooks.destinations import destination_check
+
+logger = logging.getLogger(__name__)
+
+DETAIL_MAX = 1000
+# Twilio error codes that say the number must not be texted again, and those that say it is
+# not a number that can take an SMS (https://www.twilio.com/docs/api/errors).
+TWILIO_OPTED_OUT = frozenset({21610})
+TWILIO_BAD_NUMBER = frozenset({21211, 21214, 21217, 21407, 21408, 21612, 21614, 21635})
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    accepted: bool
+    provider: str
+    provider_message_id: str = ""
+    transient: bool = False  # worth trying again later
+    reason: str = ""  # a stable code when not accepted
+    detail: str = ""  # the provider's own words
+    retry_after: float | None = None
+    suppress: str = ""  # a SuppressionReason when the address must not be used again
+
+
+def _detail(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:DETAIL_MAX]
+
+
+# --- email ------------------------------------------------------------------------------------
+
+NOT_ESPS = frozenset({"base", "base_requests", "console", "test", "sendinblue"})
+
+
+@lru_cache(maxsize=1)
+def email_providers() -> tuple[str, ...]:
+    """The anymail backends a merchant can choose, by name (``postmark``, ``sendgrid``, …)."""
+    import anymail.backends
+
+    return tuple(
+        sorted(
+            module.name
+            for module in pkgutil.iter_modules(anymail.backends.__path__)
+            if module.name not in NOT_ESPS
+        )
+    )
+
+
+def _provider_name(backend_path: str) -> str:
+    module = backend_path.rsplit(".", 1)[0]
+    if module.startswith("anymail.backends."):
+        return "anymail:" + module.rsplit(".", 1)[1]
+    return module.rsplit(".", 1)[-1]  # smtp, console, locmem, filebased
+
+
+def email_connection(channel_settings) -> tuple[Any, str]:
+    """The email backend for a merchant (its own provider, else the platform's) and its name."""
+    provider = channel_settings.email_provider if channel_settings is not None else ""
+    if provider:
+        backend = f"anymail.backends.{provider}.EmailBackend"
+        credentials = json.loads(channel_settings.email_credentials or "{}")
+        for key, value in credentials.items():
+            if key.endswith("url"):  # an API address of the merchant's choosing: public only
+                destination_check(value)
+        return get_connection(backend, fail_silently=False, **credentials), _provider_name(backend)
+    return get_connection(fail_silently=False), _provider_name(settings.EMAIL_BACKEND)
+
+
+def email_build(
+    *,
+    subject: str,
+    text: str,
+    html: str,
+    to: str,
+    from_email: str,
+    reply_to: str,
+    headers: dict[str, str],
+    metadata: dict[str, str],
+    tags: list[str],
+    connection=None,
+) -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=from_email,
+        to=[to],
+        reply_to=[reply_to] if reply_to else None,
+        headers=headers,
+        connection=connection,
+    )
+    if html:
+        email.attach_alternative(html, "text/html")
+    # Read by anymail backends only: the ESP hands them back in its delivery reports.
+    email.metadata = metadata
+    email.tags = tags
+    return email
+
+
+def email_send(email: EmailMultiAlternatives, provider: str) -> SendOutcome:
+    """Send one email through its connection and say what happened."""
+    from anymail.exceptions import (
+        AnymailAPIError,
+        AnymailConfigurationError,
+        AnymailError,
+        AnymailInvalidAddress,
+        AnymailRecipientsRefused,
+    )
+
+    try:
+        email.send(fail_silently=False)
+    except AnymailRecipientsRefused as exc:
+        status = getattr(email, "anymail_status", None)
+        refused = sorted(
+            f"{address} ({recipient.status})"
+            for address, recipient in (getattr(status, "recipients", None) or {}).items()
+        )
+        detail = f"The provider refused {', '.join(refused)}." if refused else _detail(exc)
+        return SendOutcome(False, provider, reason="rejected", detail=detail, suppress="bounce")
+    except AnymailInvalidAddress as exc:
+        return SendOutcome(False, provider, reason="invalid_address", detail=_detail(exc))
+    except AnymailAPIError as exc:
+        status = exc.status_code
+        transient = status is None or status == 429 or status >= 500
+        reason = "provider_unavailable" if transient else "provider_refused"
+        return SendOutcome(False, provider, transient=transient, reason=reason, detail=_detail(exc))
+    except (AnymailConfigurationError, ImproperlyConfigured) as exc:
+        return SendOutcome(False, provider, reason="not_configured", detail=_detail(exc))
+    except AnymailError as exc:
+        return SendOutcome(False, provider, reason="provider_refused", detail=_detail(exc))
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        transient = all(400 <= code < 500 for code in codes)
+        suppress = "" if transient else "bounce"
+        reason = "provider_unavailable" if transient else "rejected"
+        return SendOutcome(
+            False,
+            provider,
+            transient=transient,
+            reason=reason,
+            detail=_detail(exc),
+            suppress=suppress,
+        )
+    except smtplib.SMTPResponseException as exc:
+        transient = 400 <= exc.smtp_code < 500
+        reason = "provider_unavailable" if transient else "provider_refused"
+        return SendOutcome(False, provider, transient=transient, reason=reason, detail=_detail(exc))
+    except (smtplib.SMTPException, OSError) as exc:  # disconnected, refused, timed out
+        return SendOutcome(
+            False, provider, transient=True, reason="provider_unavailable", detail=_detail(exc)
+        )
+    status = getattr(email, "anymail_status", None)
+    message_id = status.message_id if status is not None else None
+    provider_id = "" if message_id is None else str(message_id)[:200]
+    return SendOutcome(True, provider, provider_message_id=provider_id)
+
+
+# --- SMS --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmsRoute:
+    """Whose Twilio account a merchant's texts go through, and from what."""
+
+    account_sid: str
+    auth_token: str
+    from_number: str
+    messaging_service_sid: str
+    own: bool  # the merchant's own account, not the platform's
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.account_sid and self.auth_token)
+
+
+def sms_route(channel_settings) -> SmsRoute:
+    if channel_settings is not None and channel_settings.has_own_sms:
+        return SmsRoute(
+            channel_settings.twilio_account_sid,
+            channel_settings.twilio_auth_token,
+            channel_settings.sms_from_number,
+            channel_settings.sms_messaging_service_sid,
+            own=True,
+        )
+    return SmsRoute(
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_AUTH_TOKEN,
+        settings.TWILIO_FROM_NUMBER,
+        settings.TWILIO_MESSAGING_SERVICE_SID,
+        own=False,
+    )
+
+
+def twilio_client(route: SmsRoute):
+    """A twilio ``Client`` for the route; ``TWILIO_HTTP_CLIENT`` (a dotted path) swaps its HTTP
+    client, the seam twilio itself offers (tests record the exact request there)."""
+    from twilio.rest import Client
+
+    http_client = (
+        import_string(settings.TWILIO_HTTP_CLIENT)() if settings.TWILIO_HTTP_CLIENT else None
+    )
+    return Client(route.account_sid, route.auth_token, http_client=http_client)
+
+
+def sms_send(*, route: SmsRoute, to: str, body: str, status_callback: str) -> SendOutcome:
+    """Send one text through Twilio (or, with no account anywhere in the embedded mode, the
+    log) and say what happened."""
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+
+    if not route.configured:
+        if settings.SMS_LOG_ONLY:
+            logger.info("SMS (not sent: no Twilio account) to %s: %s", to, body)
+            return SendOutcome(True, "log")
+        return SendOutcome(
+            False,
+            "twilio",
+            reason="not_configured",
+            detail="No Twilio account is set for this store or the platform.",
+        )
+    if not (route.from_number or route.messaging_service_sid):
+        return SendOutcome(
+            False,
+            "twilio",
+            reason="not_configured",
+            detail="Set a sending number or a Messaging Service SID.",
+        )
+    sender: dict[str, str] = (
+        {"messaging_service_sid": route.messaging_service_sid}
+        if route.messaging_service_sid
+        else {"from_": route.from_number}
+    )
+    try:
+        sent = twilio_client(route).messages.create(
+            to=to, body=body, status_callback=status_callback, **sender
+        )
+    except TwilioRestException as exc:
+        transient = exc.status == 429 or exc.status >= 500
+        detail = _detail(f"Twilio {exc.code or exc.status}: {exc.msg}")
+        if transient:
+            return SendOutcome(
+                False, "twilio", transient=True, reason="provider_unavailable", detail=detail
+            )
+        if exc.code in TWILIO_OPTED_OUT:
+            return SendOutcome(
+                False, "twilio", reason="opted_out", detail=detail, suppress="sms_stop"
+            )
+        reason = "invalid_address" if exc.code in TWILIO_BAD_NUMBER else "provider_refused"
+        return SendOutcome(False, "twilio", reason=reason, detail=detail)
+    except requests.RequestException as exc:
+        return SendOutcome(
+            False, "twilio", transient=True, reason="provider_unavailable", detail=_detail(exc)
+        )
+    except TwilioException as exc:
+        return SendOutcome(False, "twilio", reason="provider_refused", detail=_detail(exc))
+    return SendOutcome(True, "twilio", provider_message_id=sent.sid or "")

@@ -1,0 +1,425 @@
+"""The hand-off from the outbox to the channels, on rows rather than broker timers.
+
+- A message due a send is *claimed*: a token in ``claim`` and ``next_attempt_at`` moved one
+  ``LEASE`` on. ``message_send`` claims a queued message itself and enqueues its hand-off after
+  commit; the beat-driven sweep (``messages_due_sweep``) claims the rest with ``SELECT … FOR
+  UPDATE SKIP LOCKED``: deferred messages whose time has come, retries, and claims whose task was
+  lost (their lease ran out).
+- The task consumes the claim with one conditional ``UPDATE`` (status ``sending``, the attempt
+  counted, a fresh lease) before anything is sent, so a re-delivered task sends nothing twice.
+- Just before sending, what may have changed since the message was decided is checked again:
+  a suppression (a bounce, a STOP), consent withdrawn, a topic switched off.
+- The outcome is recorded: ``sent`` with the provider's id; a transient failure (network, 429,
+  5xx) is ``deferred`` to a retry with exponential backoff and jitter, until ``MAX_ATTEMPTS``
+  or ``RETRY_WINDOW``; a permanent one is ``failed`` at once with the provider's reason (and a
+  refused address suppressed). Every change is a ``MessageEvent``.
+- A worker lost mid-send leaves the message ``sending`` until its lease ends; the sweep then
+  claims it again (at-least-once, like every email or SMS API without idempotency keys).
+
+No customer row is locked here: ``message_send`` serialises on customers; this path only on
+messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from email.utils import formataddr, parseaddr
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from notifications import channels
+from notifications.channels import SendOutcome
+from notifications.links import unsubscribe_token, unsubscribe_url
+from notifications.models import (
+    Category,
+    Channel,
+    ChannelSettings,
+    ContactPreference,
+    Message,
+    MessageEvent,
+    MessageStatus,
+    Suppression,
+)
+from orders.models import Customer
+from postpurchase.tenancy.models import Merchant
+
+logger = logging.getLogger(__name__)
+
+# A claim keeps a message from the sweep from the claim to the send and from the send to its
+# record; it outlasts the task's hard time limit (300 s), so a send in flight is not sent again.
+LEASE = timedelta(minutes=10)
+RETRY_BASE = timedelta(seconds=30)
+RETRY_FACTOR = 3
+RETRY_CAP = timedelta(hours=2)
+RETRY_WINDOW = timedelta(hours=24)
+MAX_ATTEMPTS = 10
+SWEEP_BATCH = 500
+TASK_BATCH = 100  # messages per hand-off task
+DUE = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+GAVE_UP_UNFINISHED = "Gave up: the last attempt never finished."
+
+
+def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """The wait after failed attempt number ``attempts``: 30 s times 3ⁿ⁻¹ capped at 2 h, less up to
+    a quarter of it at random (30 s, 90 s, 4.5 m, 13.5 m, 40.5 m, 2 h, …)."""
+    ceiling = min(RETRY_BASE * RETRY_FACTOR ** min(max(attempts - 1, 0), 10), RETRY_CAP)
+    return ceiling * (0.75 + 0.25 * (rng or random).random())
+
+
+def new_claim() -> str:
+    return uuid.uuid4().hex
+
+
+def enqueue_after_commit(message_ids: list[int], claim: str, merchant_id: int) -> None:
+    """Hand ``message_ids`` (claimed with ``claim``) to a worker once the transaction commits."""
+    transaction.on_commit(lambda: _enqueue(message_ids, claim, merchant_id))
+
+
+def _enqueue(message_ids: list[int], claim: str, merchant_id: int) -> None:
+    from notifications.tasks import messages_deliver_task
+
+    for start in range(0, len(message_ids), TASK_BATCH):
+        chunk = message_ids[start : start + TASK_BATCH]
+        try:
+            messages_deliver_task.delay(message_ids=chunk, claim=claim, merchant_id=merchant_id)
+        except Exception:
+            # The broker is down: the lease runs out and the sweep claims them again.
+            logger.warning("Could not enqueue messages %s; the sweep will", chunk, exc_info=True)
+
+
+def messages_due_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH) -> list[int]:
+    """Claim every message due an attempt and enqueue its hand-off, after failing those whose
+    last allowed attempt never finished. Rows another sweeper holds are skipped."""
+    now = now or timezone.now()
+    claim = new_claim()
+    with transaction.atomic():
+        _give_up_unfinished(now=now, batch_size=batch_size)
+        due = list(
+            Message.unscoped.select_for_update(skip_locked=True)
+            .filter(status__in=DUE, next_attempt_at__lte=now)
+            .order_by("next_attempt_at")
+            .values_list("pk", "merchant_id")[:batch_size]
+        )
+        if due:
+            Message.unscoped.filter(pk__in=[pk for pk, _ in due]).update(
+                claim=claim, next_attempt_at=now + LEASE
+            )
+    by_merchant: dict[int, list[int]] = defaultdict(list)
+    for pk, merchant_id in due:
+        by_merchant[merchant_id].append(pk)
+    for merchant_id, ids in by_merchant.items():
+        _enqueue(ids, claim, merchant_id)
+    return [pk for pk, _ in due]
+
+
+def _give_up_unfinished(*, now: datetime, batch_size: int) -> None:
+    exhausted = Q(attempts__gte=MAX_ATTEMPTS) | Q(first_attempt_at__lte=now - RETRY_WINDOW)
+    rows = list(
+        Message.unscoped.select_for_update(skip_locked=True)
+        .filter(exhausted, status=MessageStatus.SENDING, next_attempt_at__lte=now)
+        .values_list("pk", "merchant_id")[:batch_size]
+    )
+    if not rows:
+        return
+    Message.unscoped.filter(pk__in=[pk for pk, _ in rows]).update(
+        status=MessageStatus.FAILED,
+        reason="unfinished",
+        detail=GAVE_UP_UNFINISHED,
+        next_attempt_at=None,
+        claim="",
+        updated_at=now,
+    )
+    MessageEvent.unscoped.bulk_create(
+        MessageEvent(
+            merchant_id=merchant_id,
+            message_id=pk,
+            status=MessageStatus.FAILED,
+            reason="unfinished",
+            detail=GAVE_UP_UNFINISHED,
+            occurred_at=now,
+        )
+        for pk, merchant_id in rows
+    )
+
+
+# --- one hand-off -----------------------------------------------------------------------------
+
+
+def messages_deliver(
+    *,
+    merchant: Merchant,
+    message_ids: Iterable[int],
+    claim: str,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> list[Message]:
+    """Make the attempts ``claim`` stands for and record each outcome. Returns the messages it
+    handled (not those whose claim was used or replaced: another worker has them)."""
+    now = now or timezone.now()
+    messages = _claims_take(merchant=merchant, message_ids=list(message_ids), claim=claim, now=now)
+    if not messages:
+        return []
+    channel_settings = ChannelSettings.unscoped.filter(merchant=merchant).first()
+    blocked = _blocked(merchant, messages)
+    connection = None
+    for message in messages:
+        reason = blocked.get(message.pk)
+        if reason:
+            _record(message, None, now=now, rng=rng, suppressed=reason)
+            continue
+        if message.channel == Channel.EMAIL:
+            if connection is None:
+                connection = _email_connection(channel_settings)
+            outcome = _email_send(merchant, message, connection)
+        else:
+            outcome = _sms_send(message, channel_settings)
+        _record(message, outcome, now=now, rng=rng)
+    if connection is not None and not isinstance(connection, SendOutcome):
+        connection[0].close()  # one connection (an SMTP session) served the whole batch
+    return messages
+
+
+def _claims_take(
+    *, merchant: Merchant, message_ids: list[int], claim: str, now: datetime
+) -> list[Message]:
+    """Consume ``claim`` on each message and count the attempt, before anything is sent."""
+    if not claim or not message_ids:
+        return []
+    with transaction.atomic():
+        ids = list(
+            Message.unscoped.select_for_update()
+            .filter(merchant=merchant, pk__in=message_ids, claim=claim, status__in=DUE)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return []
+        resumed = set(
+            Message.unscoped.filter(pk__in=ids, status=MessageStatus.SENDING).values_list(
+                "pk", flat=True
+            )
+        )
+        Message.unscoped.filter(pk__in=ids).update(
+            claim="",
+            status=MessageStatus.SENDING,
+            reason="",
+            detail="",
+            deferred_until=None,
+            attempts=F("attempts") + 1,
+            first_attempt_at=Coalesce("first_attempt_at", now),
+            next_attempt_at=now + LEASE,
+            updated_at=now,
+        )
+        MessageEvent.unscoped.bulk_create(
+            MessageEvent(
+                merchant=merchant,
+                message_id=pk,
+                status=MessageStatus.SENDING,
+                reason="resumed" if pk in resumed else "",
+                detail="The previous attempt never finished." if pk in resumed else "",
+                occurred_at=now,
+            )
+            for pk in ids
+        )
+        return list(Message.unscoped.filter(pk__in=ids).order_by("pk"))
+
+
+def _blocked(merchant: Merchant, messages: list[Message]) -> dict[int, str]:
+    """What changed since each message was decided and now stops it: its address suppressed,
+    marketing consent withdrawn, its topic switched off."""
+    blocked: dict[int, str] = {}
+    suppressed_by = {
+        (channel, address): reason
+        for channel, address, reason in Suppression.unscoped.filter(
+            merchant=merchant, address__in={m.to for m in messages}
+        ).values_list("channel", "address", "reason")
+    }
+    marketing = [m for m in messages if m.category == Category.MARKETING and m.customer_id]
+    customers = {
+        row[0]: row
+        for row in Customer.unscoped.filter(
+            merchant=merchant, pk__in={m.customer_id for m in marketing}
+        ).values_list("pk", "email_marketing_consent", "sms_marketing_consent")
+    }
+    muted = dict(
+        ContactPreference.unscoped.filter(
+            merchant=merchant, customer_id__in={m.customer_id for m in marketing}
+        ).values_list("customer_id", "muted_kinds")
+    )
+    for message in messages:
+        reason = suppressed_by.get((message.channel, message.to))
+        if reason:
+            blocked[message.pk] = f"suppressed_{reason}"
+        elif message.category == Category.MARKETING:
+            row = customers.get(message.customer_id)
+            consent = row is not None and row[1 if message.channel == Channel.EMAIL else 2]
+            if not consent:
+                blocked[message.pk] = "no_consent"
+            elif message.kind and message.kind in (muted.get(message.customer_id) or []):
+                blocked[message.pk] = "topic_off"
+    return blocked
+
+
+def _email_connection(channel_settings) -> tuple | SendOutcome:
+    try:
+        return channels.email_connection(channel_settings)
+    except Exception as exc:  # a provider name or credentials the backend cannot use
+        provider = getattr(channel_settings, "email_provider", "") or "platform"
+        return SendOutcome(False, provider, reason="not_configured", detail=channels._detail(exc))
+
+
+def sender_identity(merchant: Merchant) -> tuple[str, str]:
+    """From and Reply-To: the merchant's sender address and name, else the platform's address
+    under the merchant's name; replies go to its support address when it has one."""
+    name = merchant.sender_name or merchant.name
+    platform_name, platform_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    address = merchant.sender_email or platform_address
+    reply_to = merchant.support_email or merchant.sender_email
+    return formataddr((name or platform_name, address)), reply_to
+
+
+def unsubscribe_headers(merchant: Merchant, message: Message) -> dict[str, str]:
+    """RFC 2369 and RFC 8058 headers for a marketing email: one-click https, and mailto."""
+    if message.category != Category.MARKETING or not message.customer_id:
+        return {}
+    https = unsubscribe_url(
+        merchant=merchant, customer_id=message.customer_id, channel=Channel.EMAIL
+    )
+    links = [f"<{https}>"]
+    mailbox = settings.UNSUBSCRIBE_MAILTO or merchant.support_email or merchant.sender_email
+    if mailbox:
+        token = unsubscribe_token(
+            merchant_id=merchant.pk, customer_id=message.customer_id, channel=Channel.EMAIL
+        )
+        links.append(f"<mailto:{mailbox}?subject={quote('unsubscribe ' + token)}>")
+    return {
+        "List-Unsubscribe": ", ".join(links),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def _email_send(merchant: Merchant, message: Message, connection) -> SendOutcome:
+    if isinstance(connection, SendOutcome):
+        return connection
+    backend, provider = connection
+    from_email, reply_to = sender_identity(merchant)
+    email = channels.email_build(
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+        to=message.to,
+        from_email=from_email,
+        reply_to=reply_to,
+        headers=unsubscribe_headers(merchant, message),
+        metadata={"message_id": str(message.pk), "merchant_id": str(merchant.pk)},
+        tags=[message.kind] if message.kind else [],
+        connection=backend,
+    )
+    return channels.email_send(email, provider)
+
+
+def status_callback_url(message: Message) -> str:
+    path = reverse("notifications_webhooks:sms_status")
+    return f"{settings.SITE_URL.rstrip('/')}{path}?message={message.pk}"
+
+
+def _sms_send(message: Message, channel_settings) -> SendOutcome:
+    return channels.sms_send(
+        route=channels.sms_route(channel_settings),
+        to=message.to,
+        body=message.sms,
+        status_callback=status_callback_url(message),
+    )
+
+
+def _record(
+    message: Message,
+    outcome: SendOutcome | None,
+    *,
+    now: datetime,
+    rng: random.Random | None,
+    suppressed: str = "",
+) -> None:
+    """Write what one attempt came to. A delivery report that arrived first (it can: the
+    provider answers before we record) is not overwritten."""
+    with transaction.atomic():
+        message = Message.unscoped.select_for_update().get(pk=message.pk)
+        if message.status != MessageStatus.SENDING:
+            _settle_provider(message, outcome, now)
+            return
+        message.next_attempt_at = None
+        message.updated_at = now
+        if suppressed:
+            message.status, message.reason, message.detail = (
+                MessageStatus.SUPPRESSED,
+                suppressed,
+                "",
+            )
+        elif outcome.accepted:
+            message.status, message.reason, message.detail = MessageStatus.SENT, "", ""
+            message.provider = outcome.provider
+            message.provider_message_id = outcome.provider_message_id
+            message.sent_at = now
+        elif outcome.transient and not _exhausted(message, now):
+            delay = retry_delay(message.attempts, rng=rng)
+            if outcome.retry_after:
+                delay = max(delay, timedelta(seconds=outcome.retry_after))
+            until = min(now + delay, message.first_attempt_at + RETRY_WINDOW)
+            message.status, message.reason, message.detail = (
+                MessageStatus.DEFERRED,
+                "retry",
+                f"{outcome.reason}: {outcome.detail}"[:1000],
+            )
+            message.deferred_until = message.next_attempt_at = until
+            message.provider = outcome.provider
+        else:
+            message.status, message.reason = MessageStatus.FAILED, outcome.reason
+            message.detail = outcome.detail
+            message.provider = outcome.provider
+        message.save()
+        MessageEvent.unscoped.create(
+            merchant_id=message.merchant_id,
+            message=message,
+            status=message.status,
+            reason=message.reason,
+            detail=message.detail,
+            occurred_at=now,
+        )
+        if outcome is not None and outcome.suppress and not outcome.accepted:
+            Suppression.unscoped.get_or_create(
+                merchant_id=message.merchant_id,
+                channel=message.channel,
+                address=message.to,
+                defaults={
+                    "reason": outcome.suppress,
+                    "detail": outcome.detail[:1000],
+                    "created_at": now,
+                },
+            )
+
+
+def _settle_provider(message: Message, outcome: SendOutcome | None, now: datetime) -> None:
+    """A report overtook our record: keep its status, add the provider's id and send time."""
+    if outcome is not None and outcome.accepted and not message.provider_message_id:
+        message.provider = outcome.provider
+        message.provider_message_id = outcome.provider_message_id
+        message.sent_at = message.sent_at or now
+        message.next_attempt_at = None
+        message.save(
+            update_fields=["provider", "provider_message_id", "sent_at", "next_attempt_at"]
+        )
+
+
+def _exhausted(message: Message, now: datetime) -> bool:
+    return message.attempts >= MAX_ATTEMPTS or now >= message.first_attempt_at + RETRY_WINDOW

@@ -1,0 +1,38 @@
+"""Provider callbacks at /webhooks/: ``email/<esp>/`` (tracking) and ``email/<esp>/inbound/`` for
+every ESP anymail supports, made from anymail's own URL list so a new ESP comes with an
+upgrade; ``sms/status/`` and ``sms/inbound/`` for Twilio."""
+
+from anymail import urls as anymail_urls
+from django.urls import path, re_path
+
+from notifications import webhook_views
+
+app_name = "notifications_webhooks"
+
+
+def _email_patterns():
+    patterns, seen = [], set()
+    for pattern in anymail_urls.urlpatterns:
+        name = pattern.name or ""
+        inbound = name.endswith("_inbound_webhook")
+        esp = name.removesuffix("_inbound_webhook").removesuffix("_tracking_webhook")
+        esp = esp.removesuffix("_webhook")  # Mandrill: one URL for both
+        if not esp or (esp, inbound) in seen:
+            continue
+        seen.add((esp, inbound))
+        if not inbound:
+            patterns.append(path(f"email/{esp}/", pattern.callback, name=f"email_{esp}"))
+            continue
+        # Mailgun reads "mime" in its inbound URL as a request for the raw message.
+        route = (
+            rf"^email/{esp}/inbound(_mime)?/$" if esp == "mailgun" else rf"^email/{esp}/inbound/$"
+        )
+        patterns.append(re_path(route, pattern.callback, name=f"email_{esp}_inbound"))
+    return patterns
+
+
+urlpatterns = [
+    *_email_patterns(),
+    path("sms/status/", webhook_views.sms_status, name="sms_status"),
+    path("sms/inbound/", webhook_views.sms_inbound, name="sms_inbound"),
+]

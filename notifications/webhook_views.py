@@ -1,0 +1,84 @@
+"""Provider callbacks: anymail's tracking and inbound webhooks (basic auth checked by anymail,
+plus each ESP's own signature where it has one), and Twilio's status callbacks and incoming
+texts (checked with twilio's ``RequestValidator``: 403 when the signature is wrong).
+
+No session and no CSRF: the sender's signature is the authority. The views are thin; what a
+report or a reply means is in ``notifications.reports``."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from notifications import reports
+from notifications.models import Channel, Message
+
+logger = logging.getLogger(__name__)
+TWIML = "application/xml"
+
+
+def email_tracking_received(sender, event, esp_name, **kwargs) -> None:
+    """anymail's ``tracking`` signal (anymail delivers events only by signal)."""
+    reports.email_tracking_record(event=event, esp_name=esp_name)
+
+
+def email_inbound_received(sender, event, esp_name, **kwargs) -> None:
+    """anymail's ``inbound`` signal: a reply to the List-Unsubscribe mailto."""
+    reports.email_inbound_record(event=event)
+
+
+def _public_url(request: HttpRequest) -> str:
+    """The URL Twilio requested, as it signed it: the site's public address, not the one a
+    proxy passed on."""
+    return settings.SITE_URL.rstrip("/") + request.get_full_path()
+
+
+def _signed_by(request: HttpRequest, auth_token: str) -> bool:
+    from twilio.request_validator import RequestValidator
+
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not auth_token or not signature:
+        return False
+    return RequestValidator(auth_token).validate(_public_url(request), request.POST, signature)
+
+
+@csrf_exempt
+@require_POST
+def sms_status(request: HttpRequest) -> HttpResponse:
+    ref = request.GET.get("message", "")
+    message = (
+        Message.unscoped.filter(pk=int(ref), channel=Channel.SMS).first() if ref.isdigit() else None
+    )
+    # One answer for an unknown message and a bad signature: no oracle for message ids.
+    if message is None or not _signed_by(request, reports.sms_auth_token(message)):
+        return HttpResponseForbidden("Invalid signature.")
+    reports.sms_status_record(message=message, params=request.POST.dict())
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def sms_inbound(request: HttpRequest) -> HttpResponse:
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    sender = request.POST.get("From", "")
+    merchants, auth_token = reports.sms_inbound_merchants(
+        account_sid=request.POST.get("AccountSid", ""),
+        to=request.POST.get("To", ""),
+        service_sid=request.POST.get("MessagingServiceSid", ""),
+        sender=sender,
+    )
+    if not _signed_by(request, auth_token):
+        return HttpResponseForbidden("Invalid signature.")
+    word, answer = reports.sms_reply_record(
+        merchants=merchants, sender=sender, body=request.POST.get("Body", "")
+    )
+    logger.info("An SMS reply (%s) for %d merchant(s)", word or "other", len(merchants))
+    twiml = MessagingResponse()
+    if answer:
+        twiml.message(answer)
+    return HttpResponse(str(twiml), content_type=TWIML)
