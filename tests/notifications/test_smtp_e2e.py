@@ -1,0 +1,201 @@
+"""End to end through Django's SMTP backend into a real SMTP server (aiosmtpd) started by the
+test: the headers a mailbox provider reads (From, Reply-To, List-Unsubscribe, One-Click), the
+text and HTML parts, what an SMTP refusal does, and a real Celery worker doing the hand-off."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from celery.contrib.testing.worker import start_worker
+from django.db import transaction
+
+from notifications import delivery
+from notifications.models import Message, Suppression
+from notifications.services import message_send, message_template_save
+from notifications.tasks import messages_deliver_task
+from postpurchase.celery import app
+from tests.factories import CustomerFactory, MerchantFactory
+
+NOON = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
+
+
+class Mailbox:
+    """aiosmtpd's handler: keeps what it accepts; answers RCPT with ``refuse`` when set."""
+
+    def __init__(self):
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.refuse = ""
+        self.arrived = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.arrived.set()
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp(settings):
+    mailbox = Mailbox()
+    with socket.socket() as probe:  # a free port: aiosmtpd checks its server by connecting
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = (
+        "127.0.0.1",
+        controller.server.sockets[0].getsockname()[1],
+    )
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.SITE_URL = "https://app.example"
+    settings.UNSUBSCRIBE_MAILTO = "unsubscribe@app.example"
+    yield mailbox
+    controller.stop()
+
+
+def shop():
+    merchant = MerchantFactory(
+        name="Demo Outfitters",
+        sender_name="Demo Outfitters",
+        sender_email="hello@demo.example",
+        support_email="help@demo.example",
+        timezone="UTC",
+    )
+    customer = CustomerFactory(
+        merchant=merchant, email="ada@example.com", timezone="UTC", email_marketing_consent=True
+    )
+    tmpl = message_template_save(
+        merchant=merchant,
+        payload={
+            "key": "winback",
+            "name": "Win-back",
+            "channel": "email",
+            "category": "marketing",
+            "kind": "re_engagement",
+            "variants": [
+                {
+                    "locale": "en",
+                    "subject": "We miss you, {{ customer.first_name }}",
+                    "html_body": "<p>Come back for <strong>10% off</strong>.</p>",
+                }
+            ],
+        },
+    )
+    return merchant, customer, tmpl
+
+
+def send(merchant, customer, tmpl, key="winback:1", now=NOON):
+    return message_send(
+        merchant=merchant,
+        template=tmpl,
+        customer=customer,
+        context={"customer": {"first_name": "Ada"}},
+        idempotency_key=key,
+        now=now,
+    )
+
+
+@pytest.mark.django_db
+def test_a_marketing_email_arrives_with_its_headers_and_both_parts(smtp):
+    # given
+    merchant, customer, tmpl = shop()
+    message = send(merchant, customer, tmpl)
+
+    # when
+    delivery.messages_deliver(
+        merchant=merchant, message_ids=[message.pk], claim=message.claim, now=NOON
+    )
+
+    # then
+    [(mail_from, rcpt_tos, raw)] = smtp.received
+    assert (mail_from, rcpt_tos) == ("hello@demo.example", ["ada@example.com"])
+    email = message_from_bytes(raw, policy=policy.default)
+    assert email["From"] == "Demo Outfitters <hello@demo.example>"
+    assert email["To"] == "ada@example.com"
+    assert email["Reply-To"] == "help@demo.example"
+    assert email["Subject"] == "We miss you, Ada"
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https, mailto = str(email["List-Unsubscribe"]).strip().split(", ")  # unfolded
+    assert https.startswith(f"<https://app.example/s/{merchant.slug}/unsubscribe/")
+    assert mailto.startswith("<mailto:unsubscribe@app.example?subject=unsubscribe%20")
+    assert email.get_content_type() == "multipart/alternative"
+    text = email.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    html = email.get_body(preferencelist=("html",)).get_content()
+    assert text.startswith("Come back for 10% off.\n")
+    assert "<strong>10% off</strong>" in html
+    assert f"https://app.example/s/{merchant.slug}/unsubscribe/" in html
+    message.refresh_from_db()
+    assert (message.status, message.provider) == ("sent", "smtp")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("answer", "status", "reason", "suppressed"),
+    [
+        ("550 5.1.1 No such user", "failed", "rejected", ["bounce"]),
+        ("451 4.3.0 Try again later", "deferred", "retry", []),
+    ],
+)
+def test_an_smtp_refusal_is_permanent_or_transient_by_its_code(
+    smtp, answer, status, reason, suppressed
+):
+    # given
+    merchant, customer, tmpl = shop()
+    message = send(merchant, customer, tmpl)
+    smtp.refuse = answer
+
+    # when
+    delivery.messages_deliver(
+        merchant=merchant, message_ids=[message.pk], claim=message.claim, now=NOON
+    )
+
+    # then
+    message.refresh_from_db()
+    assert (message.status, message.reason) == (status, reason)
+    assert answer.split(" ", 1)[1] in message.detail
+    assert smtp.received == []
+    assert (
+        list(Suppression.unscoped.filter(merchant=merchant).values_list("reason", flat=True))
+        == suppressed
+    )
+
+
+@pytest.fixture
+def worker(transactional_db):
+    app.control.purge()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as w:
+        yield w
+
+
+def test_a_celery_worker_hands_a_committed_message_to_smtp_once(smtp, worker):
+    # given
+    merchant, customer, tmpl = shop()
+
+    # when: the send commits (its hand-off is enqueued on commit); the same claim is then
+    # enqueued again, as a broker re-delivery would, and we wait for that second task
+    with transaction.atomic():
+        message = send(merchant, customer, tmpl, now=datetime.now(UTC))
+    again = messages_deliver_task.apply_async(
+        kwargs={"message_ids": [message.pk], "claim": message.claim, "merchant_id": merchant.pk},
+        ignore_result=False,
+    ).get(timeout=30)
+
+    # then: one email, one attempt (the worker runs tasks one at a time, in order)
+    assert smtp.arrived.wait(timeout=30)
+    assert again == 0
+    assert len(smtp.received) == 1
+    message = Message.unscoped.get(pk=message.pk)
+    assert (message.status, message.attempts, message.provider) == ("sent", 1, "smtp")
+    assert message.sent_at is not None and message.sent_at <= datetime.now(UTC) + timedelta(1)
