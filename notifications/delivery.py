@@ -32,7 +32,7 @@ from email.utils import formataddr, parseaddr
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -52,6 +52,7 @@ from notifications.models import (
     Suppression,
 )
 from orders.models import Customer
+from postpurchase.pgbulk import unnest_update
 from postpurchase.tenancy.models import Merchant
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ RETRY_WINDOW = timedelta(hours=24)
 MAX_ATTEMPTS = 10
 SWEEP_BATCH = 500
 TASK_BATCH = 100  # messages per hand-off task
+# Outcomes are written a run at a time; a worker lost mid-run has its run's messages sent again.
+RECORD_EVERY = 25
 DUE = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
 GAVE_UP_UNFINISHED = "Gave up: the last attempt never finished."
 
@@ -173,18 +176,21 @@ def messages_deliver(
     channel_settings = ChannelSettings.unscoped.filter(merchant=merchant).first()
     blocked = _blocked(merchant, messages)
     connection = None
+    done: list[tuple[Message, SendOutcome | None, str]] = []
     for message in messages:
         reason = blocked.get(message.pk)
         if reason:
-            _record(message, None, now=now, rng=rng, suppressed=reason)
-            continue
-        if message.channel == Channel.EMAIL:
+            done.append((message, None, reason))
+        elif message.channel == Channel.EMAIL:
             if connection is None:
                 connection = _email_connection(channel_settings)
-            outcome = _email_send(merchant, message, connection)
+            done.append((message, _email_send(merchant, message, connection), ""))
         else:
-            outcome = _sms_send(message, channel_settings)
-        _record(message, outcome, now=now, rng=rng)
+            done.append((message, _sms_send(message, channel_settings), ""))
+        if len(done) >= RECORD_EVERY:
+            _record(done, now=now, rng=rng)
+            done = []
+    _record(done, now=now, rng=rng)
     if connection is not None and not isinstance(connection, SendOutcome):
         connection[0].close()  # one connection (an SMTP session) served the whole batch
     return messages
@@ -343,70 +349,100 @@ def _sms_send(message: Message, channel_settings) -> SendOutcome:
     )
 
 
+RECORDED_FIELDS = [
+    "status",
+    "reason",
+    "detail",
+    "deferred_until",
+    "next_attempt_at",
+    "provider",
+    "provider_message_id",
+    "sent_at",
+    "updated_at",
+]
+
+
 def _record(
-    message: Message,
-    outcome: SendOutcome | None,
+    done: list[tuple[Message, SendOutcome | None, str]],
     *,
     now: datetime,
     rng: random.Random | None,
-    suppressed: str = "",
 ) -> None:
-    """Write what one attempt came to. A delivery report that arrived first (it can: the
-    provider answers before we record) is not overwritten."""
+    """Write what a run of attempts came to, in one transaction. A delivery report that
+    arrived first (it can: the provider answers before we record) is not overwritten."""
+    if not done:
+        return
     with transaction.atomic():
-        message = Message.unscoped.select_for_update().get(pk=message.pk)
-        if message.status != MessageStatus.SENDING:
-            _settle_provider(message, outcome, now)
-            return
-        message.next_attempt_at = None
-        message.updated_at = now
-        if suppressed:
-            message.status, message.reason, message.detail = (
-                MessageStatus.SUPPRESSED,
-                suppressed,
-                "",
+        ids = [message.pk for message, _, _ in done]
+        rows = Message.unscoped.select_for_update().filter(pk__in=ids).order_by("pk")
+        current = {message.pk: message for message in rows}
+        changed, events, suppressions = [], [], []
+        for sent, outcome, suppressed in done:
+            message = current[sent.pk]
+            if message.status != MessageStatus.SENDING:
+                _settle_provider(message, outcome, now)
+                continue
+            _apply(message, outcome, suppressed, now=now, rng=rng)
+            changed.append(message)
+            events.append(
+                MessageEvent(
+                    merchant_id=message.merchant_id,
+                    message=message,
+                    status=message.status,
+                    reason=message.reason,
+                    detail=message.detail,
+                    occurred_at=now,
+                )
             )
-        elif outcome.accepted:
-            message.status, message.reason, message.detail = MessageStatus.SENT, "", ""
-            message.provider = outcome.provider
-            message.provider_message_id = outcome.provider_message_id
-            message.sent_at = now
-        elif outcome.transient and not _exhausted(message, now):
-            delay = retry_delay(message.attempts, rng=rng)
-            if outcome.retry_after:
-                delay = max(delay, timedelta(seconds=outcome.retry_after))
-            until = min(now + delay, message.first_attempt_at + RETRY_WINDOW)
-            message.status, message.reason, message.detail = (
-                MessageStatus.DEFERRED,
-                "retry",
-                f"{outcome.reason}: {outcome.detail}"[:1000],
-            )
-            message.deferred_until = message.next_attempt_at = until
-            message.provider = outcome.provider
+            if outcome is not None and outcome.suppress and not outcome.accepted:
+                suppressions.append(
+                    Suppression(
+                        merchant_id=message.merchant_id,
+                        channel=message.channel,
+                        address=message.to,
+                        reason=outcome.suppress,
+                        detail=outcome.detail[:1000],
+                        created_at=now,
+                    )
+                )
+        if connection.vendor == "postgresql":  # the ORM's CASE WHEN costs more than the rows
+            unnest_update(Message, changed, RECORDED_FIELDS, merchant_id=done[0][0].merchant_id)
         else:
-            message.status, message.reason = MessageStatus.FAILED, outcome.reason
-            message.detail = outcome.detail
-            message.provider = outcome.provider
-        message.save()
-        MessageEvent.unscoped.create(
-            merchant_id=message.merchant_id,
-            message=message,
-            status=message.status,
-            reason=message.reason,
-            detail=message.detail,
-            occurred_at=now,
-        )
-        if outcome is not None and outcome.suppress and not outcome.accepted:
-            Suppression.unscoped.get_or_create(
-                merchant_id=message.merchant_id,
-                channel=message.channel,
-                address=message.to,
-                defaults={
-                    "reason": outcome.suppress,
-                    "detail": outcome.detail[:1000],
-                    "created_at": now,
-                },
-            )
+            Message.unscoped.bulk_update(changed, RECORDED_FIELDS)
+        MessageEvent.unscoped.bulk_create(events)
+        Suppression.unscoped.bulk_create(suppressions, ignore_conflicts=True)
+
+
+def _apply(
+    message: Message,
+    outcome: SendOutcome | None,
+    suppressed: str,
+    *,
+    now: datetime,
+    rng: random.Random | None,
+) -> None:
+    message.next_attempt_at = None
+    message.updated_at = now
+    if suppressed:
+        message.status, message.reason = MessageStatus.SUPPRESSED, suppressed
+    elif outcome.accepted:
+        message.status, message.reason, message.detail = MessageStatus.SENT, "", ""
+        message.provider = outcome.provider
+        message.provider_message_id = outcome.provider_message_id
+        message.sent_at = now
+    elif outcome.transient and not _exhausted(message, now):
+        delay = retry_delay(message.attempts, rng=rng)
+        if outcome.retry_after:
+            delay = max(delay, timedelta(seconds=outcome.retry_after))
+        until = min(now + delay, message.first_attempt_at + RETRY_WINDOW)
+        message.status, message.reason = MessageStatus.DEFERRED, "retry"
+        message.detail = f"{outcome.reason}: {outcome.detail}"[:1000]
+        message.deferred_until = message.next_attempt_at = until
+        message.provider = outcome.provider
+    else:
+        message.status, message.reason = MessageStatus.FAILED, outcome.reason
+        message.detail = outcome.detail
+        message.provider = outcome.provider
 
 
 def _settle_provider(message: Message, outcome: SendOutcome | None, now: datetime) -> None:

@@ -2,7 +2,10 @@
 preference centre. No login: the link is the shopper's proof. Each token names the merchant
 and the customer (and, to unsubscribe, the channel), signed with ``SECRET_KEY`` and a salt of
 its own, so a token made for one purpose is refused by the other. They do not expire: a
-shopper may unsubscribe from an email months old, and both pages only ever lower what is sent.
+shopper may unsubscribe from an email months old. The unsubscribe link only ever lowers what is
+sent; the preference centre can also switch consent back on, so whoever holds a forwarded link
+can too (as with every store's emailed preference link); each change is stamped with its source
+and time on the customer.
 """
 
 from __future__ import annotations

@@ -122,8 +122,10 @@ def sms_opt_out(*, merchant: Merchant, number: str, now: datetime | None = None)
             defaults={"reason": SuppressionReason.SMS_STOP, "created_at": now},
         )
         changed = 0
+        # Only consent that was given is withdrawn (and marked as STOP's doing), so that a later
+        # START gives back what STOP took and nothing the shopper never gave.
         for customer in Customer.unscoped.select_for_update(no_key=True).filter(
-            merchant=merchant, phone=number
+            merchant=merchant, phone=number, sms_marketing_consent=True
         ):
             customer.save(update_fields=_consent_set(customer, "sms", False, SMS_STOP_SOURCE, now))
             changed += 1

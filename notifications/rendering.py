@@ -276,6 +276,25 @@ def render_source(source: str, context: dict[str, Any], *, html: bool, part: str
         raise RenderError(part, _problem(exc)) from None
 
 
+def render_sources(parts: list[tuple[str, bool, str]], context: dict[str, Any]) -> list[str]:
+    """Several parts of one message (``(source, html, part)`` each) rendered with one checked
+    copy of ``context``: the sandbox refuses every mutating method, so the parts cannot reach
+    one another through it, and the caller's data stays untouched."""
+    _check_plain(context, "context")
+    data = copy.deepcopy(context)
+    rendered = []
+    for source, html, part in parts:
+        if not source:
+            rendered.append("")
+            continue
+        try:
+            output = sandbox.render(sandbox.compiled(source, html=html), data)
+            rendered.append(_checked_output(output))
+        except Exception as exc:
+            raise RenderError(part, _problem(exc)) from None
+    return rendered
+
+
 @cache
 def _text_config() -> ParserConfig:
     return ParserConfig(display_links=True)

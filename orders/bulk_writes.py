@@ -19,7 +19,7 @@ from django.db.models.signals import post_init, pre_init
 from orders.models import Customer, Order, OrderLine, Product
 from postpurchase.errors import DomainError
 from postpurchase.events.services import EventSpec, event_record_many
-from postpurchase.pgbulk import copy_insert, qn, unnest_rows
+from postpurchase.pgbulk import copy_insert, qn, unnest_rows, unnest_update
 from postpurchase.tenancy.models import Merchant
 
 CUSTOMER_FIELDS = (
@@ -221,19 +221,7 @@ def _insert(model, objs: list, *, conflict: str | None, extra: str = "DO NOTHING
 
 def _update(model, merchant: Merchant, objs, names: tuple[str, ...]) -> None:
     """One ``UPDATE … FROM unnest(…)`` writing ``names`` of every row in ``objs``."""
-    objs = sorted(objs, key=lambda o: o.pk)
-    if not objs:
-        return
-    fields = [model._meta.pk] + [model._meta.get_field(name) for name in names]
-    source, params = unnest_rows(fields, _rows(objs, fields))
-    columns = ", ".join(qn(f.column) for f in fields)
-    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields[1:])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {qn(model._meta.db_table)} AS t SET {sets} "  # noqa: S608
-            f"FROM {source} AS v({columns}) WHERE t.id = v.id AND t.merchant_id = %s",
-            [*params, merchant.pk],
-        )
+    unnest_update(model, objs, names, merchant_id=merchant.pk)
 
 
 class BatchWriter:

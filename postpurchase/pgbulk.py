@@ -141,3 +141,24 @@ def copy_insert(table: str, fields: Sequence[Field], rows: Sequence[Sequence]) -
         cursor.copy_expert(
             f"COPY {qn(table)} ({columns}) FROM STDIN", io.StringIO("\n".join(lines))
         )
+
+
+def unnest_update(model, objs, names: Sequence[str], *, merchant_id: int) -> None:
+    """One ``UPDATE … FROM unnest(…)`` writing the fields ``names`` of every instance in
+    ``objs`` (the merchant's rows of ``model``), in id order."""
+    from django.db import connection
+
+    objs = sorted(objs, key=lambda o: o.pk)
+    if not objs:
+        return
+    fields = [model._meta.pk] + [model._meta.get_field(name) for name in names]
+    attnames = [f.attname for f in fields]
+    source, params = unnest_rows(fields, [[getattr(o, n) for n in attnames] for o in objs])
+    columns = ", ".join(qn(f.column) for f in fields)
+    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(model._meta.db_table)} AS t SET {sets} "  # noqa: S608
+            f"FROM {source} AS v({columns}) WHERE t.id = v.id AND t.merchant_id = %s",
+            [*params, merchant_id],
+        )

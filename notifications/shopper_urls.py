@@ -1,0 +1,12 @@
+"""The shopper's message links, under ``/s/<merchant-slug>/`` (see notifications.links)."""
+
+from django.urls import path
+
+from notifications import shopper_views
+
+app_name = "shopper_notifications"
+
+urlpatterns = [
+    path("unsubscribe/<str:token>/", shopper_views.UnsubscribeView.as_view(), name="unsubscribe"),
+    path("preferences/<str:token>/", shopper_views.PreferencesView.as_view(), name="preferences"),
+]
