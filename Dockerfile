@@ -30,6 +30,7 @@ RUN pip install --no-deps -e .
 RUN PRODUCTION=true \
     SECRET_KEY=build-time-only-collectstatic-not-a-secret \
     ENCRYPTION_KEYS=YnVpbGQtdGltZS1vbmx5LW5vdC1hLXJlYWwta2V5ISE= \
+    ANYMAIL_WEBHOOK_SECRET=build-time-only:not-a-secret \
     ALLOWED_HOSTS=localhost \
     CSRF_TRUSTED_ORIGINS=http://localhost \
     DATABASE_URL=postgres://build-time-only@127.0.0.1:1/none \

@@ -36,6 +36,9 @@ DETAIL_MAX = 1000
 # not a number that can take an SMS (https://www.twilio.com/docs/api/errors).
 TWILIO_OPTED_OUT = frozenset({21610})
 TWILIO_BAD_NUMBER = frozenset({21211, 21214, 21217, 21407, 21408, 21612, 21614, 21635})
+# Seconds before a request to Twilio gives up (twilio's own client waits forever): a stalled
+# connection is then a transient failure of one text, not a worker held to its time limit.
+TWILIO_TIMEOUT = 30
 
 
 @dataclass(frozen=True)
@@ -221,10 +224,13 @@ def sms_route(channel_settings) -> SmsRoute:
 def twilio_client(route: SmsRoute):
     """A twilio ``Client`` for the route; ``TWILIO_HTTP_CLIENT`` (a dotted path) swaps its HTTP
     client, the seam twilio itself offers (tests record the exact request there)."""
+    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
     http_client = (
-        import_string(settings.TWILIO_HTTP_CLIENT)() if settings.TWILIO_HTTP_CLIENT else None
+        import_string(settings.TWILIO_HTTP_CLIENT)()
+        if settings.TWILIO_HTTP_CLIENT
+        else TwilioHttpClient(timeout=TWILIO_TIMEOUT)
     )
     return Client(route.account_sid, route.auth_token, http_client=http_client)
 
@@ -232,7 +238,11 @@ def twilio_client(route: SmsRoute):
 def sms_send(*, route: SmsRoute, to: str, body: str, status_callback: str) -> SendOutcome:
     """Send one text through Twilio (or, with no account anywhere in the embedded mode, the
     log) and say what happened."""
-    from twilio.base.exceptions import TwilioException, TwilioRestException
+    from twilio.base.exceptions import (
+        TwilioException,
+        TwilioRestException,
+        TwilioServiceException,
+    )
 
     if not route.configured:
         if settings.SMS_LOG_ONLY:
@@ -260,9 +270,13 @@ def sms_send(*, route: SmsRoute, to: str, body: str, status_callback: str) -> Se
         sent = twilio_client(route).messages.create(
             to=to, body=body, status_callback=status_callback, **sender
         )
-    except TwilioRestException as exc:
-        transient = exc.status == 429 or exc.status >= 500
-        detail = _detail(f"Twilio {exc.code or exc.status}: {exc.msg}")
+    except (TwilioRestException, TwilioServiceException) as exc:
+        # Twilio answers a refusal in one of two shapes: the 2010 API's JSON (raised as
+        # TwilioRestException) or RFC 9457 problem details (TwilioServiceException).
+        status = int(exc.status or 0)
+        words = getattr(exc, "msg", "") or getattr(exc, "detail", "") or getattr(exc, "title", "")
+        transient = status == 429 or status >= 500
+        detail = _detail(f"Twilio {exc.code or status}: {words}")
         if transient:
             return SendOutcome(
                 False, "twilio", transient=True, reason="provider_unavailable", detail=detail

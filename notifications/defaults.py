@@ -9,6 +9,7 @@ frequency cap). Onboarding tips explain what was bought, so they are transaction
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from notifications.models import MessageTemplate
@@ -33,11 +34,38 @@ BUTTON = (
 )
 
 
+LINES_TEXT = """{% for line in order.lines %}{{ line.quantity }} × {{ line.title }} \
+- {{ line.unit_price }} {{ order.currency }}
+{% endfor %}Total: {{ order.total }} {{ order.currency }}
+"""
+
+BUTTON_TEXT = re.compile(r'<p><a href="([^"]+)"[^>]*>([^<]+)</a></p>')
+
+
 def _button(url: str, label: str) -> str:
     return BUTTON.format(url=url, label=label)
 
 
+def _text(html: str) -> str:
+    """The hand-made text part of a default's HTML, which is built from a few known pieces
+    (paragraphs, a list, the order lines, a button): each piece written out as text, links in
+    full. Giving it spares converting every message's HTML on send."""
+    text = html.replace(LINES, LINES_TEXT)
+    text = BUTTON_TEXT.sub(lambda m: f"{m.group(2)}: {m.group(1)}", text)
+    text = text.replace("<li>", "- ").replace("</li>", "").replace("<ul>\n", "")
+    text = text.replace("</ul>", "").replace("</p>", "\n").replace("<p>", "")
+    text = re.sub(r"</?(strong|em|b|i)>", "", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
 def _email(key, name, kind, category, subject, preheader, html) -> dict:
+    variant = {
+        "locale": "en",
+        "subject": subject,
+        "preheader": preheader,
+        "html_body": html,
+        "text_body": _text(html),
+    }
     return {
         "key": key,
         "name": name,
@@ -45,9 +73,7 @@ def _email(key, name, kind, category, subject, preheader, html) -> dict:
         "category": category,
         "kind": kind,
         "default_locale": "en",
-        "variants": [
-            {"locale": "en", "subject": subject, "preheader": preheader, "html_body": html}
-        ],
+        "variants": [variant],
     }
 
 

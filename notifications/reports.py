@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -245,13 +246,21 @@ def keyword(body: str) -> str:
     return ""
 
 
-def sms_inbound_merchants(*, account_sid: str, to: str, service_sid: str, sender: str):
-    """The merchants a reply concerns, and the auth token that signed it. A merchant's own
-    account: the merchants on that account sending from that number (or service). The
-    platform's account: the merchants without their own account that texted or know the
+def sms_inbound_merchants(
+    *, account_sid: str, to: str, service_sid: str, sender: str, signed: Callable[[str], bool]
+) -> list[Merchant] | None:
+    """The merchants a reply concerns, or ``None`` when no account it names signed it
+    (``signed(auth_token)`` checks the request's signature). A merchant's own account: the
+    merchants holding that account, sending from that number (or service); holding it means
+    its SID *and* the auth token that signed the reply, since any merchant can type in a SID.
+    The platform's account: the merchants without their own account that texted or know the
     sender's number."""
     rows = ChannelSettings.unscoped.filter(twilio_account_sid=account_sid or "-")
-    own = [s for s in rows.select_related("merchant") if s.has_own_sms]
+    own = [
+        s
+        for s in rows.select_related("merchant").order_by("pk")
+        if s.has_own_sms and signed(s.twilio_auth_token)
+    ]
     if own:
         matching = [
             s
@@ -259,9 +268,11 @@ def sms_inbound_merchants(*, account_sid: str, to: str, service_sid: str, sender
             if (to and s.sms_from_number == to)
             or (service_sid and s.sms_messaging_service_sid == service_sid)
         ] or own
-        return [s.merchant for s in matching], matching[0].twilio_auth_token
+        return [s.merchant for s in matching]
     if not account_sid or account_sid != settings.TWILIO_ACCOUNT_SID:
-        return [], ""
+        return None
+    if not signed(settings.TWILIO_AUTH_TOKEN):
+        return None
     own_ids = ChannelSettings.unscoped.exclude(twilio_account_sid="").values("merchant_id")
     texted = Message.unscoped.filter(channel=Channel.SMS, to=sender).values("merchant_id")
     known = Customer.unscoped.filter(phone=sender).values("merchant_id")
@@ -270,7 +281,7 @@ def sms_inbound_merchants(*, account_sid: str, to: str, service_sid: str, sender
         .exclude(pk__in=own_ids)
         .order_by("pk")
     )
-    return list(merchants), settings.TWILIO_AUTH_TOKEN
+    return list(merchants)
 
 
 def sms_reply_record(*, merchants: list[Merchant], sender: str, body: str) -> tuple[str, str]:

@@ -66,13 +66,14 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
     from twilio.twiml.messaging_response import MessagingResponse
 
     sender = request.POST.get("From", "")
-    merchants, auth_token = reports.sms_inbound_merchants(
+    merchants = reports.sms_inbound_merchants(
         account_sid=request.POST.get("AccountSid", ""),
         to=request.POST.get("To", ""),
         service_sid=request.POST.get("MessagingServiceSid", ""),
         sender=sender,
+        signed=lambda auth_token: _signed_by(request, auth_token),
     )
-    if not _signed_by(request, auth_token):
+    if merchants is None:
         return HttpResponseForbidden("Invalid signature.")
     word, answer = reports.sms_reply_record(
         merchants=merchants, sender=sender, body=request.POST.get("Body", "")

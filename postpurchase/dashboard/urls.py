@@ -47,4 +47,5 @@ urlpatterns = [
     # Pages that live in their own apps, in the dashboard's namespace.
     path("settings/integrations/", include("connectors.dashboard_urls")),
     path("settings/webhooks/", include("webhooks.dashboard_urls")),
+    path("", include("notifications.dashboard_urls")),  # messages/ and settings/messages/
 ]

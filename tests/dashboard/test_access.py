@@ -9,12 +9,36 @@ from django.test import Client
 from django.urls import get_resolver, reverse
 
 from connectors.models import PrivacyRequest
+from notifications.models import (
+    ChannelSettings,
+    Message,
+    MessageEvent,
+    MessageTemplate,
+    MessageTemplateVariant,
+    MessageTemplateVersion,
+    SendingPolicy,
+)
+from notifications.services import message_template_save
 from postpurchase.dashboard.mixins import ScopedListView
 from postpurchase.tenancy.permissions import Perm, Role
 from tests.factories import MembershipFactory, UserFactory
 from webhooks import destinations
 from webhooks.services import webhook_endpoint_create
 
+# The message template editor's form, as the page sends it (one language, no extra form).
+TEMPLATE_FORM = {
+    "name": "Sneaky",
+    "key": "shipped",
+    "channel": "email",
+    "category": "transactional",
+    "kind": "status",
+    "default_locale": "en",
+    "variants-TOTAL_FORMS": "1",
+    "variants-INITIAL_FORMS": "1",
+    "variants-0-locale": "en",
+    "variants-0-subject": "Sneaky",
+    "variants-0-html_body": "<p>Sneaky</p>",
+}
 # (url name, kwargs, required perm). A kwarg value names an object of the `objects` fixture.
 PAGES = [
     ("dashboard:home", {}, Perm.VIEW),
@@ -36,6 +60,18 @@ PAGES = [
         {"pk": "webhook_endpoint"},
         Perm.MANAGE_SETTINGS,
     ),
+    ("dashboard:message_list", {}, Perm.VIEW),
+    ("dashboard:message_detail", {"pk": "message"}, Perm.VIEW),
+    ("dashboard:message_template_list", {}, Perm.VIEW),
+    ("dashboard:message_template_create", {}, Perm.EDIT_CONTENT),
+    ("dashboard:message_template_detail", {"pk": "message_template"}, Perm.VIEW),
+    (
+        "dashboard:message_template_version",
+        {"pk": "message_template_version"},
+        Perm.VIEW,
+    ),
+    # Readable by every member; changing it needs MANAGE_SETTINGS (the POSTS below).
+    ("dashboard:settings_messages", {}, Perm.VIEW),
 ]
 # Every endpoint that changes something: (url name, kwargs, required perm, a valid body).
 POSTS = [
@@ -86,6 +122,44 @@ POSTS = [
         )
         for action in ("enable", "disable", "rotate_secret", "test", "delete")
     ),
+    (
+        "dashboard:message_template_create",
+        {},
+        Perm.EDIT_CONTENT,
+        {**TEMPLATE_FORM, "key": "sneaky"},
+    ),
+    (
+        "dashboard:message_template_save",
+        {"pk": "message_template"},
+        Perm.EDIT_CONTENT,
+        TEMPLATE_FORM,
+    ),
+    ("dashboard:message_template_preview", {}, Perm.EDIT_CONTENT, TEMPLATE_FORM),
+    (
+        "dashboard:message_template_test",
+        {"pk": "message_template"},
+        Perm.EDIT_CONTENT,
+        {"to": "sneaky@example.com"},
+    ),
+    (
+        "dashboard:settings_messages_channels",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"email_provider": "postmark", "email_credentials": '{"server_token": "sneaky"}'},
+    ),
+    (
+        "dashboard:settings_messages_policy",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"send_from": "01:00", "send_until": "02:00", "marketing_cap": "99"}
+        | {"cap_window_hours": "1", "cap_mode": "skip"},
+    ),
+    (
+        "dashboard:settings_messages_test",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"channel": "email", "to": "sneaky@example.com"},
+    ),
 ]
 # Open to anyone, or checked by their own tests (test_auth.py, test_switcher.py).
 OTHER_ENDPOINTS = {
@@ -100,6 +174,7 @@ OTHER_ENDPOINTS = {
 # Written out rather than read from permissions.py, so a change to the rules shows up here.
 ROLES_WITH = {
     Perm.VIEW: {Role.OWNER, Role.ADMIN, Role.EDITOR, Role.VIEWER},
+    Perm.EDIT_CONTENT: {Role.OWNER, Role.ADMIN, Role.EDITOR},
     Perm.MANAGE_SETTINGS: {Role.OWNER, Role.ADMIN},
     Perm.MANAGE_API_KEYS: {Role.OWNER, Role.ADMIN},
     Perm.MANAGE_TEAM: {Role.OWNER},
@@ -116,6 +191,7 @@ def objects(order_a, api_key_a, merchant_a, member_of):
         "viewer_membership": viewer.memberships.get(),
         "privacy_request": _privacy_request(merchant_a),
         "webhook_endpoint": _webhook_endpoint(merchant_a),
+        **_message_objects(merchant_a),
     }
 
 
@@ -133,6 +209,55 @@ def _webhook_endpoint(merchant):
     )
 
 
+def _message_objects(merchant) -> dict:
+    template = message_template_save(
+        merchant=merchant,
+        payload={
+            "key": "shipped",
+            "name": "Shipped",
+            "channel": "email",
+            "category": "transactional",
+            "variants": [{"locale": "en", "subject": "Shipped", "html_body": "<p>On its way</p>"}],
+        },
+    )
+    message = Message.unscoped.create(
+        merchant=merchant,
+        template=template,
+        template_version=template.current_version,
+        idempotency_key=f"{merchant.slug}-1",
+        channel="email",
+        category="transactional",
+        status="sent",
+        to=f"shopper@{merchant.slug}.example",
+    )
+    return {
+        "message_template": template,
+        "message_template_version": template.current_version,
+        "message": message,
+    }
+
+
+@pytest.fixture
+def db_state(db_state):
+    """The dashboard's snapshot, with the rows the message pages could change."""
+
+    def snapshot() -> dict[str, list[dict]]:
+        state = db_state()
+        for model in (
+            MessageTemplate,
+            MessageTemplateVersion,
+            MessageTemplateVariant,
+            Message,
+            MessageEvent,
+            ChannelSettings,
+            SendingPolicy,
+        ):
+            state[model.__name__] = list(model.unscoped.order_by("pk").values())
+        return state
+
+    return snapshot
+
+
 def _privacy_request(merchant):
     return PrivacyRequest.unscoped.create(
         merchant=merchant, kind="customers/data_request", export={"customers": []}
@@ -148,6 +273,7 @@ def objects_b(order_b, api_key_b, merchant_b, member_of):
         "viewer_membership": viewer.memberships.get(),
         "privacy_request": _privacy_request(merchant_b),
         "webhook_endpoint": _webhook_endpoint(merchant_b),
+        **_message_objects(merchant_b),
     }
 
 

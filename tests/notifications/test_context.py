@@ -95,7 +95,7 @@ def test_a_default_template_renders_from_real_rows(rows):
     assert rendered.subject == "Your order #42 is on its way"
     assert rendered.text.startswith(
         "Hi Ada,\n\nGood news: order #42 has shipped with DHL and should arrive by Thursday 05 "
-        "March.\n\n[Track your parcel](https://t.example/t/1)\n"
+        "March.\n\nTrack your parcel: https://t.example/t/1\n"
     )
     assert "1 Rue de la Paix<br>75002 Paris" in rendered.html
 

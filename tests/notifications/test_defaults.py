@@ -1,9 +1,11 @@
 """The default templates: one or more per kind of message, valid, rendering, installed once."""
 
+import re
+
 from notifications.defaults import DEFAULT_TEMPLATES, message_templates_install_defaults
 from notifications.models import MessageTemplate
-from notifications.rendering import sample_context, sms_segments
-from notifications.services import message_template_render, message_template_save
+from notifications.rendering import render_sources, sample_context, sms_segments
+from notifications.services import message_template_render, message_template_save, variant_for
 
 
 def test_every_kind_of_message_has_defaults(merchant_a):
@@ -40,6 +42,25 @@ def test_every_default_renders_and_every_sms_fits_one_gsm_segment(merchant_a):
             assert "{{" not in rendered.html and "{%" not in rendered.html
 
 
+def test_every_default_email_has_a_text_part_with_every_link_and_no_markup(merchant_a):
+    # given
+    context = sample_context()
+
+    for template in message_templates_install_defaults(merchant=merchant_a):
+        if template.channel != "email":
+            continue
+        # when
+        rendered = message_template_render(template=template, context=context)
+        text = rendered.text.split("\n--\n")[0]  # the body, above the frame's footer
+
+        # then
+        assert "<" not in text and ">" not in text, (template.key, text)
+        variant = variant_for(template.current_version, "en", "en")
+        [body] = render_sources([(variant.html_body, True, "html_body")], context)
+        links = re.findall(r'href="([^"]+)"', body)
+        assert all(link in text for link in links), (template.key, text)
+
+
 def test_the_shipped_email_reads_as_written(merchant_a):
     [template] = [
         t for t in message_templates_install_defaults(merchant=merchant_a) if t.key == "shipped"
@@ -49,7 +70,7 @@ def test_the_shipped_email_reads_as_written(merchant_a):
     assert rendered.preheader == "UPS has your parcel."
     assert rendered.text.startswith(
         "Hi Ada,\n\nGood news: order #1001 has shipped with UPS and should arrive by Thursday "
-        "05 March.\n\n[Track your parcel](https://t.example/s/demo/t/abc)\n"
+        "05 March.\n\nTrack your parcel: https://t.example/s/demo/t/abc\n"
     )
 
 

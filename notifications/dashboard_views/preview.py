@@ -1,0 +1,142 @@
+"""The template editor's live preview: an unsaved template rendered as it would be sent.
+
+The form's sources are checked the way a save checks them (``check_source``: syntax with its
+line, unknown variables by name, what the sandbox refuses), then rendered in the sandbox and,
+for email, put in the merchant's branded frame, like ``message_template_render`` does for a
+saved version. The data is the sample data with the merchant's own name and brand, or a real
+customer's or order's of this merchant, found in its scope only. The shopper links stay the
+samples' even then: a real unsubscribe link must not be one click away in an editor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from notifications.context import customer_context, merchant_context, message_context
+from notifications.layout import email_frame
+from notifications.models import Category, Channel
+from notifications.rendering import (
+    RenderError,
+    SmsSegments,
+    check_source,
+    html_to_text,
+    render_source,
+    sample_context,
+    sms_segments,
+)
+from notifications.sandbox import SAVE_SECONDS, RenderTimeout, time_limit
+from notifications.schemas import EMAIL_PARTS, SMS_PARTS
+from orders.models import Customer, Order
+from postpurchase.tenancy.models import Merchant
+
+PART_LABELS = {
+    "subject": "Subject",
+    "preheader": "Preheader",
+    "html_body": "HTML body",
+    "text_body": "Text body",
+    "sms_body": "Text message",
+}
+
+
+@dataclass
+class PreviewData:
+    """The context to render with, and what it was made from, for the panel to say."""
+
+    context: dict[str, Any]
+    source: str = "Sample data"
+    problem: str = ""  # a customer or order that was asked for and not found
+
+
+@dataclass
+class Preview:
+    channel: str
+    locale: str = ""
+    subject: str = ""
+    preheader: str = ""
+    html: str = ""
+    text: str = ""
+    sms: str = ""
+    segments: SmsSegments | None = None
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (part label, message)
+    data: PreviewData | None = None
+
+
+def preview_data(*, merchant: Merchant, customer_email: str = "", order_number: str = ""):
+    """The sample context with the merchant's own name and brand, and the chosen order's (with
+    its customer and first parcel) or customer's data instead of the samples. The lookups run
+    on the scoped managers: another merchant's order is simply not found."""
+    context = {**sample_context(), **merchant_context(merchant)}
+    if order_number:
+        order = (
+            Order.objects.filter(number__iexact=order_number.strip())
+            .select_related("customer")
+            .order_by("-placed_at", "-id")
+            .first()
+        )
+        if order is None:
+            return PreviewData(context, problem=f"No order {order_number} in your store.")
+        shipment = order.shipments.order_by("id").first()
+        real = message_context(
+            merchant=merchant, customer=order.customer, order=order, shipment=shipment
+        )
+        return PreviewData({**context, **real}, source=f"Order {order.number}")
+    if customer_email:
+        customer = Customer.objects.filter(email__iexact=customer_email.strip()).first()
+        if customer is None:
+            return PreviewData(context, problem=f"No customer {customer_email} in your store.")
+        context["customer"] = customer_context(customer, merchant.currency)
+        return PreviewData(context, source=f"Customer {customer.email}")
+    return PreviewData(context)
+
+
+def _checked(parts: dict[str, str], preview: Preview) -> bool:
+    for part, source in parts.items():
+        for problem in check_source(source, html=part == "html_body") if source else []:
+            preview.problems.append((PART_LABELS[part], str(problem)))
+    return not preview.problems
+
+
+def _render(parts: dict[str, str], preview: Preview, *, category: str, context: dict) -> None:
+    def render(part: str, *, html: bool = False) -> str:
+        return render_source(parts.get(part, ""), context, html=html, part=part)
+
+    if preview.channel == Channel.SMS:
+        preview.sms = render("sms_body").strip()
+        preview.segments = sms_segments(preview.sms)
+        return
+    body_html = render("html_body", html=True)
+    if parts.get("text_body", "").strip():
+        body_text = render("text_body")
+    else:
+        body_text = html_to_text(body_html) if body_html.strip() else ""
+    preview.subject = " ".join(render("subject").split())
+    preview.preheader = " ".join(render("preheader").split())
+    preview.html, preview.text = email_frame(
+        body_html=body_html,
+        body_text=body_text,
+        subject=preview.subject,
+        preheader=preview.preheader,
+        locale=preview.locale,
+        context=context,
+        marketing=category == Category.MARKETING,
+    )
+
+
+def template_preview(
+    *, channel: str, category: str, variant: dict[str, str], data: PreviewData
+) -> Preview:
+    """``variant`` (a locale and the channel's parts, as typed) checked and rendered with
+    ``data``; what is wrong is in ``problems`` rather than raised."""
+    preview = Preview(channel=channel, locale=variant.get("locale") or "en", data=data)
+    names = SMS_PARTS if channel == Channel.SMS else EMAIL_PARTS
+    parts = {name: variant.get(name) or "" for name in names}
+    try:
+        with time_limit(SAVE_SECONDS):
+            if _checked(parts, preview):
+                _render(parts, preview, category=category, context=data.context)
+    except RenderError as exc:
+        preview.problems.append((PART_LABELS.get(exc.part, exc.part), str(exc.problem)))
+    except RenderTimeout:
+        preview.problems.append(("Template", f"took longer than {SAVE_SECONDS:g} s to render"))
+    return preview

@@ -1,0 +1,343 @@
+"""A merchant's message settings: how its messages leave (``ChannelSettings``) and when they may
+go (``SendingPolicy``).
+
+Both are one row per merchant, written by an upsert under the row's lock, after every field is
+checked; a refused save raises one ``DomainError`` naming each field at fault and writes
+nothing. Secrets (the ESP's credentials, Twilio's auth token) are never read back to a page: a
+blank one keeps what is stored, so a form can always be saved without retyping them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, time
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.channels import email_providers
+from notifications.models import CapMode, ChannelSettings, SendingPolicy
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.tenancy.models import Merchant
+from postpurchase.validation import to_e164
+
+CHANNEL_FIELDS = frozenset(
+    {
+        "email_provider",
+        "email_credentials",
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "sms_from_number",
+        "sms_messaging_service_sid",
+        "sms_help_text",
+    }
+)
+POLICY_FIELDS = frozenset(
+    {
+        "send_from",
+        "send_until",
+        "quiet_hours_for_email",
+        "transactional_anytime",
+        "marketing_cap",
+        "cap_window_hours",
+        "cap_mode",
+    }
+)
+CREDENTIALS_MAX_BYTES = 4096
+HELP_TEXT_MAX = 320
+MARKETING_CAP_MAX = 100
+CAP_WINDOW_MAX_HOURS = 720  # 30 days
+# The keyword arguments an anymail backend takes (``server_token``, ``api_key``).
+CREDENTIAL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+AUTH_TOKEN = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+class _Errors:
+    """Every problem found in one save, by field, raised together."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, list[dict[str, str]]] = {}
+
+    def add(self, field: str, message: str, code: str = ErrorCode.INVALID) -> None:
+        self.fields.setdefault(field, []).append({"code": str(code), "message": message})
+
+    def raise_any(self) -> None:
+        if self.fields:
+            field, problems = next(iter(self.fields.items()))
+            message = f"{field}: {problems[0]['message']}"
+            raise DomainError(ErrorCode.INVALID, message, fields=self.fields)
+
+
+def _unknown_fields(data: Any, known: frozenset[str]) -> None:
+    if not isinstance(data, dict):
+        raise DomainError(ErrorCode.INVALID, "The settings must be a JSON object.")
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"Unknown setting: {', '.join(unknown)}.",
+            fields={name: [{"code": "unknown", "message": "not a setting"}] for name in unknown},
+        )
+
+
+def _text(data: dict, name: str, errors: _Errors) -> str | None:
+    """The field as stripped text, ``None`` when absent (or not text, which is reported)."""
+    if name not in data or data[name] is None:
+        return None
+    value = data[name]
+    if not isinstance(value, str):
+        errors.add(name, "must be text")
+        return None
+    if "\x00" in value:
+        errors.add(name, "must not contain a NUL character")
+        return None
+    return value.strip()
+
+
+# --- channel settings -------------------------------------------------------------------------
+
+
+def _credentials(value: Any, errors: _Errors) -> str | None:
+    """The credentials as stored (compact JSON), ``""`` for "keep what is stored", or ``None``
+    when refused."""
+    field = "email_credentials"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text.encode()) > CREDENTIALS_MAX_BYTES:
+            errors.add(field, f"must be at most {CREDENTIALS_MAX_BYTES // 1024} KB")
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            errors.add(field, f"is not valid JSON ({exc.msg}, line {exc.lineno})")
+            return None
+    if not isinstance(value, dict):
+        errors.add(field, 'must be a JSON object, such as {"server_token": "…"}')
+        return None
+    for key, item in value.items():
+        if not isinstance(key, str) or not CREDENTIAL_KEY.fullmatch(key):
+            errors.add(field, f"{key!r} is not a setting name (lower-case letters, digits, _)")
+            return None
+        if not isinstance(item, str) or "\x00" in item:
+            errors.add(field, f"the value of {key!r} must be text")
+            return None
+    stored = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if len(stored.encode()) > CREDENTIALS_MAX_BYTES:
+        errors.add(field, f"must be at most {CREDENTIALS_MAX_BYTES // 1024} KB")
+        return None
+    return stored
+
+
+def _matching(data: dict, name: str, pattern: re.Pattern, message: str, errors: _Errors):
+    value = _text(data, name, errors)
+    if value and not pattern.fullmatch(value):
+        errors.add(name, message)
+        return None
+    return value
+
+
+def _channel_values(merchant: Merchant, data: dict, errors: _Errors) -> dict[str, Any]:
+    """Each field given, checked on its own; absent fields are left out."""
+    values: dict[str, Any] = {}
+    provider = _text(data, "email_provider", errors)
+    if provider is not None:
+        if provider and provider not in email_providers():
+            errors.add("email_provider", f"{provider!r} is not an email provider we support")
+        else:
+            values["email_provider"] = provider
+    if "email_credentials" in data:
+        credentials = _credentials(data["email_credentials"], errors)
+        if credentials is not None:
+            values["email_credentials"] = credentials
+    checks = {
+        "twilio_account_sid": (ACCOUNT_SID, "must be AC followed by 32 hexadecimal characters"),
+        "twilio_auth_token": (AUTH_TOKEN, "must be 32 hexadecimal characters"),
+        "sms_messaging_service_sid": (
+            MESSAGING_SERVICE_SID,
+            "must be MG followed by 32 hexadecimal characters",
+        ),
+    }
+    for name, (pattern, message) in checks.items():
+        value = _matching(data, name, pattern, message, errors)
+        if value is not None:
+            values[name] = value
+    number = _text(data, "sms_from_number", errors)
+    if number is not None:
+        try:
+            values["sms_from_number"] = to_e164(number, merchant.country or None)
+        except ValueError:
+            errors.add("sms_from_number", "must be a phone number, such as +14155550123")
+    help_text = _text(data, "sms_help_text", errors)
+    if help_text is not None:
+        if len(help_text) > HELP_TEXT_MAX:
+            errors.add("sms_help_text", f"must be at most {HELP_TEXT_MAX} characters")
+        else:
+            values["sms_help_text"] = help_text
+    return values
+
+
+def _apply_email(row: ChannelSettings, values: dict[str, Any], errors: _Errors) -> None:
+    """A blank credentials box keeps the stored ones, unless the provider is switched off (they
+    are dropped) or changed (the old provider's credentials would not fit the new one)."""
+    provider = values.get("email_provider", row.email_provider)
+    credentials = values.get("email_credentials", "")
+    if not provider:
+        if credentials:
+            errors.add("email_credentials", "choose the email provider these are for")
+        row.email_provider, row.email_credentials = "", ""
+        return
+    if not credentials and provider != row.email_provider:
+        errors.add(
+            "email_credentials",
+            f"enter the credentials for {provider} ({{}} if it needs none)",
+            code="required",
+        )
+    row.email_provider = provider
+    if credentials:
+        row.email_credentials = credentials
+
+
+def _apply_sms(row: ChannelSettings, values: dict[str, Any], errors: _Errors) -> None:
+    """The merchant's own Twilio account needs both its SID and auth token (a blank token keeps
+    the stored one), and a number or Messaging Service to send from; without an account the
+    platform's sends, so the token is dropped and a number of its own is refused."""
+    for name in ("sms_from_number", "sms_messaging_service_sid", "sms_help_text"):
+        if name in values:
+            setattr(row, name, values[name])
+    sid = values.get("twilio_account_sid", row.twilio_account_sid)
+    token = values.get("twilio_auth_token") or ""
+    if not sid:
+        if token:
+            errors.add("twilio_account_sid", "enter the Account SID this auth token belongs to")
+        row.twilio_account_sid, row.twilio_auth_token = "", ""
+        if row.sms_from_number or row.sms_messaging_service_sid:
+            errors.add(
+                "sms_from_number" if row.sms_from_number else "sms_messaging_service_sid",
+                "texts go from your number only through your own Twilio account: "
+                "enter its Account SID and auth token",
+            )
+        return
+    if sid != row.twilio_account_sid and not token:
+        errors.add("twilio_auth_token", f"enter the auth token of account {sid}", "required")
+    row.twilio_account_sid = sid
+    if token:
+        row.twilio_auth_token = token
+    if not (row.sms_from_number or row.sms_messaging_service_sid):
+        errors.add(
+            "sms_from_number",
+            "enter the number texts go from, or a Messaging Service SID",
+            code="required",
+        )
+
+
+def channel_settings_save(
+    *, merchant: Merchant, data: dict[str, Any], now: datetime | None = None
+) -> ChannelSettings:
+    """Create or update the merchant's channel settings with ``data`` (any of
+    ``CHANNEL_FIELDS``; absent ones keep their value, and so do blank secrets). Checks every
+    field and raises one ``DomainError`` for all that are wrong, writing nothing."""
+    _unknown_fields(data, CHANNEL_FIELDS)
+    errors = _Errors()
+    values = _channel_values(merchant, data, errors)
+    errors.raise_any()
+    with transaction.atomic():
+        row, _ = ChannelSettings.unscoped.select_for_update().get_or_create(merchant=merchant)
+        _apply_email(row, values, errors)
+        _apply_sms(row, values, errors)
+        errors.raise_any()  # inside the transaction: a row created above is rolled back
+        row.updated_at = now or timezone.now()
+        row.save()
+    return row
+
+
+def channel_settings_get(*, merchant: Merchant) -> ChannelSettings:
+    """The merchant's channel settings; an unsaved blank row (the platform's defaults) when it
+    has none."""
+    found = ChannelSettings.unscoped.filter(merchant=merchant).first()
+    return found or ChannelSettings(merchant=merchant)
+
+
+# --- sending policy ---------------------------------------------------------------------------
+
+
+def _time(data: dict, name: str, errors: _Errors) -> time | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = time.fromisoformat(value.strip())
+        except ValueError:
+            errors.add(name, "must be a time of day, such as 08:00")
+            return None
+    if not isinstance(value, time) or value.tzinfo is not None:
+        errors.add(name, "must be a time of day, such as 08:00")
+        return None
+    return value.replace(second=0, microsecond=0)
+
+
+def _whole(data: dict, name: str, low: int, high: int, errors: _Errors) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(name, "must be a whole number")
+        return None
+    if not low <= value <= high:
+        errors.add(name, f"must be from {low} to {high}")
+        return None
+    return value
+
+
+def _policy_values(data: dict, errors: _Errors) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "send_from": _time(data, "send_from", errors),
+        "send_until": _time(data, "send_until", errors),
+        "marketing_cap": _whole(data, "marketing_cap", 0, MARKETING_CAP_MAX, errors),
+        "cap_window_hours": _whole(data, "cap_window_hours", 1, CAP_WINDOW_MAX_HOURS, errors),
+    }
+    for name in ("quiet_hours_for_email", "transactional_anytime"):
+        if data.get(name) is not None:
+            if isinstance(data[name], bool):
+                values[name] = data[name]
+            else:
+                errors.add(name, "must be true or false")
+    mode = data.get("cap_mode")
+    if mode is not None:
+        if mode in CapMode.values:
+            values["cap_mode"] = mode
+        else:
+            errors.add("cap_mode", f"must be one of {', '.join(CapMode.values)}")
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def sending_policy_save(
+    *, merchant: Merchant, data: dict[str, Any], now: datetime | None = None
+) -> SendingPolicy:
+    """Create or update the merchant's sending policy with ``data`` (any of ``POLICY_FIELDS``;
+    absent ones keep their value). Sending hours may run overnight (22:00 to 07:00) but must
+    not start and end at the same minute. Raises one ``DomainError`` for every field that is
+    wrong, writing nothing. ``now`` is accepted like every service's, though the policy keeps
+    no timestamp."""
+    _unknown_fields(data, POLICY_FIELDS)
+    errors = _Errors()
+    values = _policy_values(data, errors)
+    errors.raise_any()
+    with transaction.atomic():
+        row, _ = SendingPolicy.unscoped.select_for_update().get_or_create(merchant=merchant)
+        for name, value in values.items():
+            setattr(row, name, value)
+        if row.send_from == row.send_until:
+            if "send_until" in values:
+                errors.add("send_until", "must differ from the start of sending hours")
+            else:
+                errors.add("send_from", "must differ from the end of sending hours")
+        errors.raise_any()
+        row.save()
+    return row
