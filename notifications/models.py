@@ -278,6 +278,9 @@ class ChannelSettings(TenantModel):
 
     email_provider = models.CharField(max_length=40, blank=True)  # "" : the platform's
     email_credentials = EncryptedTextField(blank=True)  # JSON: the backend's settings
+    # The basic-auth "user:password" the merchant's own ESP puts in its delivery-report URL
+    # (/webhooks/email/<esp>/m/<merchant-slug>/): made when the merchant chooses its provider.
+    email_webhook_secret = EncryptedTextField(blank=True)
     twilio_account_sid = models.CharField(max_length=64, blank=True)
     twilio_auth_token = EncryptedTextField(blank=True)
     sms_from_number = models.CharField(max_length=16, blank=True)  # E.164

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -32,6 +33,7 @@ from notifications.models import (
 from notifications.preferences import contact_unsubscribe, sms_opt_in, sms_opt_out
 from orders.models import Customer
 from postpurchase.tenancy.models import Merchant
+from postpurchase.tenancy.scoping import current_merchant_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -118,22 +120,29 @@ ANYMAIL_STATUS = {
 HARD_REJECTIONS = {"invalid", "bounced"}
 
 
+def _reportable() -> Any:
+    """The messages a report may be about. On a merchant's own report URL (its own ESP, its
+    own secret, the merchant in scope): that merchant's. On the platform's: those of merchants
+    sending through the platform's provider, so no merchant's secret reaches another's."""
+    merchant = current_merchant_or_none()
+    emails = Message.unscoped.filter(channel=Channel.EMAIL)
+    if merchant is not None:
+        return emails.filter(merchant=merchant)
+    own = ChannelSettings.unscoped.exclude(email_provider="").values("merchant_id")
+    return emails.exclude(merchant_id__in=own)
+
+
 def email_message_find(event) -> Message | None:
     """The message an anymail event is about: by the id we put in its metadata, else by the
     provider's message id."""
+    reportable = _reportable()
     ours = (getattr(event, "metadata", None) or {}).get("message_id")
     if isinstance(ours, str | int) and str(ours).isdigit():
-        found = Message.unscoped.filter(pk=int(ours), channel=Channel.EMAIL).first()
+        found = reportable.filter(pk=int(ours)).first()
         if found is not None:
             return found
     if event.message_id:
-        return (
-            Message.unscoped.filter(
-                channel=Channel.EMAIL, provider_message_id=str(event.message_id)
-            )
-            .order_by("-pk")
-            .first()
-        )
+        return reportable.filter(provider_message_id=str(event.message_id)).order_by("-pk").first()
     return None
 
 

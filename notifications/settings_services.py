@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from datetime import datetime, time
 from typing import Any
 
@@ -190,7 +191,7 @@ def _apply_email(row: ChannelSettings, values: dict[str, Any], errors: _Errors) 
     if not provider:
         if credentials:
             errors.add("email_credentials", "choose the email provider these are for")
-        row.email_provider, row.email_credentials = "", ""
+        row.email_provider, row.email_credentials, row.email_webhook_secret = "", "", ""
         return
     if not credentials and provider != row.email_provider:
         errors.add(
@@ -201,6 +202,8 @@ def _apply_email(row: ChannelSettings, values: dict[str, Any], errors: _Errors) 
     row.email_provider = provider
     if credentials:
         row.email_credentials = credentials
+    if not row.email_webhook_secret:
+        row.email_webhook_secret = f"{secrets.token_hex(8)}:{secrets.token_hex(24)}"
 
 
 def _apply_sms(row: ChannelSettings, values: dict[str, Any], errors: _Errors) -> None:

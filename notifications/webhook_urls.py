@@ -1,9 +1,11 @@
 """Provider callbacks at /webhooks/: ``email/<esp>/`` (tracking) and ``email/<esp>/inbound/`` for
 every ESP anymail supports, made from anymail's own URL list so a new ESP comes with an
-upgrade; ``sms/status/`` and ``sms/inbound/`` for Twilio."""
+upgrade; ``email/<esp>/m/<merchant-slug>/`` for a merchant's own ESP account (checked with its
+own secret); ``sms/status/`` and ``sms/inbound/`` for Twilio."""
 
 from anymail import urls as anymail_urls
 from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from notifications import webhook_views
 
@@ -22,6 +24,14 @@ def _email_patterns():
         seen.add((esp, inbound))
         if not inbound:
             patterns.append(path(f"email/{esp}/", pattern.callback, name=f"email_{esp}"))
+            patterns.append(
+                path(
+                    f"email/{esp}/m/<slug:merchant_slug>/",
+                    csrf_exempt(webhook_views.email_report_for_merchant),
+                    {"esp": esp, "view_class": pattern.callback.view_class},
+                    name=f"email_{esp}_merchant",
+                )
+            )
             continue
         # Mailgun reads "mime" in its inbound URL as a request for the raw message.
         route = (

@@ -7,15 +7,18 @@ report or a reply means is in ``notifications.reports``."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from notifications import reports
-from notifications.models import Channel, Message
+from notifications.models import Channel, ChannelSettings, Message
+from postpurchase.tenancy.models import Merchant
+from postpurchase.tenancy.scoping import merchant_scope
 
 logger = logging.getLogger(__name__)
 TWIML = "application/xml"
@@ -29,6 +32,22 @@ def email_tracking_received(sender, event, esp_name, **kwargs) -> None:
 def email_inbound_received(sender, event, esp_name, **kwargs) -> None:
     """anymail's ``inbound`` signal: a reply to the List-Unsubscribe mailto."""
     reports.email_inbound_record(event=event)
+
+
+def email_report_for_merchant(request: HttpRequest, esp: str, merchant_slug: str, view_class):
+    """A merchant's own ESP's delivery reports: anymail's view for that ESP, checked with the
+    merchant's own basic-auth secret (and any of the ESP's signing keys in its credentials),
+    run with the merchant in scope so a report can only touch that merchant's messages."""
+    merchant = Merchant.objects.filter(slug=merchant_slug, is_active=True).first()
+    row = ChannelSettings.unscoped.filter(merchant=merchant).first() if merchant else None
+    if row is None or row.email_provider != esp or not row.email_webhook_secret:
+        raise Http404("No such report address.")
+    credentials = json.loads(row.email_credentials or "{}")
+    # e.g. Mailgun's webhook_signing_key, Resend's secret: attributes anymail's view reads
+    keys = {k: v for k, v in credentials.items() if k != "basic_auth" and hasattr(view_class, k)}
+    view = view_class.as_view(basic_auth=[row.email_webhook_secret], **keys)
+    with merchant_scope(merchant):
+        return view(request)
 
 
 def _public_url(request: HttpRequest) -> str:

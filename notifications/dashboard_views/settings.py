@@ -6,9 +6,11 @@ Stored secrets are never put in the page, only whether one is set: a blank box k
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views import View
 
@@ -53,6 +55,10 @@ class MessageSettingsView(DashboardMixin, View):
             "sms_test_form": tests[Channel.SMS],
             "can_change": role_has_perm(self.membership.role, Perm.MANAGE_SETTINGS),
         }
+        if context["can_change"] and stored.email_provider and stored.email_webhook_secret:
+            # the merchant must give its ESP this address, secret included: owners and admins
+            # only, like the credentials they typed
+            context["report_url"] = email_report_url(self.merchant, stored)
         response = TemplateResponse(self.request, self.template_name, context)
         add_never_cache_headers(response)  # a typed secret may be in a refused form's page
         return response
@@ -132,3 +138,16 @@ class ChannelSendTestView(MessageSettingsView):
                 )
                 return redirect("dashboard:message_detail", pk=message.pk)
         return self.render(test_forms={channel: form})
+
+
+def email_report_url(merchant, stored) -> str:
+    """Where the merchant's own ESP sends delivery reports, with the basic-auth secret in it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    path = reverse(
+        f"notifications_webhooks:email_{stored.email_provider}_merchant",
+        kwargs={"merchant_slug": merchant.slug},
+    )
+    parts = urlsplit(settings.SITE_URL.rstrip("/") + path)
+    netloc = f"{stored.email_webhook_secret}@{parts.netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
