@@ -20,14 +20,13 @@ import smtplib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.module_loading import import_string
-
-from webhooks.destinations import destination_check
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +83,36 @@ def _provider_name(backend_path: str) -> str:
     return module.rsplit(".", 1)[-1]  # smtp, console, locmem, filebased
 
 
+# The API addresses a merchant may point its provider at: the regions each ESP runs. Any other
+# address is refused, so a merchant cannot make our workers post to a host of its choosing (and
+# read the answer back from the message log).
+ESP_API_HOSTS = {
+    "mailgun": {"api.mailgun.net", "api.eu.mailgun.net"},
+    "sparkpost": {"api.sparkpost.com", "api.eu.sparkpost.com"},
+    "mailjet": {"api.mailjet.com"},
+    "postmark": {"api.postmarkapp.com"},
+    "sendgrid": {"api.sendgrid.com"},
+    "brevo": {"api.brevo.com"},
+    "resend": {"api.resend.com"},
+    "mailersend": {"api.mailersend.com"},
+    "mandrill": {"mandrillapp.com"},
+    "unisender_go": {"go1.unisender.ru", "go2.unisender.ru"},
+}
+
+
+def api_url_check(provider: str, url: str) -> str:
+    """An ``api_url`` credential: https, on one of the ESP's own hosts."""
+    parts = urlsplit(url.strip()) if isinstance(url, str) else None
+    allowed = ESP_API_HOSTS.get(provider, set())
+    loopback = {"127.0.0.1", "localhost", "::1"}
+    if parts is not None and settings.WEBHOOKS_ALLOW_LOOPBACK and parts.hostname in loopback:
+        return url.strip()  # development and tests only, as for outbound webhooks
+    if parts is None or parts.scheme != "https" or parts.hostname not in allowed:
+        hosts = ", ".join(sorted(allowed)) or f"none: {provider} takes no api_url"
+        raise ValueError(f"api_url must be https on {provider}'s own host ({hosts})")
+    return url.strip()
+
+
 def email_connection(channel_settings) -> tuple[Any, str]:
     """The email backend for a merchant (its own provider, else the platform's) and its name."""
     provider = channel_settings.email_provider if channel_settings is not None else ""
@@ -91,10 +120,13 @@ def email_connection(channel_settings) -> tuple[Any, str]:
         backend = f"anymail.backends.{provider}.EmailBackend"
         credentials = json.loads(channel_settings.email_credentials or "{}")
         for key, value in credentials.items():
-            if key.endswith("url"):  # an API address of the merchant's choosing: public only
-                destination_check(value)
+            if key.endswith("url"):
+                api_url_check(provider, value)
         return get_connection(backend, fail_silently=False, **credentials), _provider_name(backend)
-    return get_connection(fail_silently=False), _provider_name(settings.EMAIL_BACKEND)
+    platform = settings.EMAIL_BACKEND
+    if platform == "notifications.platform_email.PlatformEmailBackend":
+        platform = settings.PLATFORM_EMAIL_BACKEND
+    return get_connection(fail_silently=False), _provider_name(platform)
 
 
 def email_build(

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
 from urllib.parse import quote
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -52,7 +54,7 @@ from notifications.models import (
     Suppression,
 )
 from orders.models import Customer
-from postpurchase.pgbulk import unnest_update
+from postpurchase.pgbulk import insert_new, unnest_update
 from postpurchase.tenancy.models import Merchant
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ SWEEP_BATCH = 500
 TASK_BATCH = 100  # messages per hand-off task
 # Outcomes are written a run at a time; a worker lost mid-run has its run's messages sent again.
 RECORD_EVERY = 25
+# Sends a task starts, in seconds: well inside its soft time limit (240 s), so a slow provider
+# makes it hand the rest back rather than be cut off mid-run.
+SEND_BUDGET = timedelta(seconds=150)
 DUE = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
 GAVE_UP_UNFINISHED = "Gave up: the last attempt never finished."
 
@@ -78,6 +83,15 @@ def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta
     a quarter of it at random (30 s, 90 s, 4.5 m, 13.5 m, 40.5 m, 2 h, …)."""
     ceiling = min(RETRY_BASE * RETRY_FACTOR ** min(max(attempts - 1, 0), 10), RETRY_CAP)
     return ceiling * (0.75 + 0.25 * (rng or random).random())
+
+
+def events_insert(events) -> None:
+    """Timeline entries written in one statement (a ``COPY`` on PostgreSQL)."""
+    events = list(events)
+    if connection.vendor == "postgresql":
+        insert_new(MessageEvent, events)
+    else:
+        MessageEvent.unscoped.bulk_create(events)
 
 
 def new_claim() -> str:
@@ -166,6 +180,7 @@ def messages_deliver(
     claim: str,
     now: datetime | None = None,
     rng: random.Random | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[Message]:
     """Make the attempts ``claim`` stands for and record each outcome. Returns the messages it
     handled (not those whose claim was used or replaced: another worker has them)."""
@@ -177,23 +192,64 @@ def messages_deliver(
     blocked = _blocked(merchant, messages)
     connection = None
     done: list[tuple[Message, SendOutcome | None, str]] = []
-    for message in messages:
-        reason = blocked.get(message.pk)
-        if reason:
-            done.append((message, None, reason))
-        elif message.channel == Channel.EMAIL:
-            if connection is None:
-                connection = _email_connection(channel_settings)
-            done.append((message, _email_send(merchant, message, connection), ""))
-        else:
-            done.append((message, _sms_send(message, channel_settings), ""))
-        if len(done) >= RECORD_EVERY:
-            _record(done, now=now, rng=rng)
-            done = []
-    _record(done, now=now, rng=rng)
-    if connection is not None and not isinstance(connection, SendOutcome):
-        connection[0].close()  # one connection (an SMTP session) served the whole batch
+    stop_at = clock() + SEND_BUDGET.total_seconds()
+    sent_count = 0
+    try:
+        for message in messages:
+            if clock() >= stop_at:
+                break  # a slow provider: the rest go back to the queue, within the time limit
+            reason = blocked.get(message.pk)
+            if reason:
+                done.append((message, None, reason))
+            else:
+                if message.channel == Channel.EMAIL and connection is None:
+                    connection = _email_connection(channel_settings)
+                outcome = _send_one(merchant, message, channel_settings, connection)
+                done.append((message, outcome, ""))
+            sent_count += 1
+            if len(done) >= RECORD_EVERY:
+                _record(done, now=now, rng=rng)
+                done = []
+    except SoftTimeLimitExceeded:
+        pass  # the message in flight is treated as never sent: it goes back with the rest
+    finally:
+        # what was sent is always recorded, whatever stopped the run
+        _record(done, now=now, rng=rng)
+        _release(messages[sent_count:], now=now)
+        if connection is not None and not isinstance(connection, SendOutcome):
+            connection[0].close()  # one connection (an SMTP session) served the whole batch
     return messages
+
+
+def _send_one(merchant, message, channel_settings, connection) -> SendOutcome:
+    """One send; an error of ours or a library's that the channel did not classify fails this
+    message alone (recorded with its type), never the run."""
+    try:
+        if message.channel == Channel.EMAIL:
+            return _email_send(merchant, message, connection)
+        return _sms_send(message, channel_settings)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
+        logger.exception("Sending message %s failed unexpectedly", message.pk)
+        detail = f"{type(exc).__name__}: {channels._detail(exc)}"[:1000]
+        return SendOutcome(False, message.channel, reason="error", detail=detail)
+
+
+def _release(messages: list[Message], *, now: datetime) -> None:
+    """Hand back claimed messages that were not attempted: queued again and due at once (the
+    sweep takes them), the attempt they were counted for taken back."""
+    if not messages:
+        return
+    with transaction.atomic():
+        Message.unscoped.filter(
+            pk__in=[m.pk for m in messages], status=MessageStatus.SENDING
+        ).update(
+            status=MessageStatus.QUEUED,
+            attempts=F("attempts") - 1,
+            next_attempt_at=now,
+            updated_at=now,
+        )
 
 
 def _claims_take(
@@ -227,7 +283,7 @@ def _claims_take(
             next_attempt_at=now + LEASE,
             updated_at=now,
         )
-        MessageEvent.unscoped.bulk_create(
+        events_insert(
             MessageEvent(
                 merchant=merchant,
                 message_id=pk,
@@ -288,7 +344,7 @@ def _email_connection(channel_settings) -> tuple | SendOutcome:
 def sender_identity(merchant: Merchant) -> tuple[str, str]:
     """From and Reply-To: the merchant's sender address and name, else the platform's address
     under the merchant's name; replies go to its support address when it has one."""
-    name = merchant.sender_name or merchant.name
+    name = " ".join((merchant.sender_name or merchant.name).split())  # no line breaks in a header
     platform_name, platform_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     address = merchant.sender_email or platform_address
     reply_to = merchant.support_email or merchant.sender_email
@@ -374,7 +430,13 @@ def _record(
         return
     with transaction.atomic():
         ids = [message.pk for message, _, _ in done]
-        rows = Message.unscoped.select_for_update().filter(pk__in=ids).order_by("pk")
+        # the content is not needed here: it was read when the claims were taken
+        rows = (
+            Message.unscoped.select_for_update()
+            .filter(pk__in=ids)
+            .defer("subject", "preheader", "html", "text", "sms")
+            .order_by("pk")
+        )
         current = {message.pk: message for message in rows}
         changed, events, suppressions = [], [], []
         for sent, outcome, suppressed in done:
@@ -409,7 +471,7 @@ def _record(
             unnest_update(Message, changed, RECORDED_FIELDS, merchant_id=done[0][0].merchant_id)
         else:
             Message.unscoped.bulk_update(changed, RECORDED_FIELDS)
-        MessageEvent.unscoped.bulk_create(events)
+        events_insert(events)
         Suppression.unscoped.bulk_create(suppressions, ignore_conflicts=True)
 
 

@@ -11,9 +11,11 @@ so a value from elsewhere cannot reach the markup as CSS or a ``javascript:`` li
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -59,9 +61,40 @@ def email_frame(
         "unsubscribe_url": _link(context.get("unsubscribe_url")) if marketing else "",
     }
     html = (  # a template with a text body only makes a text-only email
-        render_to_string("emails/layout.html", {**values, "body": mark_safe(body_html)})  # noqa: S308 - escaped in the sandbox
-        if body_html.strip()
-        else ""
+        _framed("emails/layout.html", values, body_html, html=True) if body_html.strip() else ""
     )
-    text = render_to_string("emails/layout.txt", {**values, "body": body_text.strip()})
+    text = _framed("emails/layout.txt", values, body_text.strip(), html=False)
     return html, text.strip() + "\n"
+
+
+# The frame is the same for every message of a merchant but for a few values. It is rendered
+# once per brand with markers where those go, and each message fills the markers in one pass
+# (so nothing a value contains is read as a marker).
+PER_MESSAGE = ("subject", "preheader", "preferences_url", "unsubscribe_url", "body")
+MARKER = "ppframe{}mark"
+MARKERS = re.compile(r"ppframe(subject|preheader|preferences_url|unsubscribe_url|body)mark")
+
+
+@lru_cache(maxsize=256)
+def _frame(template_name: str, brand: tuple, present: tuple) -> str:
+    values = dict(brand)
+    for name, there in zip(PER_MESSAGE, present, strict=True):
+        values[name] = mark_safe(MARKER.format(name)) if there else ""  # noqa: S308 - a marker
+    return render_to_string(template_name, values)
+
+
+def _framed(template_name: str, values: dict[str, Any], body: str, *, html: bool) -> str:
+    brand = tuple((k, v) for k, v in values.items() if k not in PER_MESSAGE)
+    if not all(isinstance(v, str) for _, v in brand):  # odd data: render it afresh
+        context = {**values, "body": mark_safe(body) if html else body}  # noqa: S308 - sandboxed
+        return render_to_string(template_name, context)
+    filled = {**values, "body": body}
+    present = tuple(bool(filled[name]) for name in PER_MESSAGE)
+    frame = _frame(template_name, brand, present)
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        # the body is already escaped (rendered in the sandbox); the others are plain text
+        return filled[name] if name == "body" or not html else escape(filled[name])
+
+    return MARKERS.sub(value, frame)

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -44,6 +44,7 @@ from notifications.quiet_hours import next_opening
 from notifications.rendering import RenderError
 from orders.models import Customer
 from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.pgbulk import insert_new
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import check_email, to_e164
 
@@ -58,6 +59,11 @@ COUNTED = (  # what counts toward the frequency cap: everything but what never w
     MessageStatus.BOUNCED,
     MessageStatus.COMPLAINED,
 )
+
+
+# The longest a message can wait before it goes: a deferral (the cap, sending hours) plus
+# retries. A message written earlier than this before a window cannot count in it.
+MAX_DEFERRAL = timedelta(days=32)
 
 
 @dataclass(frozen=True)
@@ -158,22 +164,26 @@ def _decide(
 def _marketing_times(
     merchant: Merchant, customer_ids: set[int], policy: SendingPolicy, now: datetime
 ) -> dict[int, list[datetime]]:
-    """When each customer's counted marketing messages go (went, or wait to go): a deferred
-    message counts at the time it is deferred to, any other at its creation."""
+    """When each customer's counted marketing messages go: when one went (its first attempt),
+    else when it waits to go (a deferral's end), else when it was written (queued)."""
     if not customer_ids or not policy.marketing_cap:
         return {}
     since = now - timedelta(hours=policy.cap_window_hours)
-    rows = Message.unscoped.filter(
-        Q(status=MessageStatus.DEFERRED, deferred_until__gt=since)
-        | (~Q(status=MessageStatus.DEFERRED) & Q(created_at__gt=since)),
-        merchant=merchant,
-        customer_id__in=customer_ids,
-        category=Category.MARKETING,
-        status__in=COUNTED,
-    ).values_list("customer_id", "status", "deferred_until", "created_at")
+    rows = (
+        Message.unscoped.filter(
+            merchant=merchant,
+            customer_id__in=customer_ids,
+            category=Category.MARKETING,
+            status__in=COUNTED,
+            # a message counts from its creation at the earliest: older ones cannot count
+            created_at__gt=since - MAX_DEFERRAL,
+        )
+        .annotate(counted_at=Coalesce("first_attempt_at", "deferred_until", "created_at"))
+        .filter(counted_at__gt=since)
+        .values_list("customer_id", "counted_at")
+    )
     taken: dict[int, list[datetime]] = {}
-    for customer_id, status, deferred, created in rows:
-        when = deferred if status == MessageStatus.DEFERRED and deferred else created
+    for customer_id, when in rows:
         taken.setdefault(customer_id, []).append(when)
     return {customer_id: sorted(times) for customer_id, times in taken.items()}
 
@@ -359,16 +369,23 @@ def _message(
 
 def _insert(merchant: Merchant, fresh: list[Message], found: dict[str, Message]) -> list[Message]:
     """Write the new messages; returns those this call wrote. The same key sent at once from
-    elsewhere (possible without a customer to serialise on) makes the batch go one by one:
-    for such a key, the first writer wins and ``found`` gets its message."""
+    elsewhere (possible without a customer to serialise on): the first writer wins, and
+    ``found`` gets its message."""
     if not fresh:
         return []
-    try:
-        with transaction.atomic():
-            Message.unscoped.bulk_create(fresh)
-        return fresh
-    except IntegrityError:
-        pass
+    if connection.vendor == "postgresql":
+        inserted = insert_new(Message, fresh, conflict="(merchant_id, idempotency_key)")
+        written = [message for message in fresh if message.pk in inserted]
+    else:
+        written = _insert_one_by_one(fresh)
+    for message in fresh:
+        if message not in written:
+            key = message.idempotency_key
+            found[key] = Message.unscoped.get(merchant=merchant, idempotency_key=key)
+    return written
+
+
+def _insert_one_by_one(fresh: list[Message]) -> list[Message]:
     written = []
     for message in fresh:
         try:
@@ -376,14 +393,13 @@ def _insert(merchant: Merchant, fresh: list[Message], found: dict[str, Message])
                 message.save(force_insert=True)
             written.append(message)
         except IntegrityError:
-            key = message.idempotency_key
-            found[key] = Message.unscoped.get(merchant=merchant, idempotency_key=key)
+            continue
     return written
 
 
 def _written(merchant: Merchant, messages: list[Message], claim: str, now: datetime) -> None:
     """New messages' first timeline entries, and the hand-off of the queued ones after commit."""
-    MessageEvent.unscoped.bulk_create(
+    delivery.events_insert(
         MessageEvent(
             merchant=merchant,
             message=message,

@@ -282,16 +282,15 @@ def render_sources(parts: list[tuple[str, bool, str]], context: dict[str, Any]) 
     one another through it, and the caller's data stays untouched."""
     _check_plain(context, "context")
     data = copy.deepcopy(context)
-    rendered = []
-    for source, html, part in parts:
-        if not source:
-            rendered.append("")
-            continue
-        try:
-            output = sandbox.render(sandbox.compiled(source, html=html), data)
-            rendered.append(_checked_output(output))
-        except Exception as exc:
-            raise RenderError(part, _problem(exc)) from None
+    rendered, part = [], parts[0][2] if parts else ""
+    try:
+        # one deadline for the message's parts together (each part's own would cost a timer)
+        with sandbox.time_limit(sandbox.RENDER_SECONDS):
+            for source, html, part in parts:  # noqa: B007 - ``part`` names a failure below
+                output = sandbox.render(sandbox.compiled(source, html=html), data, limited=False)
+                rendered.append(_checked_output(output) if source else "")
+    except Exception as exc:
+        raise RenderError(part, _problem(exc)) from None
     return rendered
 
 

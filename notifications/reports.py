@@ -12,12 +12,12 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from notifications.links import UNSUBSCRIBE_SALT, token_read
@@ -70,7 +70,9 @@ def report_record(*, message: Message, report: Report) -> bool:
     with transaction.atomic():
         message = Message.unscoped.select_for_update().get(pk=message.pk)
         status = report.status if report.status in MAY_FOLLOW else None
-        moves = status is not None and message.status in MAY_FOLLOW[status]
+        # A send that timed out may have gone after all: its report ends the retry.
+        retrying = message.status == S.DEFERRED and message.reason == "retry"
+        moves = status is not None and (message.status in MAY_FOLLOW[status] or retrying)
         try:
             with transaction.atomic():
                 MessageEvent.unscoped.create(
@@ -87,6 +89,8 @@ def report_record(*, message: Message, report: Report) -> bool:
         except IntegrityError:
             return False  # the provider sent this report before
         if moves:
+            if retrying:
+                message.reason, message.detail, message.deferred_until = "", "", None
             message.status = status
             message.next_attempt_at = None
             message.claim = ""
@@ -285,12 +289,20 @@ def sms_inbound_merchants(
     own_ids = ChannelSettings.unscoped.exclude(twilio_account_sid="").values("merchant_id")
     texted = Message.unscoped.filter(channel=Channel.SMS, to=sender).values("merchant_id")
     known = Customer.unscoped.filter(phone=sender).values("merchant_id")
-    merchants = (
+    merchants = list(
         Merchant.objects.filter(Q(pk__in=texted) | Q(pk__in=known))
         .exclude(pk__in=own_ids)
         .order_by("pk")
     )
-    return list(merchants)
+    # The store that texted the number last comes first: HELP answers for it.
+    last = dict(
+        Message.unscoped.filter(channel=Channel.SMS, to=sender, merchant__in=merchants)
+        .values("merchant_id")
+        .annotate(last=Max("created_at"))
+        .values_list("merchant_id", "last")
+    )
+    never = datetime.min.replace(tzinfo=UTC)
+    return sorted(merchants, key=lambda m: last.get(m.pk) or never, reverse=True)
 
 
 def sms_reply_record(*, merchants: list[Merchant], sender: str, body: str) -> tuple[str, str]:
@@ -308,10 +320,12 @@ def sms_reply_record(*, merchants: list[Merchant], sender: str, body: str) -> tu
 
 
 def help_text(merchant: Merchant) -> str:
-    own = ChannelSettings.unscoped.filter(merchant=merchant).values_list("sms_help_text", flat=True)
-    text = own.first() or ""
-    if text:
-        return text
+    """The merchant's own help text when the reply came to its own Twilio account; on the
+    platform's shared number, a text made from its store name and support contact (so no
+    merchant's free text reaches shoppers another store texted)."""
+    own = ChannelSettings.unscoped.filter(merchant=merchant).first()
+    if own is not None and own.has_own_sms and own.sms_help_text:
+        return own.sms_help_text
     contact = merchant.support_email or merchant.support_url
     reach = f" Help: {contact}." if contact else ""
     return f"{merchant.name}: order and delivery texts.{reach} Reply STOP to opt out."

@@ -281,16 +281,18 @@ def compiled(source: str, *, html: bool) -> Template:
     return env.from_string(parsed)
 
 
-def render(template: Template, context: dict[str, Any]) -> str:
+def render(template: Template, context: dict[str, Any], *, limited: bool = True) -> str:
     """``template`` rendered with ``context``, stopped at ``MAX_OUTPUT`` characters or after
-    ``RENDER_SECONDS``."""
+    ``RENDER_SECONDS`` (``limited=False``: the caller holds a ``time_limit`` around it)."""
+    if limited:
+        with time_limit(RENDER_SECONDS):
+            return render(template, context, limited=False)
     produced, length = [], 0
-    with time_limit(RENDER_SECONDS):
-        for chunk in template.generate(context):
-            length += len(chunk)
-            if length > MAX_OUTPUT:
-                raise SecurityError(f"the rendered text is longer than {MAX_OUTPUT:,} characters")
-            produced.append(chunk)
+    for chunk in template.generate(context):
+        length += len(chunk)
+        if length > MAX_OUTPUT:
+            raise SecurityError(f"the rendered text is longer than {MAX_OUTPUT:,} characters")
+        produced.append(chunk)
     return "".join(produced)
 
 

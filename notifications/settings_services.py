@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.channels import email_providers
+from notifications.channels import api_url_check, email_providers
 from notifications.models import CapMode, ChannelSettings, SendingPolicy
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
@@ -201,6 +201,12 @@ def _apply_email(row: ChannelSettings, values: dict[str, Any], errors: _Errors) 
         )
     row.email_provider = provider
     if credentials:
+        for key, value in json.loads(credentials).items():
+            if key.endswith("url"):
+                try:
+                    api_url_check(provider, value)
+                except ValueError as exc:
+                    errors.add("email_credentials", str(exc))
         row.email_credentials = credentials
     if not row.email_webhook_secret:
         row.email_webhook_secret = f"{secrets.token_hex(8)}:{secrets.token_hex(24)}"

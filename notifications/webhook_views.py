@@ -69,9 +69,8 @@ def _signed_by(request: HttpRequest, auth_token: str) -> bool:
 @require_POST
 def sms_status(request: HttpRequest) -> HttpResponse:
     ref = request.GET.get("message", "")
-    message = (
-        Message.unscoped.filter(pk=int(ref), channel=Channel.SMS).first() if ref.isdigit() else None
-    )
+    known = ref.isascii() and ref.isdigit() and len(ref) < 19  # a bigint, not "²" or 10**30
+    message = Message.unscoped.filter(pk=int(ref), channel=Channel.SMS).first() if known else None
     # One answer for an unknown message and a bad signature: no oracle for message ids.
     if message is None or not _signed_by(request, reports.sms_auth_token(message)):
         return HttpResponseForbidden("Invalid signature.")

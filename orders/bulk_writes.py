@@ -19,7 +19,7 @@ from django.db.models.signals import post_init, pre_init
 from orders.models import Customer, Order, OrderLine, Product
 from postpurchase.errors import DomainError
 from postpurchase.events.services import EventSpec, event_record_many
-from postpurchase.pgbulk import copy_insert, qn, unnest_rows, unnest_update
+from postpurchase.pgbulk import allocate_ids, copy_insert, qn, unnest_rows, unnest_update
 from postpurchase.tenancy.models import Merchant
 
 CUSTOMER_FIELDS = (
@@ -181,17 +181,6 @@ def fetch(
             values[i] = convert(values[i], None, connection)
         instances.append(model.from_db("default", names, values))
     return instances
-
-
-def allocate_ids(model, count: int) -> list[int]:
-    """Ids for ``count`` new rows, in ascending order: rows get them in the order the items
-    created them, whatever order they are inserted in."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [model._meta.db_table, count],
-        )
-        return sorted(row[0] for row in cursor.fetchall())
 
 
 def _insert(model, objs: list, *, conflict: str | None, extra: str = "DO NOTHING") -> set[int]:

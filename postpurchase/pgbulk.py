@@ -162,3 +162,44 @@ def unnest_update(model, objs, names: Sequence[str], *, merchant_id: int) -> Non
             f"FROM {source} AS v({columns}) WHERE t.id = v.id AND t.merchant_id = %s",
             [*params, merchant_id],
         )
+
+
+def allocate_ids(model, count: int) -> list[int]:
+    """Ids for ``count`` new rows of ``model``, from its sequence, in ascending order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def insert_new(model, objs, *, conflict: str = "") -> set[int]:
+    """Insert ``objs`` (new instances of ``model``) with one statement, their ids taken from the
+    sequence first, and return the ids of the rows written: all of them (a ``COPY``), or, with
+    ``conflict`` (``"(merchant_id, key)"``), those ``ON CONFLICT … DO NOTHING`` let in."""
+    objs = list(objs)
+    if not objs:
+        return set()
+    for obj, pk in zip(objs, allocate_ids(model, len(objs)), strict=True):
+        obj.pk = pk
+    fields = model._meta.concrete_fields
+    names = [f.attname for f in fields]
+    rows = [[getattr(obj, name) for name in names] for obj in objs]
+    table = model._meta.db_table
+    if not conflict:
+        copy_insert(table, fields, rows)
+        inserted = {obj.pk for obj in objs}
+    else:
+        source, params = unnest_rows(fields, rows)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {qn(table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+                f"SELECT * FROM {source} ON CONFLICT {conflict} DO NOTHING RETURNING id",
+                params,
+            )
+            inserted = {row[0] for row in cursor.fetchall()}
+    for obj in objs:
+        if obj.pk in inserted:
+            obj._state.adding, obj._state.db = False, "default"
+    return inserted

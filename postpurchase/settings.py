@@ -208,15 +208,29 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Post-purchase <no-reply@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # A platform-wide ESP instead of EMAIL_URL's backend, e.g. anymail.backends.postmark.EmailBackend,
-# with its settings as ANYMAIL_<NAME> variables (ANYMAIL_POSTMARK_SERVER_TOKEN=…). Merchants may
-# set their own ESP and credentials in the dashboard; those win for their messages.
+# with its settings as EMAIL_OPTION_<NAME> variables (EMAIL_OPTION_SERVER_TOKEN=…), passed to it
+# alone: never put them in ANYMAIL, where a merchant's own provider would find them.
+PLATFORM_EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="") or EMAIL_CONFIG["EMAIL_BACKEND"]
+PLATFORM_EMAIL_OPTIONS = {
+    name.removeprefix("EMAIL_OPTION_").lower(): value
+    for name, value in os.environ.items()
+    if name.startswith("EMAIL_OPTION_") and value
+}
 if env.str("EMAIL_BACKEND", default=""):
-    EMAIL_BACKEND = env.str("EMAIL_BACKEND")
+    EMAIL_BACKEND = "notifications.platform_email.PlatformEmailBackend"
+# anymail's settings here serve its webhooks only: the basic-auth secret and an ESP's webhook
+# signing key (ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY=…). Sending credentials are refused here.
 ANYMAIL = {
     name.removeprefix("ANYMAIL_"): value
     for name, value in os.environ.items()
     if name.startswith("ANYMAIL_") and value
 }
+for _name in ANYMAIL:
+    if _name != "WEBHOOK_SECRET" and "WEBHOOK" not in _name and "SIGNING" not in _name:
+        raise ImproperlyConfigured(
+            f"ANYMAIL_{_name}: give the platform's email provider its credentials as "
+            f"EMAIL_OPTION_* variables (ANYMAIL_* holds webhook settings only)"
+        )
 # The basic-auth "user:password" ESPs put in the tracking webhook URL (/webhooks/email/<esp>/).
 if PRODUCTION:
     ANYMAIL["WEBHOOK_SECRET"] = _required("ANYMAIL_WEBHOOK_SECRET")

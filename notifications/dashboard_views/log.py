@@ -3,7 +3,7 @@ and one message's content and timeline."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
@@ -67,7 +67,8 @@ def message_log(queryset: QuerySet, *, filters: dict, zone) -> QuerySet:
     if filters.get("date_from"):
         start = datetime.combine(filters["date_from"], time.min, tzinfo=zone)
         queryset = queryset.filter(created_at__gte=start)
-    if filters.get("date_to"):
+    # the whole last day (the calendar's very last day has no next: no upper bound then)
+    if filters.get("date_to") and filters["date_to"] < date.max:
         end = datetime.combine(filters["date_to"] + timedelta(days=1), time.min, tzinfo=zone)
         queryset = queryset.filter(created_at__lt=end)
     return queryset.order_by("-created_at", "-id")

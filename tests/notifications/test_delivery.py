@@ -428,14 +428,22 @@ def test_retries_stop_after_the_last_attempt(shop, postmark):
     )
 
 
-def test_an_api_url_pointing_inside_the_network_is_refused(shop, settings):
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        "http://10.0.0.5/",
+        "https://attacker.example/",  # public, but not Postmark's
+        "http://api.postmarkapp.com/",  # Postmark's host, without TLS
+    ],
+)
+def test_an_api_url_off_the_esps_own_hosts_is_refused(shop, settings, api_url):
     # given
     settings.WEBHOOKS_ALLOW_LOOPBACK = False
     merchant, customer = shop
     ChannelSettings.unscoped.create(
         merchant=merchant,
         email_provider="postmark",
-        email_credentials=json.dumps({"server_token": "t", "api_url": "http://10.0.0.5/"}),
+        email_credentials=json.dumps({"server_token": "t", "api_url": api_url}),
     )
     message = queued(merchant, customer, template(merchant))
 

@@ -1,5 +1,7 @@
 """The branded frame around every email."""
 
+import pytest
+
 from notifications.layout import email_frame
 from notifications.rendering import sample_context
 
@@ -49,3 +51,52 @@ def test_a_text_only_template_makes_a_text_only_email():
     html, text = frame(body_html="")
     assert html == ""
     assert text.startswith("Body\n\n--\nDemo Outfitters\n")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {
+            "subject": "Tom & Jerry <3",
+            "preheader": "",
+            "preferences_url": "",
+            "unsubscribe_url": "",
+        },
+        {
+            "subject": "ppframebodymark ppframepreheadermark",  # looks like a marker: stays text
+            "preheader": "Soon <b>now</b>",
+            "preferences_url": "https://t.example/p?a=1&b=2",
+            "unsubscribe_url": "https://t.example/u/x",
+        },
+    ],
+)
+def test_the_cached_frame_is_what_django_renders_afresh(values):
+    # given
+    from django.template.loader import render_to_string
+    from django.utils.safestring import mark_safe
+
+    from notifications.layout import _framed
+
+    brand = {
+        "lang": "en",
+        "primary": "#112233",
+        "accent": "#445566",
+        "logo_url": "",
+        "store_name": "Ada's <Shop>",
+        "address": "1 Rue\nParis",
+        "support_email": "help@shop.example",
+        "support_url": "",
+    }
+    body = "<p>Hi &amp; welcome</p>"
+
+    for template, html in (("emails/layout.html", True), ("emails/layout.txt", False)):
+        # when
+        cached = _framed(template, {**brand, **values}, body, html=html)
+        cached_again = _framed(template, {**brand, **values}, body, html=html)
+
+        # then
+        fresh = render_to_string(
+            template,
+            {**brand, **values, "body": mark_safe(body) if html else body},  # noqa: S308
+        )
+        assert cached == cached_again == fresh
