@@ -34,7 +34,6 @@ from notifications.models import (
     Channel,
     ContactPreference,
     Message,
-    MessageEvent,
     MessageStatus,
     MessageTemplate,
     SendingPolicy,
@@ -399,17 +398,7 @@ def _insert_one_by_one(fresh: list[Message]) -> list[Message]:
 
 def _written(merchant: Merchant, messages: list[Message], claim: str, now: datetime) -> None:
     """New messages' first timeline entries, and the hand-off of the queued ones after commit."""
-    delivery.events_insert(
-        MessageEvent(
-            merchant=merchant,
-            message=message,
-            status=message.status,
-            reason=message.reason,
-            detail=message.detail,
-            occurred_at=now,
-        )
-        for message in messages
-    )
+    delivery.events_insert((merchant.pk, m.pk, m.status, m.reason, m.detail, now) for m in messages)
     queued = [message.pk for message in messages if claim and message.claim == claim]
     if queued:
         delivery.enqueue_after_commit(queued, claim, merchant.pk)
