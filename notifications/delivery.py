@@ -377,11 +377,19 @@ def unsubscribe_headers(merchant: Merchant, message: Message) -> dict[str, str]:
     }
 
 
+def _identity(merchant: Merchant) -> tuple[str, str]:
+    """``sender_identity`` once per merchant instance (a run sends many with one)."""
+    cached = getattr(merchant, "_sender_identity", None)
+    if cached is None:
+        cached = merchant._sender_identity = sender_identity(merchant)
+    return cached
+
+
 def _email_send(merchant: Merchant, message: Message, connection) -> SendOutcome:
     if isinstance(connection, SendOutcome):
         return connection
     backend, provider = connection
-    from_email, reply_to = sender_identity(merchant)
+    from_email, reply_to = _identity(merchant)
     email = channels.email_build(
         subject=message.subject,
         text=message.text,

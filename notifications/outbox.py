@@ -377,8 +377,9 @@ def _insert(merchant: Merchant, fresh: list[Message], found: dict[str, Message])
         written = [message for message in fresh if message.pk in inserted]
     else:
         written = _insert_one_by_one(fresh)
+    kept = {id(message) for message in written}
     for message in fresh:
-        if message not in written:
+        if id(message) not in kept:
             key = message.idempotency_key
             found[key] = Message.unscoped.get(merchant=merchant, idempotency_key=key)
     return written

@@ -323,6 +323,9 @@ def time_limit(seconds: float):
 
     def expire(signum, frame):
         if getattr(_timers, "deadline", None) is not None:
+            # Raised again every 50 ms until the block ends: a signal that lands in code that
+            # swallows exceptions (a weakref finalizer during garbage collection) is not lost.
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
             raise RenderTimeout(f"the template took longer than {seconds:g} s to render")
 
     previous = signal.signal(signal.SIGALRM, expire)
