@@ -19,7 +19,7 @@ from django.db.models.signals import post_init, pre_init
 from orders.models import Customer, Order, OrderLine, Product
 from postpurchase.errors import DomainError
 from postpurchase.events.services import EventSpec, event_record_many
-from postpurchase.pgbulk import allocate_ids, copy_insert, qn, unnest_rows, unnest_update
+from postpurchase.pgbulk import allocate_ids, copy_insert, insert_rows, qn, unnest_update
 from postpurchase.tenancy.models import Merchant
 
 CUSTOMER_FIELDS = (
@@ -195,14 +195,7 @@ def _insert(model, objs: list, *, conflict: str | None, extra: str = "DO NOTHING
         copy_insert(table, fields, rows)
         inserted = {obj.pk for obj in objs}
     else:
-        source, params = unnest_rows(fields, rows)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {qn(table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-                f"SELECT * FROM {source} ON CONFLICT {conflict} {extra} RETURNING id",
-                params,
-            )
-            inserted = {row[0] for row in cursor.fetchall()}
+        inserted = insert_rows(table, fields, rows, conflict=conflict, extra=extra)
     for obj in objs:
         obj._state.adding, obj._state.db = False, "default"
     return inserted

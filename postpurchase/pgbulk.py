@@ -174,6 +174,21 @@ def allocate_ids(model, count: int) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
+def insert_rows(
+    table: str, fields: Sequence[Field], rows: Sequence[Sequence], *, conflict: str, extra: str
+) -> set[int]:
+    """``INSERT … SELECT * FROM unnest(…) ON CONFLICT conflict extra RETURNING id``: the ids of
+    the rows written."""
+    source, params = unnest_rows(fields, rows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+            f"SELECT * FROM {source} ON CONFLICT {conflict} {extra} RETURNING id",
+            params,
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def insert_new(model, objs, *, conflict: str = "") -> set[int]:
     """Insert ``objs`` (new instances of ``model``) with one statement, their ids taken from the
     sequence first, and return the ids of the rows written: all of them (a ``COPY``), or, with
@@ -191,14 +206,7 @@ def insert_new(model, objs, *, conflict: str = "") -> set[int]:
         copy_insert(table, fields, rows)
         inserted = {obj.pk for obj in objs}
     else:
-        source, params = unnest_rows(fields, rows)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {qn(table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-                f"SELECT * FROM {source} ON CONFLICT {conflict} DO NOTHING RETURNING id",
-                params,
-            )
-            inserted = {row[0] for row in cursor.fetchall()}
+        inserted = insert_rows(table, fields, rows, conflict=conflict, extra="DO NOTHING")
     for obj in objs:
         if obj.pk in inserted:
             obj._state.adding, obj._state.db = False, "default"
