@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class JourneysConfig(AppConfig):
     name = "journeys"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from journeys.services import CONSUMER_NAME, journeys_on_event
+        from postpurchase.events.registry import registry
+
+        # Every event type: any may trigger, exit, convert or wake a journey; which ones do is
+        # read from the live versions inside the consumer's transaction.
+        registry.subscribe("*", CONSUMER_NAME, journeys_on_event)

@@ -414,3 +414,12 @@ CELERY_BEAT_SCHEDULE["messages-due"] = {
     "schedule": timedelta(seconds=MESSAGES_SWEEP_SECONDS),
     "options": {"queue": "messages", "expires": MESSAGES_SWEEP_SECONDS},
 }
+
+# --- Journeys -------------------------------------------------------------------------------
+# How often beat runs the scheduler: due enrollments (delays that ended, waits that timed out).
+JOURNEYS_TICK_SECONDS = env.float("JOURNEYS_TICK_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE["journeys-tick"] = {
+    "task": "journeys.tasks.journeys_tick",
+    "schedule": timedelta(seconds=JOURNEYS_TICK_SECONDS),
+    "options": {"queue": "journeys", "expires": JOURNEYS_TICK_SECONDS},
+}

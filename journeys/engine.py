@@ -1,0 +1,421 @@
+"""The journey engine: advances enrollments step by step until each reaches its next wait (a
+delay, an event to wait for) or its end, in the caller's transaction, with the clock passed in.
+
+Callers lock the enrollments first (the scheduler with ``SELECT … FOR UPDATE SKIP LOCKED``, the
+event consumer for one customer), then ``enrollments_advance`` locks their customers in id order
+(as ``message_send_batch`` does), runs the steps, sends what the steps send in one outbox batch
+(each message keyed ``journey:<enrollment>:<step>:<visit>``, so a re-run sends nothing twice),
+writes the step log and saves the enrollments. Nothing waits on a broker timer: a wait is
+``next_run_at`` on the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import connection
+
+from journeys import schema
+from journeys.conditions import MISSING, all_hold, resolve
+from journeys.models import Enrollment, EnrollmentState, JourneyStepLog
+from notifications.context import message_context
+from notifications.models import MessageStatus, MessageTemplate
+from notifications.outbox import SendRequest, message_send_batch
+from orders.models import Customer, Order, Shipment
+from postpurchase.pgbulk import unnest_update
+from postpurchase.tenancy.models import Merchant
+
+MAX_STEPS = 200  # per advance; the schema forbids loops, so this is only a guard
+SAVED_FIELDS = [
+    "state",
+    "current_step",
+    "next_run_at",
+    "wait_event",
+    "wait_match",
+    "context",
+    "assignments",
+    "finished_at",
+    "exit_reason",
+]
+NOT_SENT = {MessageStatus.SUPPRESSED, MessageStatus.FAILED}
+
+
+@lru_cache(maxsize=1024)
+def definition_of(version_id: int, raw: str) -> schema.Definition:
+    """A version's definition, parsed once per process (versions never change)."""
+    return schema.Definition.model_validate_json(raw)
+
+
+def definition(version) -> schema.Definition:
+    import json
+
+    return definition_of(version.pk, json.dumps(version.definition, sort_keys=True))
+
+
+def bucket(*parts: Any) -> int:
+    """A stable number in 0..9999 from ``parts``: the same enrollment always lands alike."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000
+
+
+def customer_facts(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.pk,
+        "email": customer.email,
+        "phone": customer.phone,
+        "first_name": customer.first_name,
+        "locale": customer.locale,
+        "timezone": customer.timezone,
+        "tags": list(customer.tags or []),
+        "orders_count": customer.orders_count,
+        "total_spent": str(customer.total_spent),
+        "email_marketing_consent": customer.email_marketing_consent,
+        "sms_marketing_consent": customer.sms_marketing_consent,
+        "birthday": customer.birthday.isoformat() if customer.birthday else None,
+    }
+
+
+def order_facts(order: Order) -> dict[str, Any]:
+    lines = list(order.lines.select_related("product"))
+    return {
+        "id": order.pk,
+        "number": order.number,
+        "currency": order.currency,
+        "total": str(order.total),
+        "line_count": len(lines),
+        "skus": sorted({line.sku for line in lines if line.sku}),
+        "categories": sorted(
+            {line.product.category for line in lines if line.product and line.product.category}
+        ),
+        "financial_status": str(order.financial_status),
+        "fulfillment_status": str(order.fulfillment_status),
+    }
+
+
+def zone_of(customer: Customer, merchant: Merchant) -> ZoneInfo:
+    for name in (customer.timezone, merchant.timezone):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def delay_until(step: schema.DelayStep, now: datetime, zone: ZoneInfo) -> datetime:
+    """The end of a delay: ``days`` and ``hours`` on, then the next ``at`` on an allowed
+    weekday in the customer's zone (DST-correct: the wall time is kept)."""
+    until = now + timedelta(days=step.days, hours=step.hours)
+    if step.at is None and not step.weekdays:
+        return until
+    local = until.astimezone(zone)
+    hour, minute = (int(x) for x in (step.at or "00:00").split(":"))
+    for offset in range(8):
+        day = local.date() + timedelta(days=offset)
+        if step.weekdays and day.weekday() not in step.weekdays:
+            continue
+        wall = datetime.combine(day, time(hour, minute) if step.at else local.time(), zone)
+        if wall >= local:
+            return wall
+    return until  # pragma: no cover - a week always holds an allowed day
+
+
+@dataclass
+class Pending:
+    """A send a step asked for, and what to do with its message."""
+
+    enrollment: Enrollment
+    step: schema.SendStep
+    key: str
+    template: str
+    entry: JourneyStepLog | None = None  # the step's log entry, completed once sent
+    parent: JourneyStepLog | None = None  # for a fallback: the first template's entry
+
+
+@dataclass
+class Run:
+    """One ``enrollments_advance``: what it loaded once and what it will write."""
+
+    merchant: Merchant
+    now: datetime
+    customers: dict[int, Customer]
+    orders: dict[int, Order] = field(default_factory=dict)
+    templates: dict[str, MessageTemplate] = field(default_factory=dict)
+    sends: list[Pending] = field(default_factory=list)
+    logs: list[JourneyStepLog] = field(default_factory=list)
+    tagged: set[int] = field(default_factory=set)
+
+    def log(self, enrollment, step_id, step_type, outcome, detail="", message=None):
+        entry = JourneyStepLog(
+            merchant=self.merchant,
+            enrollment=enrollment,
+            step_id=step_id,
+            step_type=step_type,
+            outcome=outcome,
+            detail=detail[:2000],
+            message=message,
+            occurred_at=self.now,
+        )
+        entry.followups = []  # a fallback send, logged right after its step
+        self.logs.append(entry)
+        return entry
+
+    def entries(self) -> list[JourneyStepLog]:
+        """The log in the order things happened (a send's outcome at its step's place)."""
+        ordered = []
+        for entry in self.logs:
+            ordered.append(entry)
+            ordered.extend(entry.followups)
+        return ordered
+
+    def order(self, order_id) -> Order | None:
+        if not isinstance(order_id, int):
+            return None
+        if order_id not in self.orders:
+            found = Order.unscoped.filter(merchant=self.merchant, pk=order_id).first()
+            self.orders[order_id] = found
+        return self.orders[order_id]
+
+
+def facts_for(run: Run, enrollment: Enrollment) -> dict[str, Any]:
+    customer = run.customers[enrollment.customer_id]
+    order = run.order(enrollment.context.get("order_id"))
+    facts = {
+        "event": enrollment.context.get("event", {}),
+        "customer": customer_facts(customer),
+        "order": order_facts(order) if order is not None else {},
+    }
+    return facts
+
+
+def _step_statuses(enrollment: Enrollment) -> dict[str, Any]:
+    rows = (
+        JourneyStepLog.unscoped.filter(enrollment=enrollment, message__isnull=False)
+        .values_list("step_id", "message__status")
+        .order_by("occurred_at", "id")
+    )
+    return {step_id: {"status": status} for step_id, status in rows}
+
+
+def enrollments_advance(
+    *,
+    merchant: Merchant,
+    enrollments: list[Enrollment],
+    now: datetime,
+    woken: dict[int, str] | None = None,
+) -> None:
+    """Run each enrollment (locked by the caller) from its current step to its next wait or its
+    end. ``woken``: for waiting enrollments, ``"event"`` (what they waited for came) or
+    ``"timeout"``."""
+    if not enrollments:
+        return
+    woken = woken or {}
+    ids = sorted({e.customer_id for e in enrollments})
+    customers = {
+        c.pk: c
+        for c in Customer.unscoped.select_for_update(no_key=True)
+        .filter(merchant=merchant, pk__in=ids)
+        .order_by("pk")
+    }
+    run = Run(merchant=merchant, now=now, customers=customers)
+    for enrollment in enrollments:
+        _resume(run, enrollment, woken.get(enrollment.pk))
+        _walk(run, enrollment)
+    _send(run)
+    if run.tagged:
+        Customer.unscoped.bulk_update([customers[pk] for pk in sorted(run.tagged)], ["tags"])
+    _save(merchant, enrollments)
+    JourneyStepLog.unscoped.bulk_create(run.entries())
+
+
+def _resume(run: Run, enrollment: Enrollment, why: str | None) -> None:
+    """A waiting enrollment woken: on to the step after the wait, by the event's way or the
+    timeout's."""
+    if enrollment.state != EnrollmentState.WAITING:
+        return
+    step = definition(enrollment.version).step(enrollment.current_step)
+    came = why == "event"
+    run.log(enrollment, step.id, step.type, "event_arrived" if came else "timed_out")
+    enrollment.current_step = step.next if came else step.timeout_next
+    enrollment.state = EnrollmentState.ACTIVE
+    enrollment.wait_event, enrollment.wait_match = "", {}
+    enrollment.next_run_at = run.now
+
+
+def _finish(run: Run, enrollment: Enrollment, state: str, reason: str = "") -> None:
+    enrollment.state = state
+    enrollment.exit_reason = reason
+    enrollment.finished_at = run.now
+    enrollment.next_run_at = None
+    enrollment.current_step = ""
+    enrollment.wait_event, enrollment.wait_match = "", {}
+
+
+def _walk(run: Run, enrollment: Enrollment) -> None:
+    """Take steps until a wait or the end."""
+    plan = definition(enrollment.version)
+    steps = plan.by_id()
+    for _ in range(MAX_STEPS):
+        if enrollment.state != EnrollmentState.ACTIVE:
+            return
+        if not enrollment.current_step:
+            _finish(run, enrollment, EnrollmentState.COMPLETED)
+            run.log(enrollment, "", "end", "completed")
+            return
+        step = steps[enrollment.current_step]
+        visits = enrollment.context.setdefault("visits", {})
+        visits[step.id] = visits.get(step.id, 0) + 1
+        following = _take(run, enrollment, step, visits[step.id])
+        if following is None:  # waits, or ended
+            return
+        enrollment.current_step = following
+    _finish(run, enrollment, EnrollmentState.FAILED, "too_many_steps")  # pragma: no cover
+
+
+def _take(run: Run, enrollment: Enrollment, step, visit: int) -> str | None:
+    """One step; returns the id of the next (``""``: the end), or ``None`` to stop here."""
+    if isinstance(step, schema.SendStep):
+        if enrollment.holdout:
+            run.log(enrollment, step.id, step.type, "held_out", "In the holdout: nothing sent.")
+        else:
+            key = f"journey:{enrollment.pk}:{step.id}:{visit}"
+            entry = run.log(enrollment, step.id, step.type, "sending", step.template)
+            run.sends.append(Pending(enrollment, step, key, step.template, entry))
+        return step.next
+    if isinstance(step, schema.DelayStep):
+        customer = run.customers[enrollment.customer_id]
+        until = delay_until(step, run.now, zone_of(customer, run.merchant))
+        run.log(enrollment, step.id, step.type, "waiting", f"until {until.isoformat()}")
+        if not step.next:
+            return ""
+        enrollment.current_step, enrollment.next_run_at = step.next, until
+        return None if until > run.now else step.next
+    if isinstance(step, schema.WaitStep):
+        trigger = enrollment.context.get("event", {})
+        match = {}
+        for key, value in step.match.items():
+            if isinstance(value, str) and value.startswith("trigger."):
+                found = resolve(trigger, value.removeprefix("trigger."))
+                value = None if found is MISSING else found
+            match[key] = value
+        enrollment.state = EnrollmentState.WAITING
+        enrollment.current_step = step.id
+        enrollment.wait_event, enrollment.wait_match = step.event, match
+        enrollment.next_run_at = run.now + timedelta(hours=step.timeout_hours)
+        run.log(enrollment, step.id, step.type, "waiting", f"for {step.event}")
+        return None
+    if isinstance(step, schema.ConditionStep):
+        facts = facts_for(run, enrollment)
+        if any(c.path.startswith("steps.") for c in step.conditions):
+            facts["steps"] = _step_statuses(enrollment)
+        passed = all_hold(step.conditions, facts, match=step.match)
+        run.log(enrollment, step.id, step.type, "yes" if passed else "no")
+        return step.then if passed else step.otherwise
+    if isinstance(step, schema.SplitStep):
+        index = enrollment.assignments.get(step.id)
+        if index is None:
+            total = sum(branch.weight for branch in step.branches)
+            point = bucket(enrollment.pk, step.id) * total // 10_000
+            for index, branch in enumerate(step.branches):  # noqa: B007 - kept after the loop
+                point -= branch.weight
+                if point < 0:
+                    break
+            enrollment.assignments[step.id] = index
+        branch = step.branches[index]
+        run.log(enrollment, step.id, step.type, f"branch_{index}", branch.name)
+        return branch.next
+    if isinstance(step, schema.ActionStep):
+        customer = run.customers[enrollment.customer_id]
+        tags = list(customer.tags or [])
+        if step.action == "add_tag" and step.tag not in tags:
+            tags.append(step.tag)
+        elif step.action == "remove_tag" and step.tag in tags:
+            tags.remove(step.tag)
+        if tags != list(customer.tags or []):
+            customer.tags = tags
+            run.tagged.add(customer.pk)
+        run.log(enrollment, step.id, step.type, step.action, step.tag)
+        return step.next
+    if isinstance(step, schema.ExitStep):
+        _finish(run, enrollment, EnrollmentState.EXITED, "exit_step")
+        run.log(enrollment, step.id, step.type, "exited")
+        return None
+    raise AssertionError(f"unknown step {step!r}")  # pragma: no cover
+
+
+def _templates(run: Run, keys: set[str]) -> None:
+    missing = keys - set(run.templates)
+    if missing:
+        for template in MessageTemplate.unscoped.filter(merchant=run.merchant, key__in=missing):
+            run.templates[template.key] = template
+
+
+def _context(run: Run, enrollment: Enrollment) -> dict[str, Any]:
+    customer = run.customers[enrollment.customer_id]
+    order = run.order(enrollment.context.get("order_id"))
+    shipment_id = enrollment.context.get("shipment_id")
+    shipment = (
+        Shipment.unscoped.filter(merchant=run.merchant, pk=shipment_id).first()
+        if isinstance(shipment_id, int)
+        else None
+    )
+    links = {}
+    if shipment is not None and shipment.tracking_url:
+        links["tracking_url"] = shipment.tracking_url
+    return message_context(
+        merchant=run.merchant, customer=customer, order=order, shipment=shipment, links=links
+    )
+
+
+def _send(run: Run) -> None:
+    """Every send the steps asked for, in one outbox batch; a step's fallback template goes out
+    in a second batch for those the first may not reach (consent, address, suppression)."""
+    pending = run.sends
+    for attempt in (0, 1):
+        if not pending:
+            return
+        _templates(run, {p.template for p in pending})
+        requests, asked = [], []
+        for p in pending:
+            if p.entry is None:  # a fallback: its own entry, right after the step's
+                p.entry = run.log(p.enrollment, p.step.id, p.step.type, "sending", p.template)
+                run.logs.pop()
+                p.parent.followups.append(p.entry)
+            template = run.templates.get(p.template)
+            if template is None or template.current_version_id is None:
+                p.entry.outcome, p.entry.detail = "failed", f"no template {p.template!r}"
+                continue
+            customer = run.customers[p.enrollment.customer_id]
+            requests.append(SendRequest(template, customer, _context(run, p.enrollment), p.key))
+            asked.append(p)
+        messages = message_send_batch(merchant=run.merchant, requests=requests, now=run.now)
+        retry = []
+        for p, message in zip(asked, messages, strict=True):
+            outcome = message.status if not message.reason else f"{message.status}:{message.reason}"
+            p.entry.outcome, p.entry.message = outcome[:40], message
+            fallback = p.step.fallback_template
+            if attempt == 0 and fallback and message.status in NOT_SENT:
+                retry.append(
+                    Pending(p.enrollment, p.step, f"{p.key}:fallback", fallback, parent=p.entry)
+                )
+        pending = retry
+
+
+def _save(merchant: Merchant, enrollments: list[Enrollment]) -> None:
+    if connection.vendor == "postgresql":
+        unnest_update(Enrollment, enrollments, SAVED_FIELDS, merchant_id=merchant.pk)
+    else:
+        Enrollment.unscoped.bulk_update(enrollments, SAVED_FIELDS)
+
+
+def revenue_of(payload: dict[str, Any]) -> Decimal | None:
+    try:
+        return Decimal(str(payload.get("total"))) if payload.get("total") is not None else None
+    except ArithmeticError:
+        return None

@@ -1,0 +1,234 @@
+"""A journey's definition: what starts it, who may enter, what ends it, and its steps, as a
+graph of steps with stable ids. Validated whole before a draft is saved or published: every
+reference resolves, nothing is unreachable, and there is no loop (a journey always ends).
+
+    {
+      "trigger": {"event": "order.placed",
+                  "conditions": [{"path": "event.total", "op": "gt", "value": 100}]},
+      "entry": {"per": "order", "reentry": "always", "cooldown_hours": 0, "max_entries": null},
+      "exit_events": ["order.cancelled"],
+      "goal": {"event": "review.submitted", "within_hours": 336},
+      "holdout_percent": 10,
+      "start": "confirm",
+      "steps": [
+        {"id": "confirm", "type": "send", "template": "order_confirmation", "next": "wait"},
+        {"id": "wait", "type": "delay", "hours": 72, "next": "ask"},
+        {"id": "ask", "type": "send", "template": "review_request"}
+      ]
+    }
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+StepId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+EventType = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+]
+TemplateKey = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+Next = Annotated[str, Field(max_length=64)]
+OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "not_contains", "in", "exists", "missing")
+PATH = re.compile(r"^(event|customer|order|steps)(\.[A-Za-z0-9_]+)+$")
+TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Condition(Strict):
+    """``path`` names a value: ``event.<payload key>``, ``customer.<attribute>`` (orders_count,
+    total_spent, tags, email, locale, …), ``order.<attribute>`` (total, categories, skus,
+    line_count, …) or ``steps.<step id>.status`` (the status of the message that step sent)."""
+
+    path: Annotated[str, Field(max_length=200)]
+    op: Literal[OPS]  # type: ignore[valid-type]
+    value: Any = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not PATH.fullmatch(value):
+            raise ValueError("a path starts with event., customer., order. or steps.")
+        return value
+
+
+class Trigger(Strict):
+    event: EventType
+    conditions: Annotated[list[Condition], Field(max_length=20)] = []
+
+
+class Entry(Strict):
+    """``per``: one open enrollment per customer, or per order (two orders, two journeys).
+    ``reentry``: ``never`` again, ``always`` (once the last one ended), or ``after`` a cooldown
+    since the last entry. ``max_entries``: a cap on entries per customer (None: no cap)."""
+
+    per: Literal["customer", "order"] = "customer"
+    reentry: Literal["never", "always", "after"] = "always"
+    cooldown_hours: Annotated[int, Field(ge=0, le=24 * 366)] = 0
+    max_entries: Annotated[int | None, Field(ge=1, le=10_000)] = None
+
+
+class Goal(Strict):
+    event: EventType
+    within_hours: Annotated[int, Field(ge=1, le=24 * 366)]
+
+
+class SendStep(Strict):
+    id: StepId
+    type: Literal["send"]
+    template: TemplateKey
+    fallback_template: TemplateKey | None = None  # when the first may not go (consent, address)
+    next: Next = ""
+
+
+class DelayStep(Strict):
+    """Wait ``hours`` (and ``days``); then, if set, until the next ``at`` local time of day in the
+    customer's zone, on one of ``weekdays`` (0 Monday … 6 Sunday)."""
+
+    id: StepId
+    type: Literal["delay"]
+    days: Annotated[float, Field(ge=0, le=366)] = 0
+    hours: Annotated[float, Field(ge=0, le=24 * 366)] = 0
+    at: str | None = None
+    weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(max_length=7)] = []
+    next: Next = ""
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str | None) -> str | None:
+        if value is not None and not TIME_OF_DAY.fullmatch(value):
+            raise ValueError("a time of day as HH:MM")
+        return value
+
+
+class WaitStep(Strict):
+    """Wait for ``event`` for this customer, whose payload matches ``match`` (payload key →
+    a value, or ``"trigger.<key>"`` for the trigger's value: the same order), at most
+    ``timeout_hours``; then ``next`` if it came, ``timeout_next`` if not."""
+
+    id: StepId
+    type: Literal["wait_for_event"]
+    event: EventType
+    match: Annotated[dict[str, Any], Field(max_length=10)] = {}
+    timeout_hours: Annotated[float, Field(gt=0, le=24 * 366)]
+    next: Next = ""
+    timeout_next: Next = ""
+
+
+class ConditionStep(Strict):
+    id: StepId
+    type: Literal["condition"]
+    conditions: Annotated[list[Condition], Field(min_length=1, max_length=20)]
+    match: Literal["all", "any"] = "all"
+    then: Next = ""
+    otherwise: Next = Field(default="", alias="else")
+
+
+class Branch(Strict):
+    weight: Annotated[int, Field(ge=1, le=1000)]
+    next: Next = ""
+    name: Annotated[str, Field(max_length=50)] = ""
+
+
+class SplitStep(Strict):
+    id: StepId
+    type: Literal["split"]
+    branches: Annotated[list[Branch], Field(min_length=2, max_length=10)]
+
+
+class ActionStep(Strict):
+    id: StepId
+    type: Literal["action"]
+    action: Literal["add_tag", "remove_tag"]
+    tag: Annotated[str, Field(min_length=1, max_length=100)]
+    next: Next = ""
+
+
+class ExitStep(Strict):
+    id: StepId
+    type: Literal["exit"]
+
+
+Step = Annotated[
+    SendStep | DelayStep | WaitStep | ConditionStep | SplitStep | ActionStep | ExitStep,
+    Field(discriminator="type"),
+]
+
+
+def targets(step) -> list[str]:
+    """The step ids a step can go to next."""
+    if isinstance(step, ConditionStep):
+        found = [step.then, step.otherwise]
+    elif isinstance(step, SplitStep):
+        found = [branch.next for branch in step.branches]
+    elif isinstance(step, WaitStep):
+        found = [step.next, step.timeout_next]
+    elif isinstance(step, ExitStep):
+        found = []
+    else:
+        found = [step.next]
+    return [target for target in found if target]
+
+
+class Definition(Strict):
+    trigger: Trigger
+    entry: Entry = Entry()
+    exit_events: Annotated[list[EventType], Field(max_length=20)] = []
+    goal: Goal | None = None
+    holdout_percent: Annotated[int, Field(ge=0, le=50)] = 0
+    start: StepId
+    steps: Annotated[list[Step], Field(min_length=1, max_length=100)]
+
+    def step(self, step_id: str):
+        return self.by_id().get(step_id)
+
+    def by_id(self) -> dict[str, Any]:
+        return {step.id: step for step in self.steps}
+
+    def cross_field_errors(self) -> dict[str, list[dict[str, str]]]:
+        """Ids unique, every reference resolves, every step reachable from ``start``, no loop."""
+        errors: dict[str, list[dict[str, str]]] = {}
+
+        def add(field: str, message: str) -> None:
+            errors.setdefault(field, []).append({"code": "invalid", "message": message})
+
+        ids: dict[str, int] = {}
+        for i, step in enumerate(self.steps):
+            if step.id in ids:
+                add(f"steps[{i}].id", f"another step has id {step.id!r}")
+            ids.setdefault(step.id, i)
+        if self.start not in ids:
+            add("start", f"no step has id {self.start!r}")
+        for i, step in enumerate(self.steps):
+            for target in targets(step):
+                if target not in ids:
+                    add(f"steps[{i}]", f"goes to {target!r}, which is not a step")
+        if errors:
+            return errors
+        graph = {step.id: targets(step) for step in self.steps}
+        seen: set[str] = set()
+        path: list[str] = []
+
+        def visit(node: str) -> None:
+            if node in path:
+                loop = " → ".join([*path[path.index(node) :], node])
+                add("steps", f"the steps loop ({loop}); a journey must always end")
+                return
+            if node in seen:
+                return
+            seen.add(node)
+            path.append(node)
+            for target in graph[node]:
+                visit(target)
+            path.pop()
+
+        visit(self.start)
+        for i, step in enumerate(self.steps):
+            if step.id not in seen and not errors:
+                add(f"steps[{i}]", f"step {step.id!r} cannot be reached from the start")
+        return errors

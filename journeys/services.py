@@ -1,0 +1,387 @@
+"""Journeys: drafting and publishing, entering customers from events, exits, goals, waking
+waits, and the scheduler's tick.
+
+- ``journey_save`` checks a definition whole (``journeys.schema``) and keeps it as the draft;
+  ``journey_publish`` freezes the draft into version n + 1 (its templates must exist) and makes
+  it live: new enrollments use it, running ones keep their version.
+- ``journeys_on_event`` is the event log's consumer (``journeys.engine``, every event type): in
+  the consumer's transaction, once per event, it ends the customer's enrollments the event
+  exits, records goals, wakes enrollments waiting for it, and enters the customer in every live
+  journey it triggers (conditions and entry rules checked), advancing each at once.
+- ``journeys_tick`` is the scheduler: it claims due enrollments with ``SELECT … FOR UPDATE SKIP
+  LOCKED`` in batches and advances each to its next wait, one transaction per batch, so two
+  schedulers never take the same enrollment and a crash loses no step (the batch rolls back and
+  is found again).
+"""
+
+from __future__ import annotations
+
+import time as clock_time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max
+from django.utils import timezone
+
+from journeys import schema
+from journeys.conditions import all_hold
+from journeys.engine import (
+    bucket,
+    customer_facts,
+    definition,
+    enrollments_advance,
+    order_facts,
+    revenue_of,
+)
+from journeys.models import (
+    OPEN_STATES,
+    Enrollment,
+    EnrollmentState,
+    Journey,
+    JourneyStatus,
+    JourneyStepLog,
+    JourneyVersion,
+)
+from notifications.models import MessageTemplate
+from orders.models import Customer, Order
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.models import Event
+from postpurchase.tenancy.models import Merchant
+from postpurchase.validation import parse_payload
+
+CONSUMER_NAME = "journeys.engine"
+TICK_BATCH = 500
+TICK_BUDGET = timedelta(seconds=20)
+
+
+# --- drafting and publishing -----------------------------------------------------------------
+
+
+def journey_save(
+    *,
+    merchant: Merchant,
+    key: str,
+    name: str,
+    definition: dict[str, Any],
+    description: str = "",
+    journey: Journey | None = None,
+    now: datetime | None = None,
+) -> Journey:
+    """Create a journey, or replace the draft of ``journey`` (a live one keeps running its
+    published version until the draft is published)."""
+    parse_payload(schema.Definition, definition)
+    if not key or len(key) > 100 or not key.replace("-", "").replace("_", "").isalnum():
+        raise DomainError(ErrorCode.INVALID, "A key of letters, digits, - and _.", field="key")
+    if not name.strip() or len(name) > 200:
+        raise DomainError(ErrorCode.INVALID, "A name of 1 to 200 characters.", field="name")
+    now = now or timezone.now()
+    journey = journey or Journey(merchant=merchant, created_at=now)
+    journey.key, journey.name, journey.description = key, name.strip(), description
+    journey.draft, journey.updated_at = definition, now
+    try:
+        with transaction.atomic():
+            journey.save()
+    except IntegrityError:
+        raise DomainError(
+            ErrorCode.CONFLICT, f"Another journey has key {key!r}.", field="key"
+        ) from None
+    return journey
+
+
+def journey_publish(*, journey: Journey, by=None, now: datetime | None = None) -> JourneyVersion:
+    """Freeze the draft into a new version and make it live."""
+    plan = parse_payload(schema.Definition, journey.draft)
+    keys = {s.template for s in plan.steps if isinstance(s, schema.SendStep)}
+    keys |= {s.fallback_template for s in plan.steps if getattr(s, "fallback_template", None)}
+    found = set(
+        MessageTemplate.unscoped.filter(
+            merchant_id=journey.merchant_id, key__in=keys, current_version__isnull=False
+        ).values_list("key", flat=True)
+    )
+    if keys - found:
+        missing = ", ".join(sorted(keys - found))
+        raise DomainError(ErrorCode.INVALID, f"No such message template: {missing}.", field="steps")
+    now = now or timezone.now()
+    with transaction.atomic():
+        journey = Journey.unscoped.select_for_update().get(pk=journey.pk)
+        last = journey.versions.aggregate(n=Max("number"))["n"] or 0
+        version = JourneyVersion.unscoped.create(
+            merchant_id=journey.merchant_id,
+            journey=journey,
+            number=last + 1,
+            definition=plan.model_dump(mode="json", by_alias=True),
+            trigger_event=plan.trigger.event,
+            published_at=now,
+            published_by=by,
+        )
+        journey.live_version, journey.status, journey.updated_at = version, JourneyStatus.LIVE, now
+        journey.save(update_fields=["live_version", "status", "updated_at"])
+    return version
+
+
+def journey_set_status(*, journey: Journey, status: str, now: datetime | None = None) -> Journey:
+    """Pause (enrollments hold where they are), resume, or archive (open enrollments exit)."""
+    if status not in (JourneyStatus.LIVE, JourneyStatus.PAUSED, JourneyStatus.ARCHIVED):
+        raise DomainError(ErrorCode.INVALID, "Live, paused or archived.", field="status")
+    if status == JourneyStatus.LIVE and journey.live_version_id is None:
+        raise DomainError(ErrorCode.CONFLICT, "Publish the journey first.", field="status")
+    now = now or timezone.now()
+    with transaction.atomic():
+        journey = Journey.unscoped.select_for_update().get(pk=journey.pk)
+        journey.status, journey.updated_at = status, now
+        journey.save(update_fields=["status", "updated_at"])
+        if status == JourneyStatus.ARCHIVED:
+            Enrollment.unscoped.filter(journey=journey, state__in=OPEN_STATES).update(
+                state=EnrollmentState.EXITED,
+                exit_reason="archived",
+                finished_at=now,
+                next_run_at=None,
+                wait_event="",
+            )
+    return journey
+
+
+# --- the event consumer ----------------------------------------------------------------------
+
+
+def journeys_on_event(event: Event) -> None:
+    """The handler registered with the event log (``JourneysConfig.ready``)."""
+    journeys_handle_event(event=event)
+
+
+def journeys_handle_event(*, event: Event, now: datetime | None = None) -> list[Enrollment]:
+    """Exits, goals, waits and entries for one event, in one transaction (the consumer's, when
+    the event log calls it). Returns the enrollments it created."""
+    if event.customer_id is None:
+        return []
+    with transaction.atomic():
+        return _handle(event, now or timezone.now())
+
+
+def _handle(event: Event, now: datetime) -> list[Enrollment]:
+    merchant = Merchant.objects.get(pk=event.merchant_id)
+    opened = list(
+        Enrollment.unscoped.select_for_update()
+        .filter(merchant=merchant, customer_id=event.customer_id, state__in=OPEN_STATES)
+        .select_related("version", "journey")
+        .order_by("pk")
+    )
+    woken: dict[int, str] = {}
+    for enrollment in opened:
+        plan = definition(enrollment.version)
+        if event.type in plan.exit_events:
+            _exit(enrollment, f"event:{event.type}", now)
+        elif (
+            enrollment.state == EnrollmentState.WAITING
+            and enrollment.wait_event == event.type
+            and enrollment.journey.status == JourneyStatus.LIVE
+            and _matches(enrollment.wait_match, event.payload)
+        ):
+            woken[enrollment.pk] = "event"
+    _goals(merchant, event, now)
+    Enrollment.unscoped.bulk_update(
+        [e for e in opened if e.state == EnrollmentState.EXITED],
+        ["state", "exit_reason", "finished_at", "next_run_at", "wait_event", "wait_match"],
+    )
+    enrollments_advance(
+        merchant=merchant,
+        enrollments=[e for e in opened if e.pk in woken],
+        now=now,
+        woken=woken,
+    )
+    created = _enter(merchant, event, now)
+    enrollments_advance(merchant=merchant, enrollments=created, now=now)
+    return created
+
+
+def _matches(wanted: dict[str, Any], payload: dict[str, Any]) -> bool:
+    return all(payload.get(key) == value for key, value in wanted.items())
+
+
+def _exit(enrollment: Enrollment, reason: str, now: datetime) -> None:
+    enrollment.state, enrollment.exit_reason, enrollment.finished_at = (
+        EnrollmentState.EXITED,
+        reason,
+        now,
+    )
+    enrollment.next_run_at, enrollment.wait_event, enrollment.wait_match = None, "", {}
+    JourneyStepLog.unscoped.create(
+        merchant_id=enrollment.merchant_id,
+        enrollment=enrollment,
+        step_type="exit",
+        outcome="exited",
+        detail=reason,
+        occurred_at=now,
+    )
+
+
+def _goals(merchant: Merchant, event: Event, now: datetime) -> None:
+    """Record a conversion on the customer's enrollments whose goal is this event, within the
+    goal's window since entry (holdouts included: that is what lift is measured against)."""
+    candidates = (
+        Enrollment.unscoped.select_for_update()
+        .filter(merchant=merchant, customer_id=event.customer_id, converted_at__isnull=True)
+        .filter(entered_at__lte=event.occurred_at)
+        .select_related("version")
+        .order_by("pk")
+    )
+    for enrollment in candidates:
+        goal = definition(enrollment.version).goal
+        if goal is None or goal.event != event.type:
+            continue
+        if event.occurred_at > enrollment.entered_at + timedelta(hours=goal.within_hours):
+            continue
+        enrollment.converted_at = event.occurred_at
+        enrollment.revenue = revenue_of(event.payload)
+        enrollment.save(update_fields=["converted_at", "revenue"])
+        JourneyStepLog.unscoped.create(
+            merchant=merchant,
+            enrollment=enrollment,
+            step_type="goal",
+            outcome="converted",
+            detail=f"{event.type} #{event.pk}",
+            occurred_at=now,
+        )
+
+
+def _enter(merchant: Merchant, event: Event, now: datetime) -> list[Enrollment]:
+    versions = list(
+        JourneyVersion.unscoped.filter(
+            merchant=merchant,
+            trigger_event=event.type,
+            journey__status=JourneyStatus.LIVE,
+            journey__live_version=F("pk"),
+        ).select_related("journey")
+    )
+    if not versions:
+        return []
+    customer = Customer.unscoped.filter(merchant=merchant, pk=event.customer_id).first()
+    if customer is None:
+        return []
+    order_id = event.payload.get("order_id")
+    order = (
+        Order.unscoped.filter(merchant=merchant, pk=order_id).first()
+        if isinstance(order_id, int)
+        else None
+    )
+    facts = {
+        "event": event.payload,
+        "customer": customer_facts(customer),
+        "order": order_facts(order) if order is not None else {},
+    }
+    created = []
+    for version in versions:
+        plan = definition(version)
+        if not all_hold(plan.trigger.conditions, facts):
+            continue
+        enrollment = _enroll(merchant, version, plan, customer, event, order, now)
+        if enrollment is not None:
+            created.append(enrollment)
+    return created
+
+
+def _enroll(merchant, version, plan, customer, event, order, now) -> Enrollment | None:
+    """A new enrollment if the entry rules allow it; ``None`` otherwise."""
+    entry = plan.entry
+    order_id = event.payload.get("order_id")
+    per_order = entry.per == "order" and isinstance(order_id, int)
+    key = f"order:{order_id}" if per_order else "customer"
+    past = Enrollment.unscoped.filter(journey=version.journey, customer=customer)
+    if entry.per == "order":
+        past = past.filter(key=key)
+    if past.filter(state__in=OPEN_STATES).exists():
+        return None
+    history = past.aggregate(n=Count("id"), last=Max("entered_at"))
+    if history["n"]:
+        if entry.reentry == "never":
+            return None
+        if (
+            entry.reentry == "after"
+            and history["last"] + timedelta(hours=entry.cooldown_hours) > now
+        ):
+            return None
+    if entry.max_entries is not None:
+        total = Enrollment.unscoped.filter(journey=version.journey, customer=customer).count()
+        if total >= entry.max_entries:
+            return None
+    context: dict[str, Any] = {"event": event.payload, "event_id": event.pk}
+    if order is not None:
+        context["order_id"] = order.pk
+    if isinstance(event.payload.get("shipment_id"), int):
+        context["shipment_id"] = event.payload["shipment_id"]
+    enrollment = Enrollment(
+        merchant=merchant,
+        journey=version.journey,
+        version=version,
+        customer=customer,
+        key=key,
+        state=EnrollmentState.ACTIVE,
+        current_step=plan.start,
+        next_run_at=now,
+        context=context,
+        entered_at=now,
+    )
+    try:
+        with transaction.atomic():
+            enrollment.save(force_insert=True)
+    except IntegrityError:
+        return None  # entered at the same moment by another event: one open per key
+    enrollment.holdout = bucket(enrollment.pk, "holdout") < plan.holdout_percent * 100
+    if enrollment.holdout:
+        Enrollment.unscoped.filter(pk=enrollment.pk).update(holdout=True)
+    JourneyStepLog.unscoped.create(
+        merchant=merchant,
+        enrollment=enrollment,
+        step_type="entry",
+        outcome="held_out" if enrollment.holdout else "entered",
+        detail=f"{event.type} #{event.pk}",
+        occurred_at=now,
+    )
+    return enrollment
+
+
+# --- the scheduler ---------------------------------------------------------------------------
+
+
+def journeys_tick(
+    *,
+    now: datetime | None = None,
+    batch_size: int = TICK_BATCH,
+    budget: timedelta = TICK_BUDGET,
+    clock: Callable[[], float] = clock_time.monotonic,
+) -> int:
+    """Advance every due enrollment of a live journey, a batch at a time, until none is due or
+    ``budget`` is spent (the next tick goes on). Returns how many were advanced."""
+    now = now or timezone.now()
+    stop_at = clock() + budget.total_seconds()
+    advanced = 0
+    while True:
+        taken = _tick_batch(now=now, batch_size=batch_size)
+        advanced += taken
+        if taken < batch_size or clock() >= stop_at:
+            return advanced
+
+
+def _tick_batch(*, now: datetime, batch_size: int) -> int:
+    with transaction.atomic():
+        due = list(
+            Enrollment.unscoped.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                state__in=OPEN_STATES,
+                next_run_at__lte=now,
+                journey__status=JourneyStatus.LIVE,
+            )
+            .select_related("version")
+            .order_by("next_run_at", "pk")[:batch_size]
+        )
+        by_merchant: dict[int, list[Enrollment]] = defaultdict(list)
+        for enrollment in due:
+            by_merchant[enrollment.merchant_id].append(enrollment)
+        for merchant_id, enrollments in by_merchant.items():
+            merchant = Merchant.objects.get(pk=merchant_id)
+            woken = {e.pk: "timeout" for e in enrollments if e.state == EnrollmentState.WAITING}
+            enrollments_advance(merchant=merchant, enrollments=enrollments, now=now, woken=woken)
+    return len(due)
