@@ -55,6 +55,7 @@ class JourneyVersion(TenantModel):
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     definition = models.JSONField()
+    trigger_type = models.CharField(max_length=20, default="event")  # event, date, inactivity
     trigger_event = models.CharField(max_length=100, blank=True)  # for the entry lookup
     published_at = models.DateTimeField(default=timezone.now)
     published_by = models.ForeignKey(

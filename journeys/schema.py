@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 StepId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 EventType = Annotated[
@@ -57,9 +57,43 @@ class Condition(Strict):
         return value
 
 
+DATE_FIELDS = ("customer.birthday", "customer.first_order_at", "customer.last_order_at")
+
+
 class Trigger(Strict):
-    event: EventType
+    """What enters a customer:
+
+    - ``event``: an event of that type about the customer (``conditions`` may read the event,
+      the customer and the order);
+    - ``date``: a date of the customer's (``date``: birthday, first or last order), ``offset_days``
+      before (negative) or after it, every year when ``yearly`` (a birthday, an order
+      anniversary), starting at the local time ``at`` in the customer's zone;
+    - ``inactivity``: ``days`` since the customer's last order, starting at ``at``.
+
+    Dates and inactivity are looked for once a day per journey, on the merchant's calendar."""
+
+    type: Literal["event", "date", "inactivity"] = "event"
+    event: EventType | None = None
     conditions: Annotated[list[Condition], Field(max_length=20)] = []
+    date: Literal[DATE_FIELDS] | None = None  # type: ignore[valid-type]
+    offset_days: Annotated[int, Field(ge=-366, le=366)] = 0
+    yearly: bool = False
+    days: Annotated[int | None, Field(ge=1, le=3650)] = None
+    at: str = "10:00"
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        if not TIME_OF_DAY.fullmatch(value):
+            raise ValueError("a time of day as HH:MM")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Trigger:
+        needs = {"event": "event", "date": "date", "inactivity": "days"}[self.type]
+        if getattr(self, needs) is None:
+            raise ValueError(f"a {self.type} trigger needs {needs!r}")
+        return self
 
 
 class Entry(Strict):

@@ -113,7 +113,8 @@ def journey_publish(*, journey: Journey, by=None, now: datetime | None = None) -
             journey=journey,
             number=last + 1,
             definition=plan.model_dump(mode="json", by_alias=True),
-            trigger_event=plan.trigger.event,
+            trigger_type=plan.trigger.type,
+            trigger_event=plan.trigger.event or "",
             published_at=now,
             published_by=by,
         )
