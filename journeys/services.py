@@ -285,34 +285,62 @@ def _enter(merchant: Merchant, event: Event, now: datetime) -> list[Enrollment]:
 
 
 def _enroll(merchant, version, plan, customer, event, order, now) -> Enrollment | None:
-    """A new enrollment if the entry rules allow it; ``None`` otherwise."""
-    entry = plan.entry
+    """Enter ``customer`` on ``event`` if the entry rules allow it; ``None`` otherwise."""
     order_id = event.payload.get("order_id")
-    per_order = entry.per == "order" and isinstance(order_id, int)
-    key = f"order:{order_id}" if per_order else "customer"
+    per_order = plan.entry.per == "order" and isinstance(order_id, int)
+    context: dict[str, Any] = {"event": event.payload, "event_id": event.pk}
+    if order is not None:
+        context["order_id"] = order.pk
+    if isinstance(event.payload.get("shipment_id"), int):
+        context["shipment_id"] = event.payload["shipment_id"]
+    return enroll(
+        merchant=merchant,
+        version=version,
+        plan=plan,
+        customer=customer,
+        key=f"order:{order_id}" if per_order else "customer",
+        context=context,
+        now=now,
+        detail=f"{event.type} #{event.pk}",
+    )
+
+
+def enroll(
+    *,
+    merchant: Merchant,
+    version: JourneyVersion,
+    plan: schema.Definition,
+    customer: Customer,
+    key: str,
+    context: dict[str, Any],
+    now: datetime,
+    detail: str,
+    first_run_at: datetime | None = None,
+    once_per_key: bool = False,
+) -> Enrollment | None:
+    """A new enrollment under ``key`` if the entry rules allow it (and, ``once_per_key``, if
+    none ever had that key: a date or an inactivity period enters once); ``None`` otherwise.
+    It runs first at ``first_run_at`` (default: now)."""
+    entry = plan.entry
     past = Enrollment.unscoped.filter(journey=version.journey, customer=customer)
-    if entry.per == "order":
-        past = past.filter(key=key)
+    keyed = past.filter(key=key)
+    if once_per_key and keyed.exists():
+        return None
+    if entry.per == "order" and key.startswith("order:"):
+        past = keyed
     if past.filter(state__in=OPEN_STATES).exists():
         return None
     history = past.aggregate(n=Count("id"), last=Max("entered_at"))
     if history["n"]:
         if entry.reentry == "never":
             return None
-        if (
-            entry.reentry == "after"
-            and history["last"] + timedelta(hours=entry.cooldown_hours) > now
-        ):
+        cooldown = timedelta(hours=entry.cooldown_hours)
+        if entry.reentry == "after" and history["last"] + cooldown > now:
             return None
     if entry.max_entries is not None:
         total = Enrollment.unscoped.filter(journey=version.journey, customer=customer).count()
         if total >= entry.max_entries:
             return None
-    context: dict[str, Any] = {"event": event.payload, "event_id": event.pk}
-    if order is not None:
-        context["order_id"] = order.pk
-    if isinstance(event.payload.get("shipment_id"), int):
-        context["shipment_id"] = event.payload["shipment_id"]
     enrollment = Enrollment(
         merchant=merchant,
         journey=version.journey,
@@ -321,7 +349,7 @@ def _enroll(merchant, version, plan, customer, event, order, now) -> Enrollment 
         key=key,
         state=EnrollmentState.ACTIVE,
         current_step=plan.start,
-        next_run_at=now,
+        next_run_at=first_run_at or now,
         context=context,
         entered_at=now,
     )
@@ -338,7 +366,7 @@ def _enroll(merchant, version, plan, customer, event, order, now) -> Enrollment 
         enrollment=enrollment,
         step_type="entry",
         outcome="held_out" if enrollment.holdout else "entered",
-        detail=f"{event.type} #{event.pk}",
+        detail=detail,
         occurred_at=now,
     )
     return enrollment

@@ -423,3 +423,10 @@ CELERY_BEAT_SCHEDULE["journeys-tick"] = {
     "schedule": timedelta(seconds=JOURNEYS_TICK_SECONDS),
     "options": {"queue": "journeys", "expires": JOURNEYS_TICK_SECONDS},
 }
+# Date (birthday, order anniversary) and inactivity entries, looked for every hour; each date or
+# inactivity period enters a customer once.
+CELERY_BEAT_SCHEDULE["journeys-scheduled-entries"] = {
+    "task": "journeys.tasks.journeys_scheduled_entries",
+    "schedule": timedelta(hours=1),
+    "options": {"queue": "journeys", "expires": 3600},
+}
