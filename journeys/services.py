@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max
 from django.utils import timezone
@@ -53,7 +54,6 @@ from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import parse_payload
 
 CONSUMER_NAME = "journeys.engine"
-TICK_BATCH = 500
 TICK_BUDGET = timedelta(seconds=20)
 
 
@@ -378,13 +378,14 @@ def enroll(
 def journeys_tick(
     *,
     now: datetime | None = None,
-    batch_size: int = TICK_BATCH,
+    batch_size: int | None = None,
     budget: timedelta = TICK_BUDGET,
     clock: Callable[[], float] = clock_time.monotonic,
 ) -> int:
     """Advance every due enrollment of a live journey, a batch at a time, until none is due or
     ``budget`` is spent (the next tick goes on). Returns how many were advanced."""
     now = now or timezone.now()
+    batch_size = batch_size or settings.JOURNEYS_TICK_BATCH
     stop_at = clock() + budget.total_seconds()
     advanced = 0
     while True:

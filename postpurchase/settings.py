@@ -418,6 +418,8 @@ CELERY_BEAT_SCHEDULE["messages-due"] = {
 # --- Journeys -------------------------------------------------------------------------------
 # How often beat runs the scheduler: due enrollments (delays that ended, waits that timed out).
 JOURNEYS_TICK_SECONDS = env.float("JOURNEYS_TICK_SECONDS", default=5.0)
+# Enrollments a tick advances per transaction.
+JOURNEYS_TICK_BATCH = env.int("JOURNEYS_TICK_BATCH", default=500)
 CELERY_BEAT_SCHEDULE["journeys-tick"] = {
     "task": "journeys.tasks.journeys_tick",
     "schedule": timedelta(seconds=JOURNEYS_TICK_SECONDS),

@@ -60,8 +60,6 @@ def test_two_ticks_racing_on_the_same_due_set_never_send_twice(monkeypatch):
         event, _ = event_record(merchant=merchant, type="order.placed", customer=customer, now=T0)
         journeys_handle_event(event=event, now=T0)
     due = T0 + timedelta(days=1)
-    # small batches, so the two ticks interleave batch by batch
-    monkeypatch.setattr(journeys_services, "TICK_BATCH", 10)
     start = threading.Barrier(2, timeout=WAIT)
 
     def tick() -> int:

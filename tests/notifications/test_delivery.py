@@ -259,9 +259,12 @@ class FakeEsp:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                esp.requests.append(json.loads(body))
-                status, answer = esp.answers.pop(0) if esp.answers else (200, {})
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                esp.requests.append(body)
+                # with nothing queued, Postmark's answer to an accepted email
+                accepted = {"ErrorCode": 0, "Message": "OK", "To": body.get("To", "")}
+                accepted["MessageID"] = f"pm-{len(esp.requests)}"
+                status, answer = esp.answers.pop(0) if esp.answers else (200, accepted)
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -1,0 +1,190 @@
+"""Durability with real Celery workers on the real Redis broker: 1,000 enrollments due, the
+journeys worker killed with SIGKILL in the middle of its work and Redis flushed, then restarted.
+Every due message is written exactly once and its provider called exactly once.
+
+Two worker processes, as production can run them: one for the ``journeys`` queue (the one that
+is killed) and one for ``messages`` (the hand-off to a local stand-in for Postmark's API,
+which counts its calls). A message handed over when its worker dies mid-send can go twice
+(email and SMS APIs take no idempotency key); that is the messages worker, not killed here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from journeys.models import Enrollment, EnrollmentState
+from journeys.services import journey_publish, journey_save
+from journeys.tasks import journeys_tick_task
+from notifications import delivery
+from notifications.models import ChannelSettings, Message
+from notifications.services import message_template_save
+from tests.factories import CustomerFactory, MerchantFactory
+from tests.notifications.test_delivery import FakeEsp
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+DUE = 1000
+DEADLINE = 120  # seconds; reached only when something is broken
+
+
+def worker_env(tmp_path) -> dict[str, str]:
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_RESULT_BACKEND": "",
+        "WEBHOOKS_ALLOW_LOOPBACK": "true",
+        "JOURNEYS_TICK_BATCH": "100",  # ten batches: the kill lands part-way
+        "VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_SETTINGS_MODULE": "postpurchase.settings",
+    }
+
+
+def start_worker(queue: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and Celery
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "postpurchase",
+            "worker",
+            "-Q",
+            queue,
+            "-P",
+            "solo",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"{queue}@durability",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for(check, what: str) -> None:
+    """Wait on real worker processes (not on a clock): poll until ``check()`` or the deadline."""
+    pause = threading.Event()
+    for _ in range(DEADLINE * 10):
+        if check():
+            return
+        pause.wait(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_killed_journeys_worker_and_a_flushed_broker_lose_and_double_nothing(tmp_path):
+    # given: 1,000 enrollments whose delay is over, and a merchant sending through "Postmark"
+    esp = FakeEsp()
+    merchant = MerchantFactory(timezone="UTC", sender_email="hello@demo.example")
+    ChannelSettings.unscoped.create(
+        merchant=merchant,
+        email_provider="postmark",
+        email_credentials=json.dumps({"server_token": "pm", "api_url": esp.url}),
+    )
+    message_template_save(
+        merchant=merchant,
+        payload={
+            "key": "hello",
+            "name": "Hello",
+            "channel": "email",
+            "category": "transactional",
+            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
+        },
+    )
+    journey = journey_save(
+        merchant=merchant,
+        key="j",
+        name="J",
+        definition={
+            "trigger": {"event": "order.placed"},
+            "start": "s",
+            "steps": [{"id": "s", "type": "send", "template": "hello"}],
+        },
+    )
+    version = journey_publish(journey=journey)
+    past = timezone.now() - timedelta(minutes=1)
+    customers = [CustomerFactory(merchant=merchant) for _ in range(DUE)]
+    Enrollment.unscoped.bulk_create(
+        Enrollment(
+            merchant=merchant,
+            journey=journey,
+            version=version,
+            customer=customer,
+            key="customer",
+            current_step="s",
+            next_run_at=past,
+            entered_at=past,
+        )
+        for customer in customers
+    )
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.flushdb()
+    env = worker_env(tmp_path)
+    log = tmp_path / "workers.log"
+    messages_worker = start_worker("messages", env, log)
+    journeys_worker = start_worker("journeys", env, log)
+    try:
+        # when: the tick runs; once its first batch has committed, the journeys worker is killed
+        # (mid-way through the next) and the broker forgets everything
+        journeys_tick_task.delay()
+        wait_for(lambda: Message.unscoped.filter(merchant=merchant).exists(), "a first batch")
+        journeys_worker.send_signal(signal.SIGKILL)
+        journeys_worker.wait(timeout=DEADLINE)
+        broker.flushdb()
+        written_before_restart = Message.unscoped.filter(merchant=merchant).count()
+
+        # and it is restarted: the next tick finds what is still due; the sweep re-finds
+        # hand-offs whose task the flush lost (their lease over: the sweep's clock moved on)
+        journeys_worker = start_worker("journeys", env, log)
+        journeys_tick_task.delay()
+        wait_for(
+            lambda: (
+                not Enrollment.unscoped.filter(
+                    merchant=merchant, state=EnrollmentState.ACTIVE
+                ).exists()
+            ),
+            "every enrollment advanced",
+        )
+        delivery.messages_due_sweep(now=timezone.now() + delivery.LEASE + timedelta(seconds=1))
+        wait_for(
+            lambda: Message.unscoped.filter(merchant=merchant, status="sent").count() == DUE,
+            "every message sent",
+        )
+    finally:
+        for worker in (journeys_worker, messages_worker):
+            worker.kill()
+            worker.wait(timeout=DEADLINE)
+        esp.server.shutdown()
+        broker.flushdb()
+
+    # then: the kill came before the end; still one message per enrollment, one call each
+    assert 0 < written_before_restart < DUE, log.read_text()[-3000:]
+    keys = list(
+        Message.unscoped.filter(merchant=merchant).values_list("idempotency_key", flat=True)
+    )
+    assert len(keys) == len(set(keys)) == DUE
+    assert len(esp.requests) == DUE
+    assert len({request["Metadata"]["message_id"] for request in esp.requests}) == DUE
+    assert Enrollment.unscoped.filter(merchant=merchant, state="completed").count() == DUE
