@@ -365,9 +365,19 @@ def _context(run: Run, enrollment: Enrollment) -> dict[str, Any]:
         if isinstance(shipment_id, int)
         else None
     )
+    tracked = shipment
+    if tracked is None and order is not None:  # the order's latest parcel with a link
+        tracked = (
+            Shipment.unscoped.filter(merchant=run.merchant, order=order)
+            .exclude(tracking_url="")
+            .order_by("-created_at", "-id")
+            .first()
+        )
     links = {}
-    if shipment is not None and shipment.tracking_url:
-        links["tracking_url"] = shipment.tracking_url
+    if tracked is not None and tracked.tracking_url:
+        # The carrier's page until the branded tracking page exists (a later issue); the
+        # default templates leave their tracking button out when there is no link at all.
+        links["tracking_url"] = tracked.tracking_url
     return message_context(
         merchant=run.merchant, customer=customer, order=order, shipment=shipment, links=links
     )

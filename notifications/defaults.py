@@ -42,8 +42,27 @@ LINES_TEXT = """{% for line in order.lines %}{{ line.quantity }} × {{ line.titl
 BUTTON_TEXT = re.compile(r'<p><a href="([^"]+)"[^>]*>([^<]+)</a></p>')
 
 
-def _button(url: str, label: str) -> str:
-    return BUTTON.format(url=url, label=label)
+def _button(url: str, label: str, *, when: str = "") -> str:
+    """A button; with ``when`` (a Jinja test), only when it holds: a link the sender may not
+    have (a tracking page before the parcel has one) leaves no broken button behind."""
+    button = BUTTON.format(url=url, label=label)
+    return f"{{% if {when} %}}{button}{{% endif %}}" if when else button
+
+
+def _link_button(link: str, label: str) -> str:
+    """A button to ``link`` (a shopper link variable) when the message has it."""
+    return _button(f"{{{{ {link} }}}}", label, when=f"{link} is defined")
+
+
+def _help_button(label: str) -> str:
+    """The merchant's help page, else the order's tracking page, else nothing."""
+    return (
+        "{% if merchant.support_url %}"
+        + _button("{{ merchant.support_url }}", label)
+        + "{% elif tracking_url is defined %}"
+        + _button("{{ tracking_url }}", label)
+        + "{% endif %}"
+    )
 
 
 def _text(html: str) -> str:
@@ -102,7 +121,7 @@ DEFAULT_TEMPLATES: list[dict] = [
         "know when it ships.</p>\n"
         + LINES
         + "\n"
-        + _button("{{ tracking_url }}", "View your order"),
+        + _link_button("tracking_url", "View your order"),
     ),
     _email(
         "onboarding_tips",
@@ -116,7 +135,7 @@ DEFAULT_TEMPLATES: list[dict] = [
         "from day one:</p>\n<ul>\n<li>Read the quick-start card in the box before first use.</li>\n"
         "<li>Keep the packaging for a couple of weeks, in case you need to return it.</li>\n"
         "<li>Questions? Our team is one reply away.</li>\n</ul>\n"
-        + _button("{{ merchant.support_url or tracking_url }}", "Get help"),
+        + _help_button("Get help"),
     ),
     _email(
         "shipped",
@@ -129,13 +148,14 @@ DEFAULT_TEMPLATES: list[dict] = [
         "<p>Good news: order {{ order.number }} has shipped with {{ shipment.carrier }}"
         "{% if shipment.estimated_delivery %} and should arrive by "
         "{{ shipment.estimated_delivery.strftime('%A %d %B') }}{% endif %}.</p>\n"
-        + _button("{{ tracking_url }}", "Track your parcel"),
+        + _link_button("tracking_url", "Track your parcel"),
     ),
     _sms(
         "shipped_sms",
         "Shipped (SMS)",
         "status",
-        "{{ merchant.name }}: order {{ order.number }} has shipped. Track it: {{ tracking_url }}",
+        "{{ merchant.name }}: order {{ order.number }} has shipped."
+        "{% if tracking_url is defined %} Track it: {{ tracking_url }}{% endif %}",
     ),
     _email(
         "out_for_delivery",
@@ -147,14 +167,14 @@ DEFAULT_TEMPLATES: list[dict] = [
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>Your parcel from order {{ order.number }} is out for delivery with "
         "{{ shipment.carrier }} and should reach you today.</p>\n"
-        + _button("{{ tracking_url }}", "Follow it live"),
+        + _link_button("tracking_url", "Follow it live"),
     ),
     _sms(
         "out_for_delivery_sms",
         "Out for delivery (SMS)",
         "status",
-        "{{ merchant.name }}: your order {{ order.number }} is out for delivery today. "
-        "{{ tracking_url }}",
+        "{{ merchant.name }}: your order {{ order.number }} is out for delivery today."
+        "{% if tracking_url is defined %} {{ tracking_url }}{% endif %}",
     ),
     _email(
         "delivered",
@@ -165,8 +185,10 @@ DEFAULT_TEMPLATES: list[dict] = [
         "Your parcel has arrived.",
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>Your order {{ order.number }} has been delivered. We hope you love it.</p>\n"
+        "{% if return_url is defined %}"
         "<p>Something not right? You can start a return in a few clicks.</p>\n"
-        + _button("{{ return_url }}", "Start a return"),
+        + _button("{{ return_url }}", "Start a return")
+        + "{% endif %}",
     ),
     _sms(
         "delivered_sms",
@@ -187,14 +209,14 @@ DEFAULT_TEMPLATES: list[dict] = [
         "{% if shipment.estimated_delivery %}; it should now arrive by "
         "{{ shipment.estimated_delivery.strftime('%A %d %B') }}{% endif %}. "
         "We're sorry for the wait and are keeping an eye on it.</p>\n"
-        + _button("{{ tracking_url }}", "See the latest"),
+        + _link_button("tracking_url", "See the latest"),
     ),
     _sms(
         "delayed_sms",
         "Delayed (SMS)",
         "status",
-        "{{ merchant.name }}: sorry, order {{ order.number }} is delayed. "
-        "Latest: {{ tracking_url }}",
+        "{{ merchant.name }}: sorry, order {{ order.number }} is delayed."
+        "{% if tracking_url is defined %} Latest: {{ tracking_url }}{% endif %}",
     ),
     _email(
         "review_request",
@@ -253,7 +275,7 @@ DEFAULT_TEMPLATES: list[dict] = [
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>It's been a while since your last order with {{ merchant.name }}. We've added a "
         "lot since then, and we'd love to see you again.</p>\n"
-        + _button("{{ merchant.support_url or tracking_url }}", "See what's new"),
+        + _help_button("See what's new"),
     ),
 ]
 

@@ -86,3 +86,22 @@ def test_installing_again_adds_only_what_is_missing_and_keeps_edits(merchant_a):
     assert [t.key for t in again] == ["win_back"]
     shipped.refresh_from_db()
     assert (shipped.name, shipped.current_version.number) == ("Mine", 2)
+
+
+def test_defaults_without_a_tracking_or_returns_link_leave_the_button_out(merchant_a):
+    # given: a journey's message before the parcel has a tracking page (and before returns)
+    context = {
+        k: v for k, v in sample_context().items() if k not in ("tracking_url", "return_url")
+    }
+    needs = {"review_request": "survey_url", "survey_request": "survey_url"}
+
+    for template in message_templates_install_defaults(merchant=merchant_a):
+        if template.key in needs or "loyalty" in template.key:
+            continue  # these are about a link of their own (a survey, the loyalty page)
+        # when
+        rendered = message_template_render(template=template, context=context)
+
+        # then
+        body = rendered.html or rendered.sms
+        assert "t.example/s/demo/t/" not in body, template.key
+        assert "{{" not in body and "{%" not in body, template.key
