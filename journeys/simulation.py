@@ -178,7 +178,10 @@ def _report(enrollment: Enrollment | None, plan: schema.Definition) -> dict[str,
                 "step_id": row.step_id,
                 "step_type": row.step_type,
                 "outcome": row.outcome,
-                "detail": row.detail,
+                # an entry's or goal's event was the simulation's own, gone with it: its type only
+                "detail": row.detail.split(" #")[0]
+                if row.step_type in ("entry", "goal")
+                else row.detail,
                 "message": None
                 if message is None
                 else {

@@ -13,6 +13,7 @@ urlpatterns = [
     path("events/<int:pk>", EventDetailView.as_view(), name="event-detail"),
     path("", include("orders.api_urls")),
     path("", include("webhooks.api_urls")),
+    path("", include("journeys.api_urls")),
     # The OpenAPI document and Swagger UI, served from our own static files. (Not Redoc: its
     # bundle loads web fonts and a logo from other sites.)
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -7,6 +7,8 @@ in this matrix, so a new endpoint cannot go untested."""
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from journeys.models import Enrollment, Journey, JourneyStepLog, JourneyVersion
+from journeys.services import journey_publish, journey_save, journeys_handle_event
 from orders.models import Customer, Order, Product, Shipment, TrackingEvent
 from orders.services import order_ingest, shipment_ingest
 from postpurchase.events.models import Event
@@ -28,6 +30,7 @@ COLLECTIONS = {
     "api:event-list",
     "api:merchant",
     "api:webhook-endpoint-list",
+    "api:journey-list",
 }
 
 
@@ -72,6 +75,19 @@ def a_objects(merchant_a):
             event_types=["*"],
             secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw7XC3hdK8vzQ=",
         )
+        journey = journey_save(
+            merchant=merchant_a,
+            key="a-journey",
+            name="A's journey",
+            definition={
+                "trigger": {"event": "order.placed"},
+                "start": "wait",
+                "steps": [{"id": "wait", "type": "delay", "days": 3}],
+            },
+        )
+        journey_publish(journey=journey)
+        journeys_handle_event(event=Event.objects.get(type="order.placed"))
+        assert Enrollment.objects.count() == 1
     return {
         "customer": (customer.pk, customer.external_id),
         "product": (product.pk, product.external_id),
@@ -79,6 +95,7 @@ def a_objects(merchant_a):
         "shipment": (shipment.pk, shipment.external_id),
         "event": (event.pk, None),
         "webhook_endpoint": (endpoint.pk, None),
+        "journey": (journey.pk, None),
     }
 
 
@@ -98,6 +115,8 @@ OBJECTS = {
     "api:webhook-endpoint-rotate-secret": "webhook_endpoint",
     "api:webhook-endpoint-send-test": "webhook_endpoint",
     "api:webhook-endpoint-deliveries": "webhook_endpoint",
+    "api:journey-detail": "journey",
+    "api:journey-simulate": "journey",
 }
 
 
@@ -137,6 +156,10 @@ def snapshot():
             Event,
             WebhookEndpoint,
             WebhookDelivery,
+            Journey,
+            JourneyVersion,
+            Enrollment,
+            JourneyStepLog,
         )
     }
 
@@ -155,6 +178,11 @@ def test_another_merchants_object_answers_404_and_nothing_changes(
         "PATCH": {"tags": ["vip"]} if "customer" in name else {"title": "Renamed"},
         "POST": {"status": "delivered", "occurred_at": "2026-03-03T08:00:00Z"},
     }.get(method)
+    if name == "api:journey-simulate":
+        body = {
+            "customer_id": a_objects["customer"][0],
+            "events": [{"type": "order.placed", "at": "2026-03-03T08:00:00Z"}],
+        }
     response = getattr(api_b, method.lower())(url, body, format="json")
 
     # then
@@ -211,6 +239,7 @@ def test_put_by_the_same_external_id_makes_the_callers_own_object(
         "/api/v1/shipments",
         "/api/v1/events",
         "/api/v1/webhook-endpoints",
+        "/api/v1/journeys",
         "/api/v1/orders?customer_external_id=cust-1",
         "/api/v1/shipments?order_external_id=ord-1001",
     ],
