@@ -12,6 +12,7 @@ writes the step log and saves the enrollments. Nothing waits on a broker timer: 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -53,9 +54,12 @@ def definition_of(version_id: int, raw: str) -> schema.Definition:
 
 
 def definition(version) -> schema.Definition:
-    import json
-
-    return definition_of(version.pk, json.dumps(version.definition, sort_keys=True))
+    """The parsed definition of ``version`` (an instance keeps it after the first call)."""
+    parsed = getattr(version, "_parsed_definition", None)
+    if parsed is None:
+        raw = json.dumps(version.definition, sort_keys=True)
+        parsed = version._parsed_definition = definition_of(version.pk, raw)
+    return parsed
 
 
 def bucket(*parts: Any) -> int:

@@ -78,12 +78,20 @@ def journey_save(
     if not name.strip() or len(name) > 200:
         raise DomainError(ErrorCode.INVALID, "A name of 1 to 200 characters.", field="name")
     now = now or timezone.now()
-    journey = journey or Journey(merchant=merchant, created_at=now)
-    journey.key, journey.name, journey.description = key, name.strip(), description
-    journey.draft, journey.updated_at = definition, now
     try:
         with transaction.atomic():
-            journey.save()
+            if journey is None:
+                journey = Journey(merchant=merchant, created_at=now)
+            else:  # only the draft's fields: a publish or a pause meanwhile is kept
+                journey = Journey.unscoped.select_for_update().get(
+                    merchant=merchant, pk=journey.pk
+                )
+            journey.key, journey.name, journey.description = key, name.strip(), description
+            journey.draft, journey.updated_at = definition, now
+            if journey.pk is None:
+                journey.save()
+            else:
+                journey.save(update_fields=["key", "name", "description", "draft", "updated_at"])
     except IntegrityError:
         raise DomainError(
             ErrorCode.CONFLICT, f"Another journey has key {key!r}.", field="key"
@@ -404,9 +412,12 @@ def _tick_batch(*, now: datetime, batch_size: int) -> int:
                 next_run_at__lte=now,
                 journey__status=JourneyStatus.LIVE,
             )
-            .select_related("version")
             .order_by("next_run_at", "pk")[:batch_size]
         )
+        # each version read once, not once per row (its definition is the biggest column)
+        versions = JourneyVersion.unscoped.in_bulk({e.version_id for e in due})
+        for enrollment in due:
+            enrollment.version = versions[enrollment.version_id]
         by_merchant: dict[int, list[Enrollment]] = defaultdict(list)
         for enrollment in due:
             by_merchant[enrollment.merchant_id].append(enrollment)

@@ -45,7 +45,19 @@ SECTIONS: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
             NavItem("Home", "home", "home"),
             NavItem("Orders", "orders", "order_list", also_active_on=("order_detail",)),
             NavItem("Customers", "customers"),
-            NavItem("Journeys", "journeys"),
+            NavItem(
+                "Journeys",
+                "journeys",
+                "journey_list",
+                also_active_on=(
+                    "journey_create",
+                    "journey_detail",
+                    "journey_save",
+                    "journey_json_save",
+                    "journey_enrollments",
+                    "journey_enrollment_detail",
+                ),
+            ),
             NavItem(
                 "Messages",
                 "messages",

@@ -47,5 +47,6 @@ urlpatterns = [
     # Pages that live in their own apps, in the dashboard's namespace.
     path("settings/integrations/", include("connectors.dashboard_urls")),
     path("settings/webhooks/", include("webhooks.dashboard_urls")),
+    path("journeys/", include("journeys.dashboard_urls")),
     path("", include("notifications.dashboard_urls")),  # messages/ and settings/messages/
 ]

@@ -4,11 +4,15 @@ to PAGES, and one to POSTS if it takes a POST."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 from django.urls import get_resolver, reverse
 
 from connectors.models import PrivacyRequest
+from journeys.models import Enrollment, Journey, JourneyStepLog, JourneyVersion
+from journeys.services import journey_publish, journey_save
 from notifications.models import (
     ChannelSettings,
     Message,
@@ -38,6 +42,28 @@ TEMPLATE_FORM = {
     "variants-0-locale": "en",
     "variants-0-subject": "Sneaky",
     "variants-0-html_body": "<p>Sneaky</p>",
+}
+# A journey's definition (one send of the "shipped" template), and the editor's form for it.
+JOURNEY_DEFINITION = {
+    "trigger": {"event": "order.placed"},
+    "start": "s1",
+    "steps": [{"id": "s1", "type": "send", "template": "shipped"}],
+}
+JOURNEY_FORM = {
+    "name": "Sneaky",
+    "key": "welcome",
+    "trigger-type": "event",
+    "trigger-event": "order.placed",
+    "trigger-conditions-TOTAL_FORMS": "0",
+    "trigger-conditions-INITIAL_FORMS": "0",
+    "entry-per": "customer",
+    "entry-reentry": "always",
+    "rules-start": "s1",
+    "rules-holdout_percent": "0",
+    "steps-TOTAL": "1",
+    "steps-0-type": "send",
+    "steps-0-id": "s1",
+    "steps-0-template": "shipped",
 }
 # (url name, kwargs, required perm). A kwarg value names an object of the `objects` fixture.
 PAGES = [
@@ -72,6 +98,11 @@ PAGES = [
     ),
     # Readable by every member; changing it needs MANAGE_SETTINGS (the POSTS below).
     ("dashboard:settings_messages", {}, Perm.VIEW),
+    ("dashboard:journey_list", {}, Perm.VIEW),
+    ("dashboard:journey_create", {}, Perm.EDIT_CONTENT),
+    ("dashboard:journey_detail", {"pk": "journey"}, Perm.VIEW),
+    ("dashboard:journey_enrollments", {"pk": "journey"}, Perm.VIEW),
+    ("dashboard:journey_enrollment_detail", {"pk": "enrollment"}, Perm.VIEW),
 ]
 # Every endpoint that changes something: (url name, kwargs, required perm, a valid body).
 POSTS = [
@@ -160,6 +191,19 @@ POSTS = [
         Perm.MANAGE_SETTINGS,
         {"channel": "email", "to": "sneaky@example.com"},
     ),
+    ("dashboard:journey_create", {}, Perm.EDIT_CONTENT, {**JOURNEY_FORM, "key": "sneaky"}),
+    ("dashboard:journey_save", {"pk": "journey"}, Perm.EDIT_CONTENT, JOURNEY_FORM),
+    (
+        "dashboard:journey_json_save",
+        {"pk": "journey"},
+        Perm.EDIT_CONTENT,
+        {"definition": json.dumps({**JOURNEY_DEFINITION, "exit_events": ["order.cancelled"]})},
+    ),
+    *(
+        (f"dashboard:journey_{action}", {"pk": "journey"}, Perm.EDIT_CONTENT, {})
+        for action in ("publish", "pause", "resume")
+    ),
+    ("dashboard:journey_blueprint_install", {}, Perm.EDIT_CONTENT, {"key": "win_back"}),
 ]
 # Open to anyone, or checked by their own tests (test_auth.py, test_switcher.py).
 OTHER_ENDPOINTS = {
@@ -192,6 +236,7 @@ def objects(order_a, api_key_a, merchant_a, member_of):
         "privacy_request": _privacy_request(merchant_a),
         "webhook_endpoint": _webhook_endpoint(merchant_a),
         **_message_objects(merchant_a),
+        **_journey_objects(merchant_a, order_a.customer),
     }
 
 
@@ -237,6 +282,24 @@ def _message_objects(merchant) -> dict:
     }
 
 
+def _journey_objects(merchant, customer) -> dict:
+    """A live journey (it sends the "shipped" template of ``_message_objects``) and an
+    enrollment in it."""
+    journey = journey_save(
+        merchant=merchant, key="welcome", name="Welcome", definition=JOURNEY_DEFINITION
+    )
+    version = journey_publish(journey=journey)
+    enrollment = Enrollment.unscoped.create(
+        merchant=merchant,
+        journey=journey,
+        version=version,
+        customer=customer,
+        key="customer",
+        current_step="s1",
+    )
+    return {"journey": journey, "enrollment": enrollment}
+
+
 @pytest.fixture
 def db_state(db_state):
     """The dashboard's snapshot, with the rows the message pages could change."""
@@ -251,6 +314,10 @@ def db_state(db_state):
             MessageEvent,
             ChannelSettings,
             SendingPolicy,
+            Journey,
+            JourneyVersion,
+            Enrollment,
+            JourneyStepLog,
         ):
             state[model.__name__] = list(model.unscoped.order_by("pk").values())
         return state
@@ -274,6 +341,7 @@ def objects_b(order_b, api_key_b, merchant_b, member_of):
         "privacy_request": _privacy_request(merchant_b),
         "webhook_endpoint": _webhook_endpoint(merchant_b),
         **_message_objects(merchant_b),
+        **_journey_objects(merchant_b, order_b.customer),
     }
 
 
