@@ -116,8 +116,8 @@ class Enrollment(TenantModel):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["next_run_at"],
+            models.Index(  # the tick's order: no sort of everything due, batch after batch
+                fields=["next_run_at", "id"],
                 name="enrollment_due",
                 condition=models.Q(state__in=["active", "waiting"]),
             ),
