@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import django_filters as filters
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
+from django.db.models.fields.json import KeyTransform
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -87,6 +88,43 @@ def step_counts(*, journey: Journey) -> dict[str, dict[str, Any]]:
     )
     for row in outcomes:
         found[row["step_id"]]["outcomes"][row["outcome"]] = row["n"]
+    return found
+
+
+def split_results(*, journey: Journey) -> dict[str, list[dict[str, Any]]]:
+    """Per A/B split step of the live version: each branch's enrollments, conversions and
+    revenue (one query per split step)."""
+    version = journey.live_version
+    if version is None:
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for step in version.definition["steps"]:
+        if step.get("type") != "split":
+            continue
+        rows = {
+            row["branch"]: row
+            for row in Enrollment.objects.filter(version_id=version.pk)
+            .annotate(branch=KeyTransform(step["id"], "assignments"))
+            .exclude(branch=None)
+            .values("branch")
+            .annotate(
+                entered=Count("id"),
+                converted=Count("id", filter=Q(converted_at__isnull=False)),
+                revenue=Sum("revenue"),
+            )
+            .order_by()
+        }
+        found[step["id"]] = [
+            {
+                "branch": index,
+                "name": branch.get("name", ""),
+                "weight": branch["weight"],
+                "entered": rows.get(index, {}).get("entered", 0),
+                "converted": rows.get(index, {}).get("converted", 0),
+                "revenue": str(rows.get(index, {}).get("revenue") or "0"),
+            }
+            for index, branch in enumerate(step["branches"])
+        ]
     return found
 
 
@@ -239,6 +277,7 @@ class JourneyDetailView(_Journeys):
         counts = enrollment_counts(journey_ids=[journey.pk])
         journey.enrollment_counts = counts.get(journey.pk) or _no_enrollments()
         journey.step_counts = step_counts(journey=journey)
+        journey.split_results = split_results(journey=journey)
         journey.draft_changed = draft_changed(journey)
         return Response(self.get_serializer(journey).data)
 

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection
+from django.utils.dateparse import parse_date, parse_datetime
 
 from journeys import schema
 from journeys.conditions import MISSING, all_hold, resolve
@@ -29,6 +30,7 @@ from notifications.context import message_context
 from notifications.models import MessageStatus, MessageTemplate
 from notifications.outbox import SendRequest, message_send_batch
 from orders.models import Customer, Order, Shipment
+from postpurchase.events.services import event_record
 from postpurchase.pgbulk import unnest_update
 from postpurchase.tenancy.models import Merchant
 
@@ -92,6 +94,7 @@ def order_facts(order: Order) -> dict[str, Any]:
         "number": order.number,
         "currency": order.currency,
         "total": str(order.total),
+        "placed_at": order.placed_at.isoformat() if order.placed_at else None,
         "line_count": len(lines),
         "skus": sorted({line.sku for line in lines if line.sku}),
         "categories": sorted(
@@ -112,10 +115,28 @@ def zone_of(customer: Customer, merchant: Merchant) -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def delay_until(step: schema.DelayStep, now: datetime, zone: ZoneInfo) -> datetime:
-    """The end of a delay: ``days`` and ``hours`` on, then the next ``at`` on an allowed
-    weekday in the customer's zone (DST-correct: the wall time is kept)."""
+def date_of(value: Any, zone: ZoneInfo) -> datetime | None:
+    """A fact's date or date-time (ISO text, as facts hold them), as an aware moment: a bare
+    date at midnight in ``zone``."""
+    if not isinstance(value, str) or not value:
+        return None
+    moment = parse_datetime(value)
+    if moment is not None:
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    day = parse_date(value)
+    return datetime.combine(day, time(0), zone) if day is not None else None
+
+
+def delay_until(
+    step: schema.DelayStep, now: datetime, zone: ZoneInfo, facts: dict[str, Any] | None = None
+) -> datetime:
+    """The end of a delay: ``days`` and ``hours`` on (or ``offset_days`` from the ``until``
+    date, never before now), then the next ``at`` on an allowed weekday in the customer's zone
+    (DST-correct: the wall time is kept)."""
     until = now + timedelta(days=step.days, hours=step.hours)
+    if step.until is not None:
+        found = date_of(resolve(facts or {}, step.until), zone)
+        until = max(now, found + timedelta(days=step.offset_days)) if found else now
     if step.at is None and not step.weekdays:
         return until
     local = until.astimezone(zone)
@@ -294,7 +315,8 @@ def _take(run: Run, enrollment: Enrollment, step, visit: int) -> str | None:
         return step.next
     if isinstance(step, schema.DelayStep):
         customer = run.customers[enrollment.customer_id]
-        until = delay_until(step, run.now, zone_of(customer, run.merchant))
+        facts = facts_for(run, enrollment) if step.until else None
+        until = delay_until(step, run.now, zone_of(customer, run.merchant), facts)
         run.log(enrollment, step.id, step.type, "waiting", f"until {until.isoformat()}")
         if not step.next:
             return ""
@@ -334,6 +356,24 @@ def _take(run: Run, enrollment: Enrollment, step, visit: int) -> str | None:
         branch = step.branches[index]
         run.log(enrollment, step.id, step.type, f"branch_{index}", branch.name)
         return branch.next
+    if isinstance(step, schema.ActionStep) and step.action == "webhook":
+        event, created = event_record(
+            merchant=run.merchant,
+            type=step.event,
+            customer=run.customers[enrollment.customer_id],
+            payload={
+                "journey_id": enrollment.journey_id,
+                "enrollment_id": enrollment.pk,
+                "step_id": step.id,
+                "trigger": enrollment.context.get("event", {}),
+            },
+            dedupe_key=f"journey:{enrollment.pk}:{step.id}:{visit}",
+            source="journey",
+            now=run.now,
+        )
+        detail = f"{step.event} #{event.pk}" + ("" if created else " (recorded before)")
+        run.log(enrollment, step.id, step.type, "webhook", detail)
+        return step.next
     if isinstance(step, schema.ActionStep):
         customer = run.customers[enrollment.customer_id]
         tags = list(customer.tags or [])

@@ -424,6 +424,15 @@ class DelayStepForm(StepForm):
     kind, label = "delay", "Wait"
     days = forms.FloatField(required=False, min_value=0)
     hours = forms.FloatField(required=False, min_value=0)
+    until = forms.CharField(
+        label="Or until the date",
+        required=False,
+        max_length=200,
+        help_text="A date of the journey's: order.placed_at, customer.birthday, event.<key>.",
+    )
+    offset_days = forms.IntegerField(
+        label="Days from that date", required=False, min_value=-366, max_value=366
+    )
     at = forms.TimeField(
         label="Then until",
         required=False,
@@ -445,6 +454,10 @@ class DelayStepForm(StepForm):
         for name in ("days", "hours"):
             if data.get(name):
                 found[name] = number(data[name])
+        if data.get("until"):
+            found["until"] = data["until"].strip()
+            if data.get("offset_days"):
+                found["offset_days"] = data["offset_days"]
         if data.get("at") is not None:
             found["at"] = data["at"].strftime("%H:%M")
         if data.get("weekdays"):
@@ -545,13 +558,29 @@ class SplitStepForm(StepForm):
 
 
 class ActionStepForm(StepForm):
-    kind, label = "action", "Tag the customer"
-    action = forms.ChoiceField(choices=[("add_tag", "Add a tag"), ("remove_tag", "Remove a tag")])
-    tag = forms.CharField(max_length=100)
+    kind, label = "action", "Tag the customer, or call a webhook"
+    action = forms.ChoiceField(
+        choices=[
+            ("add_tag", "Add a tag"),
+            ("remove_tag", "Remove a tag"),
+            ("webhook", "Send an event to your webhook endpoints"),
+        ]
+    )
+    tag = forms.CharField(max_length=100, required=False)
+    event = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="For a webhook: journey.<name>, the type your endpoints subscribe to.",
+    )
     next = forms.ChoiceField(label="Then", required=False)
 
     def fields_of_step(self, data: dict) -> dict:
-        return {"action": data["action"], "tag": data["tag"]} | super().fields_of_step(data)
+        found = {"action": data["action"]}
+        if data["action"] == "webhook":
+            found["event"] = (data.get("event") or "").strip()
+        else:
+            found["tag"] = (data.get("tag") or "").strip()
+        return found | super().fields_of_step(data)
 
 
 class ExitStepForm(StepForm):

@@ -121,13 +121,17 @@ class SendStep(Strict):
 
 
 class DelayStep(Strict):
-    """Wait ``hours`` (and ``days``); then, if set, until the next ``at`` local time of day in the
-    customer's zone, on one of ``weekdays`` (0 Monday … 6 Sunday)."""
+    """Wait ``hours`` (and ``days``); or, with ``until``, until a date of the journey's facts
+    (``order.placed_at``, ``customer.birthday``, ``event.estimated_delivery``…) ``offset_days``
+    before or after it; then, if set, until the next ``at`` local time of day in the customer's
+    zone, on one of ``weekdays`` (0 Monday … 6 Sunday)."""
 
     id: StepId
     type: Literal["delay"]
     days: Annotated[float, Field(ge=0, le=366)] = 0
     hours: Annotated[float, Field(ge=0, le=24 * 366)] = 0
+    until: Annotated[str | None, Field(max_length=200)] = None
+    offset_days: Annotated[int, Field(ge=-366, le=366)] = 0
     at: str | None = None
     weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(max_length=7)] = []
     next: Next = ""
@@ -137,6 +141,13 @@ class DelayStep(Strict):
     def _at(cls, value: str | None) -> str | None:
         if value is not None and not TIME_OF_DAY.fullmatch(value):
             raise ValueError("a time of day as HH:MM")
+        return value
+
+    @field_validator("until")
+    @classmethod
+    def _until(cls, value: str | None) -> str | None:
+        if value is not None and not PATH.fullmatch(value):
+            raise ValueError("a path starts with event., customer., order. or steps.")
         return value
 
 
@@ -176,11 +187,25 @@ class SplitStep(Strict):
 
 
 class ActionStep(Strict):
+    """``add_tag`` / ``remove_tag`` on the customer, or ``webhook``: an event ``event`` (named
+    ``journey.…``) recorded once, which the merchant's outbound webhook endpoints subscribed to
+    it receive, signed and retried like every event."""
+
     id: StepId
     type: Literal["action"]
-    action: Literal["add_tag", "remove_tag"]
-    tag: Annotated[str, Field(min_length=1, max_length=100)]
+    action: Literal["add_tag", "remove_tag", "webhook"]
+    tag: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    event: EventType | None = None
     next: Next = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> ActionStep:
+        if self.action == "webhook":
+            if self.event is None or not self.event.startswith("journey."):
+                raise ValueError("a webhook action needs an event named journey.<something>")
+        elif self.tag is None:
+            raise ValueError(f"{self.action} needs a tag")
+        return self
 
 
 class ExitStep(Strict):

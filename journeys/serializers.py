@@ -132,6 +132,11 @@ class JourneyDetailSerializer(JourneySerializer):
         help_text="Per step id of the live version, in the definition's order: what its "
         "enrollments did there.",
     )
+    split_results = serializers.DictField(
+        child=serializers.ListField(child=_ObjectField()),
+        help_text="Per A/B split step of the live version: for each branch (in the "
+        "definition's order) its name, weight, enrollments, conversions and revenue.",
+    )
     draft = _ObjectField(help_text="The editable definition. " + DEFINITION_HELP)
     draft_changed = serializers.BooleanField(
         help_text="True when the draft differs from the live version (or nothing is "
@@ -139,7 +144,13 @@ class JourneyDetailSerializer(JourneySerializer):
     )
 
     class Meta(JourneySerializer.Meta):
-        fields = [*JourneySerializer.Meta.fields, "step_counts", "draft", "draft_changed"]
+        fields = [
+            *JourneySerializer.Meta.fields,
+            "step_counts",
+            "split_results",
+            "draft",
+            "draft_changed",
+        ]
         read_only_fields = fields
 
 

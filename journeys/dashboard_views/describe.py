@@ -107,6 +107,14 @@ def step_in_words(step: dict[str, Any]) -> str:
     if kind == "delay":
         parts = [plural(step[k], k[:-1]) for k in ("days", "hours") if step.get(k)]
         words = f"Wait {' '.join(parts) or 'no time'}"
+        if step.get("until"):
+            offset = step.get("offset_days") or 0
+            shift = (
+                f"{plural(abs(offset), 'day')} {'after' if offset > 0 else 'before'} "
+                if offset
+                else ""
+            )
+            words = f"Wait until {shift}{step['until']}"
         if step.get("at"):
             words += f", then until {step['at']}"
         if step.get("weekdays"):
@@ -126,6 +134,8 @@ def step_in_words(step: dict[str, Any]) -> str:
             for i, b in enumerate(step.get("branches", []), start=1)
         ]
         return f"Split: {'; '.join(branches)}"
+    if kind == "action" and step.get("action") == "webhook":
+        return f"Send {step.get('event')} to your webhooks {_then(step.get('next', ''))}"
     if kind == "action":
         verb = "Add tag" if step.get("action") == "add_tag" else "Remove tag"
         return f"{verb} {step.get('tag')} {_then(step.get('next', ''))}"

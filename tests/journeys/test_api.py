@@ -251,6 +251,7 @@ def test_the_detail_adds_the_definition_per_step_counts_and_the_draft(api_a, fol
             "later": {"entered": 2, "outcomes": {"waiting": 2}},
             "bye": {"entered": 0, "outcomes": {}},
         },
+        "split_results": {},
         "draft": DEFINITION,
         "draft_changed": False,
     }
@@ -630,3 +631,69 @@ def test_simulate_honours_the_idempotency_key(api_a, merchant_a, follow_up):
     assert again.json() == first.json()
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
+
+
+def test_the_detail_gives_each_split_branchs_results(api_a, merchant_a):
+    # given: an A/B split of tags, and a goal; twelve customers enter, two of them convert
+    journey = journey_save(
+        merchant=merchant_a,
+        key="ab",
+        name="AB",
+        definition={
+            "trigger": {"event": "order.placed"},
+            "goal": {"event": "order.refunded", "within_hours": 48},
+            "start": "ab",
+            "steps": [
+                {
+                    "id": "ab",
+                    "type": "split",
+                    "branches": [
+                        {"weight": 50, "next": "a", "name": "Short"},
+                        {"weight": 50, "next": "b", "name": "Long"},
+                    ],
+                },
+                {"id": "a", "type": "action", "action": "add_tag", "tag": "a"},
+                {"id": "b", "type": "action", "action": "add_tag", "tag": "b"},
+            ],
+        },
+    )
+    journey_publish(journey=journey, now=T0)
+    people = [CustomerFactory(merchant=merchant_a) for _ in range(12)]
+    for person in people:
+        event, _ = event_record(
+            merchant=merchant_a, type="order.placed", customer=person, now=T0, occurred_at=T0
+        )
+        journeys_handle_event(event=event, now=T0)
+    for person in people[:2]:
+        event, _ = event_record(
+            merchant=merchant_a,
+            type="order.refunded",
+            customer=person,
+            payload={"total": "10.00"},
+            now=T0 + timedelta(hours=1),
+            occurred_at=T0 + timedelta(hours=1),
+        )
+        journeys_handle_event(event=event, now=T0 + timedelta(hours=1))
+    by_branch = {0: [], 1: []}
+    for enrollment in Enrollment.unscoped.filter(journey=journey):
+        by_branch[enrollment.assignments["ab"]].append(enrollment)
+
+    # when
+    body = api_a.get(f"{LIST}/{journey.pk}").json()
+
+    # then
+    expected = []
+    for index, name in ((0, "Short"), (1, "Long")):
+        converted = [e for e in by_branch[index] if e.customer_id in {p.pk for p in people[:2]}]
+        expected.append(
+            {
+                "branch": index,
+                "name": name,
+                "weight": 50,
+                "entered": len(by_branch[index]),
+                "converted": len(converted),
+                "revenue": f"{10 * len(converted)}.000" if converted else "0",
+            }
+        )
+    assert body["split_results"] == {"ab": expected}
+    assert sum(row["entered"] for row in expected) == 12

@@ -487,3 +487,71 @@ def test_publishing_needs_the_templates_it_sends(shop):
     with pytest.raises(DomainError) as error:
         journey_publish(journey=j)
     assert error.value.message == "No such message template: nope."
+
+
+def test_a_delay_until_a_date_of_the_journeys_facts(shop):
+    # given: wait until two days before the delivery estimate the trigger carried, at 09:00
+    merchant, customer = shop
+    journey(
+        merchant,
+        [
+            {
+                "id": "d",
+                "type": "delay",
+                "until": "event.estimated_delivery",
+                "offset_days": -2,
+                "at": "09:00",
+                "next": "s",
+            },
+            {"id": "s", "type": "send", "template": "hello"},
+        ],
+    )
+
+    # when
+    [enrollment] = fire(merchant, customer, estimated_delivery="2026-06-20")
+    [no_date] = fire(merchant, CustomerFactory(merchant=merchant))
+
+    # then: 18 June 09:00 (the customer's zone is UTC); without the date, the next 09:00
+    enrollment.refresh_from_db()
+    assert enrollment.next_run_at == datetime(2026, 6, 18, 9, 0, tzinfo=UTC)
+    no_date.refresh_from_db()
+    assert no_date.next_run_at == datetime(2026, 6, 3, 9, 0, tzinfo=UTC)
+
+
+def test_a_webhook_action_records_its_event_once_for_subscribed_endpoints(shop):
+    # given: a step that tells the merchant's systems a VIP was reached
+    from postpurchase.events.models import Event
+
+    merchant, customer = shop
+    journey(
+        merchant,
+        [{"id": "vip", "type": "action", "action": "webhook", "event": "journey.vip_reached"}],
+    )
+
+    # when
+    [enrollment] = fire(merchant, customer, order_id=3)
+
+    # then
+    [event] = Event.unscoped.filter(type="journey.vip_reached")
+    assert (event.customer_id, event.dedupe_key, event.source) == (
+        customer.pk,
+        f"journey:{enrollment.pk}:vip:1",
+        "journey",
+    )
+    assert event.payload == {
+        "journey_id": enrollment.journey_id,
+        "enrollment_id": enrollment.pk,
+        "step_id": "vip",
+        "trigger": {"order_id": 3},
+    }
+    assert log(enrollment)[1] == ("vip", "webhook")
+
+
+def test_a_webhook_action_must_name_a_journey_event(shop):
+    merchant, _ = shop
+    with pytest.raises(DomainError) as error:
+        journey(
+            merchant,
+            [{"id": "x", "type": "action", "action": "webhook", "event": "order.placed"}],
+        )
+    assert "journey.<something>" in str(error.value.fields)
