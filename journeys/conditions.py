@@ -47,7 +47,7 @@ def _compare(left: Any, right: Any) -> int | None:
     return None
 
 
-def _equal(left: Any, right: Any) -> bool:
+def equal(left: Any, right: Any) -> bool:
     order = _compare(left, right)
     return order == 0 if order is not None else left == right
 
@@ -62,9 +62,9 @@ def holds(condition: Condition, facts: dict[str, Any]) -> bool:
     if value is MISSING:
         return False
     if op == "eq":
-        return _equal(value, expected)
+        return equal(value, expected)
     if op == "ne":
-        return not _equal(value, expected)
+        return not equal(value, expected)
     if op in ("gt", "gte", "lt", "lte"):
         order = _compare(value, expected)
         if order is None:
@@ -72,14 +72,14 @@ def holds(condition: Condition, facts: dict[str, Any]) -> bool:
         return {"gt": order > 0, "gte": order >= 0, "lt": order < 0, "lte": order <= 0}[op]
     if op in ("contains", "not_contains"):
         if isinstance(value, list):
-            found = any(_equal(item, expected) for item in value)
+            found = any(equal(item, expected) for item in value)
         elif isinstance(value, str) and isinstance(expected, str):
             found = expected.lower() in value.lower()
         else:
             found = False
         return found if op == "contains" else not found
     if op == "in":
-        return isinstance(expected, list) and any(_equal(value, item) for item in expected)
+        return isinstance(expected, list) and any(equal(value, item) for item in expected)
     return False  # pragma: no cover - the schema allows no other op
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -34,6 +35,7 @@ from postpurchase.events.services import event_record
 from postpurchase.pgbulk import unnest_update
 from postpurchase.tenancy.models import Merchant
 
+logger = logging.getLogger(__name__)
 MAX_STEPS = 200  # per advance; the schema forbids loops, so this is only a guard
 SAVED_FIELDS = [
     "state",
@@ -120,10 +122,13 @@ def date_of(value: Any, zone: ZoneInfo) -> datetime | None:
     date at midnight in ``zone``."""
     if not isinstance(value, str) or not value:
         return None
-    moment = parse_datetime(value)
-    if moment is not None:
-        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-    day = parse_date(value)
+    try:  # a well-formed but impossible date ("2026-02-30") is no date
+        moment = parse_datetime(value)
+        if moment is not None:
+            return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+        day = parse_date(value)
+    except ValueError:
+        return None
     return datetime.combine(day, time(0), zone) if day is not None else None
 
 
@@ -136,7 +141,10 @@ def delay_until(
     until = now + timedelta(days=step.days, hours=step.hours)
     if step.until is not None:
         found = date_of(resolve(facts or {}, step.until), zone)
-        until = max(now, found + timedelta(days=step.offset_days)) if found else now
+        try:
+            until = max(now, found + timedelta(days=step.offset_days)) if found else now
+        except OverflowError:
+            until = now
     if step.at is None and not step.weekdays:
         return until
     local = until.astimezone(zone)
@@ -250,13 +258,27 @@ def enrollments_advance(
     }
     run = Run(merchant=merchant, now=now, customers=customers)
     for enrollment in enrollments:
-        _resume(run, enrollment, woken.get(enrollment.pk))
-        _walk(run, enrollment)
+        _advance_one(run, enrollment, woken.get(enrollment.pk))
     _send(run)
     if run.tagged:
         Customer.unscoped.bulk_update([customers[pk] for pk in sorted(run.tagged)], ["tags"])
     _save(merchant, enrollments)
     JourneyStepLog.unscoped.bulk_create(run.entries())
+
+
+def _advance_one(run: Run, enrollment: Enrollment, why: str | None) -> None:
+    """One enrollment's steps. A step that fails on this enrollment's data (an impossible date
+    in a payload, say) fails this enrollment at that step (state ``failed``, the error in its
+    log), never the batch, the other enrollments or the other merchants of a tick; what its
+    earlier steps did stands, as they were taken."""
+    try:
+        _resume(run, enrollment, why)
+        _walk(run, enrollment)
+    except Exception as exc:
+        logger.exception("Enrollment %s failed at step %r", enrollment.pk, enrollment.current_step)
+        step = enrollment.current_step
+        _finish(run, enrollment, EnrollmentState.FAILED, "error")
+        run.log(enrollment, step, "error", "failed", f"{type(exc).__name__}: {exc}")
 
 
 def _resume(run: Run, enrollment: Enrollment, why: str | None) -> None:
@@ -356,6 +378,10 @@ def _take(run: Run, enrollment: Enrollment, step, visit: int) -> str | None:
         branch = step.branches[index]
         run.log(enrollment, step.id, step.type, f"branch_{index}", branch.name)
         return branch.next
+    if isinstance(step, schema.ActionStep) and enrollment.holdout:
+        # a held-out customer gets nothing the journey does, or lift would be measured wrong
+        run.log(enrollment, step.id, step.type, "held_out", "In the holdout: not done.")
+        return step.next
     if isinstance(step, schema.ActionStep) and step.action == "webhook":
         event, created = event_record(
             merchant=run.merchant,

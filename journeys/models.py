@@ -57,6 +57,7 @@ class JourneyVersion(TenantModel):
     definition = models.JSONField()
     trigger_type = models.CharField(max_length=20, default="event")  # event, date, inactivity
     trigger_event = models.CharField(max_length=100, blank=True)  # for the entry lookup
+    goal_event = models.CharField(max_length=100, blank=True)  # for the goal lookup
     published_at = models.DateTimeField(default=timezone.now)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -43,13 +43,17 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), zone)
 
 
-def first_run(at: str, customer: Customer, merchant: Merchant, now: datetime) -> datetime:
-    """The next ``at`` (``HH:MM``) in the customer's zone, from now on."""
+def first_run(
+    at: str, customer: Customer, merchant: Merchant, now: datetime, day: date | None = None
+) -> datetime:
+    """``at`` (``HH:MM``) on ``day`` (the merchant's day being entered; default the customer's
+    today) in the customer's zone; now if that moment has passed. A customer west of the
+    merchant is not reached the evening before its date."""
     zone = zone_of(customer, merchant)
     hour, minute = (int(part) for part in at.split(":"))
-    local = now.astimezone(zone)
-    start = datetime.combine(local.date(), time(hour, minute), zone)
-    return start if start >= local else now
+    day = day or now.astimezone(zone).date()
+    start = datetime.combine(day, time(hour, minute), zone)
+    return max(start, now)
 
 
 def candidates(trigger: schema.Trigger, merchant: Merchant, today: date):
@@ -129,7 +133,7 @@ def _enter_for(version: JourneyVersion, now: datetime) -> int:
                     context={"event": {"type": trigger.type, "key": key}},
                     now=now,
                     detail=f"{trigger.type} {key}",
-                    first_run_at=first_run(trigger.at, customer, merchant, now),
+                    first_run_at=first_run(trigger.at, customer, merchant, now, today),
                     once_per_key=True,
                 )
                 entered += enrollment is not None

@@ -28,7 +28,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from journeys import schema
-from journeys.conditions import all_hold
+from journeys.conditions import all_hold, equal
 from journeys.engine import (
     bucket,
     customer_facts,
@@ -54,6 +54,7 @@ from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import parse_payload
 
 CONSUMER_NAME = "journeys.engine"
+MAX_GOAL_WINDOW = timedelta(hours=24 * 366)  # the schema's longest goal window
 TICK_BUDGET = timedelta(seconds=20)
 
 
@@ -83,9 +84,7 @@ def journey_save(
             if journey is None:
                 journey = Journey(merchant=merchant, created_at=now)
             else:  # only the draft's fields: a publish or a pause meanwhile is kept
-                journey = Journey.unscoped.select_for_update().get(
-                    merchant=merchant, pk=journey.pk
-                )
+                journey = Journey.unscoped.select_for_update().get(merchant=merchant, pk=journey.pk)
             journey.key, journey.name, journey.description = key, name.strip(), description
             journey.draft, journey.updated_at = definition, now
             if journey.pk is None:
@@ -123,6 +122,7 @@ def journey_publish(*, journey: Journey, by=None, now: datetime | None = None) -
             definition=plan.model_dump(mode="json", by_alias=True),
             trigger_type=plan.trigger.type,
             trigger_event=plan.trigger.event or "",
+            goal_event=plan.goal.event if plan.goal else "",
             published_at=now,
             published_by=by,
         )
@@ -161,23 +161,31 @@ def journeys_on_event(event: Event) -> None:
     journeys_handle_event(event=event)
 
 
-def journeys_handle_event(*, event: Event, now: datetime | None = None) -> list[Enrollment]:
+def journeys_handle_event(
+    *, event: Event, now: datetime | None = None, only_journey: int | None = None
+) -> list[Enrollment]:
     """Exits, goals, waits and entries for one event, in one transaction (the consumer's, when
-    the event log calls it). Returns the enrollments it created."""
+    the event log calls it). Returns the enrollments it created. ``only_journey`` limits all of
+    it to one journey (a simulation touches nothing else)."""
     if event.customer_id is None:
         return []
     with transaction.atomic():
-        return _handle(event, now or timezone.now())
+        return _handle(event, now or timezone.now(), only_journey)
 
 
-def _handle(event: Event, now: datetime) -> list[Enrollment]:
+def _handle(event: Event, now: datetime, only_journey: int | None = None) -> list[Enrollment]:
     merchant = Merchant.objects.get(pk=event.merchant_id)
-    opened = list(
-        Enrollment.unscoped.select_for_update()
-        .filter(merchant=merchant, customer_id=event.customer_id, state__in=OPEN_STATES)
-        .select_related("version", "journey")
-        .order_by("pk")
+    opened_rows = Enrollment.unscoped.select_for_update().filter(
+        merchant=merchant, customer_id=event.customer_id, state__in=OPEN_STATES
     )
+    if only_journey is not None:
+        opened_rows = opened_rows.filter(journey_id=only_journey)
+    opened = list(opened_rows.select_related("version", "journey").order_by("pk"))
+    # The customer's row, after its enrollments (the tick's order): two events for one customer
+    # are handled one after the other, so both cannot pass the entry rules at once.
+    Customer.unscoped.select_for_update(no_key=True).filter(
+        merchant=merchant, pk=event.customer_id
+    ).first()
     woken: dict[int, str] = {}
     for enrollment in opened:
         plan = definition(enrollment.version)
@@ -187,10 +195,11 @@ def _handle(event: Event, now: datetime) -> list[Enrollment]:
             enrollment.state == EnrollmentState.WAITING
             and enrollment.wait_event == event.type
             and enrollment.journey.status == JourneyStatus.LIVE
+            and (enrollment.next_run_at is None or event.occurred_at <= enrollment.next_run_at)
             and _matches(enrollment.wait_match, event.payload)
         ):
             woken[enrollment.pk] = "event"
-    _goals(merchant, event, now)
+    _goals(merchant, event, now, only_journey)
     Enrollment.unscoped.bulk_update(
         [e for e in opened if e.state == EnrollmentState.EXITED],
         ["state", "exit_reason", "finished_at", "next_run_at", "wait_event", "wait_match"],
@@ -201,13 +210,18 @@ def _handle(event: Event, now: datetime) -> list[Enrollment]:
         now=now,
         woken=woken,
     )
-    created = _enter(merchant, event, now)
+    created = _enter(merchant, event, now, only_journey)
     enrollments_advance(merchant=merchant, enrollments=created, now=now)
     return created
 
 
 def _matches(wanted: dict[str, Any], payload: dict[str, Any]) -> bool:
-    return all(payload.get(key) == value for key, value in wanted.items())
+    """Every wanted value in the payload, compared as conditions compare (``311`` is
+    ``"311"``); a value the trigger did not have (None) matches nothing."""
+    return all(
+        value is not None and key in payload and equal(payload[key], value)
+        for key, value in wanted.items()
+    )
 
 
 def _exit(enrollment: Enrollment, reason: str, now: datetime) -> None:
@@ -227,16 +241,24 @@ def _exit(enrollment: Enrollment, reason: str, now: datetime) -> None:
     )
 
 
-def _goals(merchant: Merchant, event: Event, now: datetime) -> None:
+def _goals(merchant: Merchant, event: Event, now: datetime, only_journey=None) -> None:
     """Record a conversion on the customer's enrollments whose goal is this event, within the
     goal's window since entry (holdouts included: that is what lift is measured against)."""
     candidates = (
         Enrollment.unscoped.select_for_update()
-        .filter(merchant=merchant, customer_id=event.customer_id, converted_at__isnull=True)
-        .filter(entered_at__lte=event.occurred_at)
+        .filter(
+            merchant=merchant,
+            customer_id=event.customer_id,
+            converted_at__isnull=True,
+            version__goal_event=event.type,
+            entered_at__lte=event.occurred_at,
+            entered_at__gte=event.occurred_at - MAX_GOAL_WINDOW,
+        )
         .select_related("version")
         .order_by("pk")
     )
+    if only_journey is not None:
+        candidates = candidates.filter(journey_id=only_journey)
     for enrollment in candidates:
         goal = definition(enrollment.version).goal
         if goal is None or goal.event != event.type:
@@ -256,15 +278,16 @@ def _goals(merchant: Merchant, event: Event, now: datetime) -> None:
         )
 
 
-def _enter(merchant: Merchant, event: Event, now: datetime) -> list[Enrollment]:
-    versions = list(
-        JourneyVersion.unscoped.filter(
-            merchant=merchant,
-            trigger_event=event.type,
-            journey__status=JourneyStatus.LIVE,
-            journey__live_version=F("pk"),
-        ).select_related("journey")
+def _enter(merchant: Merchant, event: Event, now: datetime, only_journey=None) -> list[Enrollment]:
+    live = JourneyVersion.unscoped.filter(
+        merchant=merchant,
+        trigger_event=event.type,
+        journey__status=JourneyStatus.LIVE,
+        journey__live_version=F("pk"),
     )
+    if only_journey is not None:
+        live = live.filter(journey_id=only_journey)
+    versions = list(live.select_related("journey").order_by("pk"))
     if not versions:
         return []
     customer = Customer.unscoped.filter(merchant=merchant, pk=event.customer_id).first()
@@ -421,7 +444,7 @@ def _tick_batch(*, now: datetime, batch_size: int) -> int:
         by_merchant: dict[int, list[Enrollment]] = defaultdict(list)
         for enrollment in due:
             by_merchant[enrollment.merchant_id].append(enrollment)
-        for merchant_id, enrollments in by_merchant.items():
+        for merchant_id, enrollments in sorted(by_merchant.items()):  # one lock order
             merchant = Merchant.objects.get(pk=merchant_id)
             woken = {e.pk: "timeout" for e in enrollments if e.state == EnrollmentState.WAITING}
             enrollments_advance(merchant=merchant, enrollments=enrollments, now=now, woken=woken)

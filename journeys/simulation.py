@@ -131,15 +131,16 @@ def _run(journey, customer, events, start, draft) -> dict[str, Any]:
                 occurred_at=event.at,
                 now=now,
             )
-            created = journeys_handle_event(event=recorded, now=now)
+            # only this journey: the customer's real enrollments elsewhere are not touched
+            created = journeys_handle_event(event=recorded, now=now, only_journey=journey.pk)
             if enrollment is None:
                 enrollment = next((e for e in created if e.journey_id == journey.pk), None)
             continue
         now = max(now, due)
         if now - start > HORIZON:
             break
-        locked = Enrollment.unscoped.select_for_update().select_related("version").get(
-            pk=enrollment.pk
+        locked = (
+            Enrollment.unscoped.select_for_update().select_related("version").get(pk=enrollment.pk)
         )
         woken = {locked.pk: "timeout"} if locked.state == EnrollmentState.WAITING else {}
         enrollments_advance(merchant=merchant, enrollments=[locked], now=now, woken=woken)
