@@ -138,7 +138,9 @@ def delay_until(
     """The end of a delay: ``days`` and ``hours`` on (or ``offset_days`` from the ``until``
     date, never before now), then the next ``at`` on an allowed weekday in the customer's zone
     (DST-correct: the wall time is kept)."""
-    until = now + timedelta(days=step.days, hours=step.hours)
+    # days on the customer's calendar (the same wall time across a DST change), hours as hours
+    local_days = now.astimezone(zone) + timedelta(days=step.days)
+    until = local_days.astimezone(now.tzinfo) + timedelta(hours=step.hours)
     if step.until is not None:
         found = date_of(resolve(facts or {}, step.until), zone)
         try:

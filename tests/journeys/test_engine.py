@@ -555,3 +555,24 @@ def test_a_webhook_action_must_name_a_journey_event(shop):
             [{"id": "x", "type": "action", "action": "webhook", "event": "order.placed"}],
         )
     assert "journey.<something>" in str(error.value.fields)
+
+
+def test_a_days_long_delay_keeps_the_wall_time_across_a_dst_change(shop):
+    # given: Paris leaves summer time on 25 October 2026; an order at 10:00 local on the 24th
+    merchant, customer = shop
+    customer.timezone = "Europe/Paris"
+    customer.save()
+    journey(
+        merchant,
+        [
+            {"id": "d", "type": "delay", "days": 2, "next": "s"},
+            {"id": "s", "type": "send", "template": "hello"},
+        ],
+    )
+
+    # when
+    [enrollment] = fire(merchant, customer, now=datetime(2026, 10, 24, 8, 0, tzinfo=UTC))
+
+    # then: 10:00 in Paris two days on, which is 09:00 UTC after the change
+    enrollment.refresh_from_db()
+    assert enrollment.next_run_at == datetime(2026, 10, 26, 9, 0, tzinfo=UTC)
