@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 
+from bench.common import fresh_database  # noqa: E402 - after the path is set
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -67,20 +69,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--service-only", action="store_true")
     return parser.parse_args()
-
-
-def fresh_database(args: argparse.Namespace) -> str:
-    import psycopg2
-    from psycopg2 import sql
-
-    admin = psycopg2.connect(f"{args.pg}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        name = sql.Identifier(args.database)
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    admin.close()
-    return f"{args.pg}/{args.database}"
 
 
 def prepare(args: argparse.Namespace, url: str):
@@ -541,7 +529,7 @@ def settle() -> None:
 
 def main() -> None:
     args = parse_args()
-    url = fresh_database(args)
+    url = fresh_database(args.pg, args.database)
     merchant, key, orders, singles = prepare(args, url)
     from django.db import connection
 

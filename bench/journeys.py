@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 
+from bench.common import fresh_database  # noqa: E402 - after the path is set
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -51,20 +53,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--only", choices=["a", "b", "c"])
     return parser.parse_args()
-
-
-def fresh_database(args) -> str:
-    import psycopg2
-    from psycopg2 import sql
-
-    admin = psycopg2.connect(f"{args.pg}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        name = sql.Identifier(args.database)
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    admin.close()
-    return f"{args.pg}/{args.database}"
 
 
 def prepare(args, url: str):
@@ -337,7 +325,7 @@ def bench_latency(args, merchant) -> None:
 
 def main() -> None:
     args = parse_args()
-    url = fresh_database(args)
+    url = fresh_database(args.pg, args.database)
     merchant, journey, version = prepare(args, url)
     if args.only in (None, "a"):
         bench_due(args, merchant, journey, version)

@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 
+from bench.common import fresh_database  # noqa: E402 - after the path is set
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,20 +48,6 @@ def parse_args() -> argparse.Namespace:
         help="worker processes (a Celery worker's default concurrency is the CPU count)",
     )
     return parser.parse_args()
-
-
-def fresh_database(args: argparse.Namespace) -> str:
-    import psycopg2
-    from psycopg2 import sql
-
-    admin = psycopg2.connect(f"{args.pg}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        name = sql.Identifier(args.database)
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    admin.close()
-    return f"{args.pg}/{args.database}"
 
 
 def prepare(args: argparse.Namespace, url: str):
@@ -208,7 +196,9 @@ def run_insert(merchant) -> tuple[float, int]:
             else:
                 text = value.isoformat() if hasattr(value, "isoformat") else str(value)
                 values.append(
-                    text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                    text.replace("\\", "\\\\")
+                    .replace("\t", "\\t")
+                    .replace("\n", "\\n")
                     .replace("\r", "\\r")
                 )
         buffer.write("\t".join(values) + "\n")
@@ -225,7 +215,7 @@ def run_insert(merchant) -> tuple[float, int]:
 
 def main() -> None:
     args = parse_args()
-    url = fresh_database(args)
+    url = fresh_database(args.pg, args.database)
     merchant, template, customers = prepare(args, url)
     from django.core import mail
     from django.db.models import Count

@@ -27,7 +27,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from journeys import schema
 from journeys.conditions import MISSING, all_hold, resolve
 from journeys.models import Enrollment, EnrollmentState, JourneyStepLog
-from notifications.context import message_context
+from notifications.context import message_context, order_context, shipment_context
 from notifications.models import MessageStatus, MessageTemplate
 from notifications.outbox import SendRequest, message_send_batch
 from orders.models import Customer, Order, Shipment
@@ -185,6 +185,7 @@ class Run:
     sends: list[Pending] = field(default_factory=list)
     logs: list[JourneyStepLog] = field(default_factory=list)
     tagged: set[int] = field(default_factory=set)
+    memos: dict[tuple, Any] = field(default_factory=dict)
 
     def log(self, enrollment, step_id, step_type, outcome, detail="", message=None):
         entry = JourneyStepLog(
@@ -209,6 +210,13 @@ class Run:
             ordered.extend(entry.followups)
         return ordered
 
+    def memo(self, key: tuple, make):
+        """``make()`` once per run for ``key``: an order's facts, its context, a shipment (many
+        enrollments of a batch can share them)."""
+        if key not in self.memos:
+            self.memos[key] = make()
+        return self.memos[key]
+
     def order(self, order_id) -> Order | None:
         if not isinstance(order_id, int):
             return None
@@ -224,7 +232,7 @@ def facts_for(run: Run, enrollment: Enrollment) -> dict[str, Any]:
     facts = {
         "event": enrollment.context.get("event", {}),
         "customer": customer_facts(customer),
-        "order": order_facts(order) if order is not None else {},
+        "order": run.memo(("facts", order.pk), lambda: order_facts(order)) if order else {},
     }
     return facts
 
@@ -429,30 +437,41 @@ def _templates(run: Run, keys: set[str]) -> None:
 
 
 def _context(run: Run, enrollment: Enrollment) -> dict[str, Any]:
+    """A send's template context: the customer, the trigger's order and shipment (each read and
+    shaped once per run), and the tracking link."""
     customer = run.customers[enrollment.customer_id]
     order = run.order(enrollment.context.get("order_id"))
     shipment_id = enrollment.context.get("shipment_id")
     shipment = (
-        Shipment.unscoped.filter(merchant=run.merchant, pk=shipment_id).first()
+        run.memo(
+            ("shipment", shipment_id),
+            lambda: Shipment.unscoped.filter(merchant=run.merchant, pk=shipment_id).first(),
+        )
         if isinstance(shipment_id, int)
         else None
     )
     tracked = shipment
     if tracked is None and order is not None:  # the order's latest parcel with a link
-        tracked = (
-            Shipment.unscoped.filter(merchant=run.merchant, order=order)
-            .exclude(tracking_url="")
-            .order_by("-created_at", "-id")
-            .first()
+        tracked = run.memo(
+            ("tracked", order.pk),
+            lambda: (
+                Shipment.unscoped.filter(merchant=run.merchant, order=order)
+                .exclude(tracking_url="")
+                .order_by("-created_at", "-id")
+                .first()
+            ),
         )
     links = {}
     if tracked is not None and tracked.tracking_url:
         # The carrier's page until the branded tracking page exists (a later issue); the
         # default templates leave their tracking button out when there is no link at all.
         links["tracking_url"] = tracked.tracking_url
-    return message_context(
-        merchant=run.merchant, customer=customer, order=order, shipment=shipment, links=links
-    )
+    context = message_context(merchant=run.merchant, customer=customer, links=links)
+    if order is not None:
+        context["order"] = run.memo(("context", order.pk), lambda: order_context(order))
+    if shipment is not None:
+        context["shipment"] = shipment_context(shipment)
+    return context
 
 
 def _send(run: Run) -> None:

@@ -29,7 +29,8 @@ StepId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 EventType = Annotated[
     str, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 ]
-TemplateKey = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+KEY = r"^[a-z0-9][a-z0-9_-]*$"  # a template's or a journey's key
+TemplateKey = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY)]
 Next = Annotated[str, Field(max_length=64)]
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "not_contains", "in", "exists", "missing")
 PATH = re.compile(r"^(event|customer|order|steps)(\.[A-Za-z0-9_]+)+$")

@@ -16,6 +16,7 @@ waits, and the scheduler's tick.
 
 from __future__ import annotations
 
+import re
 import time as clock_time
 from collections import defaultdict
 from collections.abc import Callable
@@ -74,8 +75,9 @@ def journey_save(
     """Create a journey, or replace the draft of ``journey`` (a live one keeps running its
     published version until the draft is published)."""
     parse_payload(schema.Definition, definition)
-    if not key or len(key) > 100 or not key.replace("-", "").replace("_", "").isalnum():
-        raise DomainError(ErrorCode.INVALID, "A key of letters, digits, - and _.", field="key")
+    if not isinstance(key, str) or len(key) > 100 or not re.fullmatch(schema.KEY, key):
+        message = "A key of lowercase letters, digits, - and _ (at most 100)."
+        raise DomainError(ErrorCode.INVALID, message, field="key")
     if not name.strip() or len(name) > 200:
         raise DomainError(ErrorCode.INVALID, "A name of 1 to 200 characters.", field="name")
     now = now or timezone.now()

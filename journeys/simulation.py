@@ -46,10 +46,6 @@ class SimulationIn(BaseModel):
     events: list[SimulatedEvent] = Field(default_factory=list, max_length=50)
 
 
-class _Rollback(Exception):
-    """Raised to leave the simulation's transaction without keeping anything."""
-
-
 def journey_simulate(
     *,
     journey: Journey,
@@ -66,13 +62,9 @@ def journey_simulate(
         raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
     ordered = sorted(data.events, key=lambda e: e.at)
     start = start or (ordered[0].at if ordered else timezone.now())
-    result: dict[str, Any] = {}
-    try:
-        with transaction.atomic():
-            result = _run(journey, customer, ordered, start, draft)
-            raise _Rollback
-    except _Rollback:
-        pass
+    with transaction.atomic():
+        result = _run(journey, customer, ordered, start, draft)
+        transaction.set_rollback(True)  # nothing kept; the hand-offs queued on commit go too
     return result
 
 

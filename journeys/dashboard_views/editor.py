@@ -15,16 +15,15 @@ from typing import Any
 
 from journeys.forms import (
     MAX_STEPS,
-    STEP_FORMS,
     ConditionForm,
     ConditionFormSet,
     EntryForm,
     JourneyForm,
     RulesForm,
-    StepForm,
     TriggerForm,
     emitted_rows,
 )
+from journeys.step_forms import STEP_FORMS, StepForm
 from postpurchase.errors import DomainError
 
 ENTRY_DEFAULTS = {"per": "customer", "reentry": "always", "cooldown_hours": 0, "max_entries": None}

@@ -26,9 +26,10 @@ from journeys.dashboard_views.describe import (
     trigger_in_words,
 )
 from journeys.dashboard_views.editor import Editor, EditorState
-from journeys.forms import STEP_KINDS, DefinitionJsonForm
+from journeys.forms import DefinitionJsonForm
 from journeys.models import Journey, JourneyStatus
 from journeys.services import journey_save
+from journeys.step_forms import STEP_KINDS
 from notifications.models import Kind, MessageTemplate
 from postpurchase.dashboard.formatting import event_label
 from postpurchase.dashboard.mixins import DashboardMixin, ScopedListView

@@ -509,7 +509,7 @@ def test_a_key_the_service_refuses_is_shown_on_the_key_field(owner, merchant_a, 
     )
     # then
     assert response.context["editor"].journey_form.errors == {
-        "key": ["A key of letters, digits, - and _."]
+        "key": ["A key of lowercase letters, digits, - and _ (at most 100)."]
     }
     assert journey_rows() == before
 
