@@ -134,8 +134,7 @@ DEFAULT_TEMPLATES: list[dict] = [
         "<p>Your {{ order.lines[0].title }} should be with you by now. A few things that help "
         "from day one:</p>\n<ul>\n<li>Read the quick-start card in the box before first use.</li>\n"
         "<li>Keep the packaging for a couple of weeks, in case you need to return it.</li>\n"
-        "<li>Questions? Our team is one reply away.</li>\n</ul>\n"
-        + _help_button("Get help"),
+        "<li>Questions? Our team is one reply away.</li>\n</ul>\n" + _help_button("Get help"),
     ),
     _email(
         "shipped",
@@ -274,8 +273,7 @@ DEFAULT_TEMPLATES: list[dict] = [
         "Here's what's new since your last visit.",
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>It's been a while since your last order with {{ merchant.name }}. We've added a "
-        "lot since then, and we'd love to see you again.</p>\n"
-        + _help_button("See what's new"),
+        "lot since then, and we'd love to see you again.</p>\n" + _help_button("See what's new"),
     ),
 ]
 
