@@ -1,7 +1,8 @@
 """The two channels a message leaves by, each behind its provider's own library.
 
 - **Email**: Django's email API. A merchant with its own provider gets that anymail backend
-  (``anymail.backends.<name>.EmailBackend``) built with its decrypted credentials; any other
+  (``anymail.backends.<name>.EmailBackend``) built with the credentials its provider's
+  allowlist names (``notifications.esp``); any other
   merchant gets the platform's ``EMAIL_BACKEND`` (console in the embedded mode, SMTP or an
   anymail ESP in production).
 - **SMS**: the twilio client with the merchant's Account SID and auth token, else the platform's.
@@ -59,21 +60,17 @@ def _detail(exc: BaseException) -> str:
 
 # --- email ------------------------------------------------------------------------------------
 
-NOT_ESPS = frozenset({"base", "base_requests", "console", "test", "sendinblue"})
-
 
 @lru_cache(maxsize=1)
 def email_providers() -> tuple[str, ...]:
-    """The anymail backends a merchant can choose, by name (``postmark``, ``sendgrid``, …)."""
+    """The anymail backends a merchant can choose, by name (``postmark``, ``sendgrid``, …): those
+    with an allowlist of credentials in ``notifications.esp`` that this anymail has."""
     import anymail.backends
 
-    return tuple(
-        sorted(
-            module.name
-            for module in pkgutil.iter_modules(anymail.backends.__path__)
-            if module.name not in NOT_ESPS
-        )
-    )
+    from notifications.esp import ESP_FIELDS
+
+    installed = {module.name for module in pkgutil.iter_modules(anymail.backends.__path__)}
+    return tuple(sorted(name for name in ESP_FIELDS if name in installed))
 
 
 def _provider_name(backend_path: str) -> str:
@@ -114,15 +111,15 @@ def api_url_check(provider: str, url: str) -> str:
 
 
 def email_connection(channel_settings) -> tuple[Any, str]:
-    """The email backend for a merchant (its own provider, else the platform's) and its name."""
+    """The email backend for a merchant (its own provider, else the platform's) and its name.
+    A merchant's backend gets only the credentials its provider's allowlist names."""
+    from notifications.esp import esp_backend
+
     provider = channel_settings.email_provider if channel_settings is not None else ""
     if provider:
-        backend = f"anymail.backends.{provider}.EmailBackend"
         credentials = json.loads(channel_settings.email_credentials or "{}")
-        for key, value in credentials.items():
-            if key.endswith("url"):
-                api_url_check(provider, value)
-        return get_connection(backend, fail_silently=False, **credentials), _provider_name(backend)
+        backend = esp_backend(provider, credentials if isinstance(credentials, dict) else {})
+        return backend, _provider_name(f"anymail.backends.{provider}.EmailBackend")
     platform = settings.EMAIL_BACKEND
     if platform == "notifications.platform_email.PlatformEmailBackend":
         platform = settings.PLATFORM_EMAIL_BACKEND

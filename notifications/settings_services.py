@@ -4,7 +4,9 @@ go (``SendingPolicy``).
 Both are one row per merchant, written by an upsert under the row's lock, after every field is
 checked; a refused save raises one ``DomainError`` naming each field at fault and writes
 nothing. Secrets (the ESP's credentials, Twilio's auth token) are never read back to a page: a
-blank one keeps what is stored, so a form can always be saved without retyping them.
+blank one keeps what is stored, so a form can always be saved without retyping them. An ESP's
+credentials are the keys its allowlist names (``notifications.esp.ESP_FIELDS``), each refused
+by name (``email_credentials.<key>``) when the provider does not take it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.channels import api_url_check, email_providers
+from notifications.esp import ESP_FIELDS, esp_allowed, esp_credentials_problems, esp_missing
 from notifications.models import CapMode, ChannelSettings, SendingPolicy
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
@@ -50,7 +53,8 @@ CREDENTIALS_MAX_BYTES = 4096
 HELP_TEXT_MAX = 320
 MARKETING_CAP_MAX = 100
 CAP_WINDOW_MAX_HOURS = 720  # 30 days
-# The keyword arguments an anymail backend takes (``server_token``, ``api_key``).
+# The shape of a credential's name (``server_token``, ``api_key``); which names a provider
+# takes is its allowlist in ``notifications.esp``.
 CREDENTIAL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
@@ -102,12 +106,12 @@ def _text(data: dict, name: str, errors: _Errors) -> str | None:
 # --- channel settings -------------------------------------------------------------------------
 
 
-def _credentials(value: Any, errors: _Errors) -> str | None:
-    """The credentials as stored (compact JSON), ``""`` for "keep what is stored", or ``None``
-    when refused."""
+def _credentials(value: Any, errors: _Errors) -> dict[str, Any] | None:
+    """The credentials given, as an object (``{}`` when blank), or ``None`` when refused. Which
+    keys the provider takes is checked once the provider is known (``_apply_email``)."""
     field = "email_credentials"
     if value is None or (isinstance(value, str) and not value.strip()):
-        return ""
+        return {}
     if isinstance(value, str):
         text = value.strip()
         if len(text.encode()) > CREDENTIALS_MAX_BYTES:
@@ -119,20 +123,13 @@ def _credentials(value: Any, errors: _Errors) -> str | None:
             errors.add(field, f"is not valid JSON ({exc.msg}, line {exc.lineno})")
             return None
     if not isinstance(value, dict):
-        errors.add(field, 'must be a JSON object, such as {"server_token": "…"}')
+        errors.add(field, 'must be an object of the provider\'s settings, such as {"api_key": "…"}')
         return None
-    for key, item in value.items():
+    for key in value:
         if not isinstance(key, str) or not CREDENTIAL_KEY.fullmatch(key):
             errors.add(field, f"{key!r} is not a setting name (lower-case letters, digits, _)")
             return None
-        if not isinstance(item, str) or "\x00" in item:
-            errors.add(field, f"the value of {key!r} must be text")
-            return None
-    stored = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    if len(stored.encode()) > CREDENTIALS_MAX_BYTES:
-        errors.add(field, f"must be at most {CREDENTIALS_MAX_BYTES // 1024} KB")
-        return None
-    return stored
+    return value
 
 
 def _matching(data: dict, name: str, pattern: re.Pattern, message: str, errors: _Errors):
@@ -184,30 +181,49 @@ def _channel_values(merchant: Merchant, data: dict, errors: _Errors) -> dict[str
 
 
 def _apply_email(row: ChannelSettings, values: dict[str, Any], errors: _Errors) -> None:
-    """A blank credentials box keeps the stored ones, unless the provider is switched off (they
-    are dropped) or changed (the old provider's credentials would not fit the new one)."""
+    """The provider's credentials, key by key: only those in its allowlist (``ESP_FIELDS``);
+    a blank secret keeps the stored one, a blank plain setting clears it. Switching provider
+    starts from nothing (the old provider's credentials would not fit); switching to ours
+    drops them."""
     provider = values.get("email_provider", row.email_provider)
-    credentials = values.get("email_credentials", "")
+    given: dict[str, Any] = values.get("email_credentials") or {}
     if not provider:
-        if credentials:
+        if any(given.values()):
             errors.add("email_credentials", "choose the email provider these are for")
         row.email_provider, row.email_credentials, row.email_webhook_secret = "", "", ""
         return
-    if not credentials and provider != row.email_provider:
+    spec = ESP_FIELDS.get(provider)
+    if spec is None:  # saved before the allowlist, for a provider no longer offered
+        errors.add("email_provider", f"{provider!r} is no longer offered: choose another")
+        return
+    for key, message in esp_credentials_problems(provider, given):
+        errors.add(f"email_credentials.{key}", message)
+    stored = json.loads(row.email_credentials or "{}") if provider == row.email_provider else {}
+    merged = esp_allowed(provider, stored if isinstance(stored, dict) else {}, webhook=False)
+    merged.update(esp_allowed(provider, stored if isinstance(stored, dict) else {}, webhook=True))
+    for key, value in given.items():
+        field = spec.field(key)
+        if field is None or not isinstance(value, str):
+            continue  # reported above
+        if value.strip():
+            merged[key] = value.strip()
+        elif not field.secret:
+            merged.pop(key, None)
+    if merged.get("api_url"):
+        try:
+            api_url_check(provider, merged["api_url"])
+        except ValueError as exc:
+            errors.add("email_credentials.api_url", str(exc))
+    for field in esp_missing(provider, merged):
         errors.add(
-            "email_credentials",
-            f"enter the credentials for {provider} ({{}} if it needs none)",
+            f"email_credentials.{field.key}",
+            f"enter your {spec.label} {field.label[0].lower()}{field.label[1:]}",
             code="required",
         )
-    row.email_provider = provider
-    if credentials:
-        for key, value in json.loads(credentials).items():
-            if key.endswith("url"):
-                try:
-                    api_url_check(provider, value)
-                except ValueError as exc:
-                    errors.add("email_credentials", str(exc))
-        row.email_credentials = credentials
+    stored_text = json.dumps(merged, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    if len(stored_text.encode()) > CREDENTIALS_MAX_BYTES:
+        errors.add("email_credentials", f"must be at most {CREDENTIALS_MAX_BYTES // 1024} KB")
+    row.email_provider, row.email_credentials = provider, stored_text
     if not row.email_webhook_secret:
         row.email_webhook_secret = f"{secrets.token_hex(8)}:{secrets.token_hex(24)}"
 

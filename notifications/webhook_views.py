@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from notifications import reports
+from notifications.esp import esp_webhook_options
 from notifications.models import Channel, ChannelSettings, Message
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
@@ -43,8 +44,11 @@ def email_report_for_merchant(request: HttpRequest, esp: str, merchant_slug: str
     if row is None or row.email_provider != esp or not row.email_webhook_secret:
         raise Http404("No such report address.")
     credentials = json.loads(row.email_credentials or "{}")
-    # e.g. Mailgun's webhook_signing_key, Resend's secret: attributes anymail's view reads
-    keys = {k: v for k, v in credentials.items() if k != "basic_auth" and hasattr(view_class, k)}
+    # Only the provider's allowlisted signing keys (Mailgun's webhook_signing_key, Resend's
+    # signing_secret): any other stored key would set an attribute of anymail's view.
+    keys = esp_webhook_options(
+        esp, credentials if isinstance(credentials, dict) else {}, view_class
+    )
     view = view_class.as_view(basic_auth=[row.email_webhook_secret], **keys)
     with merchant_scope(merchant):
         return view(request)

@@ -130,7 +130,7 @@ def test_a_messaging_service_may_replace_the_from_number(merchant_a):
         (
             {"email_provider": "postmark", "email_credentials": '["a", "b"]'},
             "email_credentials",
-            "must be a JSON object",
+            "must be an object of the provider's settings",
         ),
         (
             {"email_provider": "postmark", "email_credentials": '{"Server-Token": "x"}'},
@@ -139,8 +139,8 @@ def test_a_messaging_service_may_replace_the_from_number(merchant_a):
         ),
         (
             {"email_provider": "postmark", "email_credentials": '{"server_token": 42}'},
-            "email_credentials",
-            "the value of 'server_token' must be text",
+            "email_credentials.server_token",
+            "must be text",
         ),
         (
             {
@@ -151,9 +151,27 @@ def test_a_messaging_service_may_replace_the_from_number(merchant_a):
             "must be at most 4 KB",
         ),
         (
+            {
+                "email_provider": "postmark",
+                "email_credentials": json.dumps({"server_token": "x" * 513}),
+            },
+            "email_credentials.server_token",
+            "must be at most 512 characters",
+        ),
+        (
             {"email_provider": "postmark"},
-            "email_credentials",
-            "enter the credentials for postmark",
+            "email_credentials.server_token",
+            "enter your Postmark server API token",
+        ),
+        (
+            {"email_provider": "scaleway", "email_credentials": '{"secret_key": "s"}'},
+            "email_credentials.project_id",
+            "enter your Scaleway TEM project ID",
+        ),
+        (
+            {"email_provider": "postmark", "email_credentials": '{"server_token": "t", "x": "1"}'},
+            "email_credentials.x",
+            "is not a Postmark setting (it takes server_token, message_stream, api_url)",
         ),
         (
             {"email_provider": "", "email_credentials": '{"server_token": "x"}'},
