@@ -8,17 +8,13 @@ from datetime import date
 
 from django import forms
 
-from notifications.channels import email_providers
 from notifications.models import (
-    CapMode,
     Category,
     Channel,
-    ChannelSettings,
     Kind,
     MessageStatus,
     MessageTemplate,
     MessageTemplateVersion,
-    SendingPolicy,
 )
 from notifications.schemas import EMAIL_PARTS, SMS_PARTS
 from postpurchase.errors import DomainError
@@ -270,126 +266,4 @@ class SendTestForm(forms.Form):
     )
 
 
-# --- settings ---------------------------------------------------------------------------------
-
-
-class ChannelSettingsForm(forms.Form):
-    """Secrets have no initial value and are never rendered back: a blank box keeps them."""
-
-    email_provider = forms.ChoiceField(
-        label="Email provider",
-        required=False,
-        help_text="Send through your own provider's account, or leave it to ours.",
-    )
-    email_credentials = forms.CharField(
-        label="Provider credentials",
-        required=False,
-        strip=True,
-        help_text='A JSON object of the provider\'s settings, e.g. {"server_token": "…"}. '
-        "Leave empty to keep the stored ones.",
-        widget=forms.Textarea(
-            attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false", "class": "source"}
-        ),
-    )
-    twilio_account_sid = forms.CharField(
-        label="Twilio Account SID",
-        max_length=64,
-        required=False,
-        help_text="Empty: texts go through our account.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-    )
-    twilio_auth_token = forms.CharField(
-        label="Twilio auth token",
-        max_length=128,
-        required=False,
-        help_text="Leave empty to keep the stored one.",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
-    )
-    sms_from_number = forms.CharField(
-        label="Send texts from",
-        max_length=32,
-        required=False,
-        help_text="A number of your Twilio account, e.g. +14155550123.",
-    )
-    sms_messaging_service_sid = forms.CharField(
-        label="Messaging Service SID",
-        max_length=64,
-        required=False,
-        help_text="Instead of a number: MG followed by 32 characters.",
-    )
-    sms_help_text = forms.CharField(
-        label="Reply to HELP",
-        max_length=400,
-        required=False,
-        help_text="What a shopper who texts HELP receives (320 characters at most).",
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["email_provider"].choices = [("", "Ours (no setup)")] + [
-            (name, name.replace("_", " ").title()) for name in email_providers()
-        ]
-
-    @classmethod
-    def initial_for(cls, row: ChannelSettings) -> dict:
-        return {
-            "email_provider": row.email_provider,
-            "twilio_account_sid": row.twilio_account_sid,
-            "sms_from_number": row.sms_from_number,
-            "sms_messaging_service_sid": row.sms_messaging_service_sid,
-            "sms_help_text": row.sms_help_text,
-        }
-
-
-class SendingPolicyForm(forms.Form):
-    send_from = forms.TimeField(
-        label="Send from", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-    )
-    send_until = forms.TimeField(
-        label="Send until",
-        help_text="In the shopper's time zone. May end after midnight (22:00 to 07:00).",
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-    )
-    quiet_hours_for_email = forms.BooleanField(
-        required=False, label="Hold emails outside sending hours too (texts always are)"
-    )
-    transactional_anytime = forms.BooleanField(
-        required=False, label="Transactional messages go at any hour"
-    )
-    marketing_cap = forms.IntegerField(
-        label="Marketing messages per customer",
-        help_text="Across email and SMS, in each window; 0 for no cap.",
-    )
-    cap_window_hours = forms.IntegerField(label="Window (hours)", help_text="From 1 to 720.")
-    cap_mode = forms.ChoiceField(choices=CapMode.choices, label="Over the cap")
-
-    @classmethod
-    def initial_for(cls, policy: SendingPolicy) -> dict:
-        return {
-            name: getattr(policy, name)
-            for name in (
-                "send_from",
-                "send_until",
-                "quiet_hours_for_email",
-                "transactional_anytime",
-                "marketing_cap",
-                "cap_window_hours",
-                "cap_mode",
-            )
-        }
-
-
-class ChannelTestForm(forms.Form):
-    channel = forms.ChoiceField(choices=Channel.choices, widget=forms.HiddenInput)
-    to = forms.CharField(
-        label="Send to", max_length=254, widget=forms.TextInput(attrs={"autocomplete": "off"})
-    )
-
-    def __init__(self, *args, channel: str = Channel.EMAIL, **kwargs) -> None:
-        kwargs.setdefault("auto_id", f"id_{channel}_test_%s")
-        super().__init__(*args, **kwargs)
-        sms = channel == Channel.SMS
-        self.fields["to"].label = "Test text to" if sms else "Test email to"
-        if sms:
-            self.fields["to"].widget.attrs["placeholder"] = "+14155550123"
+# The settings pages' forms live in notifications/settings_forms.py.

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views import View
 
-from notifications.forms import ChannelSettingsForm, ChannelTestForm, SendingPolicyForm
 from notifications.models import Channel
 from notifications.services import channel_send_test, sending_policy
+from notifications.settings_forms import ChannelSettingsForm, ChannelTestForm, SendingPolicyForm
 from notifications.settings_services import (
     channel_settings_get,
     channel_settings_save,
@@ -45,10 +45,9 @@ class MessageSettingsView(DashboardMixin, View):
         tests.update(test_forms or {})
         context = {
             "stored": stored,
-            "credentials_set": bool(stored.email_credentials),
             "auth_token_set": bool(stored.twilio_auth_token),
             "channels_form": channels_form
-            or ChannelSettingsForm(initial=ChannelSettingsForm.initial_for(stored)),
+            or ChannelSettingsForm(initial=ChannelSettingsForm.initial_for(stored), stored=stored),
             "policy_form": policy_form
             or SendingPolicyForm(initial=SendingPolicyForm.initial_for(policy)),
             "email_test_form": tests[Channel.EMAIL],
@@ -72,24 +71,18 @@ class ChannelSettingsSaveView(MessageSettingsView):
     http_method_names = ["post"]
 
     def post(self, request):
-        form = ChannelSettingsForm(request.POST)
+        stored = channel_settings_get(merchant=self.merchant)
+        form = ChannelSettingsForm(request.POST, stored=stored)
         if not form.is_valid():
-            return self.render(channels_form=_without_secrets(form))
+            return self.render(channels_form=form)
         try:
-            channel_settings_save(merchant=self.merchant, data=form.cleaned_data)
+            channel_settings_save(merchant=self.merchant, data=form.service_data())
         except DomainError as error:
-            add_domain_error(form, error)
-            return self.render(channels_form=_without_secrets(form))
+            # shown again as typed, except secrets: their boxes never render a value
+            form.add_service_error(error)
+            return self.render(channels_form=form)
         messages.success(request, "Channel settings saved.")
         return redirect("dashboard:settings_messages")
-
-
-def _without_secrets(form: ChannelSettingsForm) -> ChannelSettingsForm:
-    """A refused form is shown again as typed, except its secrets: the page never carries one
-    (the token's box does not render a value; the credentials' box would)."""
-    form.data = form.data.copy()
-    form.data["email_credentials"] = ""
-    return form
 
 
 class SendingPolicySaveView(MessageSettingsView):

@@ -324,7 +324,8 @@ def test_sms_detail_shows_the_body_and_its_segments(owner, merchant_a):
 
 CHANNELS = {
     "email_provider": "postmark",
-    "email_credentials": json.dumps({"server_token": SECRET}),
+    "postmark__server_token": SECRET,
+    "postmark__message_stream": "outbound",
     "twilio_account_sid": SID,
     "twilio_auth_token": TOKEN,
     "sms_from_number": "+1 415 555 0123",
@@ -357,13 +358,14 @@ def test_channel_settings_are_saved_and_secrets_never_shown(owner, merchant_a):
     row = ChannelSettings.unscoped.get(merchant=merchant_a)
     assert (row.email_provider, row.sms_from_number) == ("postmark", "+14155550123")
     assert (json.loads(row.email_credentials), row.twilio_auth_token) == (
-        {"server_token": SECRET},
+        {"server_token": SECRET, "message_stream": "outbound"},
         TOKEN,
     )
     html = page.content.decode()
     assert SECRET not in html and TOKEN not in html
     assert '<span class="field__optional" data-token-state>set</span>' in html
-    assert "Set. They are never shown again" in html
+    assert '<span class="field__optional" data-secret-state="server_token">set</span>' in html
+    assert 'name="postmark__message_stream" value="outbound"' in html  # not a secret
     assert SID in html  # an account id, not a secret
 
 
@@ -389,7 +391,8 @@ def test_a_refused_channel_form_names_the_field_keeps_nothing_and_echoes_no_secr
     ("change", "field"),
     [
         ({"email_provider": "pigeon"}, "email_provider"),
-        ({"email_credentials": "{oops"}, "email_credentials"),
+        ({"postmark__api_url": "https://evil.example/"}, "postmark__api_url"),
+        ({"postmark__server_token": ""}, "postmark__server_token"),
         ({"twilio_auth_token": "short"}, "twilio_auth_token"),
         ({"sms_from_number": "123"}, "sms_from_number"),
         ({"sms_messaging_service_sid": "MG1"}, "sms_messaging_service_sid"),
