@@ -19,6 +19,7 @@ import logging
 import pkgutil
 import smtplib
 from dataclasses import dataclass
+from email.utils import make_msgid
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.encoding import punycode
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -126,6 +128,11 @@ def email_connection(channel_settings) -> tuple[Any, str]:
     return get_connection(fail_silently=False), _provider_name(platform)
 
 
+def message_id_domain() -> str:
+    """The domain of our emails' Message-IDs: the host of ``SITE_URL`` (in ASCII)."""
+    return punycode(urlsplit(settings.SITE_URL).hostname or "localhost")
+
+
 def email_build(
     *,
     subject: str,
@@ -145,7 +152,8 @@ def email_build(
         from_email=from_email,
         to=[to],
         reply_to=[reply_to] if reply_to else None,
-        headers=headers,
+        # Django would make the Message-ID with the machine's own name (often "localhost").
+        headers={"Message-ID": make_msgid(domain=message_id_domain()), **headers},
         connection=connection,
     )
     if html:
