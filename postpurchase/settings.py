@@ -178,6 +178,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+# Brute-force limits (postpurchase/dashboard/throttling.py), "<count>/<window>" with the window in
+# s, m, h or d ("10/15m"): failed sign-ins per account typed and per client address (dashboard and
+# /admin/), password-reset requests per address typed and per client address. Counted in the cache.
+SIGN_IN_RATE_PER_ACCOUNT = env.str("SIGN_IN_RATE_PER_ACCOUNT", default="10/15m")
+SIGN_IN_RATE_PER_IP = env.str("SIGN_IN_RATE_PER_IP", default="30/15m")
+PASSWORD_RESET_RATE_PER_EMAIL = env.str("PASSWORD_RESET_RATE_PER_EMAIL", default="3/h")
+PASSWORD_RESET_RATE_PER_IP = env.str("PASSWORD_RESET_RATE_PER_IP", default="10/h")
+# Proxies in front of the web processes that append to X-Forwarded-For (a load balancer, a TLS
+# proxy): the client's address is the entry this many places from the right. 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- I18N -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -4,6 +4,9 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from postpurchase.dashboard import auth_views
+from postpurchase.dashboard.forms import AdminSignInForm
+
 
 def healthz(request):
     """Liveness and database check for load balancers and docker-compose."""
@@ -24,11 +27,13 @@ handler500 = "postpurchase.api.exceptions.server_error"
 
 admin.site.site_header = "Post-purchase platform operations"
 admin.site.site_title = "Post-purchase admin"
+admin.site.login_form = AdminSignInForm  # throttled like the dashboard's sign-in
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("robots.txt", robots),
+    path("admin/login/", auth_views.admin_login),  # admin's own view, throttled (429)
     path("admin/", admin.site.urls),
     path("app/", include("postpurchase.dashboard.urls")),
     path("api/v1/", include("postpurchase.api.urls")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 
 import pytest
 from django.conf import settings
@@ -32,6 +33,15 @@ def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness would be a large share of the suite's time, and no test is
     # about it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_throttle_counters(monkeypatch):
+    # Sign-in and reset limits count in the shared Redis; each test counts apart from the others
+    # (and from earlier runs), whatever it signs in with.
+    from postpurchase.dashboard import throttling
+
+    monkeypatch.setattr(throttling, "KEY_PREFIX", f"throttle-test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture

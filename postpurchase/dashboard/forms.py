@@ -6,18 +6,62 @@ import warnings
 
 from babel import Locale, UnknownLocaleError
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from PIL import Image
 
 from orders.models import FulfillmentStatus
+from postpurchase.dashboard import throttling
 from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import ApiKeyScope, Merchant
 from postpurchase.tenancy.permissions import Role
 from postpurchase.tenancy.services import BRAND_FIELDS
 from postpurchase.validation import check_currency
 
+THROTTLED_SIGN_IN = "Too many sign-in attempts. For your account’s safety, try again in %(wait)s."
+THROTTLED_PASSWORD_RESET = "Too many password reset requests. Try again in %(wait)s."  # noqa: S105
 
-class EmailAuthenticationForm(AuthenticationForm):
+
+def minutes_text(minutes: int) -> str:
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+class SignInThrottleMixin:
+    """Counts each sign-in attempt, per account typed and per client address, before the
+    password is checked (``throttling.sign_in_attempt``); over a limit the form refuses with
+    the error code ``throttled`` whatever the password. A sign-in that succeeds gives its
+    attempt back. For ``AuthenticationForm`` subclasses, which get the request from the view."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.error_messages = {**self.error_messages, "throttled": THROTTLED_SIGN_IN}
+        self.retry_after = 0
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        if username is None or not self.cleaned_data.get("password") or self.request is None:
+            return super().clean()  # nothing to check, so nothing to count
+        attempt = throttling.sign_in_attempt(
+            request=self.request, username=username, now=throttling.clock()
+        )
+        if attempt.throttled:
+            self.retry_after = attempt.retry_after
+            raise ValidationError(
+                self.error_messages["throttled"],
+                code="throttled",
+                params={"wait": minutes_text(attempt.retry_after_minutes)},
+            )
+        cleaned_data = super().clean()  # raises when the password is wrong: the attempt stays
+        throttling.attempt_give_back(attempt)
+        return cleaned_data
+
+    @property
+    def is_throttled(self) -> bool:
+        return self.has_error(NON_FIELD_ERRORS, "throttled")
+
+
+class EmailAuthenticationForm(SignInThrottleMixin, AuthenticationForm):
     """Sign-in by email; addresses are stored lower-case, so the typed one is matched that way."""
 
     username = forms.EmailField(
@@ -28,6 +72,10 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().lower()
+
+
+class AdminSignInForm(SignInThrottleMixin, AdminAuthenticationForm):
+    """``/admin/``'s sign-in (staff only), under the same limits as the dashboard's."""
 
 
 def _country_codes() -> frozenset[str]:
