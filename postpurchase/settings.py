@@ -284,6 +284,9 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 EVENT_SWEEP_SECONDS = env.float("EVENT_SWEEP_SECONDS", default=30.0)
+# How long a queued event dispatch task may wait before the sweep counts it lost and enqueues
+# another (doubled for each one enqueued with none run since). Longer than any task may run.
+EVENT_DISPATCH_LEASE_SECONDS = env.float("EVENT_DISPATCH_LEASE_SECONDS", default=600.0)
 CELERY_BEAT_SCHEDULE = {
     "events-sweep": {
         "task": "postpurchase.events.tasks.event_sweep",

@@ -16,6 +16,7 @@ from orders.demo.data import (
 )
 from orders.demo.plan import DemoPlan
 from orders.services import customer_upsert, order_ingest, product_upsert, shipment_ingest
+from postpurchase.events.services import events_recorded_as_history
 from postpurchase.tenancy.models import Merchant, User
 from postpurchase.tenancy.permissions import Role
 from postpurchase.tenancy.services import membership_set, merchant_create
@@ -78,7 +79,18 @@ def _each(items: Iterable, description: str) -> Iterable:
 def demo_load(
     *, merchant: Merchant, plan: DemoPlan, progress: Callable[[Iterable, str], Iterable] = _each
 ) -> DemoLoadReport:
-    """Feed the plan to the ingestion services; ``progress`` wraps each batch (a progress bar)."""
+    """Feed the plan to the ingestion services; ``progress`` wraps each batch (a progress bar).
+
+    The events they record are history: stored as dispatched, with no dispatch task queued and
+    no consumer run, so no journey enters and no webhook fires on a year of made-up orders (and
+    a fresh install's worker starts with an empty queue)."""
+    with events_recorded_as_history():
+        return _load(merchant=merchant, plan=plan, progress=progress)
+
+
+def _load(
+    *, merchant: Merchant, plan: DemoPlan, progress: Callable[[Iterable, str], Iterable]
+) -> DemoLoadReport:
     report = DemoLoadReport()
     for payload in plan.products:
         report.changed += product_upsert(merchant=merchant, payload=payload).changed

@@ -11,9 +11,14 @@ from postpurchase.tenancy.scoping import TenantModel
 class Event(TenantModel):
     """Something that happened to a merchant's customer, recorded in the transaction of the change.
 
-    ``next_dispatch_at`` is when the sweep should (re-)dispatch this event if nothing else has:
-    set at record time to a short grace period, moved to the next retry on a consumer failure,
-    cleared once every consumer has finished.
+    ``next_dispatch_at`` is when the sweep should (re-)dispatch this event if nothing else has.
+    While a dispatch task is queued it is that task's lease: set when the task is enqueued (at
+    record time, or by the sweep, each re-enqueue without a run doubling the lease), so the sweep
+    leaves a queued task alone and finds a lost one once its lease has run out. A dispatch pass
+    moves it to a consumer's next retry, or clears it once every consumer has finished.
+
+    ``is_history`` marks an event recorded as history (the demo seed, an import): it is stored
+    as already dispatched and never handed to a consumer, so no journey or webhook fires on it.
     """
 
     customer = models.ForeignKey(
@@ -28,6 +33,11 @@ class Event(TenantModel):
     source = models.CharField(max_length=50, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     next_dispatch_at = models.DateTimeField(null=True, blank=True)
+    # When the queued dispatch task was enqueued, and how many times in a row one was enqueued
+    # without a dispatch pass running since (both reset by a pass).
+    dispatch_enqueued_at = models.DateTimeField(null=True, blank=True)
+    dispatch_enqueues = models.PositiveSmallIntegerField(default=0)
+    is_history = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -5,20 +5,33 @@ commit; ``event_record_many`` does the same for a batch, in one statement and on
 ``event_dispatch`` runs each subscribed consumer that has not finished, each in its own
 transaction together with its ``DONE`` marker; a failure is recorded with the time of its next
 attempt (exponential backoff with jitter). ``event_sweep`` re-dispatches every event whose
-``next_dispatch_at`` has passed: a lost task, a dead worker or a due retry.
+``next_dispatch_at`` has passed: a due retry, or a dispatch task whose lease ran out (lost by the
+broker, or waiting behind a backlog longer than its lease).
+
+A queued dispatch task holds a lease on its event (``next_dispatch_at``), so the sweep does not
+enqueue it again while it waits: ``EVENT_DISPATCH_LEASE_SECONDS`` for the first task, doubled for
+each one the sweep enqueues while none has run, so even a backlog of hours costs a few duplicate
+tasks per event, not one per sweep. Events recorded inside ``events_recorded_as_history()`` are
+history: stored as dispatched, never enqueued, never handed to a consumer. Nothing is dispatched
+for an inactive merchant; its events wait for the sweep after reactivation.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import traceback
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Value
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -31,12 +44,58 @@ from postpurchase.tenancy.scoping import merchant_scope
 
 logger = logging.getLogger(__name__)
 
-# An event not fully dispatched this long after it was recorded is assumed lost and swept.
+# A consumer that another worker is running right now is looked at again this much later.
 DISPATCH_GRACE = timedelta(minutes=2)
+# However often the sweep re-enqueues an event whose task has not run, its lease stays below this.
+DISPATCH_LEASE_CAP = timedelta(hours=6)
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=6)
 MAX_ATTEMPTS = 12  # the last retry comes some 7 to 15 hours after the first failure
 SWEEP_BATCH = 500
+SWEEP_TASK_EVENTS = 100  # events per dispatch task the sweep enqueues
+
+_recording_history: ContextVar[bool] = ContextVar("events_recorded_as_history", default=False)
+
+
+@contextmanager
+def events_recorded_as_history() -> Iterator[None]:
+    """Record every event of the block as history (the demo seed, an import of past orders):
+    stored as already dispatched and marked ``is_history``, never enqueued, never handed to a
+    consumer, so no journey enters and no webhook fires on it. Reads (analytics, the API's
+    event list) see it like any other event."""
+    token = _recording_history.set(True)
+    try:
+        yield
+    finally:
+        _recording_history.reset(token)
+
+
+def dispatch_lease(enqueues: int) -> timedelta:
+    """How long the ``enqueues``-th dispatch task enqueued in a row (with no dispatch pass run in
+    between) may wait before the sweep counts it lost: ``EVENT_DISPATCH_LEASE_SECONDS``, doubled
+    for each earlier one, at most ``DISPATCH_LEASE_CAP``."""
+    base = timedelta(seconds=settings.EVENT_DISPATCH_LEASE_SECONDS)
+    return min(base * 2 ** min(max(enqueues - 1, 0), 16), DISPATCH_LEASE_CAP)
+
+
+def _dispatch_state(now: datetime) -> dict[str, Any]:
+    """The dispatch columns of an event recorded at ``now``: leased to the task about to be
+    enqueued, or, inside ``events_recorded_as_history()``, dispatched already."""
+    if _recording_history.get():
+        return {
+            "is_history": True,
+            "dispatched_at": now,
+            "next_dispatch_at": None,
+            "dispatch_enqueued_at": None,
+            "dispatch_enqueues": 0,
+        }
+    return {
+        "is_history": False,
+        "dispatched_at": None,
+        "next_dispatch_at": now + dispatch_lease(1),
+        "dispatch_enqueued_at": now,
+        "dispatch_enqueues": 1,
+    }
 
 
 def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
@@ -84,7 +143,7 @@ def event_record(
         payload=payload or {},
         dedupe_key=dedupe_key,
         source=source,
-        next_dispatch_at=now + DISPATCH_GRACE,
+        **_dispatch_state(now),
     )
     try:
         # Insert first: a repeated dedupe key is the exception, and the unique constraint is the
@@ -101,7 +160,8 @@ def event_record(
             raise
         return existing, False
 
-    transaction.on_commit(lambda: _enqueue_dispatch(event.pk, merchant.pk))
+    if not event.is_history:
+        transaction.on_commit(lambda: _enqueue_dispatch(event.pk, merchant.pk))
     return event, True
 
 
@@ -126,7 +186,11 @@ _EVENT_FIELDS = (
     "payload",
     "dedupe_key",
     "source",
+    "is_history",
+    "dispatched_at",
     "next_dispatch_at",
+    "dispatch_enqueued_at",
+    "dispatch_enqueues",
 )
 _EVENT_COLUMNS = ", ".join(Event._meta.get_field(name).column for name in _EVENT_FIELDS)
 
@@ -156,7 +220,7 @@ def event_record_many(
         else:
             ids.append(None)
     created = [pk for pk in ids if pk is not None]
-    if created:
+    if created and not _recording_history.get():
         transaction.on_commit(lambda: _enqueue_dispatch_many(created, merchant.pk))
     return ids
 
@@ -166,7 +230,7 @@ def _insert_events(
 ) -> list[tuple[int, str | None]]:
     """Insert the events that do not repeat a dedupe key; their ``(id, dedupe_key)`` by id."""
     fields = [Event._meta.get_field(name) for name in _EVENT_FIELDS]
-    due = now + DISPATCH_GRACE
+    dispatch = _dispatch_state(now)
     rows = [
         (
             merchant.pk,
@@ -177,7 +241,11 @@ def _insert_events(
             spec.payload or {},  # as event_record stores a missing payload
             spec.dedupe_key,
             spec.source,
-            due,
+            dispatch["is_history"],
+            dispatch["dispatched_at"],
+            dispatch["next_dispatch_at"],
+            dispatch["dispatch_enqueued_at"],
+            dispatch["dispatch_enqueues"],
         )
         for spec in events
     ]
@@ -203,6 +271,7 @@ def _enqueue_dispatch_many(event_ids: list[int], merchant_id: int) -> None:
             len(event_ids),
             exc_info=True,
         )
+        _lease_release(event_ids)
 
 
 def _enqueue_dispatch(event_id: int, merchant_id: int) -> None:
@@ -211,10 +280,26 @@ def _enqueue_dispatch(event_id: int, merchant_id: int) -> None:
     try:
         event_dispatch_task.delay(event_id=event_id, merchant_id=merchant_id)
     except Exception:
-        # The broker is down: the sweep will find the event once its grace period is over.
         logger.warning(
             "Could not enqueue dispatch of event %s; the sweep will retry", event_id, exc_info=True
         )
+        _lease_release([event_id])
+
+
+def _lease_release(event_ids: list[int]) -> None:
+    """No task holds these events after all (the broker refused it): make them due since they
+    were leased, so the next sweep enqueues them instead of waiting out the lease."""
+    try:
+        Event.unscoped.filter(
+            pk__in=event_ids, next_dispatch_at__isnull=False, dispatch_enqueued_at__isnull=False
+        ).update(
+            next_dispatch_at=F("dispatch_enqueued_at"),
+            dispatch_enqueued_at=None,
+            dispatch_enqueues=0,
+        )
+    except Exception:
+        # The database is gone too: the lease runs out on its own and the sweep finds them then.
+        logger.warning("Could not release the dispatch lease of %s events", len(event_ids))
 
 
 def _run_consumer(event: Event, consumer: Consumer, now: datetime) -> tuple[str, datetime | None]:
@@ -272,8 +357,11 @@ def event_dispatch(
     *, event: Event, now: datetime | None = None, consumers: ConsumerRegistry | None = None
 ) -> dict[str, str]:
     """Hand ``event`` to every consumer of its type that has not finished. Returns each
-    consumer's status after this pass."""
+    consumer's status after this pass; nothing (``{}``) for history, or while the merchant is
+    inactive (the event keeps its due time, and the sweep takes it up after reactivation)."""
     now = now or timezone.now()
+    if event.is_history or not event.merchant.is_active:
+        return {}
     wanted = (consumers or registry).consumers_for(event.type)
     outcome: dict[str, str] = {}
     retries: list[datetime] = []
@@ -296,34 +384,57 @@ def event_dispatch(
                 # Another worker holds it; look again after the grace period.
                 retries.append(now + DISPATCH_GRACE)
 
+    # A pass ran, so no task of this event is lost: its lease and count of enqueues end here.
+    passed = {"dispatch_enqueued_at": None, "dispatch_enqueues": 0}
     finished = (ConsumerRunStatus.DONE, ConsumerRunStatus.GAVE_UP)
     if all(status in finished for status in outcome.values()):
         Event.unscoped.filter(pk=event.pk).update(
-            dispatched_at=Coalesce("dispatched_at", Value(now)), next_dispatch_at=None
+            dispatched_at=Coalesce("dispatched_at", Value(now)), next_dispatch_at=None, **passed
         )
     else:
         Event.unscoped.filter(pk=event.pk).update(
-            next_dispatch_at=min(retries) if retries else now + DISPATCH_GRACE
+            next_dispatch_at=min(retries) if retries else now + DISPATCH_GRACE, **passed
         )
     return outcome
 
 
 def event_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH) -> list[int]:
-    """Enqueue a dispatch for every event due one (lost dispatch, due retry). Each swept event's
-    ``next_dispatch_at`` moves one grace period on, so an event is not enqueued again while its
-    task waits in the queue. Returns the ids enqueued."""
+    """Enqueue a dispatch for every due event of an active merchant: a retry that is due, or a
+    task whose lease ran out. Each one's lease is renewed first, doubled for each task already
+    enqueued with none run since, so a task still waiting behind a backlog is not enqueued again
+    and again. One task per merchant and ``SWEEP_TASK_EVENTS`` events. Returns the ids enqueued."""
     now = now or timezone.now()
     with transaction.atomic():
         due = list(
-            Event.unscoped.select_for_update(skip_locked=True)
-            .filter(next_dispatch_at__lte=now)
-            .order_by("next_dispatch_at")
-            .values_list("pk", "merchant_id")[:batch_size]
+            Event.unscoped.select_for_update(skip_locked=True, of=("self",))
+            .filter(next_dispatch_at__lte=now, merchant__is_active=True)
+            .order_by("next_dispatch_at", "pk")
+            .values_list("pk", "merchant_id", "dispatch_enqueues")[:batch_size]
         )
-        if due:
-            Event.unscoped.filter(pk__in=[pk for pk, _ in due]).update(
-                next_dispatch_at=now + DISPATCH_GRACE
-            )
-    for pk, merchant_id in due:
-        _enqueue_dispatch(pk, merchant_id)
-    return [pk for pk, _ in due]
+        _leases_renew(due, now)
+    by_merchant: dict[int, list[int]] = {}
+    for pk, merchant_id, _ in due:
+        by_merchant.setdefault(merchant_id, []).append(pk)
+    for merchant_id, pks in by_merchant.items():
+        for chunk in _chunks(sorted(pks), SWEEP_TASK_EVENTS):
+            _enqueue_dispatch_many(chunk, merchant_id)
+    return [pk for pk, _, _ in due]
+
+
+def _leases_renew(due: list[tuple[int, int, int]], now: datetime) -> None:
+    """Lease each due event to the task about to be enqueued: one ``UPDATE`` per lease length."""
+    by_enqueues: dict[int, list[int]] = {}
+    for pk, _, enqueues in due:
+        by_enqueues.setdefault(min(enqueues + 1, 1000), []).append(pk)
+    for enqueues, pks in by_enqueues.items():
+        Event.unscoped.filter(pk__in=pks).update(
+            next_dispatch_at=now + dispatch_lease(enqueues),
+            dispatch_enqueued_at=now,
+            dispatch_enqueues=enqueues,
+        )
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk

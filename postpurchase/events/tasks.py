@@ -1,4 +1,8 @@
-"""Celery entry points for the event log. Thin: load by id, call a service."""
+"""Celery entry points for the event log. Thin: load by id, call a service.
+
+An event with no ``next_dispatch_at`` has been dispatched already (or is history): a duplicate
+task, which the sweep enqueues when a backlog outlasts a lease, finds nothing to do.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from postpurchase.tenancy.scoping import merchant_task
 
 @merchant_task(acks_late=True, name="postpurchase.events.tasks.event_dispatch")
 def event_dispatch_task(*, event_id: int, merchant_id: int) -> dict[str, str]:
-    event = Event.objects.filter(pk=event_id).select_related("merchant").first()
+    event = (
+        Event.objects.filter(pk=event_id, next_dispatch_at__isnull=False)
+        .select_related("merchant")
+        .first()
+    )
     if event is None:
         return {}
     return services.event_dispatch(event=event)
@@ -19,9 +27,14 @@ def event_dispatch_task(*, event_id: int, merchant_id: int) -> dict[str, str]:
 
 @merchant_task(acks_late=True, name="postpurchase.events.tasks.event_dispatch_many")
 def event_dispatch_many_task(*, event_ids: list[int], merchant_id: int) -> int:
-    """Dispatch a batch recorded together (``event_record_many``), one event after the other.
-    A consumer failure is recorded on its event and retried by the sweep, as for one event."""
-    events = Event.objects.filter(pk__in=event_ids).select_related("merchant").order_by("pk")
+    """Dispatch a batch (recorded together by ``event_record_many``, or swept together), one
+    event after the other. A consumer failure is recorded on its event and retried by the sweep,
+    as for one event."""
+    events = (
+        Event.objects.filter(pk__in=event_ids, next_dispatch_at__isnull=False)
+        .select_related("merchant")
+        .order_by("pk")
+    )
     dispatched = 0
     for event in events:
         services.event_dispatch(event=event)

@@ -38,7 +38,12 @@ def test_record_is_idempotent_on_the_dedupe_key(merchant_a):
     assert (created_1, created_2) == (True, False)
     assert again.pk == first.pk
     assert Event.unscoped.count() == 1
-    assert first.next_dispatch_at == T0 + services.DISPATCH_GRACE
+    # leased to the dispatch task enqueued after commit, for EVENT_DISPATCH_LEASE_SECONDS
+    assert (first.next_dispatch_at, first.dispatch_enqueued_at, first.dispatch_enqueues) == (
+        T0 + timedelta(minutes=10),
+        T0,
+        1,
+    )
 
 
 def test_same_dedupe_key_is_independent_per_merchant(merchant_a, merchant_b):
@@ -202,22 +207,22 @@ def test_retry_delay_grows_exponentially_with_jitter_and_a_cap():
 
 
 def test_sweep_redispatches_events_whose_dispatch_was_lost(merchant_a, monkeypatch):
-    # given: two events whose dispatch task never ran, one still inside its grace period
+    # given: two events whose dispatch task never ran, one still inside its lease
     enqueued = []
-    monkeypatch.setattr(services, "_enqueue_dispatch", lambda e, m: enqueued.append((e, m)))
+    monkeypatch.setattr(services, "_enqueue_dispatch_many", lambda e, m: enqueued.append((e, m)))
     lost, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
     event_record(merchant=merchant_a, type="order.placed", now=T0 + timedelta(minutes=2))
 
     # when
-    swept = event_sweep(now=T0 + services.DISPATCH_GRACE)
-    swept_again = event_sweep(now=T0 + services.DISPATCH_GRACE)
+    swept = event_sweep(now=T0 + timedelta(minutes=10))
+    swept_again = event_sweep(now=T0 + timedelta(minutes=10))
 
     # then
     assert swept == [lost.pk]
-    assert enqueued == [(lost.pk, merchant_a.pk)]
-    assert swept_again == []  # not re-enqueued while its task waits in the queue
+    assert enqueued == [([lost.pk], merchant_a.pk)]
+    assert swept_again == []  # not re-enqueued while its new task waits in the queue
     lost.refresh_from_db()
-    assert lost.next_dispatch_at == T0 + 2 * services.DISPATCH_GRACE
+    assert lost.next_dispatch_at == T0 + timedelta(minutes=10 + 20)
 
 
 def test_sweep_then_dispatch_delivers_a_lost_event_to_the_real_registry(merchant_a, monkeypatch):
@@ -228,12 +233,12 @@ def test_sweep_then_dispatch_delivers_a_lost_event_to_the_real_registry(merchant
         event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
 
         # when: the sweep finds it and the dispatch task runs
-        from postpurchase.events.tasks import event_dispatch_task
+        from postpurchase.events.tasks import event_dispatch_many_task
 
         monkeypatch.setattr(
             services,
-            "_enqueue_dispatch",
-            lambda e, m: event_dispatch_task.run(event_id=e, merchant_id=m),
+            "_enqueue_dispatch_many",
+            lambda e, m: event_dispatch_many_task.run(event_ids=e, merchant_id=m),
         )
         event_sweep(now=T0 + timedelta(minutes=10))
         event_sweep(now=T0 + timedelta(minutes=20))

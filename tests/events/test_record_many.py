@@ -1,7 +1,7 @@
 """event_record_many: many events in one statement, the same outcome as event_record for each,
 and one dispatch task for the lot."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -46,7 +46,9 @@ def test_each_spec_is_recorded_once_per_dedupe_key(merchant_a, merchant_b):
         ("order.updated", None, {}, None, "api", T0),
     ]
     assert {e.recorded_at for e in rows} == {T0}
-    assert {e.next_dispatch_at for e in rows} == {T0 + services.DISPATCH_GRACE}
+    assert {(e.next_dispatch_at, e.dispatch_enqueued_at, e.dispatch_enqueues) for e in rows} == {
+        (T0 + timedelta(minutes=10), T0, 1)
+    }
     assert Event.unscoped.filter(merchant=merchant_a).count() == 4
 
 

@@ -321,3 +321,46 @@ def test_demo_order_counts_add_up_to_exactly_the_orders_asked_for(customers, ord
     assert sum(counts) == orders
     assert max(counts) <= 20
     assert min(counts) == fewest
+
+
+def test_seed_demo_records_history_queues_no_dispatch_and_enters_no_journey(
+    django_capture_on_commit_callbacks,
+):
+    # given: the demo merchant with the order confirmation journey live before the seed
+    from journeys.blueprints import journey_blueprint_install
+    from journeys.models import Enrollment
+    from journeys.services import journey_publish
+    from notifications.models import Message
+    from orders.demo import demo_merchant_ensure
+    from postpurchase.celery import app
+    from postpurchase.events.models import EventConsumerRun
+    from postpurchase.events.services import event_dispatch, event_sweep
+
+    merchant, _ = demo_merchant_ensure()
+    journey = journey_blueprint_install(merchant=merchant, key="order_confirmation")
+    journey_publish(journey=journey)
+
+    # when: seeded with Celery running in-process whatever is enqueued, as a worker would
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            seed_demo(*TINY)
+    finally:
+        app.conf.task_always_eager = False
+    events = Event.unscoped.filter(merchant=merchant)
+    first = events.filter(type="order.placed").order_by("occurred_at", "pk").first()
+    # and one is dispatched by hand as if on the day it happened, and the sweep runs much later
+    dispatched = event_dispatch(event=first, now=first.occurred_at)
+    swept = event_sweep(now=datetime(2027, 6, 1, tzinfo=UTC))
+
+    # then: every event is history, dispatched already, with nothing queued, nothing consumed
+    assert events.count() == 31
+    assert set(events.values_list("is_history", "next_dispatch_at", "dispatch_enqueues")) == {
+        (True, None, 0)
+    }
+    assert not events.filter(dispatched_at__isnull=True).exists()
+    assert callbacks == []
+    assert (dispatched, swept) == ({}, [])
+    assert EventConsumerRun.objects.filter(event__merchant=merchant).count() == 0
+    assert Enrollment.unscoped.filter(merchant=merchant).count() == 0
+    assert Message.unscoped.filter(merchant=merchant).count() == 0
