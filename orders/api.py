@@ -55,6 +55,10 @@ BULK_STATUSES = ("created", "updated", "unchanged", "stale", "failed")
 
 
 def _body(request) -> dict[str, Any]:
+    if request.stream is None:  # DRF's mark of an empty body (Content-Length 0 or none)
+        raise DomainError(
+            ErrorCode.INVALID, "The request needs a JSON object as its body.", field="body"
+        )
     if not isinstance(request.data, dict):
         raise DomainError(ErrorCode.INVALID, "The request body must be a JSON object.")
     return request.data
@@ -312,8 +316,21 @@ class _Orders:
     filterset_class = OrderFilter
     ordering_fields = ["id", "updated_at", "placed_at"]
 
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        self.expands_shipments()  # a bad ?expand= is refused before anything is written
+
+    def expands_shipments(self) -> bool:
+        """``?expand=shipments``; any other value is refused, naming the parameter."""
+        expand = self.request.query_params.get("expand") if self.request else None
+        if expand is None or getattr(self, "swagger_fake_view", False):
+            return False
+        if expand != "shipments":
+            raise serializers.ValidationError({"expand": ['must be "shipments"']})
+        return True
+
     def get_serializer_class(self):
-        if self.request.query_params.get("expand") == "shipments":
+        if self.expands_shipments():
             return out.OrderWithShipmentsSerializer
         return out.OrderSerializer
 
@@ -321,7 +338,7 @@ class _Orders:
         queryset = queryset.select_related("customer").prefetch_related(
             Prefetch("lines", queryset=OrderLine.unscoped.select_related("product"))
         )
-        if self.request.query_params.get("expand") == "shipments":
+        if self.expands_shipments():
             queryset = queryset.prefetch_related(
                 Prefetch("shipments", queryset=_shipments(Shipment.unscoped.order_by("id")))
             )
@@ -331,7 +348,7 @@ class _Orders:
         """As ``_Resource.respond``; an order the engine just wrote already holds its customer
         and lines as they now are, so it is shown without reading it back."""
         order = result.instance
-        expand = self.request.query_params.get("expand") == "shipments"
+        expand = self.expands_shipments()
         if expand or "lines" not in getattr(order, "_prefetched_objects_cache", {}):
             return super().respond(result)
         return Response(

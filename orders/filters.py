@@ -14,10 +14,10 @@ from orders.models import (
     Shipment,
     ShipmentStatus,
 )
-from postpurchase.api.filters import DateTimeFilter
+from postpurchase.api.filters import ApiFilterSet, DateTimeFilter
 
 
-class _Filters(filters.FilterSet):
+class _Filters(ApiFilterSet):
     updated_since = DateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",

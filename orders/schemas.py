@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -51,7 +52,16 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+# The schema says what _aware enforces: an ISO 8601 time with its offset, in the years 1900-2199.
+DATETIME_SCHEMA = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": r"^(19|2[01])[0-9]{2}-.*([Zz]|[+-][0-9]{2}:?[0-9]{2})$",
+    "description": "ISO 8601 with a UTC offset, between the years 1900 and 2199.",
+}
+AwareDatetime = Annotated[
+    datetime, AfterValidator(_aware), WithJsonSchema(DATETIME_SCHEMA, mode="serialization")
+]
 
 
 def _error(code: str, message: str) -> dict[str, str]:

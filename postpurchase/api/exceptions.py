@@ -31,6 +31,37 @@ DOMAIN_STATUS = {
     "too_large": 413,
 }
 
+# One title per problem type (RFC 9457: the title does not change from occurrence to occurrence;
+# the detail says what happened this time). A code missing here is titled from its own words.
+PROBLEM_TITLES = {
+    "invalid": "Invalid request",
+    "parse_error": "Malformed request body",
+    "bad_request": "Bad request",
+    "not_authenticated": "Not authenticated",
+    "authentication_failed": "Authentication failed",
+    "bad_authorization_header": "Malformed Authorization header",
+    "invalid_api_key": "Invalid API key",
+    "permission_denied": "Permission denied",
+    "insufficient_scope": "Insufficient scope",
+    "csrf_failed": "CSRF verification failed",
+    "not_found": "Not found",
+    "method_not_allowed": "Method not allowed",
+    "not_acceptable": "Not acceptable",
+    "unsupported_media_type": "Unsupported media type",
+    "conflict": "Conflict",
+    "too_large": "Request body too large",
+    "throttled": "Too many requests",
+    "server_error": "Server error",
+    "invalid_idempotency_key": "Invalid Idempotency-Key",
+    "idempotency_key_in_flight": "Idempotency-Key in flight",
+    "idempotency_key_reused": "Idempotency-Key reused",
+}
+
+
+def problem_title(code: str) -> str:
+    """The one title of the problem type ``code``."""
+    return PROBLEM_TITLES.get(code) or code.replace("_", " ").capitalize()
+
 
 def _field_errors(detail, path: str = "") -> dict[str, list[dict[str, str]]]:
     errors: dict[str, list[dict[str, str]]] = {}
@@ -57,14 +88,13 @@ def problem_response(
     *,
     status_code: int,
     code: str,
-    title: str,
     detail: str,
     errors: dict | None = None,
     headers: dict | None = None,
 ) -> Response:
     body = {
         "type": PROBLEM_BASE + code,
-        "title": title,
+        "title": problem_title(code),
         "status": status_code,
         "detail": detail,
         "code": code,
@@ -82,7 +112,6 @@ def problem_exception_handler(exc, context):
         return problem_response(
             status_code=status_code,
             code=exc.code,
-            title=exc.code.replace("_", " ").capitalize(),
             detail=exc.message,
             errors=exc.fields or None,
         )
@@ -90,7 +119,6 @@ def problem_exception_handler(exc, context):
         return problem_response(
             status_code=413,
             code="too_large",
-            title="Request body too large",
             detail="The request body is larger than this API accepts; send fewer objects.",
         )
     if isinstance(exc, Http404):
@@ -104,7 +132,6 @@ def problem_exception_handler(exc, context):
         return problem_response(
             status_code=500,
             code="server_error",
-            title="Server error",
             detail="Something went wrong on our side; it has been logged. Retry later.",
         )
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
@@ -119,17 +146,16 @@ def problem_exception_handler(exc, context):
     return problem_response(
         status_code=response.status_code,
         code=code,
-        title=getattr(exc, "default_detail", message) if errors else message,
         detail=message,
         errors=errors,
         headers=headers,
     )
 
 
-def _problem_json(status_code: int, code: str, title: str, detail: str) -> JsonResponse:
+def _problem_json(status_code: int, code: str, detail: str) -> JsonResponse:
     body = {
         "type": PROBLEM_BASE + code,
-        "title": title,
+        "title": problem_title(code),
         "status": status_code,
         "detail": detail,
         "code": code,
@@ -140,14 +166,14 @@ def _problem_json(status_code: int, code: str, title: str, detail: str) -> JsonR
 def csrf_failure(request, reason=""):
     """CSRF_FAILURE_VIEW: the dashboard's forms keep Django's page; a program gets JSON."""
     if _is_machine_path(request):
-        return _problem_json(403, "csrf_failed", "Forbidden", "CSRF verification failed.")
+        return _problem_json(403, "csrf_failed", "CSRF verification failed.")
     return csrf_views.csrf_failure(request, reason=reason)
 
 
 @csrf_exempt
 def api_not_found(request, *args, **kwargs):
     """Any /api/ path that names no endpoint."""
-    return _problem_json(404, "not_found", "Not found", "No endpoint has this path.")
+    return _problem_json(404, "not_found", "No endpoint has this path.")
 
 
 def _is_machine_path(request) -> bool:
@@ -156,23 +182,19 @@ def _is_machine_path(request) -> bool:
 
 def page_not_found(request, exception):
     if _is_machine_path(request):
-        return _problem_json(404, "not_found", "Not found", "Not found.")
+        return _problem_json(404, "not_found", "Not found.")
     return defaults.page_not_found(request, exception)
 
 
 def bad_request(request, exception):
     if _is_machine_path(request):
         if isinstance(exception, RequestDataTooBig):
-            return _problem_json(
-                413, "too_large", "Request body too large", "The request body is too large."
-            )
-        return _problem_json(400, "bad_request", "Bad request", "The request is malformed.")
+            return _problem_json(413, "too_large", "The request body is too large.")
+        return _problem_json(400, "bad_request", "The request is malformed.")
     return defaults.bad_request(request, exception)
 
 
 def server_error(request):
     if _is_machine_path(request):
-        return _problem_json(
-            500, "server_error", "Server error", "Something went wrong on our side; retry later."
-        )
+        return _problem_json(500, "server_error", "Something went wrong on our side; retry later.")
     return defaults.server_error(request)

@@ -30,3 +30,19 @@ class DateTimeFilter(filters.IsoDateTimeFilter):
     """An ISO 8601 time (UTC when it has no offset), 1900 to 2199."""
 
     field_class = _UtcDateTimeField
+
+
+class ApiFilterSet(filters.FilterSet):
+    """A list's query parameters. A parameter sent empty (``?updated_since=``) is refused with a
+    400 naming it, except for text filters, where "" is a text: django-filter would otherwise
+    drop it silently and answer as if it had not been sent."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        for name, query_filter in self.filters.items():
+            if isinstance(query_filter, filters.CharFilter) or self.data.get(name) != "":
+                continue
+            if name not in self.form.errors:
+                self.form.add_error(name, forms.ValidationError("must not be empty", code="empty"))
+            valid = False
+        return valid

@@ -60,8 +60,8 @@ def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
         canonical = json.dumps(
             json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
-    except (ValueError, UnicodeDecodeError):
-        canonical = body
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        canonical = body  # not JSON (or nested too deep to read): compared byte for byte
     digest = hashlib.sha256()
     for part in (method.encode(), b"\n", path.encode(), b"\n", canonical):
         digest.update(part)

@@ -1,6 +1,7 @@
 """The API's JSON parser: DRF's (which already refuses NaN and Infinity), also refusing strings
 that are not valid Unicode text (lone UTF-16 surrogates such as "\\ud800"), which no database
-column can hold."""
+column can hold, and bodies nested deeper than Python's parser can follow (100,000 ``[``), which
+it reports as a ``RecursionError`` rather than a ``ValueError``."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 class StrictJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read() if stream is not None else b""
-        data = super().parse(io.BytesIO(raw), media_type, parser_context)
+        try:
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None
         # Fast path: only a body with a surrogate escape can hold a lone surrogate.
         if SURROGATE_ESCAPE.search(raw):
             try:

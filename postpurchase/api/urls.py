@@ -1,7 +1,8 @@
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from postpurchase.api.exceptions import api_not_found
+from postpurchase.api.schema import CachedSchemaView
 from postpurchase.api.views import CurrentMerchantView
 from postpurchase.events.api import EventDetailView, EventListView
 
@@ -16,7 +17,7 @@ urlpatterns = [
     path("", include("journeys.api_urls")),
     # The OpenAPI document and Swagger UI, served from our own static files. (Not Redoc: its
     # bundle loads web fonts and a logo from other sites.)
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", CachedSchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     # Last: any other path is a problem+json 404, even with DEBUG on.
     re_path(r"", api_not_found),

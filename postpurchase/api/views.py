@@ -62,6 +62,9 @@ class MerchantAPIView(APIView):
         key = request.headers.get(idempotency.HEADER)
         if request.method not in IDEMPOTENT_METHODS or key is None:
             return
+        if not self._handles(request.method):
+            # A method this path lacks is a 405 whatever the key: it claims nothing.
+            self.http_method_not_allowed(request)
         claim = idempotency.idempotency_claim(
             merchant=self.merchant,
             key=idempotency.key_check(key.strip()),
@@ -75,6 +78,10 @@ class MerchantAPIView(APIView):
         if claim.replay:
             raise _Replay(claim.record)
         self._idempotency = claim.record
+
+    def _handles(self, method: str) -> bool:
+        name = method.lower()
+        return name in self.http_method_names and hasattr(self, name)
 
     def handle_exception(self, exc):
         if isinstance(exc, _Replay):

@@ -25,12 +25,38 @@ RESERVED_NAMESPACES = frozenset(
     {"order", "shipment", "message", "journey", "return", "loyalty", "survey", "webhook"}
 )
 PROPERTIES_LIMIT = 16_384  # characters of JSON
+# Lowercase ASCII words (letters, digits, _) joined by dots: what the event catalogue names.
+TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
+# What the schema says of the rules above that a single field cannot: exactly one of the two
+# customer fields names the customer, and a platform namespace is not a custom event's.
+SCHEMA_RULES = {
+    "oneOf": [
+        {"required": ["customer_id"], "properties": {"customer_id": {"type": "integer"}}},
+        {
+            "required": ["customer_external_id"],
+            "properties": {"customer_external_id": {"type": "string"}},
+        },
+    ],
+    "description": "Name the customer by customer_id or by customer_external_id: exactly one.",
+}
+RESERVED_TYPES = {"pattern": "^(" + "|".join(sorted(RESERVED_NAMESPACES)) + ")\\."}
 
 
 class CustomEventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, json_schema_extra=SCHEMA_RULES
+    )
 
-    type: Annotated[str, Field(min_length=3, max_length=100, examples=["product.setup_completed"])]
+    type: Annotated[
+        str,
+        Field(
+            min_length=3,
+            max_length=100,
+            pattern=TYPE_PATTERN,
+            examples=["product.setup_completed"],
+            json_schema_extra={"not": RESERVED_TYPES},
+        ),
+    ]
     id: Annotated[
         str | None,
         Field(
