@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -21,6 +22,14 @@ def robots(request):
     return HttpResponse("User-agent: *\nDisallow: /\n", content_type="text/plain")
 
 
+def favicon(request):
+    """Browsers ask for /favicon.ico where a page names no icon (the admin, JSON, files). Not a
+    permanent redirect: the target's name carries its content's hash in production."""
+    response = HttpResponseRedirect(static("favicon.svg"))
+    response["Cache-Control"] = "max-age=86400"
+    return response
+
+
 handler400 = "postpurchase.api.exceptions.bad_request"
 handler404 = "postpurchase.api.exceptions.page_not_found"
 handler500 = "postpurchase.api.exceptions.server_error"
@@ -33,6 +42,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("robots.txt", robots),
+    path("favicon.ico", favicon),
     path("admin/login/", auth_views.admin_login),  # admin's own view, throttled (429)
     path("admin/", admin.site.urls),
     path("app/", include("postpurchase.dashboard.urls")),

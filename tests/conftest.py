@@ -128,13 +128,38 @@ def browser():
         browser.close()
 
 
+# Every Content Security Policy violation a page reports, whatever page of the context it is on.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__reportCspViolation(
+    `${event.violatedDirective} blocked ${event.blockedURI || "inline"} on ${location.pathname}`
+  );
+});
+"""
+
+
 @pytest.fixture
 def page(browser):
+    """A fresh page; the test fails if any page it opened broke its Content Security Policy
+    (reported by the page's ``securitypolicyviolation`` event or Chromium's console)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    violations: list[str] = []
+    context.expose_function("__reportCspViolation", lambda text: violations.append(text))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     page.set_default_timeout(10_000)
+    page.csp_violations = violations
     yield page
     context.close()
+    assert violations == []  # Content Security Policy violations
 
 
 # --- API clients holding each merchant's keys ---------------------------------------------------

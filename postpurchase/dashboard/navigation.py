@@ -17,10 +17,21 @@ class NavItem:
     perm: Perm = Perm.VIEW
     # Other pages that belong to this item, so it stays highlighted on them.
     also_active_on: tuple[str, ...] = field(default=())
+    # For an area not built yet: what it will do, on its "coming soon" page.
+    coming: str = ""
 
     @property
     def is_soon(self) -> bool:
         return not self.url_name
+
+    @property
+    def slug(self) -> str:
+        return self.label.lower().replace(" ", "-")
+
+    @property
+    def link_name(self) -> str:
+        """The URL name the link goes to: the area's page, or its "coming soon" page."""
+        return self.url_name or f"coming_soon_{self.slug}"
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,14 @@ SECTIONS: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
         (
             NavItem("Home", "home", "home"),
             NavItem("Orders", "orders", "order_list", also_active_on=("order_detail",)),
-            NavItem("Customers", "customers"),
+            NavItem(
+                "Customers",
+                "customers",
+                coming=(
+                    "Each shopper on one page: their orders, messages, consent and journeys, "
+                    "with their data exported or erased on request."
+                ),
+            ),
             NavItem(
                 "Journeys",
                 "journeys",
@@ -72,11 +90,48 @@ SECTIONS: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
                     "message_template_version",
                 ),
             ),
-            NavItem("Tracking", "tracking"),
-            NavItem("Returns", "returns"),
-            NavItem("Loyalty", "loyalty"),
-            NavItem("Feedback", "feedback"),
-            NavItem("Analytics", "analytics"),
+            NavItem(
+                "Tracking",
+                "tracking",
+                coming=(
+                    "A page in your brand for every parcel, with its timeline, delivery estimate "
+                    "and delay notices, and the shipments likely to bring a “where is my order?” "
+                    "ticket. Until then each order's page shows its shipments and checkpoints."
+                ),
+            ),
+            NavItem(
+                "Returns",
+                "returns",
+                coming=(
+                    "A self-service return portal: shoppers pick the items and a reason, choose "
+                    "an exchange, store credit or a refund, and get a label with a QR code. You "
+                    "set the policies, approve (or let them be approved) and refund."
+                ),
+            ),
+            NavItem(
+                "Loyalty",
+                "loyalty",
+                coming=(
+                    "Points, tiers, rewards, referral codes and birthday rewards, earned by the "
+                    "rules you set."
+                ),
+            ),
+            NavItem(
+                "Feedback",
+                "feedback",
+                coming=(
+                    "CSAT and NPS surveys and review requests through links that need no login, "
+                    "and a follow-up for every unhappy answer."
+                ),
+            ),
+            NavItem(
+                "Analytics",
+                "analytics",
+                coming=(
+                    "Repeat-purchase rate, customer retention, CSAT, return rate, average order "
+                    "value and lifetime value, and each journey's conversions and revenue."
+                ),
+            ),
         ),
     ),
     (
@@ -110,6 +165,11 @@ SECTIONS: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
 )
 
 
+def soon_items() -> list[NavItem]:
+    """The areas not built yet: each has a "coming soon" page in the dashboard."""
+    return [item for _, items in SECTIONS for item in items if item.is_soon]
+
+
 def navigation_for(*, role: str | None, current_url_name: str | None) -> list[NavSection]:
     """The sections and links a member with ``role`` sees; empty sections are left out."""
     sections = []
@@ -118,9 +178,8 @@ def navigation_for(*, role: str | None, current_url_name: str | None) -> list[Na
             NavLink(
                 label=item.label,
                 icon=item.icon,
-                url=reverse(f"dashboard:{item.url_name}") if item.url_name else "",
-                is_active=bool(item.url_name)
-                and current_url_name in (item.url_name, *item.also_active_on),
+                url=reverse(f"dashboard:{item.link_name}"),
+                is_active=current_url_name in (item.link_name, *item.also_active_on),
                 is_soon=item.is_soon,
             )
             for item in items

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from postpurchase.dashboard import auth_views, settings_views, views
+from postpurchase.dashboard.navigation import soon_items
 
 app_name = "dashboard"
 
@@ -49,4 +50,9 @@ urlpatterns = [
     path("settings/webhooks/", include("webhooks.dashboard_urls")),
     path("journeys/", include("journeys.dashboard_urls")),
     path("", include("notifications.dashboard_urls")),  # messages/ and settings/messages/
+    # Areas not built yet: a "coming soon" page each, at the address the area will have.
+    *(
+        path(f"{item.slug}/", views.ComingSoonView.as_view(item=item), name=item.link_name)
+        for item in soon_items()
+    ),
 ]

@@ -1,4 +1,4 @@
-"""Dashboard pages: home, live counts, the merchant switcher and orders."""
+"""Dashboard pages: home, live counts, the merchant switcher, orders, and "coming soon"."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from postpurchase.dashboard.mixins import (
     ScopedListView,
     merchant_zone,
 )
+from postpurchase.dashboard.navigation import NavItem
 from postpurchase.events.models import Event
 from postpurchase.tenancy.middleware import SESSION_KEY
 from postpurchase.tenancy.permissions import Perm
@@ -48,6 +49,17 @@ class HomeView(DashboardMixin, TemplateView):
             latest_orders=order_list()[:LATEST_ORDERS],
             **kwargs,
         )
+
+
+class ComingSoonView(DashboardMixin, TemplateView):
+    """An area of the navigation that is not built yet: what it will do, in the shell."""
+
+    required_perm = Perm.VIEW
+    template_name = "dashboard/coming_soon.html"
+    item: NavItem | None = None
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(item=self.item, **kwargs)
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -65,12 +65,15 @@ JOURNEY_FORM = {
     "steps-0-id": "s1",
     "steps-0-template": "shipped",
 }
+SOON_AREAS = ["customers", "tracking", "returns", "loyalty", "feedback", "analytics"]
 # (url name, kwargs, required perm). A kwarg value names an object of the `objects` fixture.
 PAGES = [
     ("dashboard:home", {}, Perm.VIEW),
     ("dashboard:counts", {}, Perm.VIEW),
     ("dashboard:order_list", {}, Perm.VIEW),
     ("dashboard:order_detail", {"pk": "order"}, Perm.VIEW),
+    # The "coming soon" pages of areas not built yet.
+    *((f"dashboard:coming_soon_{area}", {}, Perm.VIEW) for area in SOON_AREAS),
     ("dashboard:settings_brand", {}, Perm.MANAGE_SETTINGS),
     ("dashboard:settings_api_keys", {}, Perm.MANAGE_API_KEYS),
     ("dashboard:settings_team", {}, Perm.MANAGE_TEAM),
