@@ -137,7 +137,8 @@ def draft_changed(journey: Journey) -> bool:
         plan = schema.Definition.model_validate(journey.draft)
     except ValidationError:
         return True
-    return plan.model_dump(mode="json", by_alias=True) != journey.live_version.definition
+    # compared parsed: a version stored before a field was added reads with its default
+    return plan != schema.Definition.model_validate(journey.live_version.definition)
 
 
 # --- views ----------------------------------------------------------------------------------

@@ -46,8 +46,9 @@ from typing import Any
 from django.db import transaction
 
 from journeys.blueprint_templates import BLUEPRINT_TEMPLATES
+from journeys.links import Need, needs_of
 from journeys.models import Journey
-from journeys.services import journey_save
+from journeys.services import SOURCE_FIELDS, journey_save
 from notifications.defaults import DEFAULT_TEMPLATES
 from notifications.models import Kind, MessageTemplate
 from notifications.services import message_template_save
@@ -304,16 +305,37 @@ def blueprint_get(key: str) -> Blueprint:
     raise DomainError(ErrorCode.NOT_FOUND, f"No blueprint has key {key!r}.", field="key")
 
 
+def blueprint_needs(blueprint: Blueprint) -> list[Need]:
+    """The features the blueprint's own templates need that do not exist yet (a review request
+    needs Feedback's survey link): it installs, to be looked at, but is not published until
+    they exist (``journey_publish`` checks the merchant's templates the same way)."""
+    sources = {
+        key: [
+            variant.get(name, "")
+            for variant in TEMPLATE_PAYLOADS[key]["variants"]
+            for name in SOURCE_FIELDS
+        ]
+        for key in blueprint.templates
+    }
+    return needs_of(sources)
+
+
 @dataclass(frozen=True)
 class BlueprintChoice:
-    """A blueprint as a merchant sees it: installed (a journey has its key) or not."""
+    """A blueprint as a merchant sees it: installed (a journey has its key) or not, and the
+    features it needs that do not exist yet."""
 
     blueprint: Blueprint
     journey_id: int | None
+    needs: tuple[Need, ...] = ()
 
     @property
     def installed(self) -> bool:
         return self.journey_id is not None
+
+    @property
+    def needed_features(self) -> list[str]:
+        return list(dict.fromkeys(need.feature for need in self.needs))
 
 
 def blueprints_available(merchant: Merchant) -> list[BlueprintChoice]:
@@ -322,7 +344,7 @@ def blueprints_available(merchant: Merchant) -> list[BlueprintChoice]:
     installed = dict(
         Journey.unscoped.filter(merchant=merchant, key__in=keys).values_list("key", "id")
     )
-    return [BlueprintChoice(b, installed.get(b.key)) for b in BLUEPRINTS]
+    return [BlueprintChoice(b, installed.get(b.key), tuple(blueprint_needs(b))) for b in BLUEPRINTS]
 
 
 def journey_blueprint_install(

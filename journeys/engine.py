@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from journeys import schema
 from journeys.conditions import MISSING, all_hold, resolve
+from journeys.links import links as feature_links
 from journeys.models import Enrollment, EnrollmentState, JourneyStepLog
 from notifications.context import message_context, order_context, shipment_context
 from notifications.models import MessageStatus, MessageTemplate
@@ -466,6 +467,10 @@ def _context(run: Run, enrollment: Enrollment) -> dict[str, Any]:
         # The carrier's page until the branded tracking page exists (a later issue); the
         # default templates leave their tracking button out when there is no link at all.
         links["tracking_url"] = tracked.tracking_url
+    # the links of the features that exist (returns, feedback, loyalty: journeys/links.py)
+    links.update(
+        feature_links.fill(merchant=run.merchant, customer=customer, order=order, shipment=shipment)
+    )
     context = message_context(merchant=run.merchant, customer=customer, links=links)
     if order is not None:
         context["order"] = run.memo(("context", order.pk), lambda: order_context(order))

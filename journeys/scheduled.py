@@ -32,7 +32,7 @@ from postpurchase.tenancy.models import Merchant
 CHUNK = 500
 
 
-def _zone(merchant: Merchant) -> ZoneInfo:
+def merchant_zone(merchant: Merchant) -> ZoneInfo:
     try:
         return ZoneInfo(merchant.timezone or "UTC")
     except (KeyError, ValueError):
@@ -56,10 +56,19 @@ def first_run(
     return max(start, now)
 
 
+def _same_day(field: str, target: date) -> Q:
+    """``field``'s month and day are ``target``'s; on 28 February of a common year, 29 February
+    too: a birthday or an order anniversary on a leap day is kept on the 28th."""
+    same_day = Q(**{f"{field}__month": target.month, f"{field}__day": target.day})
+    if target.month == 2 and target.day == 28 and not isleap(target.year):
+        same_day |= Q(**{f"{field}__month": 2, f"{field}__day": 29})
+    return same_day
+
+
 def candidates(trigger: schema.Trigger, merchant: Merchant, today: date):
     """The merchant's customers whose date (or inactivity) falls on ``today``, and the key each
     enters under."""
-    zone = _zone(merchant)
+    zone = merchant_zone(merchant)
     customers = Customer.unscoped.filter(merchant=merchant)
     if trigger.type == "inactivity":
         day = today - timedelta(days=trigger.days)
@@ -72,16 +81,13 @@ def candidates(trigger: schema.Trigger, merchant: Merchant, today: date):
     name = trigger.date.split(".", 1)[1]
     if name == "birthday":
         if trigger.yearly:
-            same_day = Q(birthday__month=target.month, birthday__day=target.day)
-            if target.month == 2 and target.day == 28 and not isleap(target.year):
-                same_day |= Q(birthday__month=2, birthday__day=29)  # celebrated on the 28th
-            found = customers.filter(same_day, birthday__lt=target)
+            found = customers.filter(_same_day("birthday", target), birthday__lt=target)
         else:
             found = customers.filter(birthday=target)
     elif trigger.yearly:  # an anniversary of an order date, a year or more ago
         with timezone.override(zone):
             found = customers.filter(
-                **{f"{name}__month": target.month, f"{name}__day": target.day},
+                _same_day(name, target),
                 **{f"{name}__lt": _midnight(target.replace(month=1, day=1), zone)},
             )
             found = list(found)  # evaluated under the merchant's zone
@@ -102,6 +108,7 @@ def journeys_scheduled_entries(*, now: datetime | None = None) -> int:
         trigger_type__in=["date", "inactivity"],
         journey__status=JourneyStatus.LIVE,
         journey__live_version=F("pk"),
+        merchant__is_active=True,
     ).select_related("journey", "merchant")
     entered = 0
     for version in versions:
@@ -113,7 +120,7 @@ def _enter_for(version: JourneyVersion, now: datetime) -> int:
     merchant = version.merchant
     plan = definition(version)
     trigger = plan.trigger
-    today = now.astimezone(_zone(merchant)).date()
+    today = now.astimezone(merchant_zone(merchant)).date()
     found, key_of = candidates(trigger, merchant, today)
     rows = list(found) if isinstance(found, list) else list(found.order_by("pk"))
     entered = 0

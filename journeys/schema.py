@@ -5,7 +5,8 @@ reference resolves, nothing is unreachable, and there is no loop (a journey alwa
     {
       "trigger": {"event": "order.placed",
                   "conditions": [{"path": "event.total", "op": "gt", "value": 100}]},
-      "entry": {"per": "order", "reentry": "always", "cooldown_hours": 0, "max_entries": null},
+      "entry": {"per": "order", "reentry": "always", "cooldown_hours": 0, "max_entries": null,
+                "max_age_hours": 24},
       "exit_events": ["order.cancelled"],
       "goal": {"event": "review.submitted", "within_hours": 336},
       "holdout_percent": 10,
@@ -97,15 +98,22 @@ class Trigger(Strict):
         return self
 
 
+MAX_AGE_HOURS = 24  # an event trigger's default: older events are history, not news
+MAX_AGE_LIMIT = 24 * 30
+
+
 class Entry(Strict):
     """``per``: one open enrollment per customer, or per order (two orders, two journeys).
     ``reentry``: ``never`` again, ``always`` (once the last one ended), or ``after`` a cooldown
-    since the last entry. ``max_entries``: a cap on entries per customer (None: no cap)."""
+    since the last entry. ``max_entries``: a cap on entries per customer (None: no cap).
+    ``max_age_hours``: an event trigger's event older than this (its ``occurred_at`` against
+    the engine's clock) does not enter: imported history, a backlog, a late replay."""
 
     per: Literal["customer", "order"] = "customer"
     reentry: Literal["never", "always", "after"] = "always"
     cooldown_hours: Annotated[int, Field(ge=0, le=24 * 366)] = 0
     max_entries: Annotated[int | None, Field(ge=1, le=10_000)] = None
+    max_age_hours: Annotated[int, Field(ge=1, le=MAX_AGE_LIMIT)] = MAX_AGE_HOURS
 
 
 class Goal(Strict):

@@ -38,6 +38,7 @@ from journeys.engine import (
     order_facts,
     revenue_of,
 )
+from journeys.links import Need, needs_of
 from journeys.models import (
     OPEN_STATES,
     Enrollment,
@@ -47,7 +48,7 @@ from journeys.models import (
     JourneyStepLog,
     JourneyVersion,
 )
-from notifications.models import MessageTemplate
+from notifications.models import MessageTemplate, MessageTemplateVariant
 from orders.models import Customer, Order
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import Event
@@ -55,6 +56,7 @@ from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import parse_payload
 
 CONSUMER_NAME = "journeys.engine"
+SOURCE_FIELDS = ("subject", "preheader", "html_body", "text_body", "sms_body")
 MAX_GOAL_WINDOW = timedelta(hours=24 * 366)  # the schema's longest goal window
 TICK_BUDGET = timedelta(seconds=20)
 
@@ -113,6 +115,9 @@ def journey_publish(*, journey: Journey, by=None, now: datetime | None = None) -
     if keys - found:
         missing = ", ".join(sorted(keys - found))
         raise DomainError(ErrorCode.INVALID, f"No such message template: {missing}.", field="steps")
+    needs = journey_needs(merchant_id=journey.merchant_id, keys=keys)
+    if needs:
+        raise DomainError(ErrorCode.CONFLICT, needs_message(needs), field="steps")
     now = now or timezone.now()
     with transaction.atomic():
         journey = Journey.unscoped.select_for_update().get(pk=journey.pk)
@@ -131,6 +136,35 @@ def journey_publish(*, journey: Journey, by=None, now: datetime | None = None) -
         journey.live_version, journey.status, journey.updated_at = version, JourneyStatus.LIVE, now
         journey.save(update_fields=["live_version", "status", "updated_at"])
     return version
+
+
+def template_sources(*, merchant_id: int, keys: set[str]) -> dict[str, list[str]]:
+    """The Jinja2 sources of the current versions of the merchant's templates ``keys``."""
+    rows = MessageTemplateVariant.unscoped.filter(
+        merchant_id=merchant_id,
+        version__template__key__in=keys,
+        version__template__current_version=F("version"),
+    ).values_list("version__template__key", *SOURCE_FIELDS)
+    sources: dict[str, list[str]] = defaultdict(list)
+    for key, *parts in rows:
+        sources[key].extend(parts)
+    return dict(sources)
+
+
+def journey_needs(*, merchant_id: int, keys: set[str]) -> list[Need]:
+    """The features the templates ``keys`` need that do not exist yet (``journeys.links``)."""
+    return needs_of(template_sources(merchant_id=merchant_id, keys=keys))
+
+
+def needs_message(needs: list[Need]) -> str:
+    """``Needs Feedback: review_request uses survey_url, which comes with Feedback.``"""
+    parts = []
+    for need in needs:
+        names = " and ".join(need.templates)
+        verb = "uses" if len(need.templates) == 1 else "use"
+        parts.append(f"{names} {verb} {need.link}, which comes with {need.feature}")
+    features = " and ".join(dict.fromkeys(need.feature for need in needs))
+    return f"Needs {features}: {'; '.join(parts)}. It can be published once that exists."
 
 
 def journey_set_status(*, journey: Journey, status: str, now: datetime | None = None) -> Journey:
@@ -191,7 +225,7 @@ def _handle(event: Event, now: datetime, only_journey: int | None = None) -> lis
     woken: dict[int, str] = {}
     for enrollment in opened:
         plan = definition(enrollment.version)
-        if event.type in plan.exit_events:
+        if event.type in plan.exit_events and about_its_order(enrollment.key, event):
             _exit(enrollment, f"event:{event.type}", now)
         elif (
             enrollment.state == EnrollmentState.WAITING
@@ -215,6 +249,28 @@ def _handle(event: Event, now: datetime, only_journey: int | None = None) -> lis
     created = _enter(merchant, event, now, only_journey)
     enrollments_advance(merchant=merchant, enrollments=created, now=now)
     return created
+
+
+NEW_ORDER_EVENTS = frozenset({"order.placed"})  # about a new order, never an enrollment's own
+
+
+def about_its_order(key: str, event: Event) -> bool:
+    """Whether ``event`` counts (as an exit or a goal) for the enrollment keyed ``key``. An
+    enrollment keyed per order (``order:<id>``) counts only the events about its own order: one
+    order's cancellation ends that order's journey, not those of the customer's other orders.
+    An event naming no order is about the customer, and a new order's placement is never an
+    enrollment's own order (a repeat purchase is the customer's): both count for every key."""
+    order_id = event.payload.get("order_id") if isinstance(event.payload, dict) else None
+    if not key.startswith("order:") or not isinstance(order_id, int):
+        return True
+    return event.type in NEW_ORDER_EVENTS or key == f"order:{order_id}"
+
+
+def too_old(event: Event, plan: schema.Definition, now: datetime) -> bool:
+    """An event trigger's event that happened more than the journey's ``max_age_hours`` before
+    ``now`` (the engine's clock) is history: imported, backfilled, seeded, or handed over late
+    by a backlog. It never enters, whenever it was recorded."""
+    return event.occurred_at < now - timedelta(hours=plan.entry.max_age_hours)
 
 
 def _matches(wanted: dict[str, Any], payload: dict[str, Any]) -> bool:
@@ -263,7 +319,7 @@ def _goals(merchant: Merchant, event: Event, now: datetime, only_journey=None) -
         candidates = candidates.filter(journey_id=only_journey)
     for enrollment in candidates:
         goal = definition(enrollment.version).goal
-        if goal is None or goal.event != event.type:
+        if goal is None or goal.event != event.type or not about_its_order(enrollment.key, event):
             continue
         if event.occurred_at > enrollment.entered_at + timedelta(hours=goal.within_hours):
             continue
@@ -289,7 +345,11 @@ def _enter(merchant: Merchant, event: Event, now: datetime, only_journey=None) -
     )
     if only_journey is not None:
         live = live.filter(journey_id=only_journey)
-    versions = list(live.select_related("journey").order_by("pk"))
+    versions = [
+        version
+        for version in live.select_related("journey").order_by("pk")
+        if not too_old(event, definition(version), now)
+    ]
     if not versions:
         return []
     customer = Customer.unscoped.filter(merchant=merchant, pk=event.customer_id).first()
@@ -436,6 +496,7 @@ def _tick_batch(*, now: datetime, batch_size: int) -> int:
                 state__in=OPEN_STATES,
                 next_run_at__lte=now,
                 journey__status=JourneyStatus.LIVE,
+                merchant__is_active=True,
             )
             .order_by("next_run_at", "pk")[:batch_size]
         )

@@ -53,4 +53,5 @@ def has_unpublished_changes(journey: Journey) -> bool:
         draft = schema.Definition.model_validate(journey.draft)
     except ValidationError:
         return True
-    return draft.model_dump(mode="json", by_alias=True) != journey.live_version.definition
+    # compared parsed: a version stored before a field was added reads with its default
+    return draft != schema.Definition.model_validate(journey.live_version.definition)
