@@ -19,6 +19,7 @@ import logging
 import pkgutil
 import smtplib
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import make_msgid
 from functools import lru_cache
 from typing import Any
@@ -53,6 +54,8 @@ class SendOutcome:
     detail: str = ""  # the provider's own words
     retry_after: float | None = None
     suppress: str = ""  # a SuppressionReason when the address must not be used again
+    # Not sent and not an attempt: held until then (a daily quota on the platform's provider)
+    hold_until: datetime | None = None
 
 
 def _detail(exc: BaseException) -> str:
@@ -272,7 +275,7 @@ def twilio_client(route: SmsRoute):
     return Client(route.account_sid, route.auth_token, http_client=http_client)
 
 
-def sms_send(*, route: SmsRoute, to: str, body: str, status_callback: str) -> SendOutcome:
+def sms_send(*, route: SmsRoute, to: str, body: str, status_callback: str = "") -> SendOutcome:
     """Send one text through Twilio (or, with no account anywhere in the embedded mode, the
     log) and say what happened."""
     from twilio.base.exceptions import (
@@ -304,9 +307,9 @@ def sms_send(*, route: SmsRoute, to: str, body: str, status_callback: str) -> Se
         else {"from_": route.from_number}
     )
     try:
-        sent = twilio_client(route).messages.create(
-            to=to, body=body, status_callback=status_callback, **sender
-        )
+        if status_callback:
+            sender["status_callback"] = status_callback
+        sent = twilio_client(route).messages.create(to=to, body=body, **sender)
     except (TwilioRestException, TwilioServiceException) as exc:
         # Twilio answers a refusal in one of two shapes: the 2010 API's JSON (raised as
         # TwilioRestException) or RFC 9457 problem details (TwilioServiceException).

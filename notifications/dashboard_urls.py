@@ -62,4 +62,24 @@ urlpatterns = [
         views.ChannelSendTestView.as_view(),
         name="settings_messages_test",
     ),
+    path(
+        "settings/messages/sender/check/",
+        views.SenderDomainCheckView.as_view(),
+        name="settings_messages_sender_check",
+    ),
+    path(
+        "settings/messages/phones/",
+        views.VerifiedPhoneAddView.as_view(),
+        name="settings_messages_phone_add",
+    ),
+    path(
+        "settings/messages/phones/confirm/",
+        views.VerifiedPhoneConfirmView.as_view(),
+        name="settings_messages_phone_confirm",
+    ),
+    path(
+        "settings/messages/phones/<int:pk>/remove/",
+        views.VerifiedPhoneRemoveView.as_view(),
+        name="settings_messages_phone_remove",
+    ),
 ]

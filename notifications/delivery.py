@@ -29,7 +29,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from email.utils import formataddr, parseaddr
 from urllib.parse import quote
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -40,7 +39,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import channels
+from notifications import channels, platform_limits, sender
 from notifications.channels import SendOutcome
 from notifications.links import unsubscribe_token, unsubscribe_url
 from notifications.models import (
@@ -200,6 +199,12 @@ def messages_deliver(
         return []
     channel_settings = ChannelSettings.unscoped.filter(merchant=merchant).first()
     blocked = _blocked(merchant, messages)
+    allowance = platform_limits.platform_allowance(
+        merchant=merchant,
+        messages=[m for m in messages if m.pk not in blocked],
+        channel_settings=channel_settings,
+        now=now,
+    )
     connection = None
     done: list[tuple[Message, SendOutcome | None, str]] = []
     stop_at = clock() + SEND_BUDGET.total_seconds()
@@ -211,6 +216,8 @@ def messages_deliver(
             reason = blocked.get(message.pk)
             if reason:
                 done.append((message, None, reason))
+            elif message.pk in allowance.held:  # the platform's quota or countries
+                done.append((message, allowance.held[message.pk], ""))
             else:
                 if message.channel == Channel.EMAIL and connection is None:
                     connection = _email_connection(channel_settings)
@@ -226,6 +233,7 @@ def messages_deliver(
         # what was sent is always recorded, whatever stopped the run
         _record(done, now=now, rng=rng)
         _release(messages[sent_count:], now=now)
+        allowance.give_back(messages[sent_count:], now=now)
         if connection is not None and not isinstance(connection, SendOutcome):
             connection[0].close()  # one connection (an SMTP session) served the whole batch
     return messages
@@ -236,7 +244,7 @@ def _send_one(merchant, message, channel_settings, connection) -> SendOutcome:
     message alone (recorded with its type), never the run."""
     try:
         if message.channel == Channel.EMAIL:
-            return _email_send(merchant, message, connection)
+            return _email_send(merchant, message, connection, channel_settings)
         return _sms_send(message, channel_settings)
     except SoftTimeLimitExceeded:
         raise
@@ -347,14 +355,12 @@ def _email_connection(channel_settings) -> tuple | SendOutcome:
         return SendOutcome(False, provider, reason="not_configured", detail=channels._detail(exc))
 
 
-def sender_identity(merchant: Merchant) -> tuple[str, str]:
-    """From and Reply-To: the merchant's sender address and name, else the platform's address
-    under the merchant's name; replies go to its support address when it has one."""
-    name = " ".join((merchant.sender_name or merchant.name).split())  # no line breaks in a header
-    platform_name, platform_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    address = merchant.sender_email or platform_address
-    reply_to = merchant.support_email or merchant.sender_email
-    return formataddr((name or platform_name, address)), reply_to
+def sender_identity(merchant: Merchant, channel_settings=None) -> tuple[str, str]:
+    """From and Reply-To (``notifications.sender``): the merchant's sender address through its
+    own provider or a verified domain, else the platform's address under the merchant's name;
+    replies go to its support address, else its sender address."""
+    own_provider = channel_settings is not None and bool(channel_settings.email_provider)
+    return sender.sender_identity(merchant, own_provider=own_provider)
 
 
 def unsubscribe_headers(merchant: Merchant, message: Message) -> dict[str, str]:
@@ -377,19 +383,19 @@ def unsubscribe_headers(merchant: Merchant, message: Message) -> dict[str, str]:
     }
 
 
-def _identity(merchant: Merchant) -> tuple[str, str]:
+def _identity(merchant: Merchant, channel_settings) -> tuple[str, str]:
     """``sender_identity`` once per merchant instance (a run sends many with one)."""
     cached = getattr(merchant, "_sender_identity", None)
     if cached is None:
-        cached = merchant._sender_identity = sender_identity(merchant)
+        cached = merchant._sender_identity = sender_identity(merchant, channel_settings)
     return cached
 
 
-def _email_send(merchant: Merchant, message: Message, connection) -> SendOutcome:
+def _email_send(merchant: Merchant, message: Message, connection, channel_settings) -> SendOutcome:
     if isinstance(connection, SendOutcome):
         return connection
     backend, provider = connection
-    from_email, reply_to = _identity(merchant)
+    from_email, reply_to = _identity(merchant, channel_settings)
     email = channels.email_build(
         subject=message.subject,
         text=message.text,
@@ -429,6 +435,8 @@ RECORDED_FIELDS = [
     "provider_message_id",
     "sent_at",
     "updated_at",
+    "attempts",  # given back when a message is held rather than attempted
+    "first_attempt_at",
 ]
 
 
@@ -501,6 +509,8 @@ def _apply(
     message.updated_at = now
     if suppressed:
         message.status, message.reason = MessageStatus.SUPPRESSED, suppressed
+    elif outcome.hold_until is not None:
+        _hold(message, outcome)
     elif outcome.accepted:
         message.status, message.reason, message.detail = MessageStatus.SENT, "", ""
         message.provider = outcome.provider
@@ -519,6 +529,20 @@ def _apply(
         message.status, message.reason = MessageStatus.FAILED, outcome.reason
         message.detail = outcome.detail
         message.provider = outcome.provider
+
+
+def _hold(message: Message, outcome: SendOutcome) -> None:
+    """Deferred with the reason, and its attempt given back: a hold is not a try, so neither
+    the attempt count nor the retry window moves."""
+    message.status, message.reason, message.detail = (
+        MessageStatus.DEFERRED,
+        outcome.reason,
+        outcome.detail,
+    )
+    message.deferred_until = message.next_attempt_at = outcome.hold_until
+    message.attempts = max(message.attempts - 1, 0)
+    if message.attempts == 0:
+        message.first_attempt_at = None
 
 
 def _settle_provider(message: Message, outcome: SendOutcome | None, now: datetime) -> None:

@@ -310,3 +310,71 @@ class ContactPreference(TenantModel):
     )
     muted_kinds = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+
+
+# --- sending on the platform's providers (issue 11: the platform's reputation) ----------------
+
+
+class SenderDomain(TenantModel):
+    """A domain a merchant's From address is on, and whether the merchant proved it may send
+    from it through the platform's email provider: a TXT record with its token, or the
+    platform's DKIM key published under the domain. Until then its mail goes from the
+    platform's address (``notifications.sender``)."""
+
+    class Method(models.TextChoices):
+        TXT = "txt", "TXT record"
+        DKIM = "dkim", "DKIM key"
+
+    domain = models.CharField(max_length=253)  # lower-case, IDNA (xn--) form
+    verified_at = models.DateTimeField(null=True, blank=True)
+    method = models.CharField(max_length=10, choices=Method.choices, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_detail = models.TextField(blank=True)  # what the last check found, in words
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "domain"], name="sender_domain_per_merchant"
+            ),
+        ]
+
+
+class VerifiedPhone(TenantModel):
+    """A phone number a team member proved they hold (a code texted, then typed back): test
+    texts may go to it. Until ``verified_at`` it holds the pending code's hash."""
+
+    phone = models.CharField(max_length=16)  # E.164
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    codes_sent = models.PositiveSmallIntegerField(default=0)  # since codes_window_start
+    codes_window_start = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # wrong codes for the pending one
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["phone"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "phone"], name="verified_phone_per_merchant"
+            ),
+        ]
+
+
+class PlatformSendCount(TenantModel):
+    """How many messages a merchant handed to the platform's provider on one channel on one
+    day (the merchant's local day): the daily quota's counter, taken before a send."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "channel", "day"], name="platform_send_count_per_day"
+            ),
+        ]

@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.html import escape
 
-from notifications import delivery
+from notifications import delivery, team_recipients
 from notifications.context import merchant_context
 from notifications.layout import email_frame
 from notifications.links import shopper_links
@@ -456,12 +456,16 @@ def _test_message(
     *, merchant: Merchant, channel: str, to: str, now: datetime, by=None, **content: Any
 ) -> Message:
     """A test goes to a staff member's own address, through the same hand-off as any message,
-    but none of a shopper's rules (consent, caps, sending hours) apply to it: only suppression."""
+    but none of a shopper's rules (consent, caps, sending hours) apply to it: only suppression.
+    Only the team's own addresses and verified phones, and a few an hour
+    (``notifications.team_recipients``)."""
     to = _clean_to(channel, to, merchant.country)
     if not to:
         raise DomainError(ErrorCode.INVALID, "Give an address to send the test to.", field="to")
+    team_recipients.team_recipient_check(merchant=merchant, channel=channel, to=to)
     who = getattr(by, "email", "") or "the dashboard"
     with transaction.atomic():
+        team_recipients.send_test_throttle(merchant=merchant, now=now)
         message = Message(
             merchant=merchant,
             idempotency_key=f"test:{delivery.new_claim()}",

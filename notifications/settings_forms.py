@@ -211,5 +211,26 @@ class ChannelTestForm(forms.Form):
         super().__init__(*args, **kwargs)
         sms = channel == Channel.SMS
         self.fields["to"].label = "Test text to" if sms else "Test email to"
+        self.fields["to"].help_text = (
+            "A number your team verified below." if sms else "A team member's sign-in address."
+        )
         if sms:
             self.fields["to"].widget.attrs["placeholder"] = "+14155550123"
+
+
+class VerifiedPhoneForm(forms.Form):
+    phone = forms.CharField(
+        label="Your phone number",
+        max_length=32,
+        help_text="We text it a code; type the code below to receive test texts there.",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "placeholder": "+14155550123"}),
+    )
+
+
+class VerifiedPhoneCodeForm(forms.Form):
+    phone = forms.CharField(max_length=32, widget=forms.HiddenInput)
+    code = forms.CharField(
+        label="Code",
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

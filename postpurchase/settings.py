@@ -262,6 +262,20 @@ SMS_LOG_ONLY = env.bool("SMS_LOG_ONLY", default=not PRODUCTION)
 # A dotted path to a twilio.http.HttpClient subclass to send through (tests record requests).
 TWILIO_HTTP_CLIENT = env.str("TWILIO_HTTP_CLIENT", default="")
 
+# --- Sending on the platform's providers (merchants without their own ESP / Twilio) ---------
+# Messages per merchant per local day; past it they wait for the next day (0: no limit).
+PLATFORM_EMAIL_DAILY_QUOTA = env.int("PLATFORM_EMAIL_DAILY_QUOTA", default=2000)
+PLATFORM_SMS_DAILY_QUOTA = env.int("PLATFORM_SMS_DAILY_QUOTA", default=200)
+# Countries (ISO codes) texts may go to on the platform's Twilio besides the merchant's own.
+PLATFORM_SMS_COUNTRIES = [c.upper() for c in env.list("PLATFORM_SMS_COUNTRIES", default=[])]
+# Test sends (template and settings tests) per merchant per hour.
+TEST_SENDS_PER_HOUR = env.int("TEST_SENDS_PER_HOUR", default=20)
+# The DKIM key the platform's ESP signs merchants' domains with, if it offers one: a merchant
+# who publishes it at <selector>._domainkey.<domain> has verified its sender domain.
+SENDER_DKIM_SELECTOR = env.str("SENDER_DKIM_SELECTOR", default="")
+SENDER_DKIM_PUBLIC_KEY = env.str("SENDER_DKIM_PUBLIC_KEY", default="")
+SENDER_DNS_TIMEOUT = env.float("SENDER_DNS_TIMEOUT", default=5.0)
+
 # --- Celery ---------------------------------------------------------------------------------
 # "localhost" only spares kombu a warning; the filesystem transport has no host.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL

@@ -6,7 +6,11 @@ from notifications.dashboard_views.settings import (
     ChannelSendTestView,
     ChannelSettingsSaveView,
     MessageSettingsView,
+    SenderDomainCheckView,
     SendingPolicySaveView,
+    VerifiedPhoneAddView,
+    VerifiedPhoneConfirmView,
+    VerifiedPhoneRemoveView,
 )
 from notifications.dashboard_views.templates import (
     MessageTemplateCreateView,
@@ -31,5 +35,9 @@ __all__ = [
     "MessageTemplateSaveView",
     "MessageTemplateSendTestView",
     "MessageTemplateVersionView",
+    "SenderDomainCheckView",
     "SendingPolicySaveView",
+    "VerifiedPhoneAddView",
+    "VerifiedPhoneConfirmView",
+    "VerifiedPhoneRemoveView",
 ]

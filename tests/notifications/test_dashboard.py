@@ -24,6 +24,7 @@ from notifications.models import (
     MessageTemplateVariant,
     MessageTemplateVersion,
     SendingPolicy,
+    VerifiedPhone,
 )
 from notifications.services import message_template_save, message_template_send_test
 from notifications.settings_services import channel_settings_save
@@ -151,7 +152,9 @@ def test_every_message_page_renders_for_the_demo_merchant(db, signed_in):
     merchant = Merchant.objects.get(slug="demo")
     client = signed_in(User.objects.get(email="demo@example.com"))
     templates = list(MessageTemplate.unscoped.filter(merchant=merchant).order_by("pk"))
-    sent = message_template_send_test(merchant=merchant, template=templates[0], to="me@x.example")
+    sent = message_template_send_test(
+        merchant=merchant, template=templates[0], to="demo@example.com"
+    )
     urls = [
         reverse("dashboard:message_list"),
         reverse("dashboard:message_detail", args=[sent.pk]),
@@ -445,6 +448,10 @@ def test_a_bad_policy_field_is_shown_and_nothing_changes(owner, merchant_a, chan
 
 
 def test_channel_send_test_queues_a_message_and_opens_it(owner, merchant_a):
+    # given: a number the team verified
+    VerifiedPhone.unscoped.create(
+        merchant=merchant_a, phone="+14155550199", verified_at=datetime(2026, 6, 1, tzinfo=UTC)
+    )
     # when
     response = owner.post(
         reverse("dashboard:settings_messages_test"), {"channel": "sms", "to": "+1 415 555 0199"}

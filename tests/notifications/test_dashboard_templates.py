@@ -250,12 +250,13 @@ def test_test_send_queues_a_message_with_reason_test(owner, owner_a, merchant_a)
     template = email_template(merchant_a)
     # when
     response = owner.post(
-        reverse("dashboard:message_template_test", args=[template.pk]), {"to": "Me@Alpha.example"}
+        reverse("dashboard:message_template_test", args=[template.pk]),
+        {"to": "Owner@Alpha.example"},  # a member's sign-in address
     )
     # then
     sent = Message.unscoped.get(merchant=merchant_a)
     assert response["Location"] == reverse("dashboard:message_detail", args=[sent.pk])
-    assert (sent.status, sent.reason, sent.to) == ("queued", "test", "me@alpha.example")
+    assert (sent.status, sent.reason, sent.to) == ("queued", "test", "owner@alpha.example")
     assert (sent.template, sent.template_version) == (template, template.current_version)
     assert sent.subject == "[Test] Order #1001 is on its way"
     assert sent.detail == f"Test sent by {owner_a.email}."

@@ -30,7 +30,7 @@ def shop(db, settings):
     settings.SITE_URL = "https://app.example"
     settings.WEBHOOKS_ALLOW_LOOPBACK = True
     settings.SMS_LOG_ONLY = False
-    merchant = MerchantFactory(sender_email="hello@demo.example", timezone="UTC")
+    merchant = MerchantFactory(sender_email="hello@demo.example", timezone="UTC", country="US")
     customer = CustomerFactory(
         merchant=merchant,
         email="ada@example.com",

@@ -15,7 +15,7 @@ from celery.contrib.testing.worker import start_worker
 from django.db import transaction
 
 from notifications import delivery
-from notifications.models import Message, Suppression
+from notifications.models import Message, SenderDomain, Suppression
 from notifications.services import message_send, message_template_save
 from notifications.tasks import messages_deliver_task
 from postpurchase.celery import app
@@ -109,8 +109,11 @@ def send(merchant, customer, tmpl, key="winback:1", now=NOON):
 
 @pytest.mark.django_db
 def test_a_marketing_email_arrives_with_its_headers_and_both_parts(smtp):
-    # given
+    # given: a merchant whose sender domain is verified
     merchant, customer, tmpl = shop()
+    SenderDomain.unscoped.create(
+        merchant=merchant, domain="demo.example", method="txt", verified_at=NOON
+    )
     message = send(merchant, customer, tmpl)
 
     # when
