@@ -2,7 +2,8 @@
 
 ``demo_plan`` is pure: a seed and an anchor date give the same ingestion payloads every time, so
 seeding again finds nothing changed. ``demo_load`` feeds those payloads to the ingestion services,
-so the demo records its events (``order.placed``, ``shipment.*``) exactly as production does.
+so the demo records its events (``order.placed``, ``shipment.*``) as production does, but as
+history: dispatched already, so no journey enters and no webhook fires on a made-up past.
 
 Contact details are fictional on purpose: emails on the reserved example.com/.net/.org domains and
 phones in the 555-01xx range NANPA keeps for fiction (others only if ``phonenumbers`` rejects it).

@@ -28,9 +28,15 @@ class EventAdmin(TenantAdmin):
         "dispatched_at",
         "next_dispatch_at",
     )
-    list_filter = ("type",)
+    list_filter = ("type", "is_history")
     search_fields = ("type", "dedupe_key")
     date_hierarchy = "occurred_at"
     raw_id_fields = ("customer",)
-    readonly_fields = ("recorded_at", "dispatched_at")
+    readonly_fields = (
+        "recorded_at",
+        "dispatched_at",
+        "dispatch_enqueued_at",
+        "dispatch_enqueues",
+        "is_history",
+    )
     inlines = [EventConsumerRunInline]

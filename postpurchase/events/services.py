@@ -408,7 +408,7 @@ def event_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH) -
         due = list(
             Event.unscoped.select_for_update(skip_locked=True, of=("self",))
             .filter(next_dispatch_at__lte=now, merchant__is_active=True)
-            .order_by("next_dispatch_at", "pk")
+            .order_by("next_dispatch_at")
             .values_list("pk", "merchant_id", "dispatch_enqueues")[:batch_size]
         )
         _leases_renew(due, now)

@@ -1,7 +1,8 @@
 """``manage.py seed_demo``: the demo store "Demo Outfitters" with a year of data and an owner login.
 
 Safe to run again: the data is generated from the seed and the merchant's creation date, so a
-second run feeds the services the same payloads and they find nothing to change.
+second run feeds the services the same payloads and they find nothing to change. Its events are
+recorded as history: nothing is queued for the worker and no journey or webhook fires on them.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{merchant.name} ({merchant.slug}): {report.customers} customers, "
             f"{report.orders} orders, {report.shipments} shipments over the year to {anchor}; "
-            f"{report.changed} records created or changed, {report.events} events recorded."
+            f"{report.changed} records created or changed, {report.events} events recorded "
+            "(as history: no journey or webhook runs on them)."
         )
         self.stdout.write(f"Message templates: {len(templates)} defaults installed.")
         shown = "(unchanged; pass --password to set one)"
