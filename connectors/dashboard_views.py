@@ -47,9 +47,13 @@ class IntegrationsView(DashboardMixin, View):
         deliveries = list(selectors.inbound_deliveries_recent(merchant=self.merchant))
         for delivery in deliveries:
             delivery.tone = DELIVERY_TONES.get(delivery.status, "neutral")
+        config = selectors.inbound_config_get(merchant=self.merchant)
         context = {
-            "config": selectors.inbound_config_get(merchant=self.merchant),
-            "shopify_form": shopify_form or ShopifySecretForm(),
+            "config": config,
+            "shopify_form": shopify_form
+            or ShopifySecretForm(
+                initial={"shop_domain": config.shopify_shop_domain if config else ""}
+            ),
             "tracking_secret": tracking_secret,
             "shopify_url": _absolute(reverse("connectors:shopify_webhook", args=[slug])),
             "tracking_url": _absolute(reverse("connectors:tracking_webhook", args=[slug])),
@@ -73,7 +77,11 @@ class ShopifySecretView(IntegrationsView):
         if not form.is_valid():
             return self.render(shopify_form=form)
         try:
-            services.shopify_secret_set(merchant=self.merchant, secret=form.cleaned_data["secret"])
+            services.shopify_secret_set(
+                merchant=self.merchant,
+                secret=form.cleaned_data["secret"],
+                shop_domain=form.cleaned_data["shop_domain"],
+            )
         except DomainError as error:
             add_domain_error(form, error)
             return self.render(shopify_form=form)

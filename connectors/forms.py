@@ -6,6 +6,18 @@ from django import forms
 
 
 class ShopifySecretForm(forms.Form):
+    shop_domain = forms.CharField(
+        label="Store domain",
+        max_length=255,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "placeholder": "your-store.myshopify.com"}
+        ),
+        help_text=(
+            "Your store's myshopify.com domain (Shopify shows it under Settings → Domains). "
+            "Deliveries from any other store are refused."
+        ),
+    )
     secret = forms.CharField(
         label="Shopify webhook secret",
         max_length=255,

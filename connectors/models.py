@@ -25,6 +25,14 @@ class InboundConfig(TenantModel):
     shopify_secret_set_at = models.DateTimeField(null=True, blank=True)
     # Set by shop/redact (the store uninstalled us): the secrets are gone until one is pasted again.
     shopify_disconnected_at = models.DateTimeField(null=True, blank=True)
+    # The store this connection is for (its *.myshopify.com domain). Shopify's signature does not
+    # cover the X-Shopify-Shop-Domain header, so a delivery is taken only when the header names
+    # this shop. Given at connection; a connection made before it was asked for binds to the shop
+    # of its first valid delivery.
+    shopify_shop_domain = models.CharField(max_length=255, blank=True)
+    # A keyed hash of the current Shopify secret (``signatures.shopify_secret_fingerprints``), so
+    # no two merchants share one without the secret being kept in clear to compare.
+    shopify_secret_fingerprint = models.CharField(max_length=64, blank=True)
 
     tracking_secret = EncryptedTextField(blank=True)
     tracking_previous_secret = EncryptedTextField(blank=True)
@@ -36,7 +44,14 @@ class InboundConfig(TenantModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["merchant"], name="inbound_config_one_per_merchant")
+            models.UniqueConstraint(fields=["merchant"], name="inbound_config_one_per_merchant"),
+            # Across merchants on purpose: a secret another merchant holds would let its store's
+            # signed bodies verify here too.
+            models.UniqueConstraint(
+                fields=["shopify_secret_fingerprint"],
+                condition=~models.Q(shopify_secret_fingerprint=""),
+                name="inbound_config_shopify_secret_once",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -59,14 +74,19 @@ class InboundDelivery(TenantModel):
     """One webhook delivery, recorded before it is processed (the inbox).
 
     ``(merchant, source, delivery_id)`` is unique: a sender's retry of a delivery we already hold
-    changes nothing. ``next_attempt_at`` is when the sweep should (re-)enqueue it: a grace period
-    after receipt (a lost task), then each retry's backoff; empty once it is settled."""
+    changes nothing. So is ``(merchant, source, body_sha256)`` where the digest is kept (Shopify):
+    the webhook id is a header the signature does not cover, so a captured body sent again under
+    a new id is the same delivery. ``next_attempt_at`` is when the sweep should (re-)enqueue it:
+    a grace period after receipt (a lost task), then each retry's backoff; empty once it is
+    settled."""
 
     source = models.CharField(max_length=20, choices=DeliverySource.choices)
     delivery_id = models.CharField(max_length=255)
     topic = models.CharField(max_length=100)
     body = models.JSONField(default=dict, blank=True)
     headers = models.JSONField(default=dict, blank=True)
+    # SHA-256 (hex) of the raw body as it was signed; empty for deliveries not deduped on it.
+    body_sha256 = models.CharField(max_length=64, blank=True)
     status = models.CharField(
         max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED
     )
@@ -81,7 +101,12 @@ class InboundDelivery(TenantModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "source", "delivery_id"], name="inbound_delivery_once"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "source", "body_sha256"],
+                condition=~models.Q(body_sha256=""),
+                name="inbound_delivery_body_once",
+            ),
         ]
         indexes = [
             models.Index(fields=["merchant", "received_at"], name="inbound_delivery_recent"),

@@ -568,6 +568,8 @@ def privacy_shop_redact_handle(
         shopify_previous_secret="",
         shopify_previous_expires_at=None,
         shopify_secret_hint="",
+        shopify_secret_fingerprint="",
+        shopify_shop_domain="",
         shopify_disconnected_at=now,
         updated_at=now,
     )

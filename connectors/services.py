@@ -8,6 +8,7 @@ retries), and the work is done by ``inbound_delivery_process`` after commit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -16,12 +17,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.db import DataError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors import handlers
 from connectors.models import DeliverySource, DeliveryStatus, InboundConfig, InboundDelivery
-from connectors.shopify import TOPICS, shopify_body_fits_topic
-from connectors.signatures import shopify_signature_valid, tracking_signature_valid
+from connectors.shopify import TOPICS, shopify_body_fits_topic, shopify_shop_domain
+from connectors.signatures import (
+    shopify_secret_fingerprints,
+    shopify_signature_valid,
+    tracking_signature_valid,
+)
 from connectors.tracking import tracking_delivery_id
 from postpurchase.crypto import random_secret
 from postpurchase.errors import DomainError, ErrorCode
@@ -48,6 +54,8 @@ class ConnectorErrorCode(StrEnum):
     SIGNATURE_INVALID = "signature_invalid"
     BODY_INVALID = "body_invalid"
     TOPIC_MISMATCH = "topic_mismatch"
+    SHOP_MISMATCH = "shop_mismatch"
+    SECRET_IN_USE = "secret_in_use"  # noqa: S105 (an error code, not a secret)
 
 
 def _signature_invalid() -> DomainError:
@@ -69,8 +77,7 @@ def _config_locked(merchant: Merchant) -> InboundConfig:
     return InboundConfig.unscoped.select_for_update().get(merchant=merchant)
 
 
-def shopify_secret_set(*, merchant: Merchant, secret: str, now: datetime | None = None):
-    """Set the Shopify app's shared secret; the one it replaces keeps verifying for a while."""
+def _shopify_secret_check(secret: str) -> str:
     secret = (secret or "").strip()
     if not 8 <= len(secret) <= 255 or any(ch.isspace() for ch in secret):
         raise DomainError(
@@ -78,18 +85,59 @@ def shopify_secret_set(*, merchant: Merchant, secret: str, now: datetime | None 
             "Paste the secret exactly as Shopify shows it (8 to 255 characters, no spaces).",
             field="secret",
         )
+    return secret
+
+
+def _shopify_domain_check(shop_domain: str) -> str:
+    domain = shopify_shop_domain(shop_domain)
+    if not domain:
+        raise DomainError(
+            ErrorCode.INVALID,
+            "Enter your store's Shopify domain, such as your-store.myshopify.com.",
+            field="shop_domain",
+        )
+    return domain
+
+
+def _secret_in_use() -> DomainError:
+    return DomainError(
+        ConnectorErrorCode.SECRET_IN_USE,
+        "Another store on this platform uses this secret. Paste the secret Shopify shows for "
+        "this store's own webhooks or app.",
+        field="secret",
+    )
+
+
+def shopify_secret_set(
+    *, merchant: Merchant, secret: str, shop_domain: str, now: datetime | None = None
+):
+    """Connect the merchant's Shopify store: its shop domain (deliveries naming another shop are
+    refused) and its app's shared secret, which no other merchant may hold. The secret it
+    replaces keeps verifying for a while."""
+    secret = _shopify_secret_check(secret)
+    domain = _shopify_domain_check(shop_domain)
+    fingerprints = shopify_secret_fingerprints(secret)
     now = now or timezone.now()
     with transaction.atomic():
         config = _config_locked(merchant)
+        taken = InboundConfig.unscoped.filter(shopify_secret_fingerprint__in=fingerprints)
+        if taken.exclude(merchant=merchant).exists():
+            raise _secret_in_use()
         if config.shopify_secret and config.shopify_secret != secret:
             config.shopify_previous_secret = config.shopify_secret
             config.shopify_previous_expires_at = now + PREVIOUS_SECRET_GRACE
         config.shopify_secret = secret
+        config.shopify_secret_fingerprint = fingerprints[0]
         config.shopify_secret_hint = secret[-4:]
         config.shopify_secret_set_at = now
+        config.shopify_shop_domain = domain
         config.shopify_disconnected_at = None
         config.updated_at = now
-        config.save()
+        try:
+            with transaction.atomic():
+                config.save()
+        except IntegrityError:  # another merchant saved the same secret meanwhile
+            raise _secret_in_use() from None
     return config
 
 
@@ -149,7 +197,8 @@ def _parse_body(body: bytes) -> dict:
 def _record(
     merchant: Merchant, *, source: str, delivery_id: str, topic: str, body: dict, **fields
 ) -> tuple[InboundDelivery, bool]:
-    """Insert the delivery; a repeat of one we hold returns that one and ``False``."""
+    """Insert the delivery; a repeat of one we hold (the same delivery id, or the same body
+    where its digest is kept) returns that one and ``False``."""
     now = fields.pop("now")
     status = fields.pop("status", DeliveryStatus.RECEIVED)
     delivery = InboundDelivery(
@@ -168,9 +217,14 @@ def _record(
         with transaction.atomic():
             delivery.save()
     except IntegrityError:
-        existing = InboundDelivery.unscoped.filter(
-            merchant=merchant, source=source, delivery_id=delivery_id
-        ).first()
+        same = Q(delivery_id=delivery_id)
+        if delivery.body_sha256:
+            same |= Q(body_sha256=delivery.body_sha256)
+        existing = (
+            InboundDelivery.unscoped.filter(same, merchant=merchant, source=source)
+            .order_by("pk")
+            .first()
+        )
         if existing is None:
             raise
         return existing, False
@@ -196,11 +250,39 @@ def _shopify_topic_check(topic: str, data: dict, headers: Mapping[str, str]) -> 
         )
 
 
+def _shop_mismatch() -> DomainError:
+    return DomainError(
+        ConnectorErrorCode.SHOP_MISMATCH,
+        "X-Shopify-Shop-Domain does not name the store this connection is for.",
+    )
+
+
+def _shop_bind(config: InboundConfig, headers: Mapping[str, str]) -> None:
+    """Take the delivery only from the connection's own store. A connection made before the
+    shop domain was asked for binds to the store of its first valid delivery, under the
+    config's row lock, so two first deliveries from two shops cannot both bind."""
+    domain = shopify_shop_domain(headers.get("X-Shopify-Shop-Domain"))
+    if not domain:
+        raise _shop_mismatch()
+    bound = (
+        InboundConfig.unscoped.select_for_update()
+        .filter(pk=config.pk)
+        .values_list("shopify_shop_domain", flat=True)
+        .get()
+    )
+    if not bound:
+        InboundConfig.unscoped.filter(pk=config.pk).update(shopify_shop_domain=domain)
+    elif bound != domain:
+        raise _shop_mismatch()
+
+
 def shopify_delivery_receive(
     *, merchant_slug: str, body: bytes, headers: Mapping[str, str], now: datetime | None = None
 ) -> tuple[InboundDelivery, bool]:
     """Verify and record a Shopify webhook. Raises ``signature_invalid`` (nothing stored) for an
-    unknown merchant, a merchant with no secret or a wrong signature."""
+    unknown merchant, a merchant with no secret or a wrong signature, and ``shop_mismatch``
+    (nothing stored) for a signed body from another store than the connection's. A body we
+    already hold, under whatever webhook id, is a duplicate."""
     now = now or timezone.now()
     merchant, config = _config_for_slug(merchant_slug)
     secrets = _secrets(config, "shopify", now)
@@ -214,10 +296,14 @@ def shopify_delivery_receive(
     if not webhook_id or not topic or len(webhook_id) > 255 or len(topic) > 100:
         raise _body_invalid("X-Shopify-Webhook-Id and X-Shopify-Topic are required.")
     _shopify_topic_check(topic, data, headers)
-    extra: dict = {"headers": {name: headers[name] for name in SHOPIFY_HEADERS if name in headers}}
+    extra: dict = {
+        "headers": {name: headers[name] for name in SHOPIFY_HEADERS if name in headers},
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+    }
     if topic not in TOPICS:
         extra |= {"status": DeliveryStatus.IGNORED, "last_error": f"{topic} is not a topic we use."}
     with transaction.atomic():
+        _shop_bind(config, headers)
         return _record(
             merchant,
             source=DeliverySource.SHOPIFY,

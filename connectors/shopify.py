@@ -7,6 +7,7 @@ the orders services validate the result like any other ingestion path.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -62,6 +63,23 @@ SHIPMENT_STATUSES = {
 # Fulfillments in these states never left (or were taken back): nothing to track.
 DEAD_FULFILLMENTS = frozenset({"cancelled", "error", "failure"})
 CONSENT_SOURCE = "shopify"
+# A store's own domain: its handle (letters, digits, hyphens) under myshopify.com.
+SHOP_HANDLE = r"[a-z0-9][a-z0-9-]{0,59}"
+SHOP_DOMAIN = re.compile(SHOP_HANDLE + r"\.myshopify\.com")
+ADMIN_STORE_URL = re.compile(r"admin\.shopify\.com/store/(" + SHOP_HANDLE + ")")
+
+
+def shopify_shop_domain(value: Any) -> str:
+    """The store's ``<handle>.myshopify.com`` from an ``X-Shopify-Shop-Domain`` header or what a
+    merchant pasted (that domain, its URL, the admin's ``admin.shopify.com/store/<handle>``, or the
+    bare handle), lowercased; ``""`` when it names no store."""
+    text = str(value or "").strip().lower()
+    text = text.removeprefix("https://").removeprefix("http://").rstrip("/")
+    admin = ADMIN_STORE_URL.match(text)
+    text = admin.group(1) if admin is not None else text.split("/", 1)[0]
+    if re.fullmatch(SHOP_HANDLE, text):
+        text += ".myshopify.com"
+    return text if SHOP_DOMAIN.fullmatch(text) else ""
 
 
 def _invalid(field: str, message: str) -> DomainError:
@@ -317,12 +335,15 @@ def shopify_order_fulfillments(data: Any) -> tuple[list[str], list[dict]]:
 
 def _transaction_shop_amount(transaction: dict, field: str, currency: str) -> Decimal | None:
     """A refund transaction's amount in the shop's currency: ``amount_set.shop_money`` when
-    Shopify sends it, else ``amount`` when the transaction is in the order's (shop) currency;
-    ``None`` when it is in another currency (the shopper's, on a multi-currency order)."""
+    Shopify sends it, else ``amount`` when the transaction is in the order's (shop) currency,
+    which is what a transaction without a currency is in (Shopify's own refunds/create sample
+    sends ``"currency": null``); ``None`` when it is in another currency (the shopper's, on a
+    multi-currency order)."""
     shop_amount = _shop_money(transaction, "amount_set")
     if shop_amount is not None:
         return _money(shop_amount, f"{field}.amount_set.shop_money.amount")
-    if currency and str(transaction.get("currency") or "").upper() == currency.upper():
+    transaction_currency = str(transaction.get("currency") or currency)
+    if currency and transaction_currency.upper() == currency.upper():
         return _money(transaction.get("amount"), f"{field}.amount")
     return None
 

@@ -4,6 +4,10 @@ Shopify: ``X-Shopify-Hmac-Sha256`` is base64(HMAC-SHA256(raw body, shared secret
 Tracking: ``X-Tracking-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">``,
 accepted within ``TRACKING_TOLERANCE`` of our clock (a replayed old delivery is refused).
 Every comparison is constant-time.
+
+A Shopify secret's fingerprint is a keyed hash (HMAC-SHA256 under a key derived from
+``SECRET_KEY``): it tells two merchants' secrets apart without keeping either in clear, and, keyed,
+it cannot be checked against guesses by whoever reads the table alone.
 """
 
 from __future__ import annotations
@@ -14,12 +18,26 @@ import hmac
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.utils.crypto import salted_hmac
+
 TRACKING_TOLERANCE = timedelta(minutes=5)
+FINGERPRINT_SALT = "connectors.shopify_secret_fingerprint"
 
 
 def shopify_signature(*, secret: str, body: bytes) -> str:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
+
+
+def shopify_secret_fingerprints(secret: str) -> list[str]:
+    """The secret's fingerprint under ``SECRET_KEY`` first (the one stored), then under each of
+    ``SECRET_KEY_FALLBACKS``, so fingerprints stored before a key rotation still match."""
+    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [
+        salted_hmac(FINGERPRINT_SALT, secret, secret=key, algorithm="sha256").hexdigest()
+        for key in keys
+    ]
 
 
 def shopify_signature_valid(*, secrets: Iterable[str], body: bytes, header: str | None) -> bool:

@@ -11,14 +11,19 @@ from connectors import services
 from postpurchase.api.exceptions import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
 from postpurchase.errors import DomainError
 
-STATUS_FOR_CODE = {services.ConnectorErrorCode.SIGNATURE_INVALID: 401}
+STATUS_FOR_CODE = {
+    services.ConnectorErrorCode.SIGNATURE_INVALID: 401,
+    # Signed with the connection's secret, but from another store than the connection's.
+    services.ConnectorErrorCode.SHOP_MISMATCH: 403,
+}
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden"}
 
 
 def _problem(error: DomainError) -> JsonResponse:
     status = STATUS_FOR_CODE.get(error.code, 400)
     body = {
         "type": PROBLEM_BASE + error.code,
-        "title": "Unauthorized" if status == 401 else "Bad request",
+        "title": TITLES[status],
         "status": status,
         "detail": error.message,
         "code": error.code,

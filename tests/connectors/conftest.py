@@ -32,12 +32,19 @@ def tracking_signature_header(secret: str, body: bytes, timestamp: int | None = 
     return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
 
 
-def shopify_post(client, slug, topic, body, *, webhook_id, secret=None, signature=None, raw=None):
+def shop_domain(slug: str) -> str:
+    """The store each test merchant is connected to: its slug under myshopify.com."""
+    return f"{slug}.myshopify.com"
+
+
+def shopify_post(
+    client, slug, topic, body, *, webhook_id, secret=None, signature=None, raw=None, shop=None
+):
     raw = raw if raw is not None else json.dumps(body).encode()
     headers = {
         "X-Shopify-Topic": topic,
         "X-Shopify-Webhook-Id": webhook_id,
-        "X-Shopify-Shop-Domain": f"{slug}.myshopify.com",
+        "X-Shopify-Shop-Domain": shop_domain(slug) if shop is None else shop,
         "X-Shopify-API-Version": "2025-10",
     }
     if signature is None and secret is not None:
@@ -64,7 +71,9 @@ def tracking_post(client, slug, body, *, secret=None, header=None, timestamp=Non
 @pytest.fixture
 def connected_a(merchant_a):
     """Merchant A with its Shopify secret pasted and a tracking secret generated."""
-    shopify_secret_set(merchant=merchant_a, secret=SHOPIFY_SECRET_A)
+    shopify_secret_set(
+        merchant=merchant_a, secret=SHOPIFY_SECRET_A, shop_domain=shop_domain(merchant_a.slug)
+    )
     _, tracking_secret = tracking_secret_rotate(merchant=merchant_a)
     merchant_a.tracking_secret = tracking_secret
     return merchant_a
@@ -72,7 +81,9 @@ def connected_a(merchant_a):
 
 @pytest.fixture
 def connected_b(merchant_b):
-    shopify_secret_set(merchant=merchant_b, secret=SHOPIFY_SECRET_B)
+    shopify_secret_set(
+        merchant=merchant_b, secret=SHOPIFY_SECRET_B, shop_domain=shop_domain(merchant_b.slug)
+    )
     _, tracking_secret = tracking_secret_rotate(merchant=merchant_b)
     merchant_b.tracking_secret = tracking_secret
     return merchant_b

@@ -213,6 +213,106 @@ _REFUND = {
 
 _SHOP = {"shop_id": 954889, "shop_domain": "alpha.myshopify.com"}
 
+# Shopify's refunds/create example, in the shape its test notification sends (written from
+# Shopify's documented example; the line items here are ours): refunded line items worth 414.95
+# in all, and one successful refund transaction of 85.00 whose currency is null.
+SAMPLE_REFUND_ID = 890088186047892319
+SAMPLE_LINES = (
+    (487817672276298627, 487817672276298554, "Aviator sunglasses", "89.99", 1),
+    (976318377106520349, 976318377106520349, "Mid-century lounger", "159.99", 1),
+    (315789986012684393, 315789986012684393, "Coffee table", "164.97", 3),
+)
+
+
+def _sample_refund_line(refund_line_id: int, line_id: int, title: str, subtotal: str, qty: int):
+    return {
+        "id": refund_line_id,
+        "quantity": qty,
+        "line_item_id": line_id,
+        "location_id": None,
+        "restock_type": "no_restock",
+        "subtotal": float(subtotal),
+        "total_tax": 0.0,
+        "subtotal_set": _money_set(subtotal),
+        "total_tax_set": _money_set("0.00"),
+        "line_item": {
+            "id": line_id,
+            "variant_id": None,
+            "title": title,
+            "quantity": qty,
+            "sku": None,
+            "variant_title": None,
+            "vendor": None,
+            "fulfillment_service": "manual",
+            "product_id": None,
+            "requires_shipping": True,
+            "taxable": True,
+            "gift_card": False,
+            "name": title,
+            "variant_inventory_management": None,
+            "properties": [],
+            "product_exists": False,
+            "fulfillable_quantity": qty,
+            "grams": 0,
+            "price": str(round(float(subtotal) / qty, 2)),
+            "total_discount": "0.00",
+            "fulfillment_status": None,
+            "price_set": _money_set(str(round(float(subtotal) / qty, 2))),
+            "total_discount_set": _money_set("0.00"),
+            "discount_allocations": [],
+            "duties": [],
+            "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
+            "tax_lines": [],
+        },
+    }
+
+
+_SAMPLE_REFUND = {
+    "id": SAMPLE_REFUND_ID,
+    "order_id": ORDER_ID,
+    "created_at": "2026-03-05T19:00:00-05:00",
+    "note": "Things were damaged",
+    "user_id": 548380009,
+    "processed_at": "2026-03-05T19:00:00-05:00",
+    "restock": False,
+    "duties": [],
+    "total_duties_set": _money_set("0.00"),
+    "return": None,
+    "admin_graphql_api_id": f"gid://shopify/Refund/{SAMPLE_REFUND_ID}",
+    "refund_line_items": [_sample_refund_line(*line) for line in SAMPLE_LINES],
+    "transactions": [
+        {
+            "id": 245135271310201016,
+            "order_id": ORDER_ID,
+            "kind": "refund",
+            "gateway": "bogus",
+            "status": "success",
+            "message": None,
+            "created_at": "2026-03-05T19:00:00-05:00",
+            "test": False,
+            "authorization": None,
+            "location_id": None,
+            "user_id": None,
+            "parent_id": None,
+            "processed_at": None,
+            "device_id": None,
+            "error_code": None,
+            "source_name": "web",
+            "receipt": {},
+            "amount": "85.00",
+            "currency": None,
+            "payment_id": "#9999.1",
+            "total_unsettled_set": {
+                "presentment_money": {"amount": "0.0", "currency": "USD"},
+                "shop_money": {"amount": "0.0", "currency": "USD"},
+            },
+            "manual_payment_gateway": False,
+            "admin_graphql_api_id": "gid://shopify/OrderTransaction/245135271310201016",
+        }
+    ],
+    "order_adjustments": [],
+}
+
 
 def order(**changes) -> dict:
     return {**copy.deepcopy(_ORDER), **changes}
@@ -228,6 +328,11 @@ def fulfillment(**changes) -> dict:
 
 def refund(**changes) -> dict:
     return {**copy.deepcopy(_REFUND), **changes}
+
+
+def sample_refund(**changes) -> dict:
+    """Shopify's refunds/create example: 85.00 refunded, 414.95 of line items, currency null."""
+    return {**copy.deepcopy(_SAMPLE_REFUND), **changes}
 
 
 def data_request(**changes) -> dict:

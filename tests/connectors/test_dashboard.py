@@ -3,6 +3,7 @@ shown back, deliveries and privacy requests, and exports that stay within their 
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -79,20 +80,31 @@ def test_saving_the_shopify_secret_never_shows_it_back(owner_a, client_for):
     # given
     client = client_for(owner_a)
     # when
-    response = client.post(f"{PAGE}shopify-secret/", {"secret": SHOPIFY_SECRET_A}, follow=True)
+    response = client.post(
+        f"{PAGE}shopify-secret/",
+        {"secret": SHOPIFY_SECRET_A, "shop_domain": "https://Alpha.myshopify.com/"},
+        follow=True,
+    )
     # then
     html = response.content.decode()
     assert response.redirect_chain == [(PAGE, 302)]
     assert "Shopify secret saved." in html
     assert "A secret ending in <code>…8e6f</code> is set" in html
+    assert ", for <code>alpha.myshopify.com</code>." in html
     assert SHOPIFY_SECRET_A not in html
     config = InboundConfig.unscoped.get()
-    assert (config.shopify_secret, config.shopify_secret_hint) == (SHOPIFY_SECRET_A, "8e6f")
+    assert (config.shopify_secret, config.shopify_secret_hint, config.shopify_shop_domain) == (
+        SHOPIFY_SECRET_A,
+        "8e6f",
+        "alpha.myshopify.com",
+    )
 
 
 def test_a_bad_shopify_secret_is_refused_and_not_echoed(owner_a, client_for):
     # when
-    response = client_for(owner_a).post(f"{PAGE}shopify-secret/", {"secret": "short 1"})
+    response = client_for(owner_a).post(
+        f"{PAGE}shopify-secret/", {"secret": "short 1", "shop_domain": "alpha.myshopify.com"}
+    )
     # then
     assert response.status_code == 200
     html = response.content.decode()
@@ -169,7 +181,11 @@ def test_the_export_is_refused_to_roles_without_the_settings_permission(
 
 
 @pytest.mark.parametrize(
-    ("path", "body"), [("shopify-secret/", {"secret": SHOPIFY_SECRET_A}), ("tracking-secret/", {})]
+    ("path", "body"),
+    [
+        ("shopify-secret/", {"secret": SHOPIFY_SECRET_A, "shop_domain": "alpha.myshopify.com"}),
+        ("tracking-secret/", {}),
+    ],
 )
 def test_posts_without_a_csrf_token_or_the_permission_change_nothing(
     path, body, merchant_a, owner_a, member_of, client_for
@@ -189,11 +205,18 @@ def test_posts_without_a_csrf_token_or_the_permission_change_nothing(
 
 def test_secrets_are_stored_encrypted(owner_a, client_for):
     # given
-    client_for(owner_a).post(f"{PAGE}shopify-secret/", {"secret": SHOPIFY_SECRET_A})
+    client_for(owner_a).post(
+        f"{PAGE}shopify-secret/", {"secret": SHOPIFY_SECRET_A, "shop_domain": "alpha.myshopify.com"}
+    )
     # when
     with connection.cursor() as cursor:
-        cursor.execute("SELECT shopify_secret FROM connectors_inboundconfig")
-        (stored,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT shopify_secret, shopify_secret_fingerprint FROM connectors_inboundconfig"
+        )
+        (stored, fingerprint) = cursor.fetchone()
     # then
     assert stored.startswith("fernet:")
     assert SHOPIFY_SECRET_A not in stored
+    assert len(fingerprint) == 64
+    assert SHOPIFY_SECRET_A not in fingerprint
+    assert fingerprint != hashlib.sha256(SHOPIFY_SECRET_A.encode()).hexdigest()  # keyed

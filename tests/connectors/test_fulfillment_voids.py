@@ -112,8 +112,9 @@ def test_a_late_re_delivery_of_a_cancelled_fulfillment_does_not_bring_it_back(sh
     shopify(connected_a, "orders/create", payloads.order(), "wh-1")
     shopify(connected_a, "fulfillments/create", payloads.fulfillment(), "wh-2")
     shopify(connected_a, "fulfillments/update", payloads.fulfillment(status="cancelled"), "wh-3")
-    # when: Shopify's retry of the first fulfillments/create arrives under another webhook id
-    shopify(connected_a, "fulfillments/create", payloads.fulfillment(), "wh-2-again")
+    # when: an update of the first fulfillment sent before its cancellation arrives late
+    late = payloads.fulfillment(shipment_status="confirmed", updated_at="2026-03-02T09:10:00-05:00")
+    shopify(connected_a, "fulfillments/update", late, "wh-2-again")
     # then
     assert Shipment.unscoped.count() == 0
     assert statuses()[-1] == ("wh-2-again", "ignored", f"Fulfillment {FIRST} was cancelled.")

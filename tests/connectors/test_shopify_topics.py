@@ -300,8 +300,9 @@ def test_the_same_refund_in_another_delivery_is_recorded_once(shopify, connected
     # given
     shopify(connected_a, "orders/create", payloads.order(), "wh-1")
     shopify(connected_a, "refunds/create", payloads.refund(), "wh-2")
-    # when: Shopify sends the refund again under a new webhook id
-    shopify(connected_a, "refunds/create", payloads.refund(), "wh-3")
+    # when: the refund comes again under a new webhook id, in another body (a subscription on
+    # a newer API version, which adds a field); the very same body would be a duplicate delivery
+    shopify(connected_a, "refunds/create", payloads.refund(**{"return": None}), "wh-3")
     # then
     assert Event.unscoped.filter(type="order.refunded").count() == 1
     assert deliveries()[2][4:] == (

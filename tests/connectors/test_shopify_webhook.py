@@ -17,6 +17,7 @@ from tests.connectors.conftest import (
     SHOPIFY_SECRET_A,
     SHOPIFY_SECRET_B,
     deliveries,
+    shop_domain,
     shopify_hmac,
     shopify_post,
 )
@@ -210,30 +211,33 @@ def test_a_get_is_not_allowed(client, connected_a):
 
 def test_the_previous_secret_verifies_until_its_grace_period_ends(client, connected_a):
     # given: the merchant pasted a new secret
-    shopify_secret_set(merchant=connected_a, secret="shpss_alpha_new_secret_0001")
-    body = payloads.order()
+    shop = shop_domain("alpha")
+    shopify_secret_set(merchant=connected_a, secret="shpss_alpha_new_secret_0001", shop_domain=shop)
+    # Three updates of the order (three bodies: one body is one delivery, whatever its id).
+    bodies = [payloads.order(updated_at=f"2026-03-01T07:00:0{n}-05:00") for n in (5, 6, 7)]
     # when
     old = shopify_post(
-        client, "alpha", "orders/create", body, webhook_id="wh-1", secret=SHOPIFY_SECRET_A
+        client, "alpha", "orders/updated", bodies[0], webhook_id="wh-1", secret=SHOPIFY_SECRET_A
     )
     new = shopify_post(
         client,
         "alpha",
-        "orders/create",
-        body,
+        "orders/updated",
+        bodies[1],
         webhook_id="wh-2",
         secret="shpss_alpha_new_secret_0001",
     )
     shopify_secret_set(
         merchant=connected_a,
         secret="shpss_alpha_newer_secret_02",
+        shop_domain=shop,
         now=timezone.now() - timedelta(hours=25),
     )
     expired = shopify_post(
         client,
         "alpha",
-        "orders/create",
-        body,
+        "orders/updated",
+        bodies[2],
         webhook_id="wh-3",
         secret="shpss_alpha_new_secret_0001",
     )

@@ -111,8 +111,8 @@ def test_a_privacy_request_naming_another_shop_than_its_header_is_refused(client
     assert InboundDelivery.unscoped.count() == 0
 
 
-def test_without_the_shop_domain_header_the_body_alone_is_judged(client, connected_a):
-    # given
+def test_without_the_shop_domain_header_the_delivery_is_refused(client, connected_a):
+    # given: a signed body, its X-Shopify-Shop-Domain header taken off
     raw = json.dumps(payloads.shop_redact(shop_domain="charlie.myshopify.com")).encode()
     headers = {
         "X-Shopify-Topic": "shop/redact",
@@ -123,5 +123,6 @@ def test_without_the_shop_domain_header_the_body_alone_is_judged(client, connect
     response = client.post(
         "/webhooks/shopify/alpha/", data=raw, content_type="application/json", headers=headers
     )
-    # then
-    assert (response.status_code, response.json()) == (200, {"status": "received"})
+    # then: the connection is alpha's store, and nothing says this is alpha's
+    assert (response.status_code, response.json()["code"]) == (403, "shop_mismatch")
+    assert InboundDelivery.unscoped.count() == 0
