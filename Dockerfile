@@ -49,4 +49,7 @@ USER app
 EXPOSE 8000
 
 # Workers: WEB_CONCURRENCY (gunicorn reads it; about 2 x CPU cores + 1 is a good start).
+# The web server refuses to start without PRODUCTION=true (postpurchase/wsgi.py): the embedded
+# defaults (DEBUG, a public SECRET_KEY) are not for a server. ALLOW_INSECURE_EMBEDDED=true
+# overrides that for a local trial.
 CMD ["gunicorn", "postpurchase.wsgi", "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm", "--access-logfile", "-"]

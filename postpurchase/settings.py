@@ -48,6 +48,9 @@ else:
     )
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
     DEBUG = env.bool("DEBUG", default=True)
+# Lets gunicorn serve the embedded mode (postpurchase/wsgi.py refuses to otherwise): for a trial
+# or a benchmark on a machine of your own, never on a server others can reach.
+ALLOW_INSECURE_EMBEDDED = env.bool("ALLOW_INSECURE_EMBEDDED", default=False)
 
 # Keys that encrypt secrets stored in the database (merchants' webhook secrets, provider
 # credentials): comma-separated Fernet keys, the first encrypts, all decrypt (rotation). The

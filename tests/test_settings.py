@@ -3,8 +3,10 @@
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -254,3 +256,83 @@ def test_the_wsgi_application_freezes_what_start_up_allocated(tmp_path):
     is_callable, frozen, views_loaded = result.stdout.split()
     assert (is_callable, views_loaded) == ("True", "True")
     assert int(frozen) > 50_000  # modules, classes and settings, not a handful
+
+
+# --- gunicorn refuses the embedded mode unless told ---------------------------------------------
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def gunicorn(env: dict, port: int) -> subprocess.Popen:
+    """The image's command (Dockerfile ``CMD``), on a local port."""
+    return subprocess.Popen(  # noqa: S603 (our own venv's gunicorn)
+        [GUNICORN, "postpurchase.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def first_answer(server: subprocess.Popen, port: int, host: str) -> tuple[int, str]:
+    """Once gunicorn has forked its worker, the first request waits in the listen queue until
+    the worker has loaded the application: no polling, no sleep."""
+    try:
+        for line in server.stderr:
+            if "Booting worker" in line:
+                break
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/robots.txt", headers={"Host": host}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (http, ours)
+            return response.status, response.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_gunicorn_refuses_the_embedded_mode(tmp_path):
+    # given: no PRODUCTION, as a forgotten .env would leave the image
+    server = gunicorn(clean_env(tmp_path), free_port())
+
+    # when
+    try:
+        _, errors = server.communicate(timeout=60)
+    finally:
+        server.kill()
+
+    # then: the worker does not boot, gunicorn stops, and the log says why and what to do
+    assert server.returncode == 3  # gunicorn's "worker failed to boot"
+    assert "ImproperlyConfigured: Refusing to serve under gunicorn outside production" in errors
+    assert "or ALLOW_INSECURE_EMBEDDED=true to run the embedded mode under gunicorn" in errors
+
+
+def test_gunicorn_serves_the_embedded_mode_when_explicitly_allowed(tmp_path):
+    # given
+    port = free_port()
+    server = gunicorn(clean_env(tmp_path, ALLOW_INSECURE_EMBEDDED="true"), port)
+
+    # when / then
+    assert first_answer(server, port, "127.0.0.1") == (200, "User-agent: *\nDisallow: /\n")
+
+
+def test_gunicorn_serves_production(tmp_path):
+    # given
+    port = free_port()
+    server = gunicorn(production_env(tmp_path, SECURE_SSL_REDIRECT="false"), port)
+
+    # when / then
+    assert first_answer(server, port, "shop.example") == (200, "User-agent: *\nDisallow: /\n")
+
+
+def test_runserver_and_tests_load_the_wsgi_module_in_the_embedded_mode(tmp_path):
+    # runserver imports postpurchase.wsgi too: the refusal is gunicorn's alone
+    result = run_python("import postpurchase.wsgi", clean_env(tmp_path))
+
+    assert (result.returncode, result.stderr) == (0, "")
