@@ -36,8 +36,9 @@ class Event(TenantModel):
     # When the queued dispatch task was enqueued, and how many times in a row one was enqueued
     # without a dispatch pass running since (both reset by a pass).
     dispatch_enqueued_at = models.DateTimeField(null=True, blank=True)
-    dispatch_enqueues = models.PositiveSmallIntegerField(default=0)
-    is_history = models.BooleanField(default=False)
+    # Defaults in the database too, so a raw insert (a COPY that names the older columns) works.
+    dispatch_enqueues = models.PositiveSmallIntegerField(default=0, db_default=0)
+    is_history = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -264,3 +264,26 @@ def test_events_recorded_as_history_are_dispatched_already_and_never_enqueued(
     assert (created, outcome, swept) == (True, {}, [after.pk])
     assert calls == []
     assert EventConsumerRun.objects.count() == 0
+
+
+def test_a_raw_insert_naming_the_older_columns_gets_the_dispatch_defaults(merchant_a):
+    # given: an insert as bench/api.py's COPY floor writes events, without the newer columns
+    from django.db import connection
+
+    # when
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Event._meta.db_table} (merchant_id, type, occurred_at, recorded_at, "  # noqa: S608
+            "payload, source, next_dispatch_at) VALUES (%s, 'order.placed', %s, %s, '{}', '', %s) "
+            "RETURNING id",
+            [merchant_a.pk, T0, T0, T0],
+        )
+        (pk,) = cursor.fetchone()
+
+    # then
+    event = Event.unscoped.get(pk=pk)
+    assert (event.is_history, event.dispatch_enqueues, event.dispatch_enqueued_at) == (
+        False,
+        0,
+        None,
+    )
