@@ -44,6 +44,17 @@ JOURNEY_ID = OpenApiParameter(
     type=int,
     description="The journey's id (another merchant's answers 404).",
 )
+DRAFT = OpenApiParameter(
+    name="draft",
+    location=OpenApiParameter.QUERY,
+    type=bool,
+    required=False,
+    description=(
+        "true: simulate the draft as if published now; false: the live version (the default). "
+        "The same as the body's draft; given in both, they must agree."
+    ),
+)
+QUERY_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 STATES = [state.value for state in EnrollmentState]
 
 
@@ -354,22 +365,27 @@ SIMULATE_RESPONSE = OpenApiExample(
             "simulated clock (months of waits in an instant), and answers with each step it "
             "would take and each message it would send, checked against the customer's "
             "consent, suppression, caps and quiet hours. Nothing is sent and nothing is "
-            "written. The live version, or with draft=true the draft as if published now "
+            "written. The live version, or with draft=true (in the query or the body) the draft "
+            "as if published now "
             "(409 when there is no live version to simulate). Name the customer by "
             "customer_id or customer_external_id; another merchant's customer answers 404."
         ),
         request=JourneySimulateIn,
         responses={200: SimulationSerializer},
-        parameters=[JOURNEY_ID],
+        parameters=[JOURNEY_ID, DRAFT],
         examples=[SIMULATE_REQUEST, SIMULATE_RESPONSE],
     )
 )
 class JourneySimulateView(_Journeys):
     def post(self, request, pk):
         journey = self.get_object()  # another merchant's, or none: 404 before the body is read
+        queried = _draft_queried(request.query_params.getlist("draft"))
         if not isinstance(request.data, dict):
             raise DomainError(ErrorCode.INVALID, "The request body must be a JSON object.")
         data = parse_payload(JourneySimulateIn, request.data)
+        if queried is not None and "draft" in request.data and data.draft != queried:
+            message = "The query's draft and the body's disagree; give one."
+            raise DomainError(ErrorCode.INVALID, message, field="draft")
         customer = _customer(data)
         from journeys.simulation import journey_simulate  # lands separately; loaded on demand
 
@@ -381,9 +397,20 @@ class JourneySimulateView(_Journeys):
                 for event in data.events
             ],
             start=data.start,
-            draft=data.draft,
+            draft=data.draft if queried is None else queried,
         )
         return Response(result)
+
+
+def _draft_queried(values: list[str]) -> bool | None:
+    """``?draft=true`` / ``false`` (or 1 / 0); None when not given; anything else is a 400
+    naming the parameter."""
+    if not values:
+        return None
+    if len(values) > 1 or values[0].strip().lower() not in QUERY_BOOLEANS:
+        message = "The query parameter draft is true or false (once)."
+        raise DomainError(ErrorCode.INVALID, message, field="draft")
+    return QUERY_BOOLEANS[values[0].strip().lower()]
 
 
 def _customer(data: JourneySimulateIn) -> Customer:

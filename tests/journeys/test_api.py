@@ -603,6 +603,78 @@ def test_simulate_the_draft_instead_of_the_live_version(api_a, merchant_a, follo
     assert snapshot() == before  # no version was published
 
 
+@pytest.mark.parametrize("query", ["true", "True", "1"])
+def test_simulate_the_draft_by_the_query_parameter(api_a, merchant_a, follow_up, query):
+    # given: a draft that ends at once
+    journey_save(
+        merchant=merchant_a,
+        key="follow-up",
+        name="Follow-up",
+        definition={
+            "trigger": {"event": "order.placed"},
+            "start": "bye",
+            "steps": [{"id": "bye", "type": "exit"}],
+        },
+        journey=follow_up,
+    )
+    customer = CustomerFactory(merchant=merchant_a, timezone="UTC")
+    body = {"customer_id": customer.pk, "events": [ORDER_PLACED]}
+    url = f"{LIST}/{follow_up.pk}/simulate"
+    before = snapshot()
+
+    # when
+    draft = api_a.post(f"{url}?draft={query}", body, format="json")
+    agreed = api_a.post(f"{url}?draft=true", {**body, "draft": True}, format="json")
+    live = api_a.post(f"{url}?draft=false", body, format="json")
+
+    # then
+    assert (draft.status_code, agreed.status_code, live.status_code) == (200, 200, 200)
+    assert [step["step_id"] for step in draft.json()["timeline"]] == ["", "bye"]
+    assert agreed.json() == draft.json()
+    assert [step["step_id"] for step in live.json()["timeline"]][:3] == ["", "confirm", "check"]
+    assert snapshot() == before  # no version was published
+
+
+@pytest.mark.parametrize(
+    ("query", "body"),
+    [("maybe", {}), ("", {}), ("true&draft=false", {}), ("false", {"draft": True})],
+)
+def test_a_bad_draft_query_parameter_is_a_problem_naming_it(
+    api_a, merchant_a, follow_up, query, body
+):
+    # given
+    customer = CustomerFactory(merchant=merchant_a, timezone="UTC")
+    before = snapshot()
+
+    # when
+    response = api_a.post(
+        f"{LIST}/{follow_up.pk}/simulate?draft={query}",
+        {"customer_id": customer.pk, "events": [ORDER_PLACED], **body},
+        format="json",
+    )
+
+    # then
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert (response.json()["code"], list(response.json()["errors"])) == ("invalid", ["draft"])
+    assert snapshot() == before
+
+
+def test_the_schema_documents_the_draft_query_parameter(api_a):
+    # when
+    schema = api_a.get("/api/v1/schema/?format=json").json()
+
+    # then
+    operation = schema["paths"]["/api/v1/journeys/{id}/simulate"]["post"]
+    [draft] = [p for p in operation["parameters"] if p["name"] == "draft"]
+    assert (draft["in"], draft.get("required", False), draft["schema"]) == (
+        "query",
+        False,
+        {"type": "boolean"},
+    )
+    assert "draft" in draft["description"]
+
+
 def test_simulating_a_journey_with_no_live_version_is_a_conflict(api_a, merchant_a):
     journey = journey_save(merchant=merchant_a, key="d", name="D", definition=DEFINITION)
     customer = CustomerFactory(merchant=merchant_a)
