@@ -242,6 +242,21 @@ class Suppression(TenantModel):
         ]
 
 
+class InboundSms(TenantModel):
+    """A shopper's text we acted on, once per merchant by Twilio's ``MessageSid``: a signed
+    request captured and sent again (a START replayed after STOP) finds its SID here and does
+    nothing. The sender's number is not kept (nothing to erase)."""
+
+    message_sid = models.CharField(max_length=64)
+    keyword = models.CharField(max_length=10, blank=True)  # stop, start, help or ""
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "message_sid"], name="inbound_sms_once"),
+        ]
+
+
 class CapMode(models.TextChoices):
     DEFER = "defer", "Defer until the window allows"
     SKIP = "skip", "Skip the message"

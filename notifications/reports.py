@@ -24,6 +24,7 @@ from notifications.links import UNSUBSCRIBE_SALT, token_read
 from notifications.models import (
     Channel,
     ChannelSettings,
+    InboundSms,
     Message,
     MessageEvent,
     MessageStatus,
@@ -305,18 +306,52 @@ def sms_inbound_merchants(
     return sorted(merchants, key=lambda m: last.get(m.pk) or never, reverse=True)
 
 
-def sms_reply_record(*, merchants: list[Merchant], sender: str, body: str) -> tuple[str, str]:
-    """Act on a shopper's reply: opt out, opt in, or help. Returns the keyword and the text to
-    answer with ("" for none: Twilio itself confirms STOP and START)."""
+def _reply_first_seen(merchant: Merchant, message_sid: str, word: str, now: datetime) -> bool:
+    """Record the reply's ``MessageSid`` for the merchant; False when it was recorded before
+    (Twilio's retry, or a captured request sent again). Call inside the transaction of what
+    the reply does, so both are kept or neither."""
+    try:
+        with transaction.atomic():
+            InboundSms.unscoped.create(
+                merchant=merchant, message_sid=message_sid, keyword=word, received_at=now
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def sms_reply_record(
+    *,
+    merchants: list[Merchant],
+    sender: str,
+    body: str,
+    message_sid: str,
+    now: datetime | None = None,
+) -> tuple[str, str]:
+    """Act on a shopper's reply: opt out, opt in, or help, once per ``MessageSid``: a reply
+    already acted on (a signed START captured and replayed after a later STOP) does nothing
+    and is not answered again. A reply without a SID (Twilio always sends one, and its
+    signature covers it) is not acted on. Returns the keyword and the text to answer with (""
+    for none: Twilio itself confirms STOP and START)."""
+    now = now or timezone.now()
     word = keyword(body)
-    for merchant in merchants:
-        if word == "stop":
-            sms_opt_out(merchant=merchant, number=sender)
-        elif word == "start":
-            sms_opt_in(merchant=merchant, number=sender)
-    if word != "help" or not merchants:
+    sid = (message_sid or "").strip()
+    if not sid or len(sid) > 64:
+        logger.warning("An SMS reply without a usable MessageSid; not acted on")
         return word, ""
-    return word, help_text(merchants[0])
+    first_for = []
+    for merchant in merchants:
+        with transaction.atomic():
+            if not _reply_first_seen(merchant, sid, word, now):
+                continue
+            first_for.append(merchant)
+            if word == "stop":
+                sms_opt_out(merchant=merchant, number=sender, now=now)
+            elif word == "start":
+                sms_opt_in(merchant=merchant, number=sender, now=now)
+    if word != "help" or not first_for:
+        return word, ""
+    return word, help_text(first_for[0])
 
 
 def help_text(merchant: Merchant) -> str:

@@ -98,7 +98,10 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
     if merchants is None:
         return HttpResponseForbidden("Invalid signature.")
     word, answer = reports.sms_reply_record(
-        merchants=merchants, sender=sender, body=request.POST.get("Body", "")
+        merchants=merchants,
+        sender=sender,
+        body=request.POST.get("Body", ""),
+        message_sid=request.POST.get("MessageSid", ""),
     )
     logger.info("An SMS reply (%s) for %d merchant(s)", word or "other", len(merchants))
     twiml = MessagingResponse()

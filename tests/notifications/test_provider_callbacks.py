@@ -5,6 +5,7 @@ tracking and inbound webhooks (JSON behind HTTP basic auth)."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from notifications import delivery
 from notifications.links import preferences_token, unsubscribe_token
 from notifications.models import (
     ChannelSettings,
+    InboundSms,
     Message,
     MessageEvent,
     MessageTemplate,
@@ -409,17 +411,17 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
 def reply_params(
-    body: str, *, to=SHOP_NUMBER, sender=SHOPPER_NUMBER, account_sid=ACCOUNT_SID
+    body: str, *, to=SHOP_NUMBER, sender=SHOPPER_NUMBER, account_sid=ACCOUNT_SID, sid=REPLY_SID
 ) -> dict[str, str]:
     """The parameters Twilio posts to a number's incoming-message webhook."""
     return {
         "ToCountry": "US",
         "ToState": "CA",
-        "SmsMessageSid": REPLY_SID,
+        "SmsMessageSid": sid,
         "NumMedia": "0",
         "ToCity": "SAN FRANCISCO",
         "FromZip": "94105",
-        "SmsSid": REPLY_SID,
+        "SmsSid": sid,
         "FromState": "CA",
         "SmsStatus": "received",
         "FromCity": "SAN FRANCISCO",
@@ -428,14 +430,19 @@ def reply_params(
         "To": to,
         "ToZip": "94105",
         "NumSegments": "1",
-        "MessageSid": REPLY_SID,
+        "MessageSid": sid,
         "AccountSid": account_sid,
         "From": sender,
         "ApiVersion": "2010-04-01",
     }
 
 
+REPLY_SIDS = itertools.count(1)
+
+
 def reply(client, body: str, token: str = AUTH_TOKEN, **params):
+    """A new text from the shopper: each one has its own MessageSid, as Twilio gives it."""
+    params.setdefault("sid", f"SM{next(REPLY_SIDS):032x}")
     return twilio_post(client, INBOUND, reply_params(body, **params), token)
 
 
@@ -499,6 +506,61 @@ def test_start_gives_no_consent_that_stop_did_not_take(client, shop, own_account
     # then
     assert consent(customer) == (False, "")
     assert suppressions(merchant) == []
+
+
+def test_a_start_captured_and_replayed_after_stop_does_nothing(client, shop, own_account):
+    # given: the shopper texted STOP, START, then STOP again; the START was captured on its way
+    merchant, customer = shop
+    reply(client, "STOP")
+    start = reply_params("START", sid="SM" + "5" * 32)
+    twilio_post(client, INBOUND, start, AUTH_TOKEN)
+    reply(client, "STOP")
+
+    # when: the captured START, its Twilio signature intact, is posted again
+    replayed = twilio_post(client, INBOUND, start, AUTH_TOKEN)
+
+    # then
+    assert (replayed.status_code, replayed.content.decode()) == (200, EMPTY_TWIML)
+    assert suppressions(merchant) == [("sms", SHOPPER_NUMBER, "sms_stop")]
+    assert consent(customer) == (False, "sms_stop")
+    assert list(
+        InboundSms.unscoped.filter(merchant=merchant).order_by("id").values_list("keyword")
+    ) == [("stop",), ("start",), ("stop",)]
+
+
+def test_a_reply_is_answered_once_however_often_it_is_posted(client, shop, own_account):
+    # given
+    help_reply = reply_params("HELP", sid="SM" + "6" * 32)
+    first = twilio_post(client, INBOUND, help_reply, AUTH_TOKEN)
+
+    # when: Twilio's retry, or a replay
+    again = twilio_post(client, INBOUND, help_reply, AUTH_TOKEN)
+
+    # then
+    assert first.content.decode() == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
+        "Demo Outfitters: order and delivery texts. Help: help@demo.example. "
+        "Reply STOP to opt out.</Message></Response>"
+    )
+    assert again.content.decode() == EMPTY_TWIML
+
+
+def test_a_signed_reply_without_a_message_sid_is_not_acted_on(client, shop, own_account):
+    # given: Twilio always sends MessageSid (and signs it); a request without one is not Twilio's
+    merchant, customer = shop
+    params = {
+        k: v
+        for k, v in reply_params("STOP").items()
+        if k not in ("MessageSid", "SmsSid", "SmsMessageSid")
+    }
+
+    # when
+    response = twilio_post(client, INBOUND, params, AUTH_TOKEN)
+
+    # then
+    assert (response.status_code, response.content.decode()) == (200, EMPTY_TWIML)
+    assert suppressions(merchant) == []
+    assert consent(customer) == (True, "")
 
 
 def test_help_answers_with_the_merchants_help_text(client, shop, own_account):
