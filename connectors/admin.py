@@ -10,6 +10,7 @@ from postpurchase.tenancy.admin_base import ReadOnlyTenantAdmin
 class InboundConfigAdmin(ReadOnlyTenantAdmin):
     list_display = (
         "merchant",
+        "shopify_shop_domain",
         "shopify_secret_hint",
         "shopify_secret_set_at",
         "tracking_secret_set_at",
@@ -17,6 +18,7 @@ class InboundConfigAdmin(ReadOnlyTenantAdmin):
     # The secrets themselves are never shown, not even to operators.
     fields = (
         "merchant",
+        "shopify_shop_domain",
         "shopify_secret_hint",
         "shopify_secret_set_at",
         "shopify_previous_expires_at",

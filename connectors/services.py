@@ -264,6 +264,10 @@ def _shop_bind(config: InboundConfig, headers: Mapping[str, str]) -> None:
     domain = shopify_shop_domain(headers.get("X-Shopify-Shop-Domain"))
     if not domain:
         raise _shop_mismatch()
+    if config.shopify_shop_domain:  # bound already: no lock, deliveries are not serialized
+        if config.shopify_shop_domain != domain:
+            raise _shop_mismatch()
+        return
     bound = (
         InboundConfig.unscoped.select_for_update()
         .filter(pk=config.pk)
