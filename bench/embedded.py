@@ -91,11 +91,18 @@ def main() -> None:
     try:
         _measure(args, checkout, env, run, started)
     finally:
+        _stop(run)
+
+
+def _stop(run: subprocess.Popen) -> None:
+    """Stop scripts/run and everything it started (its session's process group)."""
+    try:
         os.killpg(run.pid, signal.SIGTERM)
-        try:
-            run.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=30)
+    except ProcessLookupError:
+        pass  # it had exited, and its group with it
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
 
 
 def _fresh(checkout: Path, var_dir: Path) -> None:
