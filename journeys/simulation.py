@@ -182,6 +182,8 @@ def _report(enrollment: Enrollment | None, plan: schema.Definition) -> dict[str,
                     "channel": message.channel,
                     "status": message.status,
                     "reason": message.reason,
+                    # why it failed or waits: a render error names the part, line and variable
+                    "detail": message.detail,
                     "deferred_until": _iso(message.deferred_until),
                 },
             }

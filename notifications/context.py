@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
+from notifications.rendering import sample_context
 from orders.models import Customer, Order, Shipment
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import money_str
@@ -51,6 +52,13 @@ def merchant_context(merchant: Merchant) -> dict[str, Any]:
             "sender_name": merchant.sender_name or merchant.name,
         },
     }
+
+
+def merchant_sample_context(merchant: Merchant) -> dict[str, Any]:
+    """What a preview and a test send render with: the sample shopper, order and parcel, but
+    the merchant's own name, postal address, support links and brand (its logo, colours and
+    sender name), so what the merchant is shown is what its shoppers get."""
+    return {**sample_context(), **merchant_context(merchant)}
 
 
 def customer_context(customer: Customer, currency: str) -> dict[str, Any]:

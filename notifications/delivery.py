@@ -75,6 +75,12 @@ RECORD_EVERY = 50
 SEND_BUDGET = timedelta(seconds=150)
 DUE = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
 GAVE_UP_UNFINISHED = "Gave up: the last attempt never finished."
+# A message of a merchant deactivated after it was claimed is cancelled, not sent. A run asks
+# whether its merchant is still active before its first send and again before any send this
+# long after the last answer.
+DEACTIVATED = "merchant_deactivated"
+DEACTIVATED_DETAIL = "Not sent: the merchant was deactivated."
+ACTIVE_RECHECK = timedelta(seconds=1)
 
 
 def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
@@ -133,14 +139,18 @@ def _enqueue(message_ids: list[int], claim: str, merchant_id: int) -> None:
 
 def messages_due_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH) -> list[int]:
     """Claim every message due an attempt and enqueue its hand-off, after failing those whose
-    last allowed attempt never finished. Rows another sweeper holds are skipped."""
+    last allowed attempt never finished. Rows another sweeper holds are skipped. Marketing
+    email held for a postal address the merchant has set since is made due first."""
+    from notifications.marketing_hold import held_messages_release
+
     now = now or timezone.now()
+    held_messages_release(now=now)
     claim = new_claim()
     with transaction.atomic():
         _give_up_unfinished(now=now, batch_size=batch_size)
         due = list(
-            Message.unscoped.select_for_update(skip_locked=True)
-            .filter(status__in=DUE, next_attempt_at__lte=now)
+            Message.unscoped.select_for_update(skip_locked=True, of=("self",))
+            .filter(status__in=DUE, next_attempt_at__lte=now, merchant__is_active=True)
             .order_by("next_attempt_at")
             .values_list("pk", "merchant_id")[:batch_size]
         )
@@ -205,15 +215,17 @@ def messages_deliver(
         channel_settings=channel_settings,
         now=now,
     )
+    still_active = _ActiveCheck(merchant.pk)
     connection = None
     done: list[tuple[Message, SendOutcome | None, str]] = []
     stop_at = clock() + SEND_BUDGET.total_seconds()
     sent_count = 0
     try:
         for message in messages:
-            if clock() >= stop_at:
+            tick = clock()
+            if tick >= stop_at:
                 break  # a slow provider: the rest go back to the queue, within the time limit
-            reason = blocked.get(message.pk)
+            reason = blocked.get(message.pk) if still_active(tick) else DEACTIVATED
             if reason:
                 done.append((message, None, reason))
             elif message.pk in allowance.held:  # the platform's quota or countries
@@ -237,6 +249,23 @@ def messages_deliver(
         if connection is not None and not isinstance(connection, SendOutcome):
             connection[0].close()  # one connection (an SMTP session) served the whole batch
     return messages
+
+
+class _ActiveCheck:
+    """Whether the merchant is still active at ``tick`` (the run's clock): asked of the
+    database at the first call and again once ``ACTIVE_RECHECK`` has passed since; once
+    inactive, always inactive."""
+
+    def __init__(self, merchant_id: int) -> None:
+        self.merchant_id = merchant_id
+        self.active, self.asked_at = True, None
+
+    def __call__(self, tick: float) -> bool:
+        stale = self.asked_at is None or tick - self.asked_at >= ACTIVE_RECHECK.total_seconds()
+        if self.active and stale:
+            self.active = Merchant.objects.filter(pk=self.merchant_id, is_active=True).exists()
+            self.asked_at = tick
+        return self.active
 
 
 def _send_one(merchant, message, channel_settings, connection) -> SendOutcome:
@@ -507,7 +536,10 @@ def _apply(
 ) -> None:
     message.next_attempt_at = None
     message.updated_at = now
-    if suppressed:
+    if suppressed == DEACTIVATED:
+        message.status, message.reason = MessageStatus.CANCELLED, DEACTIVATED
+        message.detail = DEACTIVATED_DETAIL
+    elif suppressed:
         message.status, message.reason = MessageStatus.SUPPRESSED, suppressed
     elif outcome.hold_until is not None:
         _hold(message, outcome)

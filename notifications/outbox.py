@@ -28,6 +28,7 @@ from notifications import delivery, team_recipients
 from notifications.context import merchant_context
 from notifications.layout import email_frame
 from notifications.links import shopper_links
+from notifications.marketing_hold import HELD, HELD_DETAIL, is_held
 from notifications.models import (
     CapMode,
     Category,
@@ -240,7 +241,7 @@ def message_send_batch(
     addresses = [_check(merchant, request) for request in requests]
     now = now or timezone.now()
     policy = sending_policy(merchant)
-    rendered = [_render_for(merchant, request) for request in requests]
+    rendered = _render_all(merchant, requests)
     with transaction.atomic():
         customers = _lock_customers(merchant, requests)
         keys = {request.idempotency_key for request in requests}
@@ -340,6 +341,11 @@ def _message(
         zone=known.zones[customer.pk if customer is not None else None],
         now=now,
     )
+    held = decision.status != MessageStatus.SUPPRESSED and is_held(
+        merchant=merchant, channel=template.channel, category=template.category
+    )
+    if held:  # waits, with no time to go, for the merchant's postal address
+        decision = Decision(MessageStatus.DEFERRED, HELD)
     message = Message(
         merchant=merchant,
         customer=customer,
@@ -356,6 +362,7 @@ def _message(
         next_attempt_at=decision.deferred_until,
         created_at=now,
         updated_at=now,
+        detail=HELD_DETAIL if held else "",
     )
     if decision.status != MessageStatus.SUPPRESSED:
         _fill(message, content)
@@ -420,23 +427,23 @@ def _clean_to(channel: str, to: str, region: str) -> str:
     return cleaned
 
 
-def _render_for(merchant: Merchant, request: SendRequest):
-    """The rendered message, or why it could not be rendered. A known customer's messages get
-    their signed preference and unsubscribe links (the caller's own links win)."""
-    from notifications.services import message_template_render
+def _render_all(merchant: Merchant, requests: list[SendRequest]) -> list[Any]:
+    """Each request's rendered message, or why it could not be rendered (text), all in one
+    job of the render pool. A known customer's messages get their signed preference and
+    unsubscribe links (the caller's own links win)."""
+    from notifications.services import RenderRequest, message_templates_render
 
-    context = request.context
-    customer = request.customer
-    if customer is not None:
-        channel = request.template.channel
-        links = shopper_links(merchant=merchant, customer_id=customer.pk, channel=channel)
-        context = {**links, **context}
-    try:
-        return message_template_render(
-            template=request.template, context=context, locale=customer.locale if customer else ""
-        )
-    except (RenderError, DomainError) as exc:
-        return str(exc)
+    renders = []
+    for request in requests:
+        context, customer = request.context, request.customer
+        if customer is not None:
+            channel = request.template.channel
+            links = shopper_links(merchant=merchant, customer_id=customer.pk, channel=channel)
+            context = {**links, **context}
+        locale = customer.locale if customer else ""
+        renders.append(RenderRequest(request.template, context, locale))
+    results = message_templates_render(requests=renders)
+    return [str(r) if isinstance(r, RenderError | DomainError) else r for r in results]
 
 
 def _fill(message: Message, rendered) -> None:
@@ -505,16 +512,17 @@ def message_template_send_test(
     by=None,
     now: datetime | None = None,
 ) -> Message:
-    """Send a template's current version, rendered with ``context`` (the sample data when
-    none), to a staff member. Raises ``RenderError`` when the template fails on that data."""
-    from notifications.rendering import sample_context
+    """Send a template's current version, rendered with ``context`` (when none: the sample
+    shopper and order, with the merchant's own name, address, support links and brand, as a
+    shopper would get it), to a staff member. Raises ``RenderError`` when the template fails
+    on that data."""
+    from notifications.context import merchant_sample_context
     from notifications.services import message_template_render
 
     if template.merchant_id != merchant.pk:
         raise DomainError(ErrorCode.NOT_FOUND, "No such template.", field="template")
-    rendered = message_template_render(
-        template=template, context=context or sample_context(), locale=locale
-    )
+    context = context or merchant_sample_context(merchant)
+    rendered = message_template_render(template=template, context=context, locale=locale)
     return _test_message(
         merchant=merchant,
         channel=template.channel,

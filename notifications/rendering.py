@@ -22,8 +22,6 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from inscriptis import get_text
-from inscriptis.model.config import ParserConfig
 from jinja2 import Template, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
 
@@ -190,25 +188,61 @@ def _template_line(exc: BaseException) -> int | None:
 
 
 _ATTRIBUTE = re.compile(r"'(?P<owner>[^']+)' has no attribute '(?P<name>[^']+)'")
+_UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']+)' is undefined$")
 
 
-def _undefined_message(exc: UndefinedError) -> str:
+def _dotted(node: nodes.Node) -> str | None:
+    """``order.lines`` for the expression ``order.lines`` (or ``order['lines']``)."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        owner = _dotted(node.node)
+        return f"{owner}.{node.attr}" if owner else None
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        owner = _dotted(node.node)
+        return f"{owner}.{node.arg.value}" if owner else None
+    return None
+
+
+def _variable_at(source: str, line: int | None, name: str, *, html: bool) -> str:
+    """The whole name (``order.totl``) of the attribute ``name`` used on ``line``, as the
+    template writes it; ``name`` alone when it cannot be told."""
+    try:
+        parsed = sandbox.environment(html=html).parse(source)
+    except Exception:
+        return name
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        if attr == name and (line is None or node.lineno == line):
+            return _dotted(node) or name
+    return name
+
+
+def _undefined_message(exc: UndefinedError, source: str, line: int | None, html: bool) -> str:
     found = _ATTRIBUTE.search(str(exc))
     if found:
-        return f"unknown variable: nothing called {found['name']!r} here"
+        return f"unknown variable '{_variable_at(source, line, found['name'], html=html)}'"
+    found = _UNDEFINED_NAME.match(str(exc))
+    if found:
+        return f"unknown variable '{found['name']}': this message has no value for it"
     return f"unknown variable: {exc}"
 
 
-def _problem(exc: BaseException) -> Problem:
+def problem_of(exc: BaseException, source: str = "", *, html: bool = False) -> Problem:
     """What went wrong, for the merchant: never a crash. Anything a template can raise (a
-    recursion too deep, a value of the wrong type, a sandbox refusal) becomes a problem."""
+    recursion too deep, a value of the wrong type, a sandbox refusal) becomes a problem, with
+    the template line and, for a name or attribute that is not there, the variable."""
     line = _template_line(exc)
     if isinstance(exc, TemplateSyntaxError):
         return Problem(f"syntax error: {exc.message}", exc.lineno)
-    if isinstance(exc, SecurityError | MemoryError | OverflowError | RecursionError):
+    if isinstance(exc, MemoryError):
+        return Problem(
+            "not allowed in a template: it needs more memory than a render may use", line
+        )
+    if isinstance(exc, SecurityError | OverflowError | RecursionError):
         return Problem(f"not allowed in a template: {exc}", line)
     if isinstance(exc, UndefinedError):
-        return Problem(_undefined_message(exc), line)
+        return Problem(_undefined_message(exc, source, line, html), line)
     return Problem(f"cannot be rendered: {exc}", line)
 
 
@@ -217,14 +251,15 @@ def _parse(source: str, *, html: bool) -> tuple[Template, nodes.Template]:
     return sandbox.compiled(source, html=html), env.parse(source)
 
 
-def check_source(source: str, *, html: bool) -> list[Problem]:
+def check_in_process(source: str, *, html: bool) -> list[Problem]:
     """Everything wrong with a template source: its syntax and refused constructs (with the
     line), variables that are not among ``VARIABLES`` (named), and what rendering the sample
-    data finds (attributes that do not exist, what the sandbox refuses)."""
+    data finds (attributes that do not exist, what the sandbox refuses). Runs here: the
+    render pool's processes call it (``check_sources`` sends work there)."""
     try:
         template, parsed = _parse(source, html=html)
     except Exception as exc:
-        return [_problem(exc)]
+        return [problem_of(exc, source, html=html)]
     env = sandbox.environment(html=html)
     problems = [
         Problem(f"unknown variable {name!r}", _first_use(parsed, name))
@@ -237,7 +272,7 @@ def check_source(source: str, *, html: bool) -> list[Problem]:
     try:
         _checked_output(sandbox.render(template, sample_context()))
     except Exception as exc:
-        return [_problem(exc)]
+        return [problem_of(exc, source, html=html)]
     return []
 
 
@@ -256,51 +291,85 @@ def _first_use(parsed: nodes.Template, name: str) -> int | None:
 
 
 class RenderError(Exception):
-    """A template that passed its checks failed on real data (say, a value the sample lacks)."""
+    """A template that passed its checks failed on real data (say, a value the sample lacks),
+    or was stopped by the render pool's wall."""
 
     def __init__(self, part: str, problem: Problem) -> None:
         super().__init__(f"{part}: {problem}")
         self.part, self.problem = part, problem
 
-
-def render_source(source: str, context: dict[str, Any], *, html: bool, part: str) -> str:
-    """One template source rendered in the sandbox with a copy of ``context`` (plain data
-    only), so nothing a template does reaches the caller's data. Any failure is a
-    ``RenderError`` naming the part and line."""
-    _check_plain(context, "context")
-    try:
-        return _checked_output(
-            sandbox.render(sandbox.compiled(source, html=html), copy.deepcopy(context))
-        )
-    except Exception as exc:
-        raise RenderError(part, _problem(exc)) from None
+    def __reduce__(self):
+        return RenderError, (self.part, self.problem)
 
 
-def render_sources(parts: list[tuple[str, bool, str]], context: dict[str, Any]) -> list[str]:
-    """Several parts of one message (``(source, html, part)`` each) rendered with one checked
-    copy of ``context``: the sandbox refuses every mutating method, so the parts cannot reach
-    one another through it, and the caller's data stays untouched."""
-    _check_plain(context, "context")
-    data = copy.deepcopy(context)
-    rendered, part = [], parts[0][2] if parts else ""
+def render_in_process(parts: list[tuple[str, bool, str]], context: dict[str, Any]) -> list[str]:
+    """Several parts of one message (``(source, html, part)`` each) rendered here, under one
+    deadline, with ``context`` as it is: the sandbox refuses every mutating method, so the
+    parts cannot reach one another through it. The render pool's processes call it."""
+    rendered: list[str] = []
+    source, html, part = parts[0] if parts else ("", False, "")
     try:
         # one deadline for the message's parts together (each part's own would cost a timer)
         with sandbox.time_limit(sandbox.RENDER_SECONDS):
-            for source, html, part in parts:  # noqa: B007 - ``part`` names a failure below
-                output = sandbox.render(sandbox.compiled(source, html=html), data, limited=False)
+            for source, html, part in parts:  # noqa: B007 - they name a failure below
+                output = sandbox.render(sandbox.compiled(source, html=html), context, limited=False)
                 rendered.append(_checked_output(output) if source else "")
     except Exception as exc:
-        raise RenderError(part, _problem(exc)) from None
+        raise RenderError(part, problem_of(exc, source, html=html)) from None
     return rendered
 
 
+def check_sources(sources: list[tuple[str, bool]]) -> list[list[Problem]]:
+    """``check_in_process`` for each ``(source, html)``, in a render process, all within
+    ``sandbox.SAVE_SECONDS``; raises ``sandbox.RenderTimeout`` when they take longer."""
+    from notifications import render_pool
+
+    return render_pool.check(sources)
+
+
+def check_source(source: str, *, html: bool) -> list[Problem]:
+    """Everything wrong with one template source (see ``check_in_process``)."""
+    return check_sources([(source, html)])[0]
+
+
+def render_many(
+    messages: list[tuple[list[tuple[str, bool, str]], dict[str, Any]]],
+) -> list[list[str] | RenderError]:
+    """Each message's parts (``(source, html, part)`` each) rendered with its context (plain
+    data only) in the render pool, all in one round trip: for each, the rendered parts, or the
+    ``RenderError`` that names the part, the line and, where one is missing, the variable."""
+    from notifications import render_pool
+
+    for _, context in messages:
+        _check_plain(context, "context")
+    return render_pool.render(messages)
+
+
+def render_sources(parts: list[tuple[str, bool, str]], context: dict[str, Any]) -> list[str]:
+    """One message's parts rendered in the render pool (see ``render_many``); the caller's
+    data is never touched (it travels to the render process as a copy)."""
+    [result] = render_many([(parts, context)])
+    if isinstance(result, RenderError):
+        raise result
+    return result
+
+
+def render_source(source: str, context: dict[str, Any], *, html: bool, part: str) -> str:
+    """One template source rendered (see ``render_sources``)."""
+    return render_sources([(source, html, part)], context)[0]
+
+
 @cache
-def _text_config() -> ParserConfig:
+def _text_config():
+    from inscriptis.model.config import ParserConfig  # here: render processes never need it
+
     return ParserConfig(display_links=True)
 
 
 def html_to_text(html: str) -> str:
     """The plain-text alternative of an HTML email: layout kept, links written out."""
+    from inscriptis import get_text
+
     return get_text(html, _text_config()).strip() + "\n"
 
 

@@ -11,19 +11,28 @@ private or internal attributes, no changes to the context's lists and dicts):
   ``strftime``, ``get``, …): no ``ljust(10**9)``, no ``str.format``. Globals are functions that
   make a fresh value (``dict``, ``cycler``, ``joiner``) and a capped ``range``.
 - **How big a value may grow.** Every operation that can grow a value (``*``, ``+``, ``~``,
-  ``**`` and the ``join``, ``replace`` and ``sum`` filters) checks the size of its result
-  *before* building it: at most ``MAX_SIZE`` characters (strings, and lists by the size of
-  what they hold), integers up to ``MAX_INT_BITS`` bits. Output is counted as it is produced
-  and stops at ``MAX_OUTPUT``.
+  ``**`` and the ``join``, ``replace``, ``sum``, ``list`` and ``int`` filters) checks the size
+  of its result *before* building it: at most ``MAX_SIZE`` characters (strings, and lists by
+  the size of what they hold), integers up to ``MAX_INT_BITS`` bits (``int`` reads at most
+  ``MAX_INT_DIGITS`` digits). Filters that make a sequence lazily (``map``, ``select``,
+  ``reject``, ``selectattr``, ``rejectattr``) stop once what they made passes ``MAX_SIZE``,
+  so nothing built from them can pass it. Dates format through a checked ``strftime``: only
+  the directives in ``STRFTIME_DIRECTIVES`` (with ``-``, glibc's "no padding"), no field
+  widths or other flags (``%250Y`` pads to 250 characters), a format of at most
+  ``MAX_DATE_FORMAT`` characters. Output is counted as it is produced and stops at
+  ``MAX_OUTPUT``.
 - **How long it may run.** A render is interrupted after ``RENDER_SECONDS`` by a timer
-  (``SIGALRM``, in the main thread, where gunicorn's sync workers and Celery's prefork workers
-  run), and a whole save's checks after ``SAVE_SECONDS``.
+  (``SIGALRM``), which only the main thread can receive: elsewhere a render is refused rather
+  than run without a deadline. Renders run in the render pool's processes
+  (``notifications.render_pool``), in their main thread, under an address-space and a CPU
+  limit as well, so what the checks above miss still meets a wall.
 
 Compiled templates are cached per process by their source.
 """
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -35,12 +44,13 @@ from functools import cache, lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, nodes
+from jinja2 import filters as jinja_filters
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_join, make_attrgetter
 from jinja2.runtime import LoopContext, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import Cycler, Joiner, pass_environment, pass_eval_context
+from jinja2.utils import Cycler, Joiner, pass_context, pass_environment, pass_eval_context
 from markupsafe import Markup, escape
 
 MAX_SIZE = 100_000  # characters a value may reach (a list: what it holds, plus one per item)
@@ -48,6 +58,11 @@ MAX_INT_BITS = 4096
 MAX_EXPONENT = 64
 MAX_RANGE = 100_000
 MAX_OUTPUT = 500_000  # characters of rendered output
+MAX_INT_DIGITS = 1000  # characters the int filter reads (a 4096-bit number in base 16)
+MAX_DATE_FORMAT = 100  # characters of a strftime format
+# What strftime may say: fixed-size fields only (no widths, no flags but "-", "no padding").
+STRFTIME_DIRECTIVES = frozenset("aAbBcdeHIjmMpSuUVwWxXyYzZGgF%")
+STRFTIME_DIRECTIVE = re.compile(r"%([-_0^#]*)([0-9]*)(.?)", re.DOTALL)
 RENDER_SECONDS = 2.0  # one render (the main thread: see _time_limit)
 SAVE_SECONDS = 10.0  # every check of one template save
 
@@ -138,6 +153,12 @@ class Sandbox(ImmutableSandboxedEnvironment):
         check; its padding alone can allocate any size)."""
         return None
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        return _checked_method(obj, attribute, super().getattr(obj, attribute))
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return _checked_method(obj, argument, super().getitem(obj, argument))
+
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value) or isinstance(obj, type):
             return False
@@ -178,6 +199,81 @@ class Sandbox(ImmutableSandboxedEnvironment):
         return markup_join(parts) if escape else str_join(parts)
 
 
+def strftime_problem(fmt: Any) -> str | None:
+    """Why ``fmt`` cannot format a date in a template, or None when it can."""
+    if not isinstance(fmt, str):
+        return "a date format must be text"
+    if len(fmt) > MAX_DATE_FORMAT:
+        return f"a date format may hold at most {MAX_DATE_FORMAT} characters"
+    for found in STRFTIME_DIRECTIVE.finditer(fmt):
+        flags, width, directive = found.groups()
+        if width or flags not in ("", "-") or (flags and directive == "%"):
+            return f"date formats take no field widths or flags ({found.group(0)!r})"
+        if directive not in STRFTIME_DIRECTIVES:
+            return f"{found.group(0)!r} is not a date directive a template may use"
+    return None
+
+
+def _strftime(moment: date, fmt: Any = None, *extra: Any) -> str:
+    """``moment.strftime(fmt)``, with the format checked first (see ``STRFTIME_DIRECTIVES``)."""
+    problem = "strftime takes one format" if extra or fmt is None else strftime_problem(fmt)
+    if problem:
+        raise SecurityError(problem)
+    return moment.strftime(fmt)
+
+
+def _checked_method(obj: Any, name: Any, value: Any) -> Any:
+    """A date's ``strftime`` as a template reaches it: the checked one."""
+    if name == "strftime" and isinstance(obj, date) and callable(value):
+        return lambda *args: _strftime(obj, *args)
+    return value
+
+
+def _bounded(items: Iterable, what: str) -> Iterable:
+    """``items`` one at a time, stopping once they add up to more than ``MAX_SIZE``."""
+    total = 0
+    for item in items:
+        total += size(item) + 1
+        if total > MAX_SIZE:
+            raise _too_big(what)
+        yield item
+
+
+def _list(value: Any) -> list:
+    """The ``list`` filter, refusing a list that would hold more than ``MAX_SIZE``."""
+    if isinstance(value, str) and 2 * len(value) > MAX_SIZE:
+        raise _too_big("a list")
+    return list(_bounded(value, "a list"))
+
+
+def _int(value: Any, default: Any = 0, base: Any = 10) -> int:
+    """The ``int`` filter, reading at most ``MAX_INT_DIGITS`` characters of text (a long
+    enough run of digits makes a number of any size) into at most ``MAX_INT_BITS`` bits."""
+    if isinstance(value, str | bytes) and len(value.strip()) > MAX_INT_DIGITS:
+        raise SecurityError(f"int reads numbers of at most {MAX_INT_DIGITS} digits")
+    number = jinja_filters.do_int(value, default, base)
+    if isinstance(number, int) and number.bit_length() > MAX_INT_BITS:
+        raise SecurityError(f"numbers are limited to {MAX_INT_BITS} bits")
+    return number
+
+
+def _lazy(name: str, made_by: Any):
+    @pass_context
+    def bounded(context, value: Any, *args: Any, **kwargs: Any) -> Iterable:
+        return _bounded(made_by(context, value, *args, **kwargs), f"what {name} makes")
+
+    return bounded
+
+
+LAZY_FILTERS = {
+    "map": jinja_filters.do_map,
+    "select": jinja_filters.do_select,
+    "reject": jinja_filters.do_reject,
+    "selectattr": jinja_filters.do_selectattr,
+    "rejectattr": jinja_filters.do_rejectattr,
+}
+
+
 def _replace(value: Any, old: Any, new: Any, count: Any = None) -> str:
     """The ``replace`` filter, refusing a result longer than ``MAX_SIZE`` before building it. A
     negative count replaces every occurrence, as Python does. On escaped HTML, ``old`` and
@@ -203,7 +299,7 @@ def _replace(value: Any, old: Any, new: Any, count: Any = None) -> str:
 @pass_eval_context
 def _join(eval_ctx, value: Iterable, d: str = "", attribute: Any = None) -> str:
     """The ``join`` filter, refusing a result longer than ``MAX_SIZE`` before building it."""
-    items = list(value)
+    items = list(_bounded(value, "a joined value"))
     parts = items
     if attribute is not None:
         parts = list(map(make_attrgetter(eval_ctx.environment, attribute), items))
@@ -216,7 +312,7 @@ def _join(eval_ctx, value: Iterable, d: str = "", attribute: Any = None) -> str:
 @pass_environment
 def _sum(environment, iterable: Iterable, attribute: Any = None, start: Any = 0) -> Any:
     """The ``sum`` filter, for numbers only (summing lists or strings is quadratic)."""
-    values = list(iterable)
+    values = list(_bounded(iterable, "a sum's values"))
     if attribute is not None:
         values = list(map(make_attrgetter(environment, attribute), values))
     numbers = int | float | Decimal
@@ -250,14 +346,31 @@ def _joiner(sep: str = ", ") -> Joiner:
 def environment(*, html: bool) -> Sandbox:
     env = Sandbox(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
     env.filters = {name: f for name, f in env.filters.items() if name in FILTERS}
-    env.filters.update(replace=_replace, join=_join, sum=_sum)
+    env.filters.update(replace=_replace, join=_join, sum=_sum, list=_list, int=_int)
+    env.filters.update({name: _lazy(name, made_by) for name, made_by in LAZY_FILTERS.items()})
     env.globals = {"range": _range, "dict": _dict, "cycler": _cycler, "joiner": _joiner}
     return env
 
 
+def _constant_format_problem(call: nodes.Call) -> str | None:
+    """What is wrong with a ``….strftime('…')`` whose format is written out in the template:
+    known at save, whatever data the template meets later."""
+    target = call.node
+    if not (isinstance(target, nodes.Getattr) and target.attr == "strftime"):
+        return None
+    if len(call.args) == 1 and isinstance(call.args[0], nodes.Const):
+        return strftime_problem(call.args[0].value)
+    return None
+
+
 def refused_node(parsed: nodes.Template) -> tuple[str, int] | None:
     """The first construct a message template may not use, with its line."""
-    for node in parsed.find_all((*(kind for kind, _ in REFUSED_NODES), nodes.For)):
+    for node in parsed.find_all((*(kind for kind, _ in REFUSED_NODES), nodes.For, nodes.Call)):
+        if isinstance(node, nodes.Call):
+            problem = _constant_format_problem(node)
+            if problem:
+                return problem, node.lineno
+            continue
         if isinstance(node, nodes.For):
             if node.recursive:
                 return "recursive loops are not available", node.lineno
@@ -300,6 +413,10 @@ class RenderTimeout(SecurityError):
     pass
 
 
+class DeadlineUnavailable(RuntimeError):
+    """A render asked for outside the main thread, where no timer can interrupt it."""
+
+
 _timers = threading.local()
 
 
@@ -307,15 +424,16 @@ _timers = threading.local()
 def time_limit(seconds: float):
     """Interrupt the block after ``seconds`` with ``RenderTimeout``: a loop in a loop in a loop.
 
-    ``SIGALRM`` reaches the main thread only, where gunicorn's sync workers and Celery's
-    prefork workers run; elsewhere (a threaded development server) the outer request or task
-    time limits apply. Limits nest: the inner one never outlasts the outer. A timer set by
-    someone else is put back afterwards, less the time spent (it can fire up to ``seconds``
-    late). The handler raises only while a limit is armed, so a signal landing as the block
+    ``SIGALRM`` reaches the main thread only (the render pool's processes render there);
+    elsewhere ``DeadlineUnavailable`` is raised and nothing runs. Limits nest: the inner one
+    never outlasts the outer. A timer set by someone else is put back afterwards, less the
+    time spent (it can fire up to ``seconds`` late). The handler raises only while a limit is
+    armed, so a signal landing as the block
     ends cannot escape from it."""
     if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+        raise DeadlineUnavailable(
+            "a template is rendered only where its time limit can be armed (a main thread)"
+        )
     deadline = time.monotonic() + seconds
     outer = getattr(_timers, "deadline", None)
     if outer is not None:

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from notifications import sandbox
 from notifications.layout import email_frame
 from notifications.models import (
     Category,
@@ -25,8 +26,8 @@ from notifications.models import (
     MessageTemplateVariant,
     MessageTemplateVersion,
 )
-from notifications.rendering import check_source, html_to_text, render_sources
-from notifications.sandbox import SAVE_SECONDS, RenderTimeout, time_limit
+from notifications.rendering import RenderError, check_sources, html_to_text, render_many
+from notifications.sandbox import RenderTimeout
 from notifications.schemas import EMAIL_PARTS, SMS_PARTS, MessageTemplateIn
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
@@ -36,15 +37,27 @@ HTML_PARTS = frozenset({"html_body"})
 
 
 def _check_variants(data: MessageTemplateIn) -> None:
+    """Every part of every variant checked in one job of the render pool (see
+    ``check_sources``); the problems by field, the first one in the message."""
     parts = EMAIL_PARTS if data.channel == Channel.EMAIL else SMS_PARTS
+    fields = [
+        (f"variants[{i}].{part}", getattr(variant, part), part in HTML_PARTS)
+        for i, variant in enumerate(data.variants)
+        for part in parts
+    ]
+    try:
+        found = check_sources([(source, html) for _, source, html in fields])
+    except RenderTimeout:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"Checking this template took longer than {sandbox.SAVE_SECONDS:g} s; make it "
+            "simpler.",
+            field="variants",
+        ) from None
     errors: dict[str, list[dict[str, str]]] = {}
-    for i, variant in enumerate(data.variants):
-        for part in parts:
-            source = getattr(variant, part)
-            for problem in check_source(source, html=part in HTML_PARTS) if source else []:
-                errors.setdefault(f"variants[{i}].{part}", []).append(
-                    {"code": "template", "message": str(problem)}
-                )
+    for (field, _, _), problems in zip(fields, found, strict=True):
+        for problem in problems:
+            errors.setdefault(field, []).append({"code": "template", "message": str(problem)})
     if errors:
         first_field, first = next(iter(errors.items()))
         raise DomainError(ErrorCode.INVALID, f"{first_field}: {first[0]['message']}", fields=errors)
@@ -62,15 +75,7 @@ def message_template_save(
     variants checked, stored as version n + 1 and made current, in one transaction. A
     template's channel cannot change once it exists."""
     data = parse_payload(MessageTemplateIn, payload)
-    try:
-        with time_limit(SAVE_SECONDS):
-            _check_variants(data)
-    except RenderTimeout:
-        raise DomainError(
-            ErrorCode.INVALID,
-            f"Checking this template took longer than {SAVE_SECONDS:g} s; make it simpler.",
-            field="variants",
-        ) from None
+    _check_variants(data)
     now = now or timezone.now()
     with transaction.atomic():
         if template is None:
@@ -157,6 +162,86 @@ def variant_for(version: MessageTemplateVersion, locale: str, default: str):
     return variants[default.lower().replace("_", "-")]
 
 
+@dataclass(frozen=True)
+class RenderRequest:
+    """One message to render: ``template``'s ``version`` (the current one by default) for
+    ``locale`` with ``context`` (plain data: see ``notifications.rendering.VARIABLES``)."""
+
+    template: MessageTemplate
+    context: dict[str, Any]
+    locale: str = ""
+    version: MessageTemplateVersion | None = None
+
+
+def _parts(request: RenderRequest) -> tuple[MessageTemplateVariant, list[tuple[str, bool, str]]]:
+    version = request.version or request.template.current_version
+    if version is None:
+        key = request.template.key
+        raise DomainError(ErrorCode.INVALID, f"Template {key!r} has no saved version.")
+    variant = variant_for(version, request.locale, request.template.default_locale)
+    if request.template.channel == Channel.SMS:
+        return variant, [(variant.sms_body, False, "sms_body")]
+    own_text = bool(variant.text_body.strip())
+    return variant, [
+        (variant.html_body, True, "html_body"),
+        (variant.subject, False, "subject"),
+        (variant.preheader, False, "preheader"),
+        *([(variant.text_body, False, "text_body")] if own_text else []),
+    ]
+
+
+def _finish(request: RenderRequest, variant, rendered: list[str]) -> RenderedMessage:
+    """The rendered parts made into the message: the text part (made from the HTML when the
+    template has none) and the merchant's frame."""
+    template = request.template
+    if template.channel == Channel.SMS:
+        return RenderedMessage(variant.version_id, variant.locale, sms=rendered[0].strip())
+    html, subject, preheader, *text = rendered
+    text = text[0] if text else html_to_text(html) if html.strip() else ""
+    subject, preheader = " ".join(subject.split()), " ".join(preheader.split())
+    html, text = email_frame(
+        body_html=html,
+        body_text=text,
+        subject=subject,
+        preheader=preheader,
+        locale=variant.locale,
+        context=request.context,
+        marketing=template.category == Category.MARKETING,
+    )
+    return RenderedMessage(
+        variant.version_id,
+        variant.locale,
+        subject=subject,
+        preheader=preheader,
+        html=html,
+        text=text,
+    )
+
+
+def message_templates_render(
+    *, requests: list[RenderRequest]
+) -> list[RenderedMessage | RenderError | DomainError]:
+    """Each request rendered, all in one job of the render pool: for each, the message, or
+    why it could not be rendered (a ``RenderError`` naming the part, line and variable; a
+    ``DomainError`` for a template with no saved version)."""
+    results: list[Any] = [None] * len(requests)
+    jobs, chosen = [], []
+    for i, request in enumerate(requests):
+        try:
+            variant, parts = _parts(request)
+        except DomainError as error:
+            results[i] = error
+            continue
+        jobs.append((parts, request.context))
+        chosen.append((i, variant))
+    for (i, variant), rendered in zip(chosen, render_many(jobs), strict=True):
+        if isinstance(rendered, RenderError):
+            results[i] = rendered
+        else:
+            results[i] = _finish(requests[i], variant, rendered)
+    return results
+
+
 def message_template_render(
     *,
     template: MessageTemplate,
@@ -167,37 +252,11 @@ def message_template_render(
     """Render ``version`` (the current one by default) for ``locale`` with ``context`` (plain
     data: see ``notifications.rendering.VARIABLES``). Raises ``RenderError`` when the data
     lacks something the template uses."""
-    version = version or template.current_version
-    if version is None:
-        raise DomainError(ErrorCode.INVALID, f"Template {template.key!r} has no saved version.")
-    variant = variant_for(version, locale, template.default_locale)
-    if template.channel == Channel.SMS:
-        [sms] = render_sources([(variant.sms_body, False, "sms_body")], context)
-        return RenderedMessage(version.pk, variant.locale, sms=sms.strip())
-    own_text = bool(variant.text_body.strip())
-    html, subject, preheader, *text = render_sources(
-        [
-            (variant.html_body, True, "html_body"),
-            (variant.subject, False, "subject"),
-            (variant.preheader, False, "preheader"),
-            *([(variant.text_body, False, "text_body")] if own_text else []),
-        ],
-        context,
-    )
-    text = text[0] if own_text else html_to_text(html) if html.strip() else ""
-    subject, preheader = " ".join(subject.split()), " ".join(preheader.split())
-    html, text = email_frame(
-        body_html=html,
-        body_text=text,
-        subject=subject,
-        preheader=preheader,
-        locale=variant.locale,
-        context=context,
-        marketing=template.category == Category.MARKETING,
-    )
-    return RenderedMessage(
-        version.pk, variant.locale, subject=subject, preheader=preheader, html=html, text=text
-    )
+    request = RenderRequest(template, context, locale, version)
+    [result] = message_templates_render(requests=[request])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 # The outbox (message_send and the test sends) lives in notifications/outbox.py; its entry
@@ -219,6 +278,7 @@ __all__ = [
     "message_template_render",
     "message_template_save",
     "message_template_send_test",
+    "message_templates_render",
     "sending_policy",
     "variant_for",
 ]

@@ -416,7 +416,7 @@ CONNECTORS_SWEEP_SECONDS = env.float("CONNECTORS_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE["connectors-sweep"] = {
     "task": "connectors.tasks.inbound_delivery_sweep",
     "schedule": timedelta(seconds=CONNECTORS_SWEEP_SECONDS),
-    "options": {"queue": "default", "expires": CONNECTORS_SWEEP_SECONDS},
+    "options": {"queue": "integrations", "expires": CONNECTORS_SWEEP_SECONDS},
 }
 
 # --- Outbound webhooks (webhooks app) -------------------------------------------------------
@@ -428,8 +428,13 @@ WEBHOOKS_SWEEP_SECONDS = env.float("WEBHOOKS_SWEEP_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE["webhooks-due"] = {
     "task": "webhooks.tasks.webhook_deliveries_sweep",
     "schedule": timedelta(seconds=WEBHOOKS_SWEEP_SECONDS),
-    "options": {"queue": "default", "expires": WEBHOOKS_SWEEP_SECONDS},
+    "options": {"queue": "integrations", "expires": WEBHOOKS_SWEEP_SECONDS},
 }
+# One merchant's slow receivers must not hold every integrations worker: at most this many of
+# its requests are in flight at once (a send over the cap waits a few seconds, it does not
+# fail), and it may have at most this many endpoints.
+WEBHOOKS_MAX_IN_FLIGHT_PER_MERCHANT = env.int("WEBHOOKS_MAX_IN_FLIGHT_PER_MERCHANT", default=2)
+WEBHOOKS_MAX_ENDPOINTS_PER_MERCHANT = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_MERCHANT", default=10)
 # Delivery logs are kept 30 days; the purge deletes older ones in batches.
 CELERY_BEAT_SCHEDULE["webhooks-purge"] = {
     "task": "webhooks.tasks.webhook_deliveries_purge",
@@ -445,6 +450,11 @@ CELERY_BEAT_SCHEDULE["messages-due"] = {
     "schedule": timedelta(seconds=MESSAGES_SWEEP_SECONDS),
     "options": {"queue": "messages", "expires": MESSAGES_SWEEP_SECONDS},
 }
+# Merchants' templates render in a pool of processes per web or worker process
+# (notifications.render_pool), each under an address-space and a per-message CPU limit.
+RENDER_POOL_WORKERS = env.int("RENDER_POOL_WORKERS", default=1)
+RENDER_MEMORY_MB = env.int("RENDER_MEMORY_MB", default=256)
+RENDER_CPU_SECONDS = env.float("RENDER_CPU_SECONDS", default=5.0)
 
 # --- Journeys -------------------------------------------------------------------------------
 # How often beat runs the scheduler: due enrollments (delays that ended, waits that timed out).

@@ -45,6 +45,8 @@ class MerchantFactory(factory.django.DjangoModelFactory):
     country = "FR"
     sender_name = factory.LazyAttribute(lambda o: o.name)
     sender_email = factory.LazyAttribute(lambda o: f"hello@{o.slug}.example")
+    # marketing email is held while a merchant has no postal address (notifications.marketing_hold)
+    postal_address = "1 Market Street\nSpringfield"
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):

@@ -9,10 +9,11 @@ from urllib.parse import urlencode
 from django.db.models import Q, QuerySet
 
 from notifications.forms import MessageFilterForm
+from notifications.marketing_hold import HELD, held_count, needs_address
 from notifications.models import Channel, Message, MessageStatus, MessageTemplate
 from notifications.rendering import sms_segments
 from postpurchase.dashboard.mixins import ScopedDetailView, ScopedListView, merchant_zone
-from postpurchase.tenancy.permissions import Perm
+from postpurchase.tenancy.permissions import Perm, role_has_perm
 
 MESSAGES_PER_PAGE = 50
 # The badge colour of each status: what went well, what is under way, what waits, what failed.
@@ -28,6 +29,7 @@ STATUS_TONES = {
     MessageStatus.COMPLAINED: "danger",
     MessageStatus.FAILED: "danger",
     MessageStatus.SUPPRESSED: "neutral",
+    MessageStatus.CANCELLED: "neutral",
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -103,6 +105,8 @@ class MessageListView(ScopedListView):
             message.tone = STATUS_TONES.get(message.status, "neutral")
         filters = {k: v for k, v in self.request.GET.items() if k != "before" and v}
         return super().get_context_data(
+            held_marketing=held_count(self.merchant) if needs_address(self.merchant) else 0,
+            can_set_address=role_has_perm(self.membership.role, Perm.MANAGE_SETTINGS),
             filter_form=self.filter_form(),
             log_messages=page,
             is_filtered=bool(filters),
@@ -130,6 +134,7 @@ class MessageDetailView(ScopedDetailView):
             event.tone = STATUS_TONES.get(event.status, "neutral")
         segments = sms_segments(message.sms) if message.channel == Channel.SMS else None
         return super().get_context_data(
+            held_reason=HELD,
             events=events,
             segments=segments,
             **kwargs,

@@ -1,6 +1,6 @@
 """The template editor's live preview: an unsaved template rendered as it would be sent.
 
-The form's sources are checked the way a save checks them (``check_source``: syntax with its
+The form's sources are checked the way a save checks them (``check_sources``: syntax with its
 line, unknown variables by name, what the sandbox refuses), then rendered in the sandbox and,
 for email, put in the merchant's branded frame, like ``message_template_render`` does for a
 saved version. The data is the sample data with the merchant's own name and brand, or a real
@@ -13,19 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from notifications.context import customer_context, merchant_context, message_context
+from notifications import sandbox
+from notifications.context import customer_context, merchant_sample_context, message_context
 from notifications.layout import email_frame
 from notifications.models import Category, Channel
 from notifications.rendering import (
     RenderError,
     SmsSegments,
-    check_source,
+    check_sources,
     html_to_text,
-    render_source,
-    sample_context,
+    render_sources,
     sms_segments,
 )
-from notifications.sandbox import SAVE_SECONDS, RenderTimeout, time_limit
+from notifications.sandbox import RenderTimeout
 from notifications.schemas import EMAIL_PARTS, SMS_PARTS
 from orders.models import Customer, Order
 from postpurchase.tenancy.models import Merchant
@@ -66,7 +66,7 @@ def preview_data(*, merchant: Merchant, customer_email: str = "", order_number: 
     """The sample context with the merchant's own name and brand, and the chosen order's (with
     its customer and first parcel) or customer's data instead of the samples. The lookups run
     on the scoped managers: another merchant's order is simply not found."""
-    context = {**sample_context(), **merchant_context(merchant)}
+    context = merchant_sample_context(merchant)
     if order_number:
         order = (
             Order.objects.filter(number__iexact=order_number.strip())
@@ -91,27 +91,32 @@ def preview_data(*, merchant: Merchant, customer_email: str = "", order_number: 
 
 
 def _checked(parts: dict[str, str], preview: Preview) -> bool:
-    for part, source in parts.items():
-        for problem in check_source(source, html=part == "html_body") if source else []:
-            preview.problems.append((PART_LABELS[part], str(problem)))
+    names = [part for part, source in parts.items() if source]
+    found = check_sources([(parts[part], part == "html_body") for part in names])
+    for part, problems in zip(names, found, strict=True):
+        preview.problems.extend((PART_LABELS[part], str(problem)) for problem in problems)
     return not preview.problems
 
 
 def _render(parts: dict[str, str], preview: Preview, *, category: str, context: dict) -> None:
-    def render(part: str, *, html: bool = False) -> str:
-        return render_source(parts.get(part, ""), context, html=html, part=part)
-
     if preview.channel == Channel.SMS:
-        preview.sms = render("sms_body").strip()
+        [sms] = render_sources([(parts.get("sms_body", ""), False, "sms_body")], context)
+        preview.sms = sms.strip()
         preview.segments = sms_segments(preview.sms)
         return
-    body_html = render("html_body", html=True)
-    if parts.get("text_body", "").strip():
-        body_text = render("text_body")
-    else:
-        body_text = html_to_text(body_html) if body_html.strip() else ""
-    preview.subject = " ".join(render("subject").split())
-    preview.preheader = " ".join(render("preheader").split())
+    own_text = bool(parts.get("text_body", "").strip())
+    body_html, subject, preheader, *text = render_sources(
+        [
+            (parts.get("html_body", ""), True, "html_body"),
+            (parts.get("subject", ""), False, "subject"),
+            (parts.get("preheader", ""), False, "preheader"),
+            *([(parts["text_body"], False, "text_body")] if own_text else []),
+        ],
+        context,
+    )
+    body_text = text[0] if own_text else html_to_text(body_html) if body_html.strip() else ""
+    preview.subject = " ".join(subject.split())
+    preview.preheader = " ".join(preheader.split())
     preview.html, preview.text = email_frame(
         body_html=body_html,
         body_text=body_text,
@@ -127,16 +132,16 @@ def template_preview(
     *, channel: str, category: str, variant: dict[str, str], data: PreviewData
 ) -> Preview:
     """``variant`` (a locale and the channel's parts, as typed) checked and rendered with
-    ``data``; what is wrong is in ``problems`` rather than raised."""
+    ``data``, in the render pool; what is wrong is in ``problems`` rather than raised."""
     preview = Preview(channel=channel, locale=variant.get("locale") or "en", data=data)
     names = SMS_PARTS if channel == Channel.SMS else EMAIL_PARTS
     parts = {name: variant.get(name) or "" for name in names}
     try:
-        with time_limit(SAVE_SECONDS):
-            if _checked(parts, preview):
-                _render(parts, preview, category=category, context=data.context)
+        if _checked(parts, preview):
+            _render(parts, preview, category=category, context=data.context)
     except RenderError as exc:
         preview.problems.append((PART_LABELS.get(exc.part, exc.part), str(exc.problem)))
     except RenderTimeout:
-        preview.problems.append(("Template", f"took longer than {SAVE_SECONDS:g} s to render"))
+        seconds = sandbox.SAVE_SECONDS
+        preview.problems.append(("Template", f"took longer than {seconds:g} s to render"))
     return preview

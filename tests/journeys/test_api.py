@@ -528,6 +528,7 @@ def test_simulate_answers_what_would_happen_and_writes_nothing(api_a, merchant_a
         "channel": "email",
         "status": "queued",
         "reason": "",
+        "detail": "",
         "deferred_until": None,
     }
     assert result["end"] == {"state": "completed", "reason": "", "at": d2}

@@ -143,6 +143,7 @@ def test_quiet_hours_show_as_a_deferral(review):
         "channel": "sms",
         "status": "deferred",
         "reason": "quiet_hours",
+        "detail": "",
         "deferred_until": "2026-06-13T08:00:00+00:00",
     }
 

@@ -209,7 +209,9 @@ def test_a_template_that_fails_on_real_data_is_a_failed_message_with_the_reason(
         now=NOON,
     )
     assert (message.status, message.reason) == ("failed", "render")
-    assert message.detail == "subject: line 1: unknown variable: 'customer' is undefined"
+    assert message.detail == (
+        "subject: line 1: unknown variable 'customer': this message has no value for it"
+    )
 
 
 def run_together(targets):

@@ -1,0 +1,75 @@
+"""Marketing email waits for the merchant's postal address.
+
+The law (CAN-SPAM in the US, and its like elsewhere) asks for the sender's postal address in
+every marketing email; the branded frame prints the merchant's. While it is empty, a marketing
+email is *held*: written, deferred with the reason ``held_no_postal_address`` and no time to
+go (``next_attempt_at`` empty, so the due sweep passes it by), shown so in the message log and
+the dashboard. Nothing is lost: once the merchant sets the address, the next due sweep makes
+every held message due, and it goes out like any deferred message, its consent, suppression
+and topic checked again at the send. Transactional email and SMS are never held.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+
+from notifications.models import Category, Channel, Message, MessageEvent, MessageStatus
+from postpurchase.tenancy.models import Merchant
+
+HELD = "held_no_postal_address"
+HELD_DETAIL = (
+    "Held: marketing email needs your store's postal address (the law asks for it in every "
+    "marketing email). It goes out once you set the address in Settings, Brand."
+)
+RELEASED_DETAIL = "The store's postal address is set: the held message goes out."
+BLANK = r"^\s*$"
+
+
+def needs_address(merchant: Merchant) -> bool:
+    return not (merchant.postal_address or "").strip()
+
+
+def is_held(*, merchant: Merchant, channel: str, category: str) -> bool:
+    """Whether a message of this channel and category would be held for this merchant now."""
+    return channel == Channel.EMAIL and category == Category.MARKETING and needs_address(merchant)
+
+
+def held_count(merchant: Merchant) -> int:
+    """How many of the merchant's messages wait for its postal address."""
+    return Message.unscoped.filter(
+        merchant=merchant,
+        status=MessageStatus.DEFERRED,
+        reason=HELD,
+        next_attempt_at__isnull=True,
+    ).count()
+
+
+def held_messages_release(*, now: datetime) -> int:
+    """Make due every held message whose merchant has a postal address now; returns how many.
+    Each gets a timeline entry saying why it goes."""
+    with transaction.atomic():
+        released = list(
+            Message.unscoped.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=MessageStatus.DEFERRED, reason=HELD, next_attempt_at__isnull=True)
+            .exclude(merchant__postal_address__regex=BLANK)
+            .values_list("pk", "merchant_id")
+        )
+        if not released:
+            return 0
+        Message.unscoped.filter(pk__in=[pk for pk, _ in released]).update(
+            next_attempt_at=now, detail=RELEASED_DETAIL, updated_at=now
+        )
+        MessageEvent.unscoped.bulk_create(
+            MessageEvent(
+                merchant_id=merchant_id,
+                message_id=pk,
+                status=MessageStatus.DEFERRED,
+                reason="released",
+                detail=RELEASED_DETAIL,
+                occurred_at=now,
+            )
+            for pk, merchant_id in released
+        )
+    return len(released)
