@@ -10,7 +10,8 @@ Until then mail goes from the platform's address under the merchant's name, with
 address as Reply-To.
 
 DNS is read through a resolver object with one method, ``txt(name) -> list[str]``:
-``DnsResolver`` (dnspython) by default; tests pass their own.
+``DnsResolver`` (dnspython) by default; tests pass their own, or name its class in the
+``SENDER_DNS_RESOLVER`` setting for the dashboard's "check now".
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.module_loading import import_string
 
 from notifications.models import SenderDomain
 from postpurchase.errors import DomainError, ErrorCode
@@ -64,6 +66,13 @@ class DnsResolver:
         except dns.exception.DNSException as exc:
             raise DnsLookupFailed(f"{type(exc).__name__}: {exc}") from exc
         return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
+
+
+def dns_resolver() -> TxtResolver:
+    """The resolver a check uses when given none: the class ``SENDER_DNS_RESOLVER`` names (a
+    test seam, like ``TWILIO_HTTP_CLIENT``), else dnspython's."""
+    path = getattr(settings, "SENDER_DNS_RESOLVER", "")
+    return import_string(path)() if path else DnsResolver()
 
 
 def sender_domain_of(merchant: Merchant) -> str:
@@ -133,7 +142,7 @@ def sender_domain_check(
             field="sender_email",
         )
     now = now or timezone.now()
-    resolver = resolver or DnsResolver()
+    resolver = resolver or dns_resolver()
     try:
         method, detail = _find(merchant, domain, resolver)
         failed = False

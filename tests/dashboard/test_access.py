@@ -20,7 +20,9 @@ from notifications.models import (
     MessageTemplate,
     MessageTemplateVariant,
     MessageTemplateVersion,
+    SenderDomain,
     SendingPolicy,
+    VerifiedPhone,
 )
 from notifications.services import message_template_save
 from postpurchase.dashboard.mixins import ScopedListView
@@ -179,7 +181,7 @@ POSTS = [
         "dashboard:settings_messages_channels",
         {},
         Perm.MANAGE_SETTINGS,
-        {"email_provider": "postmark", "email_credentials": '{"server_token": "sneaky"}'},
+        {"email_provider": "postmark", "postmark__server_token": "sneaky"},
     ),
     (
         "dashboard:settings_messages_policy",
@@ -193,6 +195,25 @@ POSTS = [
         {},
         Perm.MANAGE_SETTINGS,
         {"channel": "email", "to": "sneaky@example.com"},
+    ),
+    ("dashboard:settings_messages_sender_check", {}, Perm.MANAGE_SETTINGS, {}),
+    (
+        "dashboard:settings_messages_phone_add",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"phone": "+14155550100"},
+    ),
+    (
+        "dashboard:settings_messages_phone_confirm",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"phone": "+14155550100", "code": "123456"},
+    ),
+    (
+        "dashboard:settings_messages_phone_remove",
+        {"pk": "verified_phone"},
+        Perm.MANAGE_SETTINGS,
+        {},
     ),
     ("dashboard:journey_create", {}, Perm.EDIT_CONTENT, {**JOURNEY_FORM, "key": "sneaky"}),
     ("dashboard:journey_save", {"pk": "journey"}, Perm.EDIT_CONTENT, JOURNEY_FORM),
@@ -278,10 +299,14 @@ def _message_objects(merchant) -> dict:
         status="sent",
         to=f"shopper@{merchant.slug}.example",
     )
+    phone = VerifiedPhone.unscoped.create(
+        merchant=merchant, phone="+14155550100", verified_at=message.created_at
+    )
     return {
         "message_template": template,
         "message_template_version": template.current_version,
         "message": message,
+        "verified_phone": phone,
     }
 
 
@@ -317,6 +342,8 @@ def db_state(db_state):
             MessageEvent,
             ChannelSettings,
             SendingPolicy,
+            VerifiedPhone,
+            SenderDomain,
             Journey,
             JourneyVersion,
             Enrollment,

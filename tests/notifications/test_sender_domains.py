@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import pytest
 from django.core import mail
@@ -34,6 +35,15 @@ class FakeResolver:
         if isinstance(found, Exception):
             raise found
         return found
+
+
+class PublishedResolver:
+    """The DNS as a test publishes it in ``records`` (named by ``SENDER_DNS_RESOLVER``)."""
+
+    records: ClassVar[dict[str, list[str]]] = {}
+
+    def txt(self, name: str) -> list[str]:
+        return list(self.records.get(name, []))
 
 
 @pytest.fixture
@@ -219,3 +229,21 @@ def test_the_settings_page_shows_the_record_to_publish_and_the_from_in_use(
     assert '<span class="badge badge--warning" data-sender-state>Domain not verified</span>' in page
     assert "<code data-from>Demo Outfitters &lt;no-reply@platform.example&gt;</code>" in page
     assert f"<code>{name}</code>" in page and f"<code>{value}</code>" in page
+
+
+def test_check_now_in_settings_verifies_the_published_record(client, merchant, member_of, settings):
+    # given: the record published
+    settings.DEFAULT_FROM_EMAIL = "Post-purchase <no-reply@platform.example>"
+    settings.SENDER_DNS_RESOLVER = f"{__name__}.PublishedResolver"
+    name, value = sender_domain_record(merchant, "demo.example")
+    PublishedResolver.records = {name: [value]}
+    client.force_login(member_of(merchant, "owner", email="owner@demo.example"))
+    # when
+    response = client.post(reverse("dashboard:settings_messages_sender_check"))
+    page = client.get(reverse("dashboard:settings_messages")).content.decode()
+    # then
+    assert response["Location"] == reverse("dashboard:settings_messages") + "#sender"
+    assert SenderDomain.unscoped.get(merchant=merchant).method == "txt"
+    assert '<span class="badge badge--success" data-sender-state>Domain verified</span>' in page
+    assert "<code data-from>Demo Outfitters &lt;hello@demo.example&gt;</code>" in page
+    PublishedResolver.records = {}
