@@ -60,6 +60,7 @@ class Preview:
     segments: SmsSegments | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)  # (part label, message)
     data: PreviewData | None = None
+    held: bool = False  # marketing email that would wait for the merchant's postal address
 
 
 def preview_data(*, merchant: Merchant, customer_email: str = "", order_number: str = ""):
@@ -134,6 +135,9 @@ def template_preview(
     """``variant`` (a locale and the channel's parts, as typed) checked and rendered with
     ``data``, in the render pool; what is wrong is in ``problems`` rather than raised."""
     preview = Preview(channel=channel, locale=variant.get("locale") or "en", data=data)
+    address = (data.context.get("merchant") or {}).get("address") or ""
+    preview.held = channel == Channel.EMAIL and category == Category.MARKETING
+    preview.held = preview.held and not str(address).strip()
     names = SMS_PARTS if channel == Channel.SMS else EMAIL_PARTS
     parts = {name: variant.get(name) or "" for name in names}
     try:

@@ -76,6 +76,29 @@ def test_the_preview_is_in_the_merchants_own_brand(branded):
     assert "cdn.example.com/logo.png" not in preview.html
 
 
+def test_the_preview_says_marketing_email_would_be_held(merchant_a):
+    # given a merchant with no postal address
+    merchant_a.postal_address = ""
+    merchant_a.save()
+    variant = {"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}
+
+    # when / then
+    held = [
+        template_preview(
+            channel=channel,
+            category=category,
+            variant=variant,
+            data=preview_data(merchant=merchant_a),
+        ).held
+        for channel, category in (
+            ("email", "marketing"),
+            ("email", "transactional"),
+            ("sms", "marketing"),
+        )
+    ]
+    assert held == [True, False, False]
+
+
 def test_marketing_email_is_held_without_a_postal_address_and_goes_once_it_is_set(merchant_a):
     # given a merchant with no postal address and a consenting customer
     merchant_a.postal_address = ""
