@@ -473,12 +473,13 @@ def inbound_delivery_process(
 def inbound_delivery_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH):
     """Enqueue every delivery due a (re)try: a task lost after receipt, or a failure whose
     backoff is over. Each one's ``next_attempt_at`` moves a grace period on, so it is not
-    enqueued again while its task waits in the queue. Returns the ids enqueued."""
+    enqueued again while its task waits in the queue. An inactive merchant's deliveries wait
+    for its reactivation. Returns the ids enqueued."""
     now = now or timezone.now()
     with transaction.atomic():
         due = list(
-            InboundDelivery.unscoped.select_for_update(skip_locked=True)
-            .filter(next_attempt_at__lte=now)
+            InboundDelivery.unscoped.select_for_update(skip_locked=True, of=("self",))
+            .filter(next_attempt_at__lte=now, merchant__is_active=True)
             .order_by("next_attempt_at")
             .values_list("pk", "merchant_id")[:batch_size]
         )

@@ -1,5 +1,6 @@
 """Celery entry points for inbound webhooks. Thin: load by id, call a service. Both run on the
-"default" queue (the app's ``task_default_queue``)."""
+``integrations`` queue (postpurchase/celery.py), beside outbound webhooks and apart from the
+engine's queues."""
 
 from __future__ import annotations
 

@@ -12,3 +12,8 @@ class JourneysConfig(AppConfig):
         # Every event type: any may trigger, exit, convert or wake a journey; which ones do is
         # read from the live versions inside the consumer's transaction.
         registry.subscribe("*", CONSUMER_NAME, journeys_on_event)
+
+        from journeys.deactivation import merchant_journeys_pause
+        from postpurchase.tenancy.lifecycle import deactivation_handlers
+
+        deactivation_handlers.register("journeys paused", merchant_journeys_pause)

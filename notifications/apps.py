@@ -14,3 +14,8 @@ class NotificationsConfig(AppConfig):
 
         tracking.connect(email_tracking_received, dispatch_uid="notifications.email_tracking")
         inbound.connect(email_inbound_received, dispatch_uid="notifications.email_inbound")
+
+        from notifications.deactivation import merchant_messages_cancel
+        from postpurchase.tenancy.lifecycle import deactivation_handlers
+
+        deactivation_handlers.register("messages cancelled", merchant_messages_cancel)

@@ -124,6 +124,7 @@ class MessageStatus(models.TextChoices):
     COMPLAINED = "complained", "Complained"
     FAILED = "failed", "Failed"
     SUPPRESSED = "suppressed", "Suppressed"
+    CANCELLED = "cancelled", "Cancelled"  # never sent: its merchant was deactivated
 
 
 class Message(TenantModel):

@@ -10,20 +10,31 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 app = Celery("postpurchase")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-# Queues: ``events`` carries the event log's dispatch and sweep (the engine's spine); later issues
-# add ``journeys`` and ``messages``. Each worker process takes one message at a time and
-# acknowledges it only when the task has finished, so a killed worker loses nothing.
+# Queues: ``events`` carries the event log's dispatch and sweep (the engine's spine),
+# ``journeys`` the scheduler, ``messages`` the hand-off to email and SMS. ``integrations`` carries
+# what waits on merchants' own servers: outbound webhooks (a slow receiver holds a process up to
+# 25 s) and inbound store and carrier webhooks. It has its own workers (docker-compose.yml), so
+# however slow those servers are, the engine's queues keep moving. Each worker process takes one
+# message at a time and acknowledges it only when the task has finished, so a killed worker
+# loses nothing.
 ENGINE_QUEUES = ("events", "journeys", "messages")
+INTEGRATIONS_QUEUE = "integrations"
 app.conf.update(
     task_serializer="json",
     result_serializer="json",
     accept_content=["json"],
     task_default_queue="default",
-    task_queues=[Queue("default"), *(Queue(name) for name in ENGINE_QUEUES)],
+    task_queues=[
+        Queue("default"),
+        *(Queue(name) for name in ENGINE_QUEUES),
+        Queue(INTEGRATIONS_QUEUE),
+    ],
     task_routes={
         "postpurchase.events.tasks.*": {"queue": "events"},
         "journeys.tasks.*": {"queue": "journeys"},
         "notifications.tasks.*": {"queue": "messages"},
+        "webhooks.tasks.*": {"queue": INTEGRATIONS_QUEUE},
+        "connectors.tasks.*": {"queue": INTEGRATIONS_QUEUE},
     },
     task_acks_late=True,
     task_reject_on_worker_lost=True,

@@ -44,6 +44,15 @@ def own_throttle_counters(monkeypatch):
     monkeypatch.setattr(throttling, "KEY_PREFIX", f"throttle-test-{uuid.uuid4().hex}")
 
 
+@pytest.fixture(autouse=True)
+def own_webhook_send_slots(monkeypatch):
+    # Each merchant's in-flight webhook slots live in the shared Redis, keyed by merchant id:
+    # each test holds its own, apart from parallel test databases' merchants of the same id.
+    from webhooks import concurrency
+
+    monkeypatch.setattr(concurrency, "KEY_PREFIX", f"webhook-slots-test-{uuid.uuid4().hex}")
+
+
 @pytest.fixture
 def merchant_a(db):
     return MerchantFactory(

@@ -14,3 +14,10 @@ class WebhooksConfig(AppConfig):
         # Every event type: which endpoints want it is the endpoints' business, decided per
         # event inside the consumer's transaction.
         registry.subscribe("*", CONSUMER_NAME, webhooks_fan_out)
+
+        from postpurchase.tenancy.lifecycle import deactivation_handlers
+        from webhooks.deactivation import merchant_webhook_deliveries_cancel
+
+        deactivation_handlers.register(
+            "webhook deliveries cancelled", merchant_webhook_deliveries_cancel
+        )

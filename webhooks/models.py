@@ -58,7 +58,7 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed (gave up)"
-    CANCELLED = "cancelled", "Cancelled (endpoint disabled)"
+    CANCELLED = "cancelled", "Cancelled"  # its endpoint was disabled, or its merchant deactivated
 
 
 FINISHED_STATUSES = [DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED]

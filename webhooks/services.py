@@ -31,12 +31,12 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F, Q
@@ -47,11 +47,12 @@ from orders.models import Customer
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Merchant
+from postpurchase.tenancy.scoping import current_merchant
 from webhooks import signing
+from webhooks.concurrency import send_slot_release, send_slot_take
 from webhooks.destinations import destination_check
 from webhooks.event_types import TEST_EVENT_TYPE, event_types_clean
 from webhooks.models import (
-    FINISHED_STATUSES,
     DeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
@@ -78,9 +79,9 @@ DISABLE_AFTER_FAILURES = 10
 DISABLE_AFTER = timedelta(hours=24)
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 SWEEP_BATCH = 200
-KEEP_DELIVERIES = timedelta(days=30)
-PURGE_BATCH = 5000
-PURGE_BUDGET = timedelta(minutes=2)  # well inside the task's soft time limit (240 s)
+# A send over its merchant's in-flight cap hands its claim back and waits this long (then the
+# sweep claims it again); no attempt is counted.
+OVER_CAP_DEFER = timedelta(seconds=5)
 DESCRIPTION_MAX = 200
 UPDATABLE = frozenset({"url", "description", "event_types", "enabled"})
 
@@ -127,7 +128,8 @@ def webhook_endpoint_create(
     description: str = "",
     now: datetime | None = None,
 ) -> WebhookEndpoint:
-    """A new, enabled endpoint with a fresh secret (``endpoint.secret``: show it once)."""
+    """A new, enabled endpoint with a fresh secret (``endpoint.secret``: show it once). A
+    merchant has at most ``WEBHOOKS_MAX_ENDPOINTS_PER_MERCHANT`` endpoints."""
     now = now or timezone.now()
     endpoint = WebhookEndpoint(
         merchant=merchant,
@@ -138,8 +140,23 @@ def webhook_endpoint_create(
         created_at=now,
         updated_at=now,
     )
-    endpoint.save()
+    with transaction.atomic():
+        # the merchant's row serialises its creations, so two at once cannot pass the cap
+        Merchant.objects.select_for_update().get(pk=merchant.pk)
+        _endpoint_count_check(merchant)
+        endpoint.save()
     return endpoint
+
+
+def _endpoint_count_check(merchant: Merchant) -> None:
+    most = settings.WEBHOOKS_MAX_ENDPOINTS_PER_MERCHANT
+    if WebhookEndpoint.unscoped.filter(merchant=merchant).count() >= most:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"A store can have at most {most} webhook endpoints: delete one you no longer use "
+            "(one endpoint can subscribe to many event types).",
+            field="url",
+        )
 
 
 def webhook_endpoint_update(
@@ -356,7 +373,12 @@ def webhook_deliveries_sweep(
         _deliveries_give_up_unfinished(now=now, batch_size=batch_size)
         due = list(
             WebhookDelivery.unscoped.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__enabled=True)
+            .filter(
+                status=DeliveryStatus.PENDING,
+                next_attempt_at__lte=now,
+                endpoint__enabled=True,
+                merchant__is_active=True,
+            )
             .order_by("next_attempt_at")
             .values_list("pk", "merchant_id")[:batch_size]
         )
@@ -392,39 +414,6 @@ def _deliveries_give_up_unfinished(*, now: datetime, batch_size: int) -> list[in
     return ids
 
 
-def webhook_deliveries_purge(
-    *,
-    now: datetime | None = None,
-    batch_size: int = PURGE_BATCH,
-    budget: timedelta = PURGE_BUDGET,
-    clock: Callable[[], float] = time.monotonic,
-) -> int:
-    """Delete finished deliveries (with their attempts) older than ``KEEP_DELIVERIES``, a batch
-    at a time until one comes back short or ``budget`` is spent (the next run goes on); returns
-    how many deliveries went."""
-    cutoff = (now or timezone.now()) - KEEP_DELIVERIES
-    stop_at = clock() + budget.total_seconds()
-    purged = 0
-    while True:
-        found, deleted = _deliveries_purge_batch(cutoff=cutoff, batch_size=batch_size)
-        purged += deleted
-        if found < batch_size or clock() >= stop_at:
-            return purged
-
-
-def _deliveries_purge_batch(*, cutoff: datetime, batch_size: int) -> tuple[int, int]:
-    """One batch: ``(found, deleted)``. The query matches the ``webhook_delivery_finished``
-    partial index, so each batch reads only what it deletes."""
-    old = WebhookDelivery.unscoped.filter(created_at__lt=cutoff, status__in=FINISHED_STATUSES)
-    ids = list(old.order_by("created_at").values_list("pk", flat=True)[:batch_size])
-    if not ids:
-        return 0, 0
-    with transaction.atomic():
-        WebhookAttempt.unscoped.filter(delivery_id__in=ids).delete()
-        deleted = WebhookDelivery.unscoped.filter(pk__in=ids).delete()[1]
-    return len(ids), deleted.get(WebhookDelivery._meta.label, 0)
-
-
 # --- sending --------------------------------------------------------------------------------
 
 
@@ -436,18 +425,27 @@ def webhook_delivery_send(
     rng: random.Random | None = None,
 ) -> WebhookAttempt | None:
     """Make the one attempt ``claim`` stands for. Returns the attempt, or ``None`` when the
-    claim was already used or replaced (another worker has it) or the endpoint is disabled."""
+    claim was already used or replaced (another worker has it), the endpoint is disabled, or
+    the merchant already has its most requests in flight (the delivery is then deferred by
+    ``OVER_CAP_DEFER``, its claim handed back and no attempt counted)."""
     now = now or timezone.now()
-    number = _claim_take(delivery_id=delivery_id, claim=claim, now=now)
-    if number is None:
+    slot = send_slot_take(merchant_id=current_merchant().pk)
+    if slot is None:
+        _claim_defer(delivery_id=delivery_id, claim=claim, now=now)
         return None
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
-    endpoint = delivery.endpoint
-    if not endpoint.enabled:
-        return None  # disabling cancels pending deliveries; this one lost that race
-    body = delivery.body.encode("utf-8")
-    headers = _signed_headers(delivery, endpoint, body=body, now=now)
-    outcome = http_post(url=endpoint.url, body=body, headers=headers)
+    try:
+        number = _claim_take(delivery_id=delivery_id, claim=claim, now=now)
+        if number is None:
+            return None
+        delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+        endpoint = delivery.endpoint
+        if not endpoint.enabled:
+            return None  # disabling cancels pending deliveries; this one lost that race
+        body = delivery.body.encode("utf-8")
+        headers = _signed_headers(delivery, endpoint, body=body, now=now)
+        outcome = http_post(url=endpoint.url, body=body, headers=headers)
+    finally:
+        send_slot_release(slot)
     return _attempt_record(
         delivery_id=delivery.pk, number=number, outcome=outcome, now=now, rng=rng
     )
@@ -475,6 +473,14 @@ def _claim_take(*, delivery_id: int, claim: str, now: datetime) -> int | None:
         if not taken:
             return None
         return WebhookDelivery.objects.values_list("attempts", flat=True).get(pk=delivery_id)
+
+
+def _claim_defer(*, delivery_id: int, claim: str, now: datetime) -> None:
+    """Hand ``claim`` back unused: the sweep claims the delivery again after
+    ``OVER_CAP_DEFER``."""
+    WebhookDelivery.objects.filter(
+        pk=delivery_id, claim=claim, status=DeliveryStatus.PENDING
+    ).update(claim="", next_attempt_at=now + OVER_CAP_DEFER)
 
 
 def _signed_headers(

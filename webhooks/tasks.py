@@ -1,14 +1,16 @@
 """Celery entry points for outbound webhooks. Thin: ids in, one service call.
 
-They run on the ``default`` queue: a slow merchant endpoint (up to 25 s a request) must never
-hold up the engine's own queues (``events``, ``journeys``, ``messages``)."""
+They run on the ``integrations`` queue, which has its own workers: a slow merchant endpoint (up
+to 25 s a request) must never hold up the engine's own queues (``events``, ``journeys``,
+``messages``). Within it, one merchant holds at most ``WEBHOOKS_MAX_IN_FLIGHT_PER_MERCHANT``
+processes (``webhooks.concurrency``)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from postpurchase.tenancy.scoping import merchant_task
-from webhooks import services
+from webhooks import purge, services
 
 
 @merchant_task(acks_late=True, name="webhooks.tasks.webhook_delivery_send")
@@ -23,4 +25,4 @@ def webhook_deliveries_sweep_task() -> int:
 
 @shared_task(acks_late=True, name="webhooks.tasks.webhook_deliveries_purge")
 def webhook_deliveries_purge_task() -> int:
-    return services.webhook_deliveries_purge()
+    return purge.webhook_deliveries_purge()

@@ -5,13 +5,14 @@ Who may do what across tenants is a platform decision, so these are written only
 merchants manage their own team and keys in the dashboard, where roles are enforced.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
 
 from postpurchase.tenancy.admin_base import LimitedChoicesMixin, _allowed_merchant_ids
 from postpurchase.tenancy.models import ApiKey, Membership, Merchant, User
+from postpurchase.tenancy.services import merchant_deactivate, merchant_reactivate
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -83,10 +84,49 @@ class UserAdmin(SuperuserWritesOnly, BaseUserAdmin):
 
 @admin.register(Merchant)
 class MerchantAdmin(SuperuserWritesOnly, admin.ModelAdmin):
+    """Turning ``is_active`` off here, or the "Deactivate" action, goes through
+    ``merchant_deactivate``: the merchant's due messages are cancelled and its live journeys
+    paused, not merely flagged."""
+
     list_display = ("name", "slug", "timezone", "currency", "is_active", "created_at")
     search_fields = ("name", "slug")
     list_filter = ("is_active", "currency")
     prepopulated_fields = {"slug": ("name",)}
+    actions = ["deactivate_merchants", "reactivate_merchants"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        wanted_active = obj.is_active
+        if change and "is_active" in form.changed_data:
+            obj.is_active = not wanted_active  # the services make the switch, and its effects
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            if wanted_active:
+                merchant_reactivate(merchant=obj)
+            else:
+                self._deactivated_message(request, obj, merchant_deactivate(merchant=obj))
+
+    @admin.action(description="Deactivate: cancel due messages, pause live journeys")
+    def deactivate_merchants(self, request, queryset) -> None:
+        for merchant in queryset.filter(is_active=True):
+            self._deactivated_message(request, merchant, merchant_deactivate(merchant=merchant))
+
+    @admin.action(description="Reactivate (paused journeys stay paused)")
+    def reactivate_merchants(self, request, queryset) -> None:
+        for merchant in queryset.filter(is_active=False):
+            merchant_reactivate(merchant=merchant)
+            self.message_user(
+                request,
+                f"{merchant.name} is active again; resume its journeys from its dashboard.",
+                messages.SUCCESS,
+            )
+
+    def _deactivated_message(self, request, merchant: Merchant, stopped: dict[str, int]) -> None:
+        counts = ", ".join(f"{name}: {count}" for name, count in stopped.items() if count)
+        self.message_user(
+            request,
+            f"{merchant.name} is deactivated ({counts or 'nothing was pending'}).",
+            messages.WARNING,
+        )
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

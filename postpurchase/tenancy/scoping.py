@@ -9,6 +9,7 @@ Tenant-owned models get ``objects`` (scoped: raises when no merchant is set) and
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,6 +21,8 @@ from postpurchase.errors import DomainError, ErrorCode
 
 if TYPE_CHECKING:
     from postpurchase.tenancy.models import Merchant
+
+logger = logging.getLogger(__name__)
 
 _current_merchant: ContextVar[Merchant | None] = ContextVar("current_merchant", default=None)
 
@@ -98,6 +101,11 @@ def merchant_task(*task_args: Any, **task_options: Any) -> Callable:
     """Declare a Celery task that runs inside its ``merchant_id`` argument's scope.
 
     Use instead of ``@shared_task``; the task must take ``merchant_id`` as a keyword argument.
+
+    Nothing runs for a merchant that is not active: the task logs, returns ``None`` and is
+    acknowledged (raising would only retry it, forever). Its durable row (an event, a message, a
+    delivery) stays as it was, for the sweeps to find once the merchant is reactivated, or was
+    cancelled when it was deactivated (``merchant_deactivate``).
     """
 
     from celery import shared_task
@@ -108,6 +116,13 @@ def merchant_task(*task_args: Any, **task_options: Any) -> Callable:
             from postpurchase.tenancy.models import Merchant
 
             merchant = Merchant.objects.get(pk=merchant_id)
+            if not merchant.is_active:
+                logger.info(
+                    "Skipped %s for merchant %s: the merchant is not active",
+                    func.__name__,
+                    merchant_id,
+                )
+                return None
             with merchant_scope(merchant):
                 return func(*args, merchant_id=merchant_id, **kwargs)
 

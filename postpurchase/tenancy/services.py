@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.tenancy.lifecycle import deactivation_handlers
 from postpurchase.tenancy.models import ApiKey, ApiKeyScope, Membership, Merchant, User
 from postpurchase.tenancy.permissions import Role
 
@@ -49,6 +50,44 @@ def merchant_create(
         merchant.save()
         if owner is not None:
             Membership.objects.create(user=owner, merchant=merchant, role=Role.OWNER)
+    return merchant
+
+
+def merchant_deactivate(*, merchant: Merchant, now: datetime | None = None) -> dict[str, int]:
+    """Turn a merchant off: nothing of theirs leaves the platform from now on.
+
+    In one transaction, with the merchant's row locked: ``is_active`` goes false, and every
+    registered handler stops what was still to go (messages due a send are cancelled with the
+    reason ``merchant_deactivated``, live journeys are paused, pending webhook deliveries are
+    cancelled). Tasks already queued refuse to run (``merchant_task``), sweeps and ticks skip
+    the merchant, and a send already claimed is checked again just before it goes. Calling it
+    for an inactive merchant stops whatever was written since. Returns what each handler
+    stopped, by its name."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        if locked.is_active:
+            locked.is_active = False
+            locked.save(update_fields=["is_active"])
+        stopped = deactivation_handlers.run(merchant=locked, now=now)
+    merchant.is_active = False
+    for prefix, (_, api_key) in list(_recent_keys.items()):
+        if api_key.merchant_id == merchant.pk:
+            _recent_keys.pop(prefix, None)
+    return stopped
+
+
+def merchant_reactivate(*, merchant: Merchant) -> Merchant:
+    """Turn a merchant back on. Only that: what deactivation stopped stays stopped (cancelled
+    messages and deliveries are not sent; paused journeys wait for the merchant to resume
+    each one). Work that was held, not cancelled (inbound store webhooks received meanwhile,
+    events recorded) is picked up by the sweeps."""
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        if not locked.is_active:
+            locked.is_active = True
+            locked.save(update_fields=["is_active"])
+    merchant.is_active = True
     return merchant
 
 

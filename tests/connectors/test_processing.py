@@ -162,13 +162,13 @@ def test_the_backoff_doubles_from_30_seconds_and_is_capped_at_6_hours():
     assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
 
 
-def test_the_sweep_is_scheduled_by_beat_on_the_default_queue():
+def test_the_sweep_is_scheduled_by_beat_on_the_integrations_queue():
     # then
     entry = settings.CELERY_BEAT_SCHEDULE["connectors-sweep"]
     assert (entry["task"], entry["schedule"], entry["options"]["queue"]) == (
         "connectors.tasks.inbound_delivery_sweep",
         timedelta(seconds=60),
-        "default",
+        "integrations",
     )
     assert "connectors.tasks.inbound_delivery_sweep" in app.tasks
     assert "connectors.tasks.inbound_delivery_process" in app.tasks

@@ -17,7 +17,7 @@ from postpurchase.tenancy.permissions import Role
 from postpurchase.tenancy.scoping import merchant_scope
 from tests.factories import CustomerFactory
 from tests.webhooks.conftest import T0, verify
-from webhooks import services
+from webhooks import purge, services
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
     DISABLE_AFTER_FAILURES,
@@ -418,7 +418,7 @@ def test_finished_deliveries_are_purged_after_30_days(merchant_a, endpoint, in_a
     WebhookDelivery.unscoped.filter(pk=fresh.pk).update(status=DeliveryStatus.SUCCEEDED)
 
     # when
-    purged = services.webhook_deliveries_purge(now=T0)
+    purged = purge.webhook_deliveries_purge(now=T0)
 
     # then: the old pending one stays until it is finished
     assert purged == 3

@@ -12,12 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.webhooks.conftest import T0
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
-from webhooks.services import (
-    PURGE_BUDGET,
-    webhook_deliveries_purge,
-    webhook_endpoint_create,
-    webhook_endpoint_send_test,
-)
+from webhooks.purge import PURGE_BUDGET, webhook_deliveries_purge
+from webhooks.services import webhook_endpoint_create, webhook_endpoint_send_test
 
 OLD = T0 - timedelta(days=31)
 
