@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 from django import forms
 
+from journeys.schema import MAX_AGE_HOURS, MAX_AGE_LIMIT
+
 MAX_STEPS = 100
 END = ""  # a step that goes nowhere ends the journey
 OPS = [
@@ -238,6 +240,13 @@ class EntryForm(forms.Form):
     max_entries = forms.IntegerField(
         label="At most, per customer", min_value=1, required=False, help_text="Empty: no cap."
     )
+    max_age_hours = forms.IntegerField(
+        label="Ignore events older than (hours)",
+        min_value=1,
+        max_value=MAX_AGE_LIMIT,
+        required=False,
+        help_text=f"An older event (an import, a backlog) does not enter. Empty: {MAX_AGE_HOURS}.",
+    )
 
     def to_entry(self) -> dict:
         data = self.cleaned_data
@@ -246,6 +255,7 @@ class EntryForm(forms.Form):
             "reentry": data["reentry"],
             "cooldown_hours": data["cooldown_hours"] or 0,
             "max_entries": data["max_entries"],
+            "max_age_hours": data["max_age_hours"] or MAX_AGE_HOURS,
         }
 
 

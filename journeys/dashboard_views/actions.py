@@ -1,17 +1,19 @@
-"""What the journeys pages do besides saving a draft: publish it, pause and resume a live
-journey, and install a blueprint. Each is a POST that needs ``Perm.EDIT_CONTENT`` and answers
-with a redirect and a message."""
+"""What the journeys pages do besides saving a draft: publish it (after a confirmation step that
+says how many customers would enter at once), pause and resume a live journey, and install a
+blueprint. Each needs ``Perm.EDIT_CONTENT``; each POST answers with a redirect and a message."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.views import View
 
 from journeys.dashboard_views.pages import blueprint_rows, blueprints_module, journey_or_404
 from journeys.models import JourneyStatus
-from journeys.services import journey_publish, journey_set_status
+from journeys.selectors import journey_publish_preview
+from journeys.services import journey_publish, journey_set_status, needs_message
 from postpurchase.dashboard.mixins import DashboardMixin
 from postpurchase.errors import DomainError
 from postpurchase.tenancy.permissions import Perm
@@ -23,6 +25,23 @@ class _JourneyAction(DashboardMixin, View):
 
 
 class JourneyPublishView(_JourneyAction):
+    """GET: the confirmation step, with how many customers would enter at once and the
+    messages that means (and what the draft needs first); POST: publish."""
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request, pk: int):
+        journey = journey_or_404(pk)
+        context = {"journey": journey, "preview": None, "problem": ""}
+        try:
+            context["preview"] = journey_publish_preview(journey=journey)
+        except DomainError as error:
+            context["problem"] = error.message
+        else:
+            if context["preview"].needs:
+                context["problem"] = needs_message(context["preview"].needs)
+        return TemplateResponse(request, "journeys/publish.html", context)
+
     def post(self, request, pk: int):
         journey = journey_or_404(pk)
         try:

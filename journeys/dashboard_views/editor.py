@@ -23,10 +23,17 @@ from journeys.forms import (
     TriggerForm,
     emitted_rows,
 )
+from journeys.schema import MAX_AGE_HOURS
 from journeys.step_forms import STEP_FORMS, StepForm
 from postpurchase.errors import DomainError
 
-ENTRY_DEFAULTS = {"per": "customer", "reentry": "always", "cooldown_hours": 0, "max_entries": None}
+ENTRY_DEFAULTS = {
+    "per": "customer",
+    "reentry": "always",
+    "cooldown_hours": 0,
+    "max_entries": None,
+    "max_age_hours": MAX_AGE_HOURS,
+}
 STARTER_TRIGGER = {"type": "event", "event": "order.placed"}
 # Pydantic's words for a pattern that does not match, in the merchant's.
 PATTERN_MESSAGES = {

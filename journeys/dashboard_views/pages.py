@@ -22,12 +22,14 @@ from journeys.dashboard_views.describe import (
     JOURNEY_TONES,
     entry_in_words,
     goal_in_words,
+    plural,
     step_in_words,
     trigger_in_words,
 )
 from journeys.dashboard_views.editor import Editor, EditorState
 from journeys.forms import DefinitionJsonForm
 from journeys.models import Journey, JourneyStatus
+from journeys.schema import MAX_AGE_HOURS
 from journeys.services import journey_save
 from journeys.step_forms import STEP_KINDS
 from notifications.models import Kind, MessageTemplate
@@ -81,6 +83,7 @@ def blueprint_rows(merchant) -> list[dict]:
                 "kind": KIND_LABELS.get(kind, kind),
                 "installed": choice.installed,
                 "journey_id": getattr(choice, "journey_id", None),
+                "needs": getattr(choice, "needed_features", []),
             }
         )
     return rows
@@ -100,9 +103,12 @@ def journey_or_404(pk: int) -> Journey:
 
 def definition_summary(definition: dict) -> dict:
     """A definition in words, for the live version's card."""
+    event_trigger = definition.get("trigger", {}).get("type", "event") == "event"
+    max_age = definition.get("entry", {}).get("max_age_hours", MAX_AGE_HOURS)
     return {
         "trigger": trigger_in_words(definition.get("trigger", {})),
         "entry": entry_in_words(definition.get("entry", {})),
+        "max_age": plural(max_age, "hour") if event_trigger else "",
         "exit_events": [event_label(name) for name in definition.get("exit_events", [])],
         "goal": goal_in_words(definition.get("goal")),
         "holdout_percent": definition.get("holdout_percent", 0),

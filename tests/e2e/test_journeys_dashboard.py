@@ -74,8 +74,12 @@ def test_installing_a_blueprint_adding_a_step_saving_and_publishing(page, live_s
     }
     assert journey.status == "draft"
 
-    # when: publishing it
-    page.click("[data-journey-status] ~ form >> text=Publish")
+    # when: publishing it, through the confirmation step that counts who would enter now
+    page.click("[data-publish]")
+    page.wait_for_selector("[data-publish-preview]")
+    assert page.text_content("[data-preview=customers]") == "0"  # no one's 60th quiet day
+    shot(page, "publish-confirmation")
+    page.click("text=Publish now")
 
     # then
     page.wait_for_selector("text=Published as version 1")
