@@ -202,8 +202,10 @@ def journeys_handle_event(
 ) -> list[Enrollment]:
     """Exits, goals, waits and entries for one event, in one transaction (the consumer's, when
     the event log calls it). Returns the enrollments it created. ``only_journey`` limits all of
-    it to one journey (a simulation touches nothing else)."""
-    if event.customer_id is None:
+    it to one journey (a simulation touches nothing else). An event recorded as history (the
+    demo seed, an import: ``is_history``) does nothing here even if it is handed over: it
+    enters no journey, and exits, converts or wakes none."""
+    if event.customer_id is None or event.is_history:
         return []
     with transaction.atomic():
         return _handle(event, now or timezone.now(), only_journey)

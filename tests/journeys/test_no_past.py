@@ -16,7 +16,7 @@ from notifications.services import message_template_save
 from orders.services import order_ingest
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
-from postpurchase.events.services import event_record
+from postpurchase.events.services import event_record, events_recorded_as_history
 from tests.factories import CustomerFactory, MerchantFactory, OrderFactory
 
 NOW = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
@@ -125,6 +125,51 @@ def test_imported_history_never_enters(merchant):
     assert (event.occurred_at, event.recorded_at) == (datetime(2025, 6, 10, 9, 30, tzinfo=UTC), NOW)
     assert entered == []
     assert (Enrollment.unscoped.count(), Message.unscoped.count()) == (0, 0)
+
+
+def test_an_event_recorded_as_history_does_nothing_in_journeys_even_if_handed_over(
+    merchant, customer
+):
+    # given: a journey waiting on the customer's order, and an order of a minute ago recorded as
+    # history (the seed's last day, an import), then handed to journeys anyway (a replay)
+    live(merchant, key="confirm", entry={"per": "order"})
+    live(
+        merchant,
+        key="wait",
+        steps=WAIT_A_WEEK,
+        entry={"per": "order"},
+        exit_events=["order.cancelled"],
+    )
+    [waiting] = [e for e in fire(merchant, customer, order_id=1) if e.journey.key == "wait"]
+    with events_recorded_as_history():
+        placed, _ = event_record(
+            merchant=merchant,
+            type="order.placed",
+            customer=customer,
+            payload={"order_id": 2},
+            occurred_at=NOW - timedelta(minutes=1),
+            now=NOW,
+        )
+        cancelled, _ = event_record(
+            merchant=merchant,
+            type="order.cancelled",
+            customer=customer,
+            payload={"order_id": 1},
+            occurred_at=NOW - timedelta(minutes=1),
+            now=NOW,
+        )
+
+    # when
+    entered = journeys_handle_event(event=placed, now=NOW)
+    journeys_handle_event(event=cancelled, now=NOW)
+
+    # then: nothing entered, the waiting journey goes on
+    assert (placed.is_history, entered) == (True, [])
+    assert sorted(Enrollment.unscoped.values_list("journey__key", "key", "state")) == [
+        ("confirm", "order:1", "completed"),
+        ("wait", "order:1", "active"),
+    ]
+    assert Enrollment.unscoped.get(pk=waiting.pk).state == "active"
 
 
 @pytest.mark.parametrize("hours", [0, 721, "a day"])
