@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from journeys.blueprints import journey_blueprint_install
 from journeys.models import Enrollment, Journey, JourneyStepLog, JourneyVersion
 from journeys.services import journey_publish, journey_save, journeys_handle_event
 from notifications.models import Message
@@ -659,6 +660,29 @@ def test_a_bad_draft_query_parameter_is_a_problem_naming_it(
     assert response["Content-Type"] == "application/problem+json"
     assert (response.json()["code"], list(response.json()["errors"])) == ("invalid", ["draft"])
     assert snapshot() == before
+
+
+def test_a_draft_that_needs_a_feature_cannot_be_simulated_as_published(api_a, merchant_a):
+    # given: the review request blueprint, which needs Feedback's survey link
+    journey = journey_blueprint_install(merchant=merchant_a, key="review_request")
+    customer = CustomerFactory(merchant=merchant_a)
+
+    # when
+    response = api_a.post(
+        f"{LIST}/{journey.pk}/simulate?draft=true",
+        {"customer_id": customer.pk, "events": [ORDER_PLACED]},
+        format="json",
+    )
+
+    # then
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "conflict"
+    assert response.json()["detail"] == (
+        "Needs Feedback: review_reminder and review_request use survey_url, which comes with "
+        "Feedback. It can be published once that exists."
+    )
+    assert list(response.json()["errors"]) == ["steps"]
 
 
 def test_the_schema_documents_the_draft_query_parameter(api_a):
