@@ -18,11 +18,14 @@ Choices, and why:
   second parcel of the order, a second delivery attempt); the delay notice at most once a day
   per order. Out for delivery goes by SMS first (it is about today), the others by email, each
   with the other channel as the fallback when the first cannot reach the shopper.
-- **Waits match the order** (``"order_id": "trigger.order_id"``), not exit events: exit events
-  end every open enrollment of the customer in the journey, whatever the order, so a review of
-  one order would cancel the request for another. The review request therefore *waits* 7 days
-  for a review of that order instead of *delaying* 7 days: a review that comes first (from the
-  shop's own page) ends it before anything is sent.
+- **Waits match the order** (``"order_id": "trigger.order_id"``). The review request *waits*
+  7 days for a review of that order instead of *delaying* 7 days: a review that comes first
+  (from the shop's own page) ends it before anything is sent. (Exits and goals of a journey
+  keyed per order count for its own order only, so another order's review changes nothing.)
+- **Some need a feature that comes later**: the review request sends the survey link
+  (Feedback), the loyalty invitation and the birthday reward the rewards link (Loyalty).
+  ``blueprints_available`` marks them (``needs``); they install, and ``journey_publish``
+  refuses them until the feature registers its link (``journeys/links.py``).
 - **Onboarding** starts the morning after delivery (10:00 in the shopper's zone) and branches on
   the order's categories: electronics gets a set-up guide and a 72-hour wait for
   ``product.setup_completed`` about that order (the integrator posts it with the platform's
