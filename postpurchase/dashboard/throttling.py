@@ -92,8 +92,7 @@ def attempt_count(*, keys: list[tuple[str, Rate]], now: float) -> Attempt:
         window_end = (window + 1) * rate.seconds
         counter = f"{KEY_PREFIX}:{key}:{rate.seconds}:{window}"
         counters.append(counter)
-        # The key outlives its window by a second, so a clock a little behind Redis's does
-        # not see a fresh counter in the middle of a window.
+        # Kept for the rest of its window and a second more: rounding never drops it early.
         count = _counter_hit(counter, timeout=math.ceil(window_end - now) + 1)
         if count > rate.count:
             retry_after = max(retry_after, math.ceil(window_end - now))

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
+from notifications.links import preferences_token
 from postpurchase.tenancy.permissions import Role
+from tests.factories import CustomerFactory
 
 SOON = [
     ("customers", "Customers"),
@@ -35,7 +37,7 @@ def test_a_soon_link_opens_its_coming_soon_page_in_the_shell(
         "dashboard/coming_soon.html",
         "dashboard/base.html",
     ]
-    assert f"<h1>{label} is on its way</h1>" in html
+    assert f"<h1>{label}</h1>" in html
     assert '<span class="sidebar__merchant-name">Alpha Apparel</span>' in html
     assert (
         f'<a class="nav__link nav__link--soon nav__link--active" href="/app/{slug}/" '
@@ -89,6 +91,21 @@ def test_the_dashboard_names_the_favicon(merchant_a, member_of, client_for):
     html = client_for(member_of(merchant_a, Role.VIEWER)).get("/app/").content.decode()
 
     assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+
+
+def test_the_shopper_pages_name_the_favicon(client, merchant_a):
+    # given: a shopper's preference centre link
+    customer = CustomerFactory(merchant=merchant_a, email="ada@example.net")
+    token = preferences_token(merchant_id=merchant_a.pk, customer_id=customer.pk)
+
+    # when
+    response = client.get(f"/s/{merchant_a.slug}/preferences/{token}/")
+
+    # then
+    assert response.status_code == 200
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in (
+        response.content.decode()
+    )
 
 
 def test_favicon_ico_leads_to_the_svg_icon(client):
