@@ -14,6 +14,7 @@ from typing import Annotated, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -59,8 +60,21 @@ DATETIME_SCHEMA = {
     "pattern": r"^(19|2[01])[0-9]{2}-.*([Zz]|[+-][0-9]{2}:?[0-9]{2})$",
     "description": "ISO 8601 with a UTC offset, between the years 1900 and 2199.",
 }
+
+
+def _text_or_datetime(value: object) -> object:
+    """A time is sent as ISO 8601 text (or given as a datetime by our own code): pydantic would
+    also read a number as seconds since 1970, which the schema does not offer."""
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 time as text, e.g. 2026-03-01T12:00:00Z")
+    return value
+
+
 AwareDatetime = Annotated[
-    datetime, AfterValidator(_aware), WithJsonSchema(DATETIME_SCHEMA, mode="serialization")
+    datetime,
+    BeforeValidator(_text_or_datetime),
+    AfterValidator(_aware),
+    WithJsonSchema(DATETIME_SCHEMA, mode="serialization"),
 ]
 
 
@@ -101,7 +115,19 @@ class _Payload(BaseModel):
         return {}
 
 
+# What CustomerIn._identified enforces, for the schema: at least one of the three, not blank.
+CUSTOMER_IDENTITY = {
+    "anyOf": [
+        {"required": [name], "properties": {name: {"type": "string", "pattern": r"\S"}}}
+        for name in ("external_id", "email", "phone")
+    ],
+    "description": "A customer is named by an external_id, an email or a phone (one at least).",
+}
+
+
 class CustomerIn(_Payload):
+    model_config = ConfigDict(json_schema_extra=CUSTOMER_IDENTITY)
+
     external_id: ExternalId | None = None
     email: Annotated[str, Field(max_length=254)] = ""
     phone: Annotated[str, Field(max_length=32)] = ""
@@ -290,7 +316,16 @@ class ShipmentLineIn(_Payload):
     quantity: Annotated[int, Field(ge=1, le=1_000_000)]
 
 
+# What ShipmentIn.cross_field_errors enforces, for the schema: a status_at needs a status.
+STATUS_AT_NEEDS_STATUS = {
+    "if": {"required": ["status_at"], "properties": {"status_at": {"type": "string"}}},
+    "then": {"required": ["status"], "properties": {"status": {"type": "string"}}},
+}
+
+
 class ShipmentIn(_Payload):
+    model_config = ConfigDict(json_schema_extra=STATUS_AT_NEEDS_STATUS)
+
     external_id: ExternalId
     order_external_id: ExternalId
     carrier: Annotated[str, Field(max_length=100)] = ""

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import django_filters as filters
 from django import forms
+from drf_spectacular.utils import extend_schema_field
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -26,6 +27,13 @@ class _UtcDateTimeField(filters.fields.IsoDateTimeField):
         return moment.astimezone(UTC)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date-time",
+        "pattern": r"^(19|2[01])[0-9]{2}-",  # the years 1900 to 2199, as _UtcDateTimeField
+    }
+)
 class DateTimeFilter(filters.IsoDateTimeFilter):
     """An ISO 8601 time (UTC when it has no offset), 1900 to 2199."""
 

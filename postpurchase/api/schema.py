@@ -100,6 +100,7 @@ def _write_variant(components: dict, name: str, suffix: str, *, partial: bool) -
             "readOnly": True,
             "description": IMMUTABLE_ID,
         }
+        variant.pop("anyOf", None)  # how a new customer is named: the URL or object names it
         required = [field for field in variant.get("required", []) if field != "external_id"]
         if partial or not required:
             variant.pop("required", None)

@@ -333,3 +333,41 @@ def test_the_schema_is_made_once_per_process(monkeypatch):
     assert yaml.status_code == 200
     assert yaml["Content-Type"] == "application/vnd.oai.openapi"
     assert yaml.content.startswith(b"openapi: 3.1.0")
+
+
+def test_a_time_sent_as_a_number_is_refused_as_the_schema_says(api_a):
+    response = api_a.post(
+        "/api/v1/customers", {"external_id": "c-1", "consent_updated_at": 0}, format="json"
+    )
+
+    assert _errors(response) == {
+        "consent_updated_at": [
+            {
+                "code": "value_error",
+                "message": "must be an ISO 8601 time as text, e.g. 2026-03-01T12:00:00Z",
+            }
+        ]
+    }
+
+
+def test_the_schema_states_the_rules_across_fields(schema):
+    customer = _component(schema, schema["paths"]["/api/v1/customers"]["post"])
+    replace = _component(
+        schema, schema["paths"]["/api/v1/customers/by-external-id/{external_id}"]["put"]
+    )
+    shipment = _component(schema, schema["paths"]["/api/v1/shipments"]["post"])
+    updated_since = next(
+        p
+        for p in schema["paths"]["/api/v1/shipments"]["get"]["parameters"]
+        if p["name"] == "updated_since"
+    )
+
+    assert [branch["required"] for branch in customer["anyOf"]] == [
+        ["external_id"],
+        ["email"],
+        ["phone"],
+    ]
+    assert "anyOf" not in replace  # the URL names the customer
+    assert shipment["if"]["required"] == ["status_at"]
+    assert shipment["then"]["required"] == ["status"]
+    assert updated_since["schema"]["pattern"] == "^(19|2[01])[0-9]{2}-"
