@@ -8,8 +8,11 @@ from notifications.models import (
     Message,
     MessageEvent,
     MessageTemplate,
+    PlatformSendCount,
+    SenderDomain,
     SendingPolicy,
     Suppression,
+    VerifiedPhone,
 )
 from postpurchase.tenancy.admin_base import ReadOnlyTenantAdmin, TenantInline
 
@@ -54,3 +57,23 @@ class SuppressionAdmin(ReadOnlyTenantAdmin):
 @admin.register(SendingPolicy)
 class SendingPolicyAdmin(ReadOnlyTenantAdmin):
     list_display = ("merchant", "send_from", "send_until", "marketing_cap", "cap_mode")
+
+
+@admin.register(SenderDomain)
+class SenderDomainAdmin(ReadOnlyTenantAdmin):
+    list_display = ("domain", "merchant", "verified_at", "method", "checked_at")
+    list_filter = ("method",)
+    search_fields = ("domain",)
+
+
+@admin.register(VerifiedPhone)
+class VerifiedPhoneAdmin(ReadOnlyTenantAdmin):
+    list_display = ("phone", "merchant", "verified_at", "code_sent_at")
+    search_fields = ("phone",)
+    exclude = ("code_hash", "added_by")
+
+
+@admin.register(PlatformSendCount)
+class PlatformSendCountAdmin(ReadOnlyTenantAdmin):
+    list_display = ("day", "merchant", "channel", "count")
+    list_filter = ("channel",)

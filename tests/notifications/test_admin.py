@@ -31,7 +31,18 @@ def a_message(merchant, key):
     )
 
 
-@pytest.mark.parametrize("name", ["messagetemplate", "message", "suppression", "sendingpolicy"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "messagetemplate",
+        "message",
+        "suppression",
+        "sendingpolicy",
+        "senderdomain",
+        "verifiedphone",
+        "platformsendcount",
+    ],
+)
 def test_every_page_opens_for_an_operator(db, client, name):
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     response = client.get(reverse(f"admin:notifications_{name}_changelist"))
