@@ -10,7 +10,8 @@ the default templates and ``--customers`` customers, then, in this one process (
                commit to ``messages_deliver`` (Celery in eager mode: the task body runs here,
                as the worker would run it), which claims it, checks it again and sends it
                through anymail's test backend, recording ``sent``
-  (b) floor, rendering alone: ``message_template_render`` for the same requests
+  (b) floor, rendering alone: the outbox's rendering of the same batches (``render_batch``:
+      one render-pool job per batch, then the branded frame)
   (c) floor, a bare insert: the same message rows (as (a) wrote them) inserted again with one
       psycopg2 COPY in one transaction
 Prints messages/s for each and (a)/(b+c): how close the whole path is to its two unavoidable
@@ -131,11 +132,10 @@ def _send_batches(merchant, batches) -> None:
 
 
 def _render_batches(merchant, batches) -> None:
-    from notifications.outbox import _render_for
+    from notifications.outbox import render_batch
 
     for requests in batches:
-        for request in requests:
-            _render_for(merchant, request)
+        render_batch(merchant, requests)  # one render-pool job per batch, as the outbox does
 
 
 def in_processes(work, merchant, batches, processes: int) -> float:

@@ -241,7 +241,7 @@ def message_send_batch(
     addresses = [_check(merchant, request) for request in requests]
     now = now or timezone.now()
     policy = sending_policy(merchant)
-    rendered = _render_all(merchant, requests)
+    rendered = render_batch(merchant, requests)
     with transaction.atomic():
         customers = _lock_customers(merchant, requests)
         keys = {request.idempotency_key for request in requests}
@@ -427,7 +427,7 @@ def _clean_to(channel: str, to: str, region: str) -> str:
     return cleaned
 
 
-def _render_all(merchant: Merchant, requests: list[SendRequest]) -> list[Any]:
+def render_batch(merchant: Merchant, requests: list[SendRequest]) -> list[Any]:
     """Each request's rendered message, or why it could not be rendered (text), all in one
     job of the render pool. A known customer's messages get their signed preference and
     unsubscribe links (the caller's own links win)."""

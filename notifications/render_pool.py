@@ -2,15 +2,17 @@
 
 The sandbox's checks (``notifications.sandbox``) refuse what they can tell is too big or too
 slow; this is the wall for what they miss. Every render — the outbox's, a preview's, a test
-send's, a save's checks — runs in a ``ProcessPoolExecutor`` whose processes come from the
-multiprocessing fork server (a clean process: never a fork of a threaded gunicorn or Celery
-worker, and no Django, connections or secrets inside) and live under ``RLIMIT_AS`` and
-``RLIMIT_CPU`` (``notifications.render_worker``). A render that exhausts its memory fails with
-``MemoryError`` like any template error; one whose process dies (killed at its CPU limit, or
-by the kernel) or does not answer in time breaks the executor: the pool kills what is left of
-it, makes a new one on the next call, and renders that call's messages again one at a time,
-so the message that broke it gets a ``RenderError`` saying it was stopped and the others
-their content.
+send's, a save's checks — runs in a ``ProcessPoolExecutor`` whose processes are *spawned*
+(a fresh interpreter: never a fork of a threaded gunicorn or Celery worker, no Django,
+connections or secrets inside, and no server process shared across a later fork, as the fork
+server would be) and live under ``RLIMIT_AS`` and ``RLIMIT_CPU``
+(``notifications.render_worker``). Spawning imports the caller's main module again, as
+``__mp_main__``: entry points guard their main code (``if __name__ == "__main__"``). A render
+that exhausts its memory fails with ``MemoryError`` like any template error; one whose
+process dies (killed at its CPU limit, or by the kernel) or does not answer in time breaks
+the executor: the pool kills what is left of it, makes a new one on the next call, and
+renders that call's messages again one at a time, so the message that broke it gets a
+``RenderError`` saying it was stopped and the others their content.
 
 One pool per process, made on first use (a forked process makes its own). The outbox sends a
 whole batch of messages as one job, so a batch costs one round trip, not one per message.
@@ -68,8 +70,7 @@ class RenderPool:
         with self._lock:
             if self._executor is None or self._owner_pid != os.getpid():
                 # a pool made before a fork belongs to the parent: this process makes its own
-                context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(["notifications.render_worker"])
+                context = multiprocessing.get_context("spawn")
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=context,

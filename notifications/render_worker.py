@@ -1,12 +1,13 @@
 """What runs inside a render process (see ``notifications.render_pool``).
 
-A render process is started from the multiprocessing fork server, so it holds Python, Jinja2
-and the sandbox but none of the web or worker process it serves (no Django, no database
-connection, no credentials). ``start`` puts it under its walls for good: ``RLIMIT_AS`` (an
+A render process is spawned (a fresh interpreter), so it holds Python, Jinja2 and the sandbox
+but none of the web or worker process it serves (no Django, no database connection, no
+credentials). ``start`` puts it under its walls for good: ``RLIMIT_AS`` (an
 allocation past it fails with ``MemoryError``, and a process that dies of it is replaced) and,
 before each message, ``RLIMIT_CPU`` a few seconds past what it has used (the kernel's
 ``SIGXCPU`` then ends a render that never returns to Python, where the ``SIGALRM`` deadline
-cannot reach). It dies with the fork server, which dies with the process it serves.
+cannot reach). It dies with the process it serves (``PR_SET_PDEATHSIG``), even one that
+ends without shutting its pool down.
 """
 
 from __future__ import annotations
@@ -44,7 +45,17 @@ def _arm_cpu() -> None:
 
 
 def _peak_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux counts in KiB
+    """The most memory this process's image has held (its resident high-water mark). Not
+    ``ru_maxrss``: Linux carries that over from before ``exec``, when the process was still a
+    copy of the one that spawned it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def render(
