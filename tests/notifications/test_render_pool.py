@@ -173,3 +173,29 @@ def test_nothing_renders_where_no_deadline_can_be_armed():
         "here": "a template is rendered only where its time limit can be armed (a main thread)",
         "pool": ["Ada"],
     }
+
+
+def test_a_save_with_the_reviews_payload_is_refused_naming_the_field(merchant_a):
+    from notifications.models import MessageTemplate
+    from notifications.services import message_template_save
+    from postpurchase.errors import DomainError
+
+    # given
+    payload = {
+        "key": "wide",
+        "name": "Wide",
+        "channel": "email",
+        "category": "transactional",
+        "variants": [{"locale": "en", "subject": "Hi", "html_body": f"<p>Hi</p>\n{WIDE_DATE}"}],
+    }
+
+    # when
+    with pytest.raises(DomainError) as caught:
+        message_template_save(merchant=merchant_a, payload=payload)
+
+    # then: nothing written
+    assert caught.value.message == (
+        "variants[0].html_body: line 2: not allowed in a template: a date format may hold at "
+        "most 100 characters"
+    )
+    assert MessageTemplate.unscoped.filter(merchant=merchant_a).count() == 0
