@@ -57,7 +57,6 @@ class _Candidate:
     customer_id: int
     key: str
     payload: dict
-    when: datetime
 
 
 def sends_per_entry(plan: schema.Definition) -> tuple[int, int]:
@@ -113,15 +112,13 @@ def _event_candidates(journey, plan, now, preview) -> list[_Candidate]:
         status__in=[ConsumerRunStatus.DONE, ConsumerRunStatus.GAVE_UP],
     )
     pending = recent.filter(dispatched_at__isnull=True).exclude(Exists(handled))
-    rows = pending.order_by("occurred_at", "pk").values_list(
-        "customer_id", "payload", "occurred_at"
-    )
+    rows = pending.order_by("occurred_at", "pk").values_list("customer_id", "payload")
     per_order = plan.entry.per == "order"
     found = []
-    for customer_id, payload, occurred_at in rows:
+    for customer_id, payload in rows:
         order_id = payload.get("order_id") if isinstance(payload, dict) else None
         key = f"order:{order_id}" if per_order and isinstance(order_id, int) else "customer"
-        found.append(_Candidate(customer_id, key, payload or {}, occurred_at))
+        found.append(_Candidate(customer_id, key, payload or {}))
     return found
 
 
@@ -139,7 +136,7 @@ def _scheduled_candidates(journey, plan, now) -> list[_Candidate]:
             key__in={key for _, key in keyed},
         ).values_list("customer_id", "key")
     )
-    return [_Candidate(pk, key, {}, now) for pk, key in keyed if (pk, key) not in entered]
+    return [_Candidate(pk, key, {}) for pk, key in keyed if (pk, key) not in entered]
 
 
 def _admitted(journey, plan, found: list[_Candidate], now) -> list[_Candidate]:
