@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
-from django.templatetags.static import static
+from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -25,7 +25,7 @@ def robots(request):
 def favicon(request):
     """Browsers ask for /favicon.ico where a page names no icon (the admin, JSON, files). Not a
     permanent redirect: the target's name carries its content's hash in production."""
-    response = HttpResponseRedirect(static("favicon.svg"))
+    response = HttpResponseRedirect(static_url("favicon.svg"))
     response["Cache-Control"] = "max-age=86400"
     return response
 

@@ -3,9 +3,13 @@ every page names the favicon (which /favicon.ico also leads to)."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.conf import settings
+from django.urls import clear_url_caches
 
+import postpurchase.urls
 from notifications.links import preferences_token
 from postpurchase.tenancy.permissions import Role
 from tests.factories import CustomerFactory
@@ -117,3 +121,23 @@ def test_favicon_ico_leads_to_the_svg_icon(client):
     assert response["Cache-Control"] == "max-age=86400"
     icon = (settings.BASE_DIR / "static" / "favicon.svg").read_text()
     assert icon.startswith('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">')
+
+
+@pytest.fixture
+def urls_loaded_in_debug(settings):
+    """The URL root as runserver loads it in the embedded mode (DEBUG on adds /media/)."""
+    settings.DEBUG = True
+    importlib.reload(postpurchase.urls)
+    clear_url_caches()
+    yield
+    settings.DEBUG = False
+    importlib.reload(postpurchase.urls)
+    clear_url_caches()
+
+
+def test_favicon_ico_leads_to_the_icon_in_the_embedded_mode_too(client, urls_loaded_in_debug):
+    # when
+    response = client.get("/favicon.ico")
+
+    # then
+    assert (response.status_code, response["Location"]) == (302, "/static/favicon.svg")
