@@ -14,7 +14,7 @@ from orders.models import (
     Shipment,
     ShipmentStatus,
 )
-from postpurchase.api.filters import ApiFilterSet, DateTimeFilter
+from postpurchase.api.filters import ApiFilterSet, DateTimeFilter, IdFilter
 
 
 class _Filters(ApiFilterSet):
@@ -57,7 +57,7 @@ class OrderFilter(_Filters):
     )
     financial_status = filters.ChoiceFilter(choices=FinancialStatus.choices)
     fulfillment_status = filters.ChoiceFilter(choices=FulfillmentStatus.choices)
-    customer = filters.NumberFilter(field_name="customer_id", help_text="Our customer id.")
+    customer = IdFilter(field_name="customer_id", help_text="Our customer id.")
     customer_external_id = filters.CharFilter(field_name="customer__external_id")
     placed_after = DateTimeFilter(field_name="placed_at", lookup_expr="gte")
     placed_before = DateTimeFilter(field_name="placed_at", lookup_expr="lt")
@@ -73,9 +73,9 @@ class OrderFilter(_Filters):
 
 class ShipmentFilter(_Filters):
     status = filters.ChoiceFilter(choices=ShipmentStatus.choices)
-    order = filters.NumberFilter(field_name="order_id", help_text="Our order id.")
+    order = IdFilter(field_name="order_id", help_text="Our order id.")
     order_external_id = filters.CharFilter(field_name="order__external_id")
-    customer = filters.NumberFilter(field_name="order__customer_id", help_text="Our customer id.")
+    customer = IdFilter(field_name="order__customer_id", help_text="Our customer id.")
     tracking_number = filters.CharFilter()
     carrier = filters.CharFilter(lookup_expr="iexact")
 

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -36,7 +37,21 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=255)]
 Text = Annotated[str, Field(max_length=255)]
 Url = Annotated[str, Field(max_length=500, pattern=r"^(https?://\S+)?$")]
 # The database column is (14, 3): at most 11 digits before the point and 3 after it.
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=3, allow_inf_nan=False)]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=3, allow_inf_nan=False),
+    # As text (preferred: exact) or as a JSON number; at most the currency's decimals.
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[0-9]{1,11}(\.[0-9]{1,3})?$"},
+                {"type": "number", "minimum": 0, "maximum": 99999999999.999},
+            ],
+            "examples": ["84.99"],
+        },
+        mode="serialization",
+    ),
+]
 RAW_PAYLOAD_LIMIT = 16_384  # characters of JSON kept from a carrier's raw checkpoint
 
 
@@ -141,8 +156,9 @@ class CustomerIn(_Payload):
     tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         default_factory=list, max_length=100
     )
-    accepts_email_marketing: bool | None = None
-    accepts_sms_marketing: bool | None = None
+    # true or false only (pydantic would also read 0, 1, "yes", which the schema does not offer)
+    accepts_email_marketing: StrictBool | None = None
+    accepts_sms_marketing: StrictBool | None = None
     consent_source: Annotated[str, Field(max_length=50)] = ""
     consent_updated_at: AwareDatetime | None = None
 

@@ -8,6 +8,7 @@ import json
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from postpurchase.api.serializers import StrictBooleanField
 from webhooks.event_types import KNOWN_EVENT_TYPES
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -31,7 +32,7 @@ class WebhookEndpointInSerializer(serializers.Serializer):
     event_types = serializers.ListField(
         child=serializers.CharField(max_length=100), min_length=1, help_text=EVENT_TYPES_HELP
     )
-    enabled = serializers.BooleanField(
+    enabled = StrictBooleanField(
         required=False,
         help_text="Only on PATCH: false stops sending (pending deliveries are cancelled); true "
         "starts again with a clean failure count.",

@@ -54,3 +54,18 @@ class ApiFilterSet(filters.FilterSet):
                 self.form.add_error(name, forms.ValidationError("must not be empty", code="empty"))
             valid = False
         return valid
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": BIGINT_MAX})
+class IdFilter(filters.NumberFilter):
+    """One of our ids: a whole number that fits the id column."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(*args, **kwargs)

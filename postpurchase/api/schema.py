@@ -71,7 +71,13 @@ IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        # printable ASCII, no space at either end (postpurchase.api.idempotency.KEY_PATTERN)
+        "pattern": r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$",
+    },
     "description": (
         "Makes the request safe to retry: the first response to a key is kept for 24 hours and "
         "replayed to a retry with the same body. The same key with another body answers 422; "

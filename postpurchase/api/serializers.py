@@ -19,3 +19,13 @@ class CachedModelSerializer(serializers.ModelSerializer):
             cached = super().get_fields()
             cls._mapped_fields = cached
         return copy.deepcopy(cached)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: DRF's field also reads 0, 1, "yes" and "on", which the schema
+    (type boolean) does not offer."""
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)

@@ -9,7 +9,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
-from postpurchase.api.filters import ApiFilterSet, DateTimeFilter
+from postpurchase.api.filters import ApiFilterSet, DateTimeFilter, IdFilter
 from postpurchase.api.serializers import CachedModelSerializer
 from postpurchase.api.views import MerchantScopedGenericAPIView
 from postpurchase.errors import DomainError, ErrorCode
@@ -42,7 +42,7 @@ class EventSerializer(CachedModelSerializer):
 
 class EventFilter(ApiFilterSet):
     type = filters.CharFilter(help_text="An exact event type, e.g. order.placed.")
-    customer = filters.NumberFilter(field_name="customer_id", help_text="Our customer id.")
+    customer = IdFilter(field_name="customer_id", help_text="Our customer id.")
     customer_external_id = filters.CharFilter(field_name="customer__external_id")
     source = filters.CharFilter()
     occurred_after = DateTimeFilter(field_name="occurred_at", lookup_expr="gte")

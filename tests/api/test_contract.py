@@ -371,3 +371,60 @@ def test_the_schema_states_the_rules_across_fields(schema):
     assert shipment["if"]["required"] == ["status_at"]
     assert shipment["then"]["required"] == ["status"]
     assert updated_since["schema"]["pattern"] == "^(19|2[01])[0-9]{2}-"
+
+
+@pytest.mark.parametrize("value", [0, 1, "yes", "true"])
+def test_a_consent_flag_is_json_true_or_false_only(api_a, value):
+    body = {"external_id": "c-1", "accepts_sms_marketing": value}
+
+    response = api_a.post("/api/v1/customers", body, format="json")
+
+    assert list(_errors(response)) == ["accepts_sms_marketing"]
+
+
+def test_a_webhook_endpoint_enabled_flag_is_json_true_or_false_only(api_a, monkeypatch):
+    from webhooks import destinations
+
+    monkeypatch.setattr(destinations, "resolve", lambda host, port: ["93.184.215.14"])
+    body = {"url": "https://example.com/hook", "event_types": ["order.placed"], "enabled": 0}
+
+    response = api_a.post("/api/v1/webhook-endpoints", body, format="json")
+
+    assert list(_errors(response)) == ["enabled"]
+
+
+@pytest.mark.parametrize("value", ["1.5", "6.6e89", "0", "9223372036854775808"])
+def test_an_id_filter_takes_a_whole_number_that_fits_an_id(api_a, value):
+    response = api_a.get(f"/api/v1/orders?customer={value}")
+
+    assert list(_errors(response)) == ["customer"]
+
+
+def test_a_bulk_item_that_is_not_an_object_refuses_the_request(api_a):
+    body = {"orders": [order_payload(), [None, None]]}
+
+    response = api_a.post("/api/v1/orders/bulk", body, format="json")
+
+    assert _errors(response) == {
+        "orders": [{"code": "invalid", "message": "Each of orders must be a JSON object."}]
+    }
+    assert Order.unscoped.count() == 0
+
+
+def test_the_schema_states_money_ids_and_keys_as_the_api_reads_them(schema):
+    total = _component(schema, schema["paths"]["/api/v1/orders"]["post"])["properties"]["total"]
+    customer = next(
+        p for p in schema["paths"]["/api/v1/orders"]["get"]["parameters"] if p["name"] == "customer"
+    )
+    key = next(
+        p
+        for p in schema["paths"]["/api/v1/orders"]["post"]["parameters"]
+        if p["name"] == "Idempotency-Key"
+    )
+
+    assert total["anyOf"] == [
+        {"type": "string", "pattern": r"^[0-9]{1,11}(\.[0-9]{1,3})?$"},
+        {"type": "number", "minimum": 0, "maximum": 99999999999.999},
+    ]
+    assert customer["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+    assert key["schema"]["pattern"] == r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"
