@@ -85,6 +85,14 @@ def _text_or_datetime(value: object) -> object:
     return value
 
 
+def _text_or_date(value: object) -> object:
+    """A date is sent as ISO 8601 text, e.g. 2026-03-01 (pydantic would also read a number)."""
+    if not isinstance(value, str | date):
+        raise ValueError("must be an ISO 8601 date as text, e.g. 2026-03-01")
+    return value
+
+
+TextDate = Annotated[date, BeforeValidator(_text_or_date)]
 AwareDatetime = Annotated[
     datetime,
     BeforeValidator(_text_or_datetime),
@@ -152,7 +160,7 @@ class CustomerIn(_Payload):
     locale: Annotated[
         str, Field(max_length=16, pattern=r"^([a-z]{2,3}([-_][A-Za-z0-9]{2,8})*)?$")
     ] = ""
-    birthday: date | None = None
+    birthday: TextDate | None = None
     tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         default_factory=list, max_length=100
     )
@@ -349,7 +357,7 @@ class ShipmentIn(_Payload):
     tracking_url: Url = ""
     status: ShipmentStatus | None = None
     status_at: AwareDatetime | None = None
-    estimated_delivery: date | None = None
+    estimated_delivery: TextDate | None = None
     shipped_at: AwareDatetime | None = None
     lines: Annotated[list[ShipmentLineIn], Field(max_length=500)] = Field(default_factory=list)
     checkpoints: Annotated[list[CheckpointIn], Field(max_length=1000)] = Field(default_factory=list)

@@ -428,3 +428,13 @@ def test_the_schema_states_money_ids_and_keys_as_the_api_reads_them(schema):
     ]
     assert customer["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
     assert key["schema"]["pattern"] == r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$"
+
+
+def test_a_date_sent_as_a_number_is_refused_as_the_schema_says(api_a):
+    response = api_a.post("/api/v1/customers", {"external_id": "c-1", "birthday": 0}, format="json")
+
+    assert _errors(response) == {
+        "birthday": [
+            {"code": "value_error", "message": "must be an ISO 8601 date as text, e.g. 2026-03-01"}
+        ]
+    }
