@@ -358,10 +358,14 @@ def event_dispatch(
 ) -> dict[str, str]:
     """Hand ``event`` to every consumer of its type that has not finished. Returns each
     consumer's status after this pass; nothing (``{}``) for history, or while the merchant is
-    inactive (the event keeps its due time, and the sweep takes it up after reactivation)."""
+    inactive (the event keeps its due time, and the sweep takes it up after reactivation).
+    An event loaded with no ``next_dispatch_at`` was dispatched already (this is a duplicate
+    task): its consumers' statuses, with nothing run or written."""
     now = now or timezone.now()
     if event.is_history or not event.merchant.is_active:
         return {}
+    if event.next_dispatch_at is None:
+        return dict(EventConsumerRun.objects.filter(event=event).values_list("consumer", "status"))
     wanted = (consumers or registry).consumers_for(event.type)
     outcome: dict[str, str] = {}
     retries: list[datetime] = []

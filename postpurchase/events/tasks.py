@@ -1,7 +1,8 @@
 """Celery entry points for the event log. Thin: load by id, call a service.
 
 An event with no ``next_dispatch_at`` has been dispatched already (or is history): a duplicate
-task, which the sweep enqueues when a backlog outlasts a lease, finds nothing to do.
+task, which the sweep enqueues when a backlog outlasts a lease, runs nothing (one event's task
+reports its consumers' statuses; a batch's skips it).
 """
 
 from __future__ import annotations
@@ -15,11 +16,7 @@ from postpurchase.tenancy.scoping import merchant_task
 
 @merchant_task(acks_late=True, name="postpurchase.events.tasks.event_dispatch")
 def event_dispatch_task(*, event_id: int, merchant_id: int) -> dict[str, str]:
-    event = (
-        Event.objects.filter(pk=event_id, next_dispatch_at__isnull=False)
-        .select_related("merchant")
-        .first()
-    )
+    event = Event.objects.filter(pk=event_id).select_related("merchant").first()
     if event is None:
         return {}
     return services.event_dispatch(event=event)

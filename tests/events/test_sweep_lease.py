@@ -287,3 +287,22 @@ def test_a_raw_insert_naming_the_older_columns_gets_the_dispatch_defaults(mercha
         0,
         None,
     )
+
+
+def test_a_duplicate_task_of_a_dispatched_event_reports_its_consumers_and_runs_nothing(
+    merchant_a, enqueued
+):
+    # given: an event dispatched by its first task
+    calls = []
+    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    with registry.temporarily("order.placed", "tests.once", lambda e: calls.append(e.pk)):
+        event_dispatch(event=event, now=T0 + MINUTE)
+
+        # when: a duplicate task (enqueued by the sweep behind a backlog) runs later
+        outcome = tasks.event_dispatch_task.run(event_id=event.pk, merchant_id=merchant_a.pk)
+
+    # then: the markers as the first pass left them (the apps' consumers and this test's)
+    assert outcome == {"journeys.engine": "done", "webhooks.fanout": "done", "tests.once": "done"}
+    assert calls == [event.pk]
+    event.refresh_from_db()
+    assert (event.dispatched_at, event.next_dispatch_at) == (T0 + MINUTE, None)
