@@ -8,7 +8,7 @@ import json
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from postpurchase.api.serializers import StrictBooleanField
+from postpurchase.api.serializers import StrictBooleanField, StrictCharField
 from webhooks.event_types import KNOWN_EVENT_TYPES
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -25,12 +25,12 @@ URL_HELP = (
 
 
 class WebhookEndpointInSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=2000, help_text=URL_HELP)
-    description = serializers.CharField(
+    url = StrictCharField(max_length=2000, help_text=URL_HELP)
+    description = StrictCharField(
         max_length=200, required=False, allow_blank=True, help_text="A note for your team."
     )
     event_types = serializers.ListField(
-        child=serializers.CharField(max_length=100), min_length=1, help_text=EVENT_TYPES_HELP
+        child=StrictCharField(max_length=100), min_length=1, help_text=EVENT_TYPES_HELP
     )
     enabled = StrictBooleanField(
         required=False,

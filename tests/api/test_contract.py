@@ -438,3 +438,16 @@ def test_a_date_sent_as_a_number_is_refused_as_the_schema_says(api_a):
             {"code": "value_error", "message": "must be an ISO 8601 date as text, e.g. 2026-03-01"}
         ]
     }
+
+
+def test_a_webhook_endpoint_description_is_json_text_only(api_a, monkeypatch):
+    from webhooks import destinations
+
+    monkeypatch.setattr(destinations, "resolve", lambda host, port: ["93.184.215.14"])
+    body = {"url": "https://example.com/hook", "event_types": ["order.placed"], "description": 0}
+
+    response = api_a.post("/api/v1/webhook-endpoints", body, format="json")
+
+    assert _errors(response) == {
+        "description": [{"code": "invalid", "message": "Not a valid string."}]
+    }
