@@ -30,7 +30,7 @@ def two_endpoints_at_most(settings):
 
 
 def test_a_merchant_at_its_endpoint_cap_is_refused_a_new_one_naming_the_field(
-    merchant_a, merchant_b, dns, two_endpoints_at_most
+    merchant_a, merchant_b, in_a, dns, two_endpoints_at_most
 ):
     # given: A has two endpoints, one of them disabled (it still counts: it can be re-enabled)
     for n in (1, 2):
