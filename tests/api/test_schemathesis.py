@@ -1,5 +1,8 @@
-"""Schemathesis against the live OpenAPI schema, in process over WSGI: whatever it sends, no
-answer is a 5xx and every answer matches the schema (status, content type, body)."""
+"""Schemathesis against the live OpenAPI schema, in process over WSGI, with every check it has:
+no 5xx, every answer as the schema says (status, content type, body, headers, Allow), data the
+schema allows is accepted and data it refuses is refused, a missing key is a 401, a method a path
+lacks is a 405. Every operation, a bounded number of derandomized examples: a CI run is
+repeatable and fast."""
 
 import pytest
 import schemathesis
@@ -7,29 +10,59 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
+from schemathesis.config import SchemathesisConfig
+
+from postpurchase.api.models import IdempotencyRecord
+from tests.conftest import client_for
+from webhooks import destinations
+
+# Statuses the API documents beyond schemathesis's defaults, and why.
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "seed": 11,
+        "generation": {
+            "deterministic": True,
+            # PostgreSQL text cannot hold NUL; the API refuses it in every string (400).
+            "allow-x00": False,
+        },
+        "checks": {
+            # Over the bulk limit (maxItems) is 413 too_large, as documented.
+            "negative_data_rejection": {
+                "expected-statuses": [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
+            },
+        },
+        "operations": [
+            {
+                # Commerce data is also checked against registries no JSON Schema carries (ISO
+                # 4217 codes and their minor units, IANA zones, numbering plans, Django's email
+                # rule), so a schema-valid body may still be a 400 naming the field at fault.
+                # Everything else (the shape, types, limits, required fields) is exact.
+                "include-name-regex": (
+                    "^(POST|PUT|PATCH) /api/v1/(customers|products|orders|shipments)"
+                ),
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "429"]
+                    }
+                },
+            },
+            {
+                # Not yet in the schema: event_types is "*" alone or lowercase dotted names
+                # (webhooks.event_types.event_types_clean); a 400 names event_types.
+                "include-name-regex": "^(POST|PATCH) /api/v1/webhook-endpoints",
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "429"]
+                    }
+                },
+            },
+        ],
+    }
+)
+schema = schemathesis.openapi.from_wsgi(
+    "/api/v1/schema/?format=json", get_wsgi_application(), config=CONFIG
 )
 
-from tests.conftest import client_for
-
-schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
-
-# What issue 3 asks: no 5xx, and every response as the schema says (status code, content type,
-# body, headers). Schemathesis's opinion checks (e.g. that an empty ?updated_since= be refused
-# rather than ignored) are left out.
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    response_headers_conformance,
-]
-# Fixed examples (derandomize) so a CI run is repeatable, and few enough for a fast suite.
 FUZZ = settings(
     max_examples=8,
     deadline=None,
@@ -51,8 +84,11 @@ def keep_test_connection():
 
 
 @pytest.fixture
-def auth_header(merchant_a, settings, keep_test_connection):
+def auth_header(merchant_a, settings, keep_test_connection, monkeypatch):
     settings.API_RATE_LIMIT = "100000/s"  # the fuzzer is not what the limit is for
+    # Webhook URLs are checked to resolve to public addresses; here every name is public (the
+    # documentation range of example.com), so the check runs without a network.
+    monkeypatch.setattr(destinations, "resolve", lambda host, port: ["93.184.215.14"])
     key = client_for(merchant_a)._credentials["HTTP_AUTHORIZATION"]
     return {"Authorization": key}
 
@@ -61,4 +97,6 @@ def auth_header(merchant_a, settings, keep_test_connection):
 @schema.parametrize()
 @FUZZ
 def test_api_conforms_to_its_schema(case, auth_header):
-    case.call_and_validate(headers=auth_header, checks=CHECKS)
+    # Each case is a new client's request: a key another generated case used is not reused.
+    IdempotencyRecord.unscoped.all().delete()
+    case.call_and_validate(headers=auth_header)
