@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
 from datetime import datetime, timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -53,9 +54,11 @@ def key_check(key: str) -> str:
     return key
 
 
-def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
-    """SHA-256 of the method, path and body. A JSON body is compared by content, so the same
-    object sent with other spacing or key order counts as the same request."""
+def request_fingerprint(*, method: str, path: str, body: bytes, query: str = "") -> str:
+    """SHA-256 of the method, path, query string and body. A JSON body is compared by content,
+    so the same object sent with other spacing or key order counts as the same request; the
+    query's parameters are compared in sorted order (``?draft=true`` changes what a request
+    does, so it is part of what the key stands for)."""
     try:
         canonical = json.dumps(
             json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False
@@ -63,7 +66,12 @@ def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
     except (ValueError, UnicodeDecodeError, RecursionError):
         canonical = body  # not JSON (or nested too deep to read): compared byte for byte
     digest = hashlib.sha256()
-    for part in (method.encode(), b"\n", path.encode(), b"\n", canonical):
+    parts = [method.encode(), b"\n", path.encode(), b"\n"]
+    if query:  # left out when empty, so records made before the query counted still match
+        parts += [b"?", urlencode(sorted(parse_qsl(query, keep_blank_values=True))).encode()]
+        parts.append(b"\n")
+    parts.append(canonical)
+    for part in parts:
         digest.update(part)
     return digest.hexdigest()
 

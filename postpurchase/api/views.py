@@ -71,7 +71,10 @@ class MerchantAPIView(APIView):
             method=request.method,
             path=request.path,
             fingerprint=idempotency.request_fingerprint(
-                method=request.method, path=request.path, body=request.body
+                method=request.method,
+                path=request.path,
+                query=request.META.get("QUERY_STRING", ""),
+                body=request.body,
             ),
             now=timezone.now(),
         )

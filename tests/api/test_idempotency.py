@@ -68,6 +68,30 @@ def test_the_same_key_on_another_endpoint_is_422(api_a):
     assert response.status_code == 422
 
 
+def test_the_same_key_with_another_query_string_is_422(api_a):
+    # given: the query is part of the request (?expand= changes the answer, ?draft= what runs)
+    first = post(api_a, order_payload(), "key-1")
+
+    # when
+    other_query = post(api_a, order_payload(), "key-1", url="/api/v1/orders?expand=shipments")
+
+    # then
+    assert first.status_code == 201
+    assert other_query.status_code == 422
+    assert other_query.json()["code"] == "idempotency_key_reused"
+
+
+def test_a_query_string_in_another_order_is_the_same_request(api_a):
+    url = "/api/v1/orders?expand=shipments&a=1"
+    first = post(api_a, order_payload(), "key-1", url=url)
+
+    again = post(api_a, order_payload(), "key-1", url="/api/v1/orders?a=1&expand=shipments")
+
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert Order.unscoped.count() == 1
+
+
 def test_an_error_response_is_replayed_too(api_a):
     bad = order_payload(total="-1")
     first = post(api_a, bad, "key-1")
