@@ -14,8 +14,8 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode
 from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
