@@ -23,11 +23,14 @@ def _email_patterns():
             continue
         seen.add((esp, inbound))
         if not inbound:
-            patterns.append(path(f"email/{esp}/", pattern.callback, name=f"email_{esp}"))
+            tracking = webhook_views.body_too_deep_is_400(pattern.callback)
+            patterns.append(path(f"email/{esp}/", tracking, name=f"email_{esp}"))
             patterns.append(
                 path(
                     f"email/{esp}/m/<slug:merchant_slug>/",
-                    csrf_exempt(webhook_views.email_report_for_merchant),
+                    csrf_exempt(
+                        webhook_views.body_too_deep_is_400(webhook_views.email_report_for_merchant)
+                    ),
                     {"esp": esp, "view_class": pattern.callback.view_class},
                     name=f"email_{esp}_merchant",
                 )
@@ -37,7 +40,8 @@ def _email_patterns():
         route = (
             rf"^email/{esp}/inbound(_mime)?/$" if esp == "mailgun" else rf"^email/{esp}/inbound/$"
         )
-        patterns.append(re_path(route, pattern.callback, name=f"email_{esp}_inbound"))
+        inbound_view = webhook_views.body_too_deep_is_400(pattern.callback)
+        patterns.append(re_path(route, inbound_view, name=f"email_{esp}_inbound"))
     return patterns
 
 

@@ -7,11 +7,18 @@ report or a reply means is in ``notifications.reports``."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+)
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -23,6 +30,24 @@ from postpurchase.tenancy.scoping import merchant_scope
 
 logger = logging.getLogger(__name__)
 TWIML = "application/xml"
+
+
+def body_too_deep_is_400(view):
+    """anymail's views parse the ESP's JSON themselves: a body nested too deeply for Python's
+    parser (100,000 ``[``) raises ``RecursionError``, which would be a 500. It is the sender's
+    error, so it answers 400, as the API's and the connectors' parsers do."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except RecursionError:
+            logger.warning(
+                "Refused a provider callback nested too deeply to parse: %s", request.path
+            )
+            return HttpResponseBadRequest("The body is nested too deeply to parse.")
+
+    return wrapped
 
 
 def email_tracking_received(sender, event, esp_name, **kwargs) -> None:

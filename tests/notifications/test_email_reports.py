@@ -16,6 +16,7 @@ from tests.notifications.test_provider_callbacks import (
     POSTMARK_TRACKING,
     SITE,
     WEBHOOK_SECRET,
+    basic_auth,
     postmark_delivery,
     postmark_post,
     sent,
@@ -174,3 +175,23 @@ def test_the_settings_page_shows_the_report_url_to_those_who_may_change_settings
     expected = f"https://{secret}@app.example/webhooks/email/postmark/m/{merchant.slug}/"
     assert expected in as_owner
     assert secret not in as_viewer
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["platform", "merchant"])
+def test_a_report_nested_too_deeply_to_parse_is_400_not_500(client, shop, own_postmark, own):
+    # given: the right secret, and a body Python's JSON parser cannot read (100,000 "[")
+    merchant, _ = shop
+    url = merchant_url(merchant) if own else reverse("notifications_webhooks:email_postmark")
+    secret = own_postmark.email_webhook_secret if own else WEBHOOK_SECRET
+
+    # when
+    response = client.post(
+        url,
+        data="[" * 100_000,
+        content_type="application/json",
+        headers={"Authorization": basic_auth(secret)},
+    )
+
+    # then
+    assert response.status_code == 400
+    assert Message.unscoped.count() == 0
