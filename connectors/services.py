@@ -187,7 +187,8 @@ def _reject_constant(name: str):
 def _parse_body(body: bytes) -> dict:
     try:
         data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: nested too deeply for Python's parser (100,000 "["): the sender's error
         raise _body_invalid("The body must be a JSON object.") from None
     if not isinstance(data, dict):
         raise _body_invalid("The body must be a JSON object.")

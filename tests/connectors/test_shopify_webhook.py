@@ -244,3 +244,18 @@ def test_the_previous_secret_verifies_until_its_grace_period_ends(client, connec
     # then
     assert (old.status_code, new.status_code, expired.status_code) == (200, 200, 401)
     assert InboundDelivery.unscoped.count() == 2
+
+
+def test_a_signed_body_nested_too_deeply_to_parse_is_400_and_nothing_is_stored(client, connected_a):
+    # given: correctly signed, but 100,000 "[" is past what Python's JSON parser can read
+    raw = b"[" * 100_000
+
+    # when
+    response = shopify_post(
+        client, "alpha", "orders/create", None, webhook_id="wh-1", secret=SHOPIFY_SECRET_A, raw=raw
+    )
+
+    # then
+    assert response.status_code == 400
+    assert response.json()["code"] == "body_invalid"
+    assert stored() == (0, 0, 0, 0)
