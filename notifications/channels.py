@@ -29,8 +29,9 @@ import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.utils.encoding import punycode
 from django.utils.module_loading import import_string
+
+from postpurchase.mail import message_id_domain
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +130,6 @@ def email_connection(channel_settings) -> tuple[Any, str]:
     if platform == "notifications.platform_email.PlatformEmailBackend":
         platform = settings.PLATFORM_EMAIL_BACKEND
     return get_connection(fail_silently=False), _provider_name(platform)
-
-
-def message_id_domain() -> str:
-    """The domain of our emails' Message-IDs: the host of ``SITE_URL`` (in ASCII)."""
-    return punycode(urlsplit(settings.SITE_URL).hostname or "localhost")
 
 
 def email_build(

@@ -10,6 +10,9 @@ class DashboardConfig(AppConfig):
 
     def ready(self):
         from postpurchase.dashboard.throttling import rate_parse
+        from postpurchase.mail import message_id_domain_install
+
+        message_id_domain_install()  # password resets name SITE_URL's host, not the machine's
 
         # A mistyped limit fails at start, not at the first sign-in.
         for name in (

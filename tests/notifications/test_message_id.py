@@ -118,3 +118,15 @@ def test_each_email_gets_its_own_message_id(settings):
     first, second = email_build(**fields), email_build(**fields)
     # then
     assert first.message()["Message-ID"] != second.message()["Message-ID"]
+
+
+def test_a_password_reset_email_has_a_message_id_on_the_sites_host(client, settings, owner_a):
+    # given: Django builds this one itself, with no Message-ID of ours
+    settings.SITE_URL = "https://app.example.com"
+
+    # when
+    response = client.post("/app/password-reset/", {"email": owner_a.email})
+
+    # then
+    assert response.status_code == 302
+    assert [domain_of(email) for email in mail.outbox] == ["app.example.com"]
