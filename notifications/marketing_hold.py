@@ -11,11 +11,20 @@ and topic checked again at the send. Transactional email and SMS are never held.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
 from django.db import transaction
 
-from notifications.models import Category, Channel, Message, MessageEvent, MessageStatus
+from notifications.models import (
+    Category,
+    Channel,
+    Message,
+    MessageEvent,
+    MessageStatus,
+    SendingPolicy,
+)
+from notifications.quiet_hours import next_opening
 from postpurchase.tenancy.models import Merchant
 
 HELD = "held_no_postal_address"
@@ -23,7 +32,9 @@ HELD_DETAIL = (
     "Held: marketing email needs your store's postal address (the law asks for it in every "
     "marketing email). It goes out once you set the address in Settings, Brand."
 )
-RELEASED_DETAIL = "The store's postal address is set: the held message goes out."
+RELEASED_DETAIL = (
+    "The store's postal address is set: the held message goes out (within your sending hours)."
+)
 BLANK = r"^\s*$"
 
 
@@ -48,28 +59,48 @@ def held_count(merchant: Merchant) -> int:
 
 def held_messages_release(*, now: datetime) -> int:
     """Make due every held message whose merchant has a postal address now; returns how many.
-    Each gets a timeline entry saying why it goes."""
+    Each goes at once, or at the next opening of the merchant's sending hours in its shopper's
+    zone where they apply to email, as it would have when written; and gets a timeline entry
+    saying why it goes."""
+    from notifications.outbox import sending_policy, shopper_zone  # the outbox imports us
+
     with transaction.atomic():
         released = list(
             Message.unscoped.select_for_update(skip_locked=True, of=("self",))
             .filter(status=MessageStatus.DEFERRED, reason=HELD, next_attempt_at__isnull=True)
             .exclude(merchant__postal_address__regex=BLANK)
-            .values_list("pk", "merchant_id")
+            .select_related("merchant", "customer")
         )
         if not released:
             return 0
-        Message.unscoped.filter(pk__in=[pk for pk, _ in released]).update(
-            next_attempt_at=now, detail=RELEASED_DETAIL, updated_at=now
-        )
+        policies: dict[int, SendingPolicy] = {}
+        by_due: dict[datetime, list[int]] = defaultdict(list)
+        for message in released:
+            merchant = message.merchant
+            if merchant.pk not in policies:
+                policies[merchant.pk] = sending_policy(merchant)
+            policy = policies[merchant.pk]
+            zone = shopper_zone(message.customer, merchant)
+            opening = None
+            if policy.quiet_hours_for_email:
+                opening = next_opening(now, zone, policy.send_from, policy.send_until)
+            by_due[opening or now].append(message.pk)
+        for due, pks in by_due.items():
+            Message.unscoped.filter(pk__in=pks).update(
+                next_attempt_at=due,
+                deferred_until=due if due > now else None,
+                detail=RELEASED_DETAIL,
+                updated_at=now,
+            )
         MessageEvent.unscoped.bulk_create(
             MessageEvent(
-                merchant_id=merchant_id,
-                message_id=pk,
+                merchant_id=message.merchant_id,
+                message_id=message.pk,
                 status=MessageStatus.DEFERRED,
                 reason="released",
                 detail=RELEASED_DETAIL,
                 occurred_at=now,
             )
-            for pk, merchant_id in released
+            for message in released
         )
     return len(released)

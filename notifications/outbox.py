@@ -194,7 +194,7 @@ def _fits(at: datetime, taken: list[datetime], window: timedelta, cap: int) -> b
     return sum(1 for t in taken if at - window < t < at + window) < cap
 
 
-def _zone(customer: Customer | None, merchant: Merchant) -> ZoneInfo:
+def shopper_zone(customer: Customer | None, merchant: Merchant) -> ZoneInfo:
     """The shopper's time zone, else the merchant's."""
     for name in (customer.timezone if customer is not None else "", merchant.timezone):
         if name:
@@ -314,9 +314,9 @@ def _load_known(
         if marketing
         else {}
     )
-    zones: dict[int | None, ZoneInfo] = {None: _zone(None, merchant)}
+    zones: dict[int | None, ZoneInfo] = {None: shopper_zone(None, merchant)}
     for customer in customers.values():
-        zones[customer.pk] = _zone(customer, merchant)
+        zones[customer.pk] = shopper_zone(customer, merchant)
     taken = _marketing_times(merchant, marketing, policy, now)
     return _Known(suppressed=suppressed, muted=muted, taken=taken, zones=zones)
 

@@ -4,7 +4,7 @@ a message that fails to render says which variable on which line, in the message
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.test import Client
@@ -13,7 +13,7 @@ from django.urls import reverse
 from notifications.dashboard_views.preview import preview_data, template_preview
 from notifications.delivery import messages_due_sweep
 from notifications.marketing_hold import HELD, HELD_DETAIL, RELEASED_DETAIL
-from notifications.models import Message, MessageEvent
+from notifications.models import Message, MessageEvent, SendingPolicy
 from notifications.services import message_send, message_template_save, message_template_send_test
 from tests.factories import CustomerFactory
 
@@ -132,6 +132,46 @@ def test_marketing_email_is_held_without_a_postal_address_and_goes_once_it_is_se
         ("deferred", HELD, HELD_DETAIL),
         ("deferred", "released", RELEASED_DETAIL),
     ]
+
+
+def test_a_held_message_released_at_night_waits_for_the_sending_hours(merchant_a):
+    # given: email keeps sending hours (08:00-21:00) and a held marketing email to a shopper
+    # in New York
+    merchant_a.postal_address = ""
+    merchant_a.save()
+    SendingPolicy.unscoped.update_or_create(
+        merchant=merchant_a,
+        defaults={"quiet_hours_for_email": True, "send_from": time(8), "send_until": time(21)},
+    )
+    template = save(merchant_a, category="marketing")
+    customer = CustomerFactory(
+        merchant=merchant_a, email_marketing_consent=True, timezone="America/New_York"
+    )
+    message = message_send(
+        merchant=merchant_a,
+        template=template,
+        customer=customer,
+        context={"customer": {"first_name": "Ada"}},
+        idempotency_key="promo-1",
+        now=T0,
+    )
+
+    # when the address is set and the sweep runs at 03:00 in New York (08:00 UTC)
+    merchant_a.postal_address = "1 Rue de la Paix\n75002 Paris"
+    merchant_a.save()
+    night = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
+    swept = messages_due_sweep(now=night)
+
+    # then it is not handed over; it is due at 08:00 New York time (13:00 UTC), and goes then
+    message.refresh_from_db()
+    opening = datetime(2026, 3, 5, 13, 0, tzinfo=UTC)
+    assert swept == []
+    assert (message.status, message.next_attempt_at, message.deferred_until) == (
+        "deferred",
+        opening,
+        opening,
+    )
+    assert messages_due_sweep(now=opening) == [message.pk]
 
 
 def test_transactional_email_is_never_held(merchant_a):
