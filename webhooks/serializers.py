@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from postpurchase.api.serializers import StrictBooleanField, StrictCharField
-from webhooks.event_types import KNOWN_EVENT_TYPES
+from webhooks.event_types import ALL, KNOWN_EVENT_TYPES, MAX_TYPES, TYPE_PATTERN
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 EVENT_TYPES_HELP = (
@@ -24,12 +24,32 @@ URL_HELP = (
 )
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            # Repeats count once (["*", "*"] is ["*"]), so neither list has a maximum length
+            # of items; at most MAX_TYPES distinct names.
+            {"type": "array", "items": {"type": "string", "enum": [ALL]}, "minItems": 1},
+            {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 100, "pattern": TYPE_PATTERN.pattern},
+                "minItems": 1,
+            },
+        ],
+        "description": f"{EVENT_TYPES_HELP} At most {MAX_TYPES} distinct types.",
+    }
+)
+class EventTypesField(serializers.ListField):
+    """``["*"]`` alone, or up to ``MAX_TYPES`` lowercase dotted names: the schema says what
+    ``event_types_clean`` enforces."""
+
+
 class WebhookEndpointInSerializer(serializers.Serializer):
     url = StrictCharField(max_length=2000, help_text=URL_HELP)
     description = StrictCharField(
         max_length=200, required=False, allow_blank=True, help_text="A note for your team."
     )
-    event_types = serializers.ListField(
+    event_types = EventTypesField(
         child=StrictCharField(max_length=100), min_length=1, help_text=EVENT_TYPES_HELP
     )
     enabled = StrictBooleanField(

@@ -451,3 +451,17 @@ def test_a_webhook_endpoint_description_is_json_text_only(api_a, monkeypatch):
     assert _errors(response) == {
         "description": [{"code": "invalid", "message": "Not a valid string."}]
     }
+
+
+def test_the_schema_says_event_types_is_star_alone_or_dotted_names(schema):
+    # given
+    operation = schema["paths"]["/api/v1/webhook-endpoints"]["post"]
+
+    # when
+    event_types = _component(schema, operation)["properties"]["event_types"]
+
+    # then: what webhooks.event_types.event_types_clean enforces
+    assert [choice["items"] for choice in event_types["oneOf"]] == [
+        {"type": "string", "enum": ["*"]},
+        {"type": "string", "maxLength": 100, "pattern": r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"},
+    ]
