@@ -20,6 +20,7 @@ whole batch of messages as one job, so a batch costs one round trip, not one per
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -95,11 +96,13 @@ class RenderPool:
         """``function(*args)`` in a render process; ``RenderWallHit`` when it died or hung."""
         executor = self._current()
         try:
-            future = executor.submit(function, *args)
+            with _children_allowed():  # the executor starts its processes in submit
+                future = executor.submit(function, *args)
         except (BrokenProcessPool, RuntimeError):  # broken by another call meanwhile
             self._discard(executor)
             executor = self._current()
-            future = executor.submit(function, *args)
+            with _children_allowed():
+                future = executor.submit(function, *args)
         try:
             result, peak = future.result(timeout=timeout)
         except (BrokenProcessPool, FutureTimeout):
@@ -148,6 +151,28 @@ class RenderPool:
                 if attempt:
                     return [[self.stopped().problem] for _ in sources]
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def _children_allowed():
+    """Let a daemonic process start render processes.
+
+    Celery's prefork pool runs tasks in daemonic processes, and multiprocessing refuses to
+    start a child from one ("daemonic processes are not allowed to have children"): a daemon
+    is stopped with its parent, and its children would be left behind. Render processes die
+    with the process they serve (``PR_SET_PDEATHSIG``, ``render_worker.start``), so that
+    reason does not hold for them; the flag is lifted while the executor starts them and put
+    back at once. Every send from a Celery worker renders through here."""
+    config = multiprocessing.current_process()._config
+    daemon = config.get("daemon")
+    config["daemon"] = False
+    try:
+        yield
+    finally:
+        if daemon is None:
+            config.pop("daemon", None)
+        else:
+            config["daemon"] = daemon
 
 
 _pools: dict[str, RenderPool] = {}

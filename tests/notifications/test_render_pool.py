@@ -2,6 +2,7 @@
 the security review's payloads are refused with the render process's memory bounded, a
 process that dies is replaced, and nothing renders where no deadline can be armed."""
 
+import multiprocessing
 import threading
 
 import pytest
@@ -199,3 +200,33 @@ def test_a_save_with_the_reviews_payload_is_refused_naming_the_field(merchant_a)
         "most 100 characters"
     )
     assert MessageTemplate.unscoped.filter(merchant=merchant_a).count() == 0
+
+
+def _render_in_this_process(pipe) -> None:
+    made = RenderPool(workers=1, memory_mb=256, cpu_seconds=1)
+    try:
+        [result] = made.render([one("subject", "Hi {{ customer.first_name }}")])
+        pipe.send(str(result) if isinstance(result, RenderError) else result)
+    except Exception as error:
+        pipe.send(f"{type(error).__name__}: {error}")
+    finally:
+        if made._executor is not None:
+            made._executor.shutdown(wait=True)
+
+
+def test_a_daemonic_process_renders_as_a_celery_prefork_child_does():
+    # given: Celery's prefork pool runs tasks in daemonic processes, which multiprocessing
+    # forbids to start children of their own
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_render_in_this_process, args=(theirs,), daemon=True)
+
+    # when the daemonic process renders through a render pool of its own
+    child.start()
+    answered = ours.poll(60)
+    child.join(60)
+
+    # then it renders, and its daemon flag is as it was
+    assert answered
+    assert ours.recv() == ["Hi Ada"]
+    assert child.exitcode == 0
