@@ -164,11 +164,18 @@ def _children_allowed():
     reason does not hold for them; the flag is lifted while the executor starts them and put
     back at once. Every send from a Celery worker renders through here."""
     config = multiprocessing.current_process()._config
-    daemon = config.get("daemon")
+    daemon, authkey = config.get("daemon"), config.get("authkey")
     config["daemon"] = False
+    if authkey is not None:
+        # Celery's pool (billiard) gives its processes a key of its own type, which refuses to
+        # be pickled into a process multiprocessing spawns; the children get the same bytes.
+        config["authkey"] = multiprocessing.process.AuthenticationString(bytes(authkey))
     try:
         yield
     finally:
+        config["authkey"] = authkey
+        if authkey is None:
+            config.pop("authkey", None)
         if daemon is None:
             config.pop("daemon", None)
         else:

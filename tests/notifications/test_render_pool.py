@@ -5,6 +5,7 @@ process that dies is replaced, and nothing renders where no deadline can be arme
 import multiprocessing
 import threading
 
+import billiard
 import pytest
 
 from notifications import sandbox
@@ -214,11 +215,12 @@ def _render_in_this_process(pipe) -> None:
             made._executor.shutdown(wait=True)
 
 
-def test_a_daemonic_process_renders_as_a_celery_prefork_child_does():
-    # given: Celery's prefork pool runs tasks in daemonic processes, which multiprocessing
-    # forbids to start children of their own
-    context = multiprocessing.get_context("fork")
-    ours, theirs = context.Pipe()
+@pytest.mark.parametrize("maker", ["multiprocessing", "billiard"])
+def test_a_daemonic_process_renders_as_a_celery_prefork_child_does(maker):
+    # given: Celery's prefork pool runs tasks in daemonic billiard processes, which
+    # multiprocessing forbids to start children of their own, and whose key it cannot pickle
+    context = multiprocessing.get_context("fork") if maker == "multiprocessing" else billiard
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
     child = context.Process(target=_render_in_this_process, args=(theirs,), daemon=True)
 
     # when the daemonic process renders through a render pool of its own
