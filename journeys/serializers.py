@@ -16,8 +16,8 @@ from rest_framework import serializers
 
 from journeys.models import Journey, JourneyStatus, JourneyVersion
 from journeys.schema import EventType
-from orders.schemas import AwareDatetime, ExternalId, _no_nul
 from postpurchase.api.serializers import CachedModelSerializer
+from postpurchase.validation import AwareDatetime, ExternalId, no_nul
 
 DEFINITION_HELP = (
     "The journey's definition: trigger, entry rules, exit events, goal, holdout and the graph "
@@ -202,7 +202,7 @@ class SimulationSerializer(serializers.Serializer):
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    _nul = field_validator("*")(classmethod(lambda cls, value: _no_nul(value)))
+    _nul = field_validator("*")(classmethod(lambda cls, value: no_nul(value)))
 
 
 class SimulatedEventIn(_In):

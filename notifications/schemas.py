@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from notifications.models import Category, Channel, Kind
-from orders.schemas import _no_nul
+from postpurchase.validation import no_nul
 
 Locale = Annotated[str, Field(max_length=16, pattern=r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
 EMAIL_PARTS = ("subject", "preheader", "html_body", "text_body")
@@ -31,7 +31,7 @@ class VariantIn(BaseModel):
     text_body: Annotated[str, Field(max_length=50_000)] = ""
     sms_body: Annotated[str, Field(max_length=2000)] = ""
 
-    _nul = field_validator("*")(classmethod(lambda cls, value: _no_nul(value)))
+    _nul = field_validator("*")(classmethod(lambda cls, value: no_nul(value)))
 
 
 class MessageTemplateIn(BaseModel):
@@ -45,7 +45,7 @@ class MessageTemplateIn(BaseModel):
     default_locale: Locale = "en"
     variants: Annotated[list[VariantIn], Field(min_length=1, max_length=50)]
 
-    _nul = field_validator("*")(classmethod(lambda cls, value: _no_nul(value)))
+    _nul = field_validator("*")(classmethod(lambda cls, value: no_nul(value)))
 
     @field_validator("name")
     @classmethod

@@ -7,14 +7,11 @@ phone numbers (the merchant's country).
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -26,16 +23,20 @@ from pydantic import (
 
 from orders.models import FinancialStatus, FulfillmentStatus, ShipmentStatus
 from postpurchase.validation import (
+    AwareDatetime,
+    ExternalId,
+    Text,
+    TextDate,
+    Url,
     check_currency,
     check_email,
     check_money,
+    check_raw,
     check_timezone,
+    no_nul,
     to_e164,
 )
 
-ExternalId = Annotated[str, Field(min_length=1, max_length=255)]
-Text = Annotated[str, Field(max_length=255)]
-Url = Annotated[str, Field(max_length=500, pattern=r"^(https?://\S+)?$")]
 # The database column is (14, 3): at most 11 digits before the point and 3 after it.
 Money = Annotated[
     Decimal,
@@ -55,83 +56,14 @@ Money = Annotated[
 RAW_PAYLOAD_LIMIT = 16_384  # characters of JSON kept from a carrier's raw checkpoint
 
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("must include a UTC offset, e.g. 2026-03-01T12:00:00Z")
-    if value is not None and not EARLIEST <= value < LATEST:
-        raise ValueError("must be between the years 1900 and 2199")
-    # In UTC: PostgreSQL refuses offsets beyond ±15:59, which Python accepts up to ±23:59.
-    return value.astimezone(UTC) if value is not None else None
-
-
-# The schema says what _aware enforces: an ISO 8601 time with its offset, in the years 1900-2199.
-DATETIME_SCHEMA = {
-    "type": "string",
-    "format": "date-time",
-    "pattern": r"^(19|2[01])[0-9]{2}-.*([Zz]|[+-][0-9]{2}:?[0-9]{2})$",
-    "description": "ISO 8601 with a UTC offset, between the years 1900 and 2199.",
-}
-
-
-def _text_or_datetime(value: object) -> object:
-    """A time is sent as ISO 8601 text (or given as a datetime by our own code): pydantic would
-    also read a number as seconds since 1970, which the schema does not offer."""
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 time as text, e.g. 2026-03-01T12:00:00Z")
-    return value
-
-
-def _text_or_date(value: object) -> object:
-    """A date is sent as ISO 8601 text, e.g. 2026-03-01 (pydantic would also read a number)."""
-    if not isinstance(value, str | date):
-        raise ValueError("must be an ISO 8601 date as text, e.g. 2026-03-01")
-    return value
-
-
-TextDate = Annotated[date, BeforeValidator(_text_or_date)]
-AwareDatetime = Annotated[
-    datetime,
-    BeforeValidator(_text_or_datetime),
-    AfterValidator(_aware),
-    WithJsonSchema(DATETIME_SCHEMA, mode="serialization"),
-]
-
-
 def _error(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
-
-
-def _no_nul(value: object) -> object:
-    """PostgreSQL text cannot hold NUL characters; refuse them in any string, at any depth
-    (walked without recursion, so a deeply nested payload cannot exhaust the stack)."""
-    if type(value) is str:  # the common case first: this runs for every field of every payload
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-    if not isinstance(value, list | tuple | dict | str):
-        return value  # numbers, dates, booleans, None, nested payloads (checked on their own)
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise ValueError("must not contain NUL characters")
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-    return value
 
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    _nul = field_validator("*")(classmethod(lambda cls, value: _no_nul(value)))
+    _nul = field_validator("*")(classmethod(lambda cls, value: no_nul(value)))
 
     def cross_field_errors(self) -> dict[str, list[dict[str, str]]]:
         """Errors that need more than one field to find, keyed by the field at fault."""
@@ -306,7 +238,7 @@ class CheckpointIn(_Payload):
     @field_validator("raw")
     @classmethod
     def _raw_size(cls, value: dict) -> dict:
-        _check_raw(value)
+        check_raw(value)
         try:
             dumped = json.dumps(value, default=str, allow_nan=False, ensure_ascii=False)
             dumped.encode("utf-8")
@@ -317,22 +249,6 @@ class CheckpointIn(_Payload):
         if len(dumped) > RAW_PAYLOAD_LIMIT:
             raise ValueError(f"must be at most {RAW_PAYLOAD_LIMIT} characters as JSON")
         return value
-
-
-RAW_DEPTH_LIMIT = 32
-
-
-def _check_raw(value: object) -> None:
-    """Walk a carrier's raw payload without recursion, refusing deep nesting."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > RAW_DEPTH_LIMIT:
-            raise ValueError(f"must be nested at most {RAW_DEPTH_LIMIT} levels deep")
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend((child, depth + 1) for child in item)
 
 
 class ShipmentLineIn(_Payload):
