@@ -7,3 +7,9 @@ class ConnectorsConfig(AppConfig):
 
     name = "connectors"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from connectors.privacy import inbound_erase, inbound_prepare
+        from orders.privacy import privacy_parts
+
+        privacy_parts.register("connectors", eraser=inbound_erase, prepare=inbound_prepare)

@@ -1,24 +1,28 @@
-"""Privacy requests from the store (Shopify's mandatory compliance topics).
+"""Shopify's three privacy topics, translated into the platform's erasure and export
+(``orders.privacy``, which asks every app for its part), and the connectors app's own part.
 
-- ``customers/data_request``: an export of everything we hold on the customer (the customer,
-  their orders with lines and shipments, their events), kept on a ``PrivacyRequest`` for the
-  merchant to download and hand over.
-- ``customers/redact``: the customer's personal data is erased (contact details, names,
-  birthday, consents, the same in their events' payloads, their parcels' carrier scans and the
-  webhook bodies we kept), while the anonymous rows and money figures stay for analytics.
-  Deliveries about them still waiting to be processed are processed first, so their figures
-  are not lost, then erased like the rest. A ``customer.redacted`` event is recorded; no other
-  part of the platform acts on it yet (see docs/integrations.md for what is kept).
+- ``customers/data_request``: an export of everything every app holds on the customer (the
+  customer, their orders with lines and shipments, their events, the messages sent to them,
+  their journeys…), kept on a ``PrivacyRequest`` for the merchant to download and hand over.
+- ``customers/redact``: the customer is erased in every app (``customers_erase``), with the
+  orders the request names and the store's id and email it gives (rows we hold under no
+  customer). Deliveries about them still waiting to be processed are processed first, so their
+  figures are not lost, then their bodies are dropped like the rest.
 - ``shop/redact``: every customer that came from Shopify is erased that way, every Shopify and
   tracking body we kept is dropped, and the Shopify connection is switched off (its secrets
   are deleted). Customers known only through other channels (the API, imports) are kept.
+
+The connectors part (registered in ``ConnectorsConfig.ready``) drops the bodies of the inbound
+webhooks about the person (Shopify's, and the carriers' about their parcels) and any export made
+for them; its ``prepare`` hook first processes those still waiting. The request being handled is
+never among them: a ``customers/redact`` delivery keeps the store's ids only, as the record of
+the request.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KT
@@ -32,57 +36,24 @@ from connectors.models import (
     PrivacyRequestKind,
 )
 from connectors.shopify import FULFILLMENT_TOPICS, ORDER_TOPICS, REFUND_TOPIC
-from orders.models import Customer, Order, Shipment, TrackingEvent
-from postpurchase.events.models import Event
+from orders.erasure import tracking_scans_erase
+from orders.models import Customer, Order, Shipment
+from orders.privacy import (
+    PrivacyTarget,
+    customers_erase,
+    customers_export,
+    export_counts,
+    privacy_target,
+)
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
-from postpurchase.validation import check_email, money_str, to_e164
+from postpurchase.validation import check_email, to_e164
 
-REDACTED = "[redacted]"
 REDACTED_BODY = {"redacted": True}
-# Keys whose values are personal wherever they appear in a payload we keep.
-PII_KEYS = frozenset(
-    {
-        "email",
-        "phone",
-        "first_name",
-        "last_name",
-        "name",
-        "full_name",
-        "birthday",
-        "address",
-        "address1",
-        "address2",
-        "billing_address",
-        "shipping_address",
-        "zip",
-        "postcode",
-        "browser_ip",
-        "ip",
-        "ip_address",
-    }
-)
-ERASED_CUSTOMER = {
-    "email": "",
-    "phone": "",
-    "first_name": "",
-    "last_name": "",
-    "timezone": "",
-    "locale": "",
-    "birthday": None,
-    "tags": [],
-    "email_marketing_consent": False,
-    "email_consent_updated_at": None,
-    "email_consent_source": "",
-    "sms_marketing_consent": False,
-    "sms_consent_updated_at": None,
-    "sms_consent_source": "",
-}
 BATCH = 500
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
+SOURCE = "shopify"
+# A customers/redact delivery, once handled, holds the store's ids only: the request's record.
+KEPT_TOPICS = ("customers/redact", "shop/redact")
 
 
 def _requested_customer(merchant: Merchant, body: dict) -> dict[str, str]:
@@ -115,173 +86,7 @@ def _order_ids(body: dict, key: str) -> list[str]:
     return [str(v) for v in values if v not in (None, "")] if isinstance(values, list) else []
 
 
-# --- export -----------------------------------------------------------------------------------
-
-
-def _customer_export(customer: Customer, currency: str) -> dict[str, Any]:
-    return {
-        "external_id": customer.external_id,
-        "email": customer.email,
-        "phone": customer.phone,
-        "first_name": customer.first_name,
-        "last_name": customer.last_name,
-        "timezone": customer.timezone,
-        "locale": customer.locale,
-        "birthday": _iso(customer.birthday),
-        "tags": customer.tags,
-        "email_marketing_consent": customer.email_marketing_consent,
-        "email_consent_updated_at": _iso(customer.email_consent_updated_at),
-        "email_consent_source": customer.email_consent_source,
-        "sms_marketing_consent": customer.sms_marketing_consent,
-        "sms_consent_updated_at": _iso(customer.sms_consent_updated_at),
-        "sms_consent_source": customer.sms_consent_source,
-        "orders_count": customer.orders_count,
-        "total_spent": money_str(customer.total_spent, currency),
-        "first_order_at": _iso(customer.first_order_at),
-        "last_order_at": _iso(customer.last_order_at),
-        "created_at": _iso(customer.created_at),
-    }
-
-
-def _shipment_export(shipment) -> dict[str, Any]:
-    return {
-        "external_id": shipment.external_id,
-        "carrier": shipment.carrier,
-        "tracking_number": shipment.tracking_number,
-        "tracking_url": shipment.tracking_url,
-        "status": shipment.status,
-        "estimated_delivery": _iso(shipment.estimated_delivery),
-        "shipped_at": _iso(shipment.shipped_at),
-        "delivered_at": _iso(shipment.delivered_at),
-        "tracking_events": [
-            {
-                "status": event.status,
-                "description": event.description,
-                "location": event.location,
-                "occurred_at": _iso(event.occurred_at),
-            }
-            for event in sorted(shipment.tracking_events.all(), key=lambda e: e.occurred_at)
-        ],
-    }
-
-
-def _order_export(order: Order) -> dict[str, Any]:
-    def money(value) -> str:
-        return money_str(value, order.currency)
-
-    return {
-        "external_id": order.external_id,
-        "number": order.number,
-        "placed_at": _iso(order.placed_at),
-        "currency": order.currency,
-        **{name: money(getattr(order, name)) for name in ("subtotal", "discount", "shipping")},
-        "tax": money(order.tax),
-        "total": money(order.total),
-        "financial_status": order.financial_status,
-        "fulfillment_status": order.fulfillment_status,
-        "cancelled_at": _iso(order.cancelled_at),
-        "lines": [
-            {
-                "external_id": line.external_id,
-                "title": line.title,
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "unit_price": money(line.unit_price),
-                "discount": money(line.discount),
-            }
-            for line in order.lines.all()
-        ],
-        "shipments": [_shipment_export(shipment) for shipment in order.shipments.all()],
-    }
-
-
-def customer_data_export(
-    *, merchant: Merchant, customers: list[Customer], order_external_ids: list[str]
-) -> dict[str, Any]:
-    """Everything we hold on these customers, as JSON-ready data."""
-    orders = (
-        Order.unscoped.filter(merchant=merchant)
-        .filter(Q(customer__in=customers) | Q(external_id__in=order_external_ids))
-        .prefetch_related("lines", "shipments__tracking_events")
-        .order_by("placed_at", "id")
-    )
-    events = Event.unscoped.filter(merchant=merchant, customer__in=customers).order_by(
-        "occurred_at", "id"
-    )
-    return {
-        "merchant": {"name": merchant.name, "slug": merchant.slug},
-        "customers": [_customer_export(c, merchant.currency) for c in customers],
-        "orders": [_order_export(order) for order in orders],
-        "events": [
-            {
-                "type": event.type,
-                "occurred_at": _iso(event.occurred_at),
-                "source": event.source,
-                "payload": event.payload,
-            }
-            for event in events
-        ],
-    }
-
-
-# --- erasure ----------------------------------------------------------------------------------
-
-
-def _scrub(value: Any, *, contains: frozenset[str], equals: frozenset[str]) -> Any:
-    """``value`` with every personal value replaced: any value under a personal key, and any
-    string holding one of the customer's contact details or equal to one of their names."""
-    if isinstance(value, dict):
-        return {
-            key: REDACTED
-            if str(key).lower() in PII_KEYS and value[key] not in (None, "", [], {})
-            else _scrub(value[key], contains=contains, equals=equals)
-            for key in value
-        }
-    if isinstance(value, list):
-        return [_scrub(item, contains=contains, equals=equals) for item in value]
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in equals or any(needle in lowered for needle in contains):
-            return REDACTED
-    return value
-
-
-def _events_scrub(events: QuerySet[Event], *, contains, equals) -> int:
-    changed: list[Event] = []
-    count = 0
-    for event in events.only("id", "payload").iterator(chunk_size=BATCH):
-        payload = _scrub(event.payload, contains=contains, equals=equals)
-        if payload != event.payload:
-            event.payload = payload
-            changed.append(event)
-        if len(changed) >= BATCH:
-            count += Event.unscoped.bulk_update(changed, ["payload"])
-            changed = []
-    if changed:
-        count += Event.unscoped.bulk_update(changed, ["payload"])
-    return count
-
-
-def _tracking_scrub(merchant: Merchant, orders: QuerySet[Order]) -> int:
-    """Empty the carrier scans of these orders' parcels (what the carrier sent us, a
-    description such as "signed by …" and a location that may be the shopper's address); the
-    statuses and times stay. Returns how many scans changed.
-
-    Scans of one parcel with the same time and status differ only by their description, so
-    once it is blank they are one scan: the later copies go first (a unique constraint)."""
-    shipments = Shipment.unscoped.filter(merchant=merchant, order__in=orders)
-    scans = TrackingEvent.unscoped.filter(merchant=merchant, shipment__in=shipments)
-    earlier_twin = TrackingEvent.unscoped.filter(
-        shipment=OuterRef("shipment"),
-        occurred_at=OuterRef("occurred_at"),
-        status=OuterRef("status"),
-        pk__lt=OuterRef("pk"),
-    )
-    merged = scans.filter(Exists(earlier_twin)).delete()[1].get(TrackingEvent._meta.label, 0)
-    changed = scans.exclude(raw={}, description="", location="").update(
-        raw={}, description="", location=""
-    )
-    return merged + changed
+# --- the connectors part of an erasure -------------------------------------------------------
 
 
 # What a privacy request processes before it erases: deliveries that only carry figures.
@@ -324,110 +129,57 @@ def _deliveries_erase(deliveries: QuerySet[InboundDelivery]) -> int:
         next_attempt_at=None,
         last_error="Erased by a privacy request before it was processed.",
     )
-    return deliveries.update(body=REDACTED_BODY)
+    return deliveries.exclude(body=REDACTED_BODY).update(body=REDACTED_BODY)
 
 
-def _deliveries_about(external_ids: set[str], emails: set[str], order_external_ids: list[str]) -> Q:
+def _deliveries_about(target: PrivacyTarget) -> Q:
     about = Q(pk__in=[])
-    for external_id in external_ids:
+    for external_id in sorted(target.external_ids):
         about |= Q(body__customer__id=external_id)
         if external_id.isdigit():
             about |= Q(body__customer__id=int(external_id))
-    for email in emails:
+    for email in sorted(target.emails):
         about |= Q(body__email__iexact=email) | Q(body__customer__email__iexact=email)
-    for external_id in order_external_ids:
+    for external_id in sorted(target.order_external_ids):
         key = int(external_id) if external_id.isdigit() else external_id
         about |= Q(topic__in=ORDER_TOPICS, body__id=key) | Q(body__order_id=key)
     return about
 
 
-def _orders_of(merchant: Merchant, customers: list[Customer], order_external_ids: list[str]):
-    return Order.unscoped.filter(merchant=merchant).filter(
-        Q(customer_id__in=[customer.pk for customer in customers])
-        | Q(external_id__in=order_external_ids)
-    )
-
-
-def _deliveries_of(
-    merchant: Merchant,
-    customers: list[Customer],
-    order_external_ids: list[str],
-    requested: dict[str, str],
-    request_delivery: InboundDelivery | None,
-) -> QuerySet[InboundDelivery]:
-    """The Shopify deliveries about these customers, the customer the request names, their
-    orders and the orders named; and the tracking deliveries about those orders' parcels."""
-    orders = _orders_of(merchant, customers, order_external_ids)
-    order_external_ids = sorted(
-        set(order_external_ids) | set(orders.values_list("external_id", flat=True))
-    )
-    external_ids = {c.external_id for c in customers if c.external_id} | {requested.get("id", "")}
-    emails = {c.email for c in customers if c.email} | {requested.get("email", "")}
+def _deliveries_of(merchant: Merchant, target: PrivacyTarget) -> QuerySet[InboundDelivery]:
+    """The Shopify deliveries about the person (by the store's id or email), their orders and
+    the orders named; and the tracking deliveries about those orders' parcels."""
     numbers = list(
-        Shipment.unscoped.filter(merchant=merchant, order__in=orders)
+        Shipment.unscoped.filter(merchant=merchant, order_id__in=target.order_ids)
         .exclude(tracking_number="")
         .order_by()
         .values_list("tracking_number", flat=True)
         .distinct()
     )
-    shopify = Q(source=DeliverySource.SHOPIFY) & _deliveries_about(
-        external_ids - {""}, emails - {""}, order_external_ids
-    )
+    shopify = Q(source=DeliverySource.SHOPIFY) & _deliveries_about(target)
     tracking = Q(source=DeliverySource.TRACKING, body__tracking_number__in=numbers)
     return (
         InboundDelivery.unscoped.filter(merchant=merchant)
         .filter(shopify | tracking)
-        .exclude(pk=request_delivery.pk if request_delivery else None)
+        .exclude(source=DeliverySource.SHOPIFY, topic__in=KEPT_TOPICS)
     )
 
 
-def customers_redact(
-    *,
-    merchant: Merchant,
-    customers: list[Customer],
-    order_external_ids: list[str],
-    now: datetime,
-    request_delivery: InboundDelivery | None = None,
-    requested: dict[str, str] | None = None,
-    deliveries: bool = True,
-) -> dict[str, int]:
-    """Erase these customers' personal data; orders, lines, totals and events stay, anonymous.
-    Their parcels' carrier scans are emptied, and the webhook bodies about them (Shopify's and
-    the carriers') are dropped too, unless ``deliveries`` is false: the caller drops them all;
-    ``request_delivery``, the request being processed, is left to its caller; ``requested`` is
-    the store's id and email of the person, for rows we hold under no customer."""
-    ids = [customer.pk for customer in customers]
-    contains = frozenset(v.lower() for c in customers for v in (c.email, c.phone) if v)
-    equals = frozenset(
-        v.lower() for c in customers for v in (c.first_name, c.last_name, c.full_name) if v
-    )
-    erased = 0
-    if deliveries:
-        about = _deliveries_of(
-            merchant, customers, order_external_ids, requested or {}, request_delivery
-        )
-        erased = _deliveries_erase(about)
-    scans = _tracking_scrub(merchant, _orders_of(merchant, customers, order_external_ids))
-    summary = {
-        "customers": len(ids),
-        "events": _events_scrub(
-            Event.unscoped.filter(merchant=merchant, customer_id__in=ids),
-            contains=contains,
-            equals=equals,
-        ),
-        "tracking_events": scans,
-        "deliveries": erased,
-    }
-    Customer.unscoped.filter(merchant=merchant, pk__in=ids).update(
-        **ERASED_CUSTOMER, updated_at=now
-    )
-    external_ids = [c.external_id for c in customers if c.external_id]
+def inbound_prepare(*, merchant: Merchant, target: PrivacyTarget, now: datetime) -> None:
+    """Before anything is erased: the webhooks about the person still waiting are applied."""
+    _waiting_process(merchant, _deliveries_of(merchant, target), now)
+
+
+def inbound_erase(*, merchant: Merchant, target: PrivacyTarget, now: datetime) -> dict[str, int]:
+    """The connectors part's eraser: the inbound bodies about the person, and the exports made
+    for them (by the store's customer id)."""
+    erased = _deliveries_erase(_deliveries_of(merchant, target))
     PrivacyRequest.unscoped.filter(
         merchant=merchant,
         kind=PrivacyRequestKind.DATA_REQUEST,
-        customer_external_id__in=external_ids,
-    ).update(export=None)
-    return summary
+        customer_external_id__in=sorted(target.external_ids),
+    ).exclude(export=None).update(export=None)
+    return {"deliveries": erased}
 
 
 # --- the three topics -------------------------------------------------------------------------
@@ -441,17 +193,30 @@ def _request_save(merchant: Merchant, delivery: InboundDelivery, kind: str, **va
     )[0]
 
 
+def _request_target(
+    merchant: Merchant, customers: list[Customer], wanted: dict[str, str], orders: list[str]
+) -> PrivacyTarget:
+    return privacy_target(
+        merchant=merchant,
+        customers=customers,
+        order_external_ids=orders,
+        external_ids=[wanted["id"]],
+        emails=[wanted["email"]],
+    )
+
+
 def privacy_data_request_handle(
     *, merchant: Merchant, delivery: InboundDelivery, now: datetime
 ) -> str:
     body = delivery.body
     wanted = _requested_customer(merchant, body)
     customers = list(customers_matching(merchant=merchant, customer=wanted))
-    export = customer_data_export(
+    target = privacy_target(
         merchant=merchant,
         customers=customers,
         order_external_ids=_order_ids(body, "orders_requested"),
     )
+    export = customers_export(merchant=merchant, customers=customers, target=target)
     data_request = body.get("data_request") if isinstance(body.get("data_request"), dict) else {}
     _request_save(
         merchant,
@@ -460,7 +225,7 @@ def privacy_data_request_handle(
         external_id=str(data_request.get("id") or "")[:255],
         customer_external_id=wanted["id"][:255],
         export=export,
-        summary={key: len(export[key]) for key in ("customers", "orders", "events")},
+        summary=export_counts(export),
         completed_at=now,
     )
     return f"Export ready: {len(customers)} customer(s), {len(export['orders'])} order(s)."
@@ -473,33 +238,19 @@ def privacy_customer_redact_handle(
     wanted = _requested_customer(merchant, body)
     orders = _order_ids(body, "orders_to_redact")
     customers = list(customers_matching(merchant=merchant, customer=wanted))
-    _waiting_process(merchant, _deliveries_of(merchant, customers, orders, wanted, delivery), now)
+    inbound_prepare(
+        merchant=merchant, target=_request_target(merchant, customers, wanted, orders), now=now
+    )
     # Processing may have brought the person in under a row we did not hold before.
     customers = list(customers_matching(merchant=merchant, customer=wanted))
-    summary = customers_redact(
+    summary = customers_erase(
         merchant=merchant,
         customers=customers,
-        order_external_ids=orders,
         now=now,
-        request_delivery=delivery,
-        requested=wanted,
+        source=SOURCE,
+        target=_request_target(merchant, customers, wanted, orders),
+        request_id=str(delivery.pk),
     )
-    if wanted["id"]:  # an export made for this store customer, even if we held nobody
-        PrivacyRequest.unscoped.filter(
-            merchant=merchant,
-            kind=PrivacyRequestKind.DATA_REQUEST,
-            customer_external_id=wanted["id"],
-        ).update(export=None)
-    for customer in customers:
-        event_record(
-            merchant=merchant,
-            type="customer.redacted",
-            customer=customer,
-            payload={"customer_id": customer.pk},
-            dedupe_key=f"customer.redacted:{customer.pk}:{delivery.pk}",
-            source="shopify",
-            now=now,
-        )
     _request_save(
         merchant,
         delivery,
@@ -514,7 +265,7 @@ def privacy_customer_redact_handle(
         "customer": {"id": wanted["id"] or None},
         "orders_to_redact": body.get("orders_to_redact") or [],
     }
-    return f"Erased {summary['customers']} customer(s)."
+    return f"Erased {len(customers)} customer(s)."
 
 
 def shopify_customers(*, merchant: Merchant) -> QuerySet[Customer]:
@@ -544,22 +295,25 @@ def privacy_shop_redact_handle(
         merchant=merchant, source__in=[DeliverySource.SHOPIFY, DeliverySource.TRACKING]
     ).exclude(pk=delivery.pk)
     _waiting_process(merchant, inbound, now)
-    customers = shopify_customers(merchant=merchant)
-    summary = {"customers": 0, "events": 0, "tracking_events": 0, "deliveries": 0}
-    last_id = 0
-    while batch := list(customers.filter(pk__gt=last_id)[:BATCH]):
-        done = customers_redact(
+    # Read before the bodies go: a Shopify order body may be what names a customer.
+    ids = list(shopify_customers(merchant=merchant).values_list("pk", flat=True))
+    summary: dict[str, int] = {"customers": 0}
+    for start in range(0, len(ids), BATCH):
+        batch = list(Customer.unscoped.filter(pk__in=ids[start : start + BATCH]).order_by("id"))
+        done = customers_erase(
             merchant=merchant,
             customers=batch,
-            order_external_ids=[],
             now=now,
-            deliveries=False,
+            source=SOURCE,
+            request_id=str(delivery.pk),
+            skip={"connectors"},  # every body is dropped below, at once
         )
-        summary = {key: summary[key] + done[key] for key in summary}
-        last_id = batch[-1].pk
+        for what, count in done.items():
+            summary[what] = summary.get(what, 0) + count
     # A Shopify order with no customer (no contact given) may still have scans.
-    summary["tracking_events"] += _tracking_scrub(
-        merchant, Order.unscoped.filter(merchant=merchant, source="shopify", customer__isnull=True)
+    guest_orders = Order.unscoped.filter(merchant=merchant, source="shopify", customer__isnull=True)
+    summary["tracking_events"] = summary.get("tracking_events", 0) + tracking_scans_erase(
+        merchant=merchant, order_ids=list(guest_orders.values_list("pk", flat=True))
     )
     summary["deliveries"] = _deliveries_erase(inbound)
     PrivacyRequest.unscoped.filter(merchant=merchant).update(export=None)
@@ -576,15 +330,15 @@ def privacy_shop_redact_handle(
     event_record(
         merchant=merchant,
         type="shop.redacted",
-        payload={"customers": summary["customers"]},
+        payload={"customers": len(ids)},
         dedupe_key=f"shop.redacted:{delivery.pk}",
-        source="shopify",
+        source=SOURCE,
         now=now,
     )
     _request_save(
         merchant, delivery, PrivacyRequestKind.SHOP_REDACT, summary=summary, completed_at=now
     )
-    return f"Erased {summary['customers']} customer(s); the Shopify connection is switched off."
+    return f"Erased {len(ids)} customer(s); the Shopify connection is switched off."
 
 
 HANDLERS = {

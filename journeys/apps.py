@@ -17,3 +17,8 @@ class JourneysConfig(AppConfig):
         from postpurchase.tenancy.lifecycle import deactivation_handlers
 
         deactivation_handlers.register("journeys paused", merchant_journeys_pause)
+
+        from journeys.privacy import enrollments_erase, enrollments_export
+        from orders.privacy import privacy_parts
+
+        privacy_parts.register("journeys", eraser=enrollments_erase, exporter=enrollments_export)

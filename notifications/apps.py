@@ -19,3 +19,8 @@ class NotificationsConfig(AppConfig):
         from postpurchase.tenancy.lifecycle import deactivation_handlers
 
         deactivation_handlers.register("messages cancelled", merchant_messages_cancel)
+
+        from notifications.privacy import messages_erase, messages_export
+        from orders.privacy import privacy_parts
+
+        privacy_parts.register("notifications", eraser=messages_erase, exporter=messages_export)

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class OrdersConfig(AppConfig):
     name = "orders"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from orders.erasure import orders_erase, orders_export
+        from orders.privacy import privacy_parts
+
+        # First of the privacy parts (the apps that build on orders load after it).
+        privacy_parts.register("orders", eraser=orders_erase, exporter=orders_export)

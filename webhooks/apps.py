@@ -21,3 +21,8 @@ class WebhooksConfig(AppConfig):
         deactivation_handlers.register(
             "webhook deliveries cancelled", merchant_webhook_deliveries_cancel
         )
+
+        from orders.privacy import privacy_parts
+        from webhooks.privacy import webhook_deliveries_erase
+
+        privacy_parts.register("webhooks", eraser=webhook_deliveries_erase)

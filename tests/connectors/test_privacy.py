@@ -57,7 +57,15 @@ def test_data_request_builds_the_export_of_everything_we_hold(shopify, connected
         "9999",
         CUSTOMER_ID,
     )
-    assert request.summary == {"customers": 1, "orders": 1, "events": 5}
+    assert request.summary == {
+        "customers": 1,
+        "orders": 1,
+        "events": 5,
+        "journeys": 0,
+        "messages": 0,
+        "muted_topics": 0,
+        "suppressions": 0,
+    }
     jon.refresh_from_db()
     events = Event.unscoped.filter(customer=jon).order_by("occurred_at", "id")
     assert request.export == {
@@ -141,6 +149,10 @@ def test_data_request_builds_the_export_of_everything_we_hold(shopify, connected
             }
             for event in events
         ],
+        "journeys": [],
+        "messages": [],
+        "muted_topics": [],
+        "suppressions": [],
     }
     assert [(e["type"], e["source"]) for e in request.export["events"]] == [
         ("order.placed", "shopify"),
@@ -168,6 +180,10 @@ def test_data_request_for_a_customer_we_do_not_hold_gives_an_empty_export(shopif
         "customers": [],
         "orders": [],
         "events": [],
+        "journeys": [],
+        "messages": [],
+        "muted_topics": [],
+        "suppressions": [],
     }
     assert deliveries()[0][4:] == ("processed", 1, "Export ready: 0 customer(s), 0 order(s).")
 
@@ -237,7 +253,17 @@ def test_customer_redact_erases_personal_data_and_keeps_the_order_figures(
     redact = PrivacyRequest.unscoped.get(kind="customers/redact")
     assert (redact.customer_external_id, redact.summary) == (
         CUSTOMER_ID,
-        {"customers": 1, "events": 1, "tracking_events": 1, "deliveries": 4},
+        {
+            "customers": 1,
+            "events": 1,
+            "tracking_events": 1,
+            "deliveries": 4,
+            "api_responses": 0,
+            "messages": 0,
+            "preferences": 0,
+            "enrollments": 0,
+            "webhook_deliveries": 0,
+        },
     )
     assert list(
         Event.unscoped.filter(type="customer.redacted").values_list("customer", "payload")
@@ -267,6 +293,11 @@ def test_shop_redact_erases_every_shopify_customer_and_switches_the_connection_o
         "events": 1,
         "tracking_events": 1,
         "deliveries": 3,
+        "api_responses": 0,
+        "messages": 0,
+        "preferences": 0,
+        "enrollments": 0,
+        "webhook_deliveries": 0,
     }
     assert list(InboundDelivery.unscoped.order_by("id").values_list("delivery_id", "body")) == [
         ("wh-1", {"redacted": True}),
@@ -346,4 +377,9 @@ def test_redact_erases_the_export_made_for_that_store_customer_even_if_we_held_n
         "events": 0,
         "tracking_events": 0,
         "deliveries": 1,
+        "api_responses": 0,
+        "messages": 0,
+        "preferences": 0,
+        "enrollments": 0,
+        "webhook_deliveries": 0,
     }

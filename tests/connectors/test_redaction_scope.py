@@ -59,6 +59,11 @@ def test_customer_redact_empties_the_scans_of_their_parcels_and_the_tracking_bod
         "events": 0,
         "tracking_events": 1,
         "deliveries": 3,
+        "api_responses": 0,
+        "messages": 0,
+        "preferences": 0,
+        "enrollments": 0,
+        "webhook_deliveries": 0,
     }
 
 
