@@ -1,4 +1,5 @@
-"""The shopper's message links, under ``/s/<merchant-slug>/`` (see notifications.links)."""
+"""The shopper's message links, on the shopper shell under ``/s/<merchant-slug>/``
+(``postpurchase/shopper/urls.py`` includes this; the tokens are ``notifications.links``)."""
 
 from django.urls import path
 

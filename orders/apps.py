@@ -11,3 +11,7 @@ class OrdersConfig(AppConfig):
 
         # First of the privacy parts (the apps that build on orders load after it).
         privacy_parts.register("orders", eraser=orders_erase, exporter=orders_export)
+
+        from orders.shopper_views import lookup_register
+
+        lookup_register()  # the shopper shell's order lookup finds orders here

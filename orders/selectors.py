@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import date
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -87,3 +88,22 @@ def dashboard_counts(*, today: date) -> dict[str, int]:
         "shipments_in_transit": shipments_in_transit().count(),
         "shipments_delayed": shipments_delayed(today=today).count(),
     }
+
+
+def order_for_lookup(*, number: str, email: str) -> int | None:
+    """The current merchant's order numbered ``number`` (with or without its ``#``) whose
+    customer's email is ``email`` (any case), for the shopper's order lookup. One query and a
+    constant-time comparison whether or not such a number exists, so "no such order" and
+    "wrong email" take the same path."""
+    candidates = list(
+        Order.objects.filter(number__in=(number, f"#{number}"))
+        .order_by("-placed_at", "-id")
+        .values_list("pk", "customer__email")[:5]
+    ) or [(None, "")]
+    typed = email.strip().casefold().encode()
+    found = None
+    for pk, stored in candidates:
+        matches = hmac.compare_digest((stored or "").strip().casefold().encode() or b"\0", typed)
+        if matches and found is None:
+            found = pk
+    return found

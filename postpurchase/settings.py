@@ -189,6 +189,10 @@ SIGN_IN_RATE_PER_ACCOUNT = env.str("SIGN_IN_RATE_PER_ACCOUNT", default="10/15m")
 SIGN_IN_RATE_PER_IP = env.str("SIGN_IN_RATE_PER_IP", default="30/15m")
 PASSWORD_RESET_RATE_PER_EMAIL = env.str("PASSWORD_RESET_RATE_PER_EMAIL", default="3/h")
 PASSWORD_RESET_RATE_PER_IP = env.str("PASSWORD_RESET_RATE_PER_IP", default="10/h")
+# Shopper order lookups (postpurchase/shopper/lookup.py), found or not: per client address, and
+# per order number typed (whatever address tries it).
+SHOPPER_LOOKUP_RATE_PER_IP = env.str("SHOPPER_LOOKUP_RATE_PER_IP", default="20/h")
+SHOPPER_LOOKUP_RATE_PER_ORDER = env.str("SHOPPER_LOOKUP_RATE_PER_ORDER", default="5/h")
 # Proxies in front of the web processes that append to X-Forwarded-For (a load balancer, a TLS
 # proxy): the client's address is the entry this many places from the right. 0: REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

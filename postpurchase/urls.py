@@ -49,7 +49,8 @@ urlpatterns = [
     path("api/v1/", include("postpurchase.api.urls")),
     # Delivery reports and replies from email providers and Twilio (signed by the sender).
     path("webhooks/", include("notifications.webhook_urls")),
-    path("s/<slug:merchant_slug>/", include("notifications.shopper_urls")),
+    # Shopper pages on the shell (postpurchase/shopper), each app's included there.
+    path("s/<slug:merchant_slug>/", include("postpurchase.shopper.urls")),
     # Webhooks from stores and carriers (signed by the sender, no session, no CSRF).
     path("webhooks/", include("connectors.urls")),
 ]
