@@ -4,9 +4,9 @@
 commit; ``event_record_many`` does the same for a batch, in one statement and one task.
 ``event_dispatch`` runs each subscribed consumer that has not finished, each in its own
 transaction together with its ``DONE`` marker; a failure is recorded with the time of its next
-attempt (exponential backoff with jitter). ``event_sweep`` re-dispatches every event whose
-``next_dispatch_at`` has passed: a due retry, or a dispatch task whose lease ran out (lost by the
-broker, or waiting behind a backlog longer than its lease).
+attempt (``RETRY_BACKOFF``, from ``postpurchase.outbox``). ``event_sweep`` re-dispatches every
+event whose ``next_dispatch_at`` has passed: a due retry, or a dispatch task whose lease ran out
+(lost by the broker, or waiting behind a backlog longer than its lease).
 
 A queued dispatch task holds a lease on its event (``next_dispatch_at``), so the sweep does not
 enqueue it again while it waits: ``EVENT_DISPATCH_LEASE_SECONDS`` for the first task, doubled for
@@ -18,9 +18,9 @@ for an inactive merchant; its events wait for the sweep after reactivation.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
-import random
 import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -38,6 +38,7 @@ from django.utils import timezone
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
 from postpurchase.events.registry import Consumer, ConsumerRegistry, registry
+from postpurchase.outbox import Backoff, Row, sweep
 from postpurchase.pgbulk import unnest_rows
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
@@ -48,9 +49,9 @@ logger = logging.getLogger(__name__)
 DISPATCH_GRACE = timedelta(minutes=2)
 # However often the sweep re-enqueues an event whose task has not run, its lease stays below this.
 DISPATCH_LEASE_CAP = timedelta(hours=6)
-RETRY_BASE = timedelta(seconds=30)
-RETRY_CAP = timedelta(hours=6)
-MAX_ATTEMPTS = 12  # the last retry comes some 7 to 15 hours after the first failure
+# A failed consumer is retried after 30 s, 1 m, 2 m, 4 m, … up to 6 h (each less up to a quarter).
+RETRY_BACKOFF = Backoff(base=timedelta(seconds=30), factor=2, cap=timedelta(hours=6))
+MAX_ATTEMPTS = 12  # the last retry comes some 11 to 15 hours after the first failure
 SWEEP_BATCH = 500
 SWEEP_TASK_EVENTS = 100  # events per dispatch task the sweep enqueues
 
@@ -73,9 +74,14 @@ def events_recorded_as_history() -> Iterator[None]:
 def dispatch_lease(enqueues: int) -> timedelta:
     """How long the ``enqueues``-th dispatch task enqueued in a row (with no dispatch pass run in
     between) may wait before the sweep counts it lost: ``EVENT_DISPATCH_LEASE_SECONDS``, doubled
-    for each earlier one, at most ``DISPATCH_LEASE_CAP``."""
-    base = timedelta(seconds=settings.EVENT_DISPATCH_LEASE_SECONDS)
-    return min(base * 2 ** min(max(enqueues - 1, 0), 16), DISPATCH_LEASE_CAP)
+    for each earlier one, at most ``DISPATCH_LEASE_CAP``: a backoff without jitter."""
+    return _lease_backoff(settings.EVENT_DISPATCH_LEASE_SECONDS).ceiling(enqueues)
+
+
+@functools.cache
+def _lease_backoff(seconds: float) -> Backoff:
+    base = min(timedelta(seconds=seconds), DISPATCH_LEASE_CAP)
+    return Backoff(base=base, factor=2, cap=DISPATCH_LEASE_CAP, jitter=0)
 
 
 def _dispatch_state(now: datetime) -> dict[str, Any]:
@@ -96,13 +102,6 @@ def _dispatch_state(now: datetime) -> dict[str, Any]:
         "dispatch_enqueued_at": now,
         "dispatch_enqueues": 1,
     }
-
-
-def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with full jitter in the upper half: 30s, 1m, 2m, ... capped at 6h."""
-    ceiling = min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
-    fraction = 0.5 + (rng or random).random() / 2
-    return ceiling * fraction
 
 
 def _validate_type(event_type: str) -> None:
@@ -336,7 +335,7 @@ def _run_consumer(event: Event, consumer: Consumer, now: datetime) -> tuple[str,
                     run.attempts,
                 )
             else:
-                run.next_attempt_at = now + retry_delay(run.attempts)
+                run.next_attempt_at = now + RETRY_BACKOFF.delay(run.attempts)
                 logger.warning(
                     "Consumer %s failed on event %s (attempt %s); retry at %s",
                     consumer.name,
@@ -404,38 +403,32 @@ def event_dispatch(
 
 def event_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH) -> list[int]:
     """Enqueue a dispatch for every due event of an active merchant: a retry that is due, or a
-    task whose lease ran out. Each one's lease is renewed first, doubled for each task already
-    enqueued with none run since, so a task still waiting behind a backlog is not enqueued again
-    and again. One task per merchant and ``SWEEP_TASK_EVENTS`` events. Returns the ids enqueued."""
+    task whose lease ran out (``postpurchase.outbox.sweep``). Each one's lease is renewed first,
+    doubled for each task already enqueued with none run since, so a task still waiting behind a
+    backlog is not enqueued again and again. One task per merchant and ``SWEEP_TASK_EVENTS``
+    events. Returns the ids enqueued."""
     now = now or timezone.now()
-    with transaction.atomic():
-        due = list(
-            Event.unscoped.select_for_update(skip_locked=True, of=("self",))
-            .filter(next_dispatch_at__lte=now, merchant__is_active=True)
-            .order_by("next_dispatch_at")
-            .values_list("pk", "merchant_id", "dispatch_enqueues")[:batch_size]
-        )
-        _leases_renew(due, now)
-    by_merchant: dict[int, list[int]] = {}
-    for pk, merchant_id, _ in due:
-        by_merchant.setdefault(merchant_id, []).append(pk)
-    for merchant_id, pks in by_merchant.items():
-        for chunk in _chunks(sorted(pks), SWEEP_TASK_EVENTS):
-            _enqueue_dispatch_many(chunk, merchant_id)
-    return [pk for pk, _, _ in due]
+    return sweep(
+        Event.unscoped.all(),
+        now=now,
+        batch=batch_size,
+        due_field="next_dispatch_at",
+        fields=("dispatch_enqueues",),
+        lease=lambda row: dispatch_lease(_enqueues_next(row)),
+        mark=lambda row: {"dispatch_enqueued_at": now, "dispatch_enqueues": _enqueues_next(row)},
+        enqueue=_enqueue_swept,
+    )
 
 
-def _leases_renew(due: list[tuple[int, int, int]], now: datetime) -> None:
-    """Lease each due event to the task about to be enqueued: one ``UPDATE`` per lease length."""
-    by_enqueues: dict[int, list[int]] = {}
-    for pk, _, enqueues in due:
-        by_enqueues.setdefault(min(enqueues + 1, 1000), []).append(pk)
-    for enqueues, pks in by_enqueues.items():
-        Event.unscoped.filter(pk__in=pks).update(
-            next_dispatch_at=now + dispatch_lease(enqueues),
-            dispatch_enqueued_at=now,
-            dispatch_enqueues=enqueues,
-        )
+def _enqueues_next(row: Row) -> int:
+    """The count of tasks enqueued with none run, once the sweep has enqueued this one."""
+    _, _, enqueues = row
+    return min(enqueues + 1, 1000)
+
+
+def _enqueue_swept(merchant_id: int, event_ids: list[int]) -> None:
+    for chunk in _chunks(sorted(event_ids), SWEEP_TASK_EVENTS):
+        _enqueue_dispatch_many(chunk, merchant_id)
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:

@@ -9,6 +9,7 @@ from postpurchase.events import services
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
 from postpurchase.events.registry import ConsumerRegistry, registry
 from postpurchase.events.services import event_dispatch, event_record, event_sweep
+from postpurchase.outbox import Backoff
 from tests.factories import CustomerFactory
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -120,7 +121,9 @@ def test_a_failing_consumer_is_retried_with_backoff_and_its_writes_rolled_back(
     merchant_a, consumers, calls, monkeypatch
 ):
     # given
-    monkeypatch.setattr(services, "retry_delay", lambda attempts: timedelta(minutes=attempts))
+    # waits of 1 and 2 minutes, without jitter
+    one_minute = Backoff(base=timedelta(minutes=1), factor=2, cap=timedelta(hours=1), jitter=0)
+    monkeypatch.setattr(services, "RETRY_BACKOFF", one_minute)
     outcomes = iter([RuntimeError("ESP down"), RuntimeError("still down"), None])
 
     def flaky(event):
@@ -173,7 +176,7 @@ def test_a_failing_consumer_is_retried_with_backoff_and_its_writes_rolled_back(
 def test_a_consumer_gives_up_after_the_last_attempt(merchant_a, consumers, monkeypatch):
     # given
     monkeypatch.setattr(services, "MAX_ATTEMPTS", 2)
-    monkeypatch.setattr(services, "retry_delay", lambda attempts: timedelta(0))
+    monkeypatch.setattr(services, "RETRY_BACKOFF", Backoff(base=timedelta(0), cap=timedelta(0)))
 
     def broken(event):
         raise ValueError("bad template")
@@ -194,16 +197,22 @@ def test_a_consumer_gives_up_after_the_last_attempt(merchant_a, consumers, monke
     assert event.dispatched_at == T0
 
 
-def test_retry_delay_grows_exponentially_with_jitter_and_a_cap():
+def test_a_failed_consumer_waits_30_seconds_doubled_each_time_up_to_6_hours():
     import random
 
-    rng = random.Random(7)
-    delays = [services.retry_delay(n, rng=rng) for n in (1, 2, 3, 20)]
+    # when
+    ceilings = [services.RETRY_BACKOFF.ceiling(n) for n in (1, 2, 3, 4, 11, 12, 20)]
+    delays = [services.RETRY_BACKOFF.delay(n, rng=random.Random(7)) for n in (1, 2, 20)]
 
-    assert timedelta(seconds=15) <= delays[0] <= timedelta(seconds=30)
-    assert timedelta(seconds=30) <= delays[1] <= timedelta(seconds=60)
-    assert timedelta(seconds=60) <= delays[2] <= timedelta(seconds=120)
-    assert timedelta(hours=3) <= delays[3] <= timedelta(hours=6)
+    # then: each wait is its ceiling less up to a quarter (random.Random(7) draws 0.3238...)
+    seconds = [30, 60, 120, 240, 6 * 3600, 6 * 3600, 6 * 3600]
+    assert ceilings == [timedelta(seconds=s) for s in seconds]
+    fraction = 0.75 + 0.25 * random.Random(7).random()
+    assert delays == [
+        timedelta(seconds=30) * fraction,
+        timedelta(minutes=1) * fraction,
+        timedelta(hours=6) * fraction,
+    ]
 
 
 def test_sweep_redispatches_events_whose_dispatch_was_lost(merchant_a, monkeypatch):

@@ -18,6 +18,7 @@ from postpurchase.events.services import (
     event_sweep,
     events_recorded_as_history,
 )
+from postpurchase.outbox import Backoff
 from postpurchase.tenancy.models import Merchant
 from tests.factories import CustomerFactory
 
@@ -123,7 +124,9 @@ def test_a_dispatch_pass_ends_the_lease_and_a_due_retry_starts_with_the_first_le
     merchant_a, enqueued, monkeypatch
 ):
     # given: an event enqueued twice (the first task lost), whose consumer then fails
-    monkeypatch.setattr(services, "retry_delay", lambda attempts: 3 * MINUTE)
+    monkeypatch.setattr(
+        services, "RETRY_BACKOFF", Backoff(base=3 * MINUTE, cap=3 * MINUTE, jitter=0)
+    )
     consumers = ConsumerRegistry()
 
     def failing(event):
