@@ -2,15 +2,15 @@
 
 - A message due a send is *claimed*: a token in ``claim`` and ``next_attempt_at`` moved one
   ``LEASE`` on. ``message_send`` claims a queued message itself and enqueues its hand-off after
-  commit; the beat-driven sweep (``messages_due_sweep``) claims the rest with ``SELECT … FOR
-  UPDATE SKIP LOCKED``: deferred messages whose time has come, retries, and claims whose task was
-  lost (their lease ran out).
+  commit; the beat-driven sweep (``messages_due_sweep``, on ``postpurchase.outbox``) claims the
+  rest with ``SELECT … FOR UPDATE SKIP LOCKED``: deferred messages whose time has come, retries,
+  and claims whose task was lost (their lease ran out).
 - The task consumes the claim with one conditional ``UPDATE`` (status ``sending``, the attempt
   counted, a fresh lease) before anything is sent, so a re-delivered task sends nothing twice.
 - Just before sending, what may have changed since the message was decided is checked again:
   a suppression (a bounce, a STOP), consent withdrawn, a topic switched off.
 - The outcome is recorded: ``sent`` with the provider's id; a transient failure (network, 429,
-  5xx) is ``deferred`` to a retry with exponential backoff and jitter, until ``MAX_ATTEMPTS``
+  5xx) is ``deferred`` to a retry after ``RETRY_BACKOFF``, until ``MAX_ATTEMPTS``
   or ``RETRY_WINDOW``; a permanent one is ``failed`` at once with the provider's reason (and a
   refused address suppressed). Every change is a ``MessageEvent``.
 - A worker lost mid-send leaves the message ``sending`` until its lease ends; the sweep then
@@ -26,7 +26,6 @@ import logging
 import random
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -53,6 +52,7 @@ from notifications.models import (
     Suppression,
 )
 from orders.models import Customer
+from postpurchase.outbox import Backoff, give_up_exhausted, sweep
 from postpurchase.pgbulk import copy_insert, unnest_update
 from postpurchase.tenancy.models import Merchant
 
@@ -61,9 +61,9 @@ logger = logging.getLogger(__name__)
 # A claim keeps a message from the sweep from the claim to the send and from the send to its
 # record; it outlasts the task's hard time limit (300 s), so a send in flight is not sent again.
 LEASE = timedelta(minutes=10)
-RETRY_BASE = timedelta(seconds=30)
-RETRY_FACTOR = 3
-RETRY_CAP = timedelta(hours=2)
+# A transient failure is retried after 30 s, 90 s, 4.5 m, 13.5 m, 40.5 m, then every 2 h, each
+# less up to a quarter at random.
+RETRY_BACKOFF = Backoff(base=timedelta(seconds=30), factor=3, cap=timedelta(hours=2))
 RETRY_WINDOW = timedelta(hours=24)
 MAX_ATTEMPTS = 10
 SWEEP_BATCH = 500
@@ -81,13 +81,6 @@ GAVE_UP_UNFINISHED = "Gave up: the last attempt never finished."
 DEACTIVATED = "merchant_deactivated"
 DEACTIVATED_DETAIL = "Not sent: the merchant was deactivated."
 ACTIVE_RECHECK = timedelta(seconds=1)
-
-
-def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
-    """The wait after failed attempt number ``attempts``: 30 s times 3ⁿ⁻¹ capped at 2 h, less up to
-    a quarter of it at random (30 s, 90 s, 4.5 m, 13.5 m, 40.5 m, 2 h, …)."""
-    ceiling = min(RETRY_BASE * RETRY_FACTOR ** min(max(attempts - 1, 0), 10), RETRY_CAP)
-    return ceiling * (0.75 + 0.25 * (rng or random).random())
 
 
 EVENT_FIELDS = (
@@ -145,43 +138,34 @@ def messages_due_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_B
 
     now = now or timezone.now()
     held_messages_release(now=now)
+    _give_up_unfinished(now=now, batch_size=batch_size)
     claim = new_claim()
-    with transaction.atomic():
-        _give_up_unfinished(now=now, batch_size=batch_size)
-        due = list(
-            Message.unscoped.select_for_update(skip_locked=True, of=("self",))
-            .filter(status__in=DUE, next_attempt_at__lte=now, merchant__is_active=True)
-            .order_by("next_attempt_at")
-            .values_list("pk", "merchant_id")[:batch_size]
-        )
-        if due:
-            Message.unscoped.filter(pk__in=[pk for pk, _ in due]).update(
-                claim=claim, next_attempt_at=now + LEASE
-            )
-    by_merchant: dict[int, list[int]] = defaultdict(list)
-    for pk, merchant_id in due:
-        by_merchant[merchant_id].append(pk)
-    for merchant_id, ids in by_merchant.items():
-        _enqueue(ids, claim, merchant_id)
-    return [pk for pk, _ in due]
+    return sweep(
+        Message.unscoped.filter(status__in=DUE),
+        now=now,
+        lease=LEASE,
+        batch=batch_size,
+        mark={"claim": claim},
+        enqueue=lambda merchant_id, ids: _enqueue(ids, claim, merchant_id),
+    )
 
 
 def _give_up_unfinished(*, now: datetime, batch_size: int) -> None:
+    """Fail the messages whose lease ran out on an attempt that never finished (its worker died)
+    when that attempt was the last one allowed, each with a timeline entry."""
     exhausted = Q(attempts__gte=MAX_ATTEMPTS) | Q(first_attempt_at__lte=now - RETRY_WINDOW)
-    rows = list(
-        Message.unscoped.select_for_update(skip_locked=True)
-        .filter(exhausted, status=MessageStatus.SENDING, next_attempt_at__lte=now)
-        .values_list("pk", "merchant_id")[:batch_size]
-    )
-    if not rows:
-        return
-    Message.unscoped.filter(pk__in=[pk for pk, _ in rows]).update(
-        status=MessageStatus.FAILED,
-        reason="unfinished",
-        detail=GAVE_UP_UNFINISHED,
-        next_attempt_at=None,
-        claim="",
-        updated_at=now,
+    rows = give_up_exhausted(
+        Message.unscoped.filter(exhausted, status=MessageStatus.SENDING),
+        now=now,
+        batch=batch_size,
+        values={
+            "status": MessageStatus.FAILED,
+            "reason": "unfinished",
+            "detail": GAVE_UP_UNFINISHED,
+            "next_attempt_at": None,
+            "claim": "",
+            "updated_at": now,
+        },
     )
     events_insert(
         (merchant_id, pk, MessageStatus.FAILED, "unfinished", GAVE_UP_UNFINISHED, now)
@@ -549,7 +533,7 @@ def _apply(
         message.provider_message_id = outcome.provider_message_id
         message.sent_at = now
     elif outcome.transient and not _exhausted(message, now):
-        delay = retry_delay(message.attempts, rng=rng)
+        delay = RETRY_BACKOFF.delay(message.attempts, rng=rng)
         if outcome.retry_after:
             delay = max(delay, timedelta(seconds=outcome.retry_after))
         until = min(now + delay, message.first_attempt_at + RETRY_WINDOW)

@@ -337,7 +337,7 @@ def test_a_transient_esp_failure_is_retried_with_backoff(shop, postmark, status)
 
     # then
     message.refresh_from_db()
-    expected = at + delivery.retry_delay(1, rng=random.Random(7))
+    expected = at + delivery.RETRY_BACKOFF.delay(1, rng=random.Random(7))
     assert (message.status, message.reason) == ("deferred", "retry")
     assert message.deferred_until == message.next_attempt_at == expected
     assert message.detail.startswith("provider_unavailable: ")

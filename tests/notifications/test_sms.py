@@ -373,7 +373,7 @@ def test_a_transient_twilio_failure_is_retried_with_backoff(shop, own_account, t
     message = sent_through_twilio(merchant, customer)
 
     # then
-    expected = AT + delivery.retry_delay(1, rng=random.Random(7))
+    expected = AT + delivery.RETRY_BACKOFF.delay(1, rng=random.Random(7))
     assert (message.status, message.reason, message.provider) == ("deferred", "retry", "twilio")
     assert message.deferred_until == message.next_attempt_at == expected
     assert message.detail.startswith("provider_unavailable: ")
