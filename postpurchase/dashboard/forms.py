@@ -11,7 +11,6 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from PIL import Image
 
-from orders.models import FulfillmentStatus
 from postpurchase.dashboard import throttling
 from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import ApiKeyScope, Merchant
@@ -252,20 +251,6 @@ class BrandSettingsForm(forms.ModelForm):
         elif "logo" in self.changed_data:
             changes["logo"] = self.cleaned_data["logo"]
         return changes
-
-
-ORDER_STATUS_FILTERS = (
-    ("", "All"),
-    (FulfillmentStatus.UNFULFILLED, "Unfulfilled"),
-    (FulfillmentStatus.PARTIALLY_FULFILLED, "Partially fulfilled"),
-    (FulfillmentStatus.FULFILLED, "Fulfilled"),
-    ("cancelled", "Cancelled"),
-)
-
-
-class OrderFilterForm(forms.Form):
-    status = forms.ChoiceField(choices=ORDER_STATUS_FILTERS, required=False)
-    q = forms.CharField(max_length=100, required=False, strip=True)
 
 
 class ApiKeyCreateForm(forms.Form):

@@ -29,8 +29,6 @@ urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("counts/", views.CountsView.as_view(), name="counts"),
     path("switch/", views.MerchantSwitchView.as_view(), name="switch_merchant"),
-    path("orders/", views.OrderListView.as_view(), name="order_list"),
-    path("orders/<int:pk>/", views.OrderDetailView.as_view(), name="order_detail"),
     # Settings
     path("settings/brand/", settings_views.BrandSettingsView.as_view(), name="settings_brand"),
     path("settings/api-keys/", settings_views.ApiKeysView.as_view(), name="settings_api_keys"),
@@ -48,6 +46,7 @@ urlpatterns = [
     # Pages that live in their own apps, in the dashboard's namespace.
     path("settings/integrations/", include("connectors.dashboard_urls")),
     path("settings/webhooks/", include("webhooks.dashboard_urls")),
+    path("orders/", include("orders.dashboard_urls")),
     path("journeys/", include("journeys.dashboard_urls")),
     path("", include("notifications.dashboard_urls")),  # messages/ and settings/messages/
     # Areas not built yet: a "coming soon" page each, at the address the area will have.

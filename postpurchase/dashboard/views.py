@@ -1,9 +1,9 @@
-"""Dashboard pages: home, live counts, the merchant switcher, orders, and "coming soon"."""
+"""Dashboard pages of the shell: home, live counts, the merchant switcher and "coming soon".
+
+The apps' own pages (orders, journeys, messages, …) live in each app and are included by
+``urls.py``; what the home page shows comes from the cards they register (``cards.py``)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, JsonResponse
@@ -14,25 +14,12 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
-from orders.models import Order
-from orders.selectors import customer_timeline, dashboard_counts, order_detail, order_list
-from postpurchase.dashboard.formatting import event_label, status_tone
-from postpurchase.dashboard.forms import ORDER_STATUS_FILTERS, OrderFilterForm
-from postpurchase.dashboard.mixins import (
-    DashboardMixin,
-    ScopedDetailView,
-    ScopedListView,
-    merchant_zone,
-)
+from postpurchase.dashboard.cards import home_cards
+from postpurchase.dashboard.mixins import DashboardMixin, merchant_zone
 from postpurchase.dashboard.navigation import NavItem
-from postpurchase.events.models import Event
 from postpurchase.tenancy.middleware import SESSION_KEY
 from postpurchase.tenancy.permissions import Perm
 from postpurchase.tenancy.selectors import membership_get
-
-LATEST_ORDERS = 10
-ORDERS_PER_PAGE = 50
-TIMELINE_LENGTH = 50
 
 
 def merchant_today(merchant):
@@ -44,9 +31,16 @@ class HomeView(DashboardMixin, TemplateView):
     template_name = "dashboard/home.html"
 
     def get_context_data(self, **kwargs):
+        today = merchant_today(self.merchant)
+        cards = home_cards.all()
+        counts = home_cards.counts(today=today)
         return super().get_context_data(
-            counts=dashboard_counts(today=merchant_today(self.merchant)),
-            latest_orders=order_list()[:LATEST_ORDERS],
+            counts=counts,
+            figures=[
+                (figure, counts.get(figure.key, 0)) for card in cards for figure in card.figures
+            ],
+            cards=[card for card in cards if card.template],
+            **home_cards.context(merchant=self.merchant, today=today),
             **kwargs,
         )
 
@@ -69,7 +63,7 @@ class CountsView(DashboardMixin, View):
     required_perm = Perm.VIEW
 
     def get(self, request):
-        return JsonResponse(dashboard_counts(today=merchant_today(self.merchant)))
+        return JsonResponse(home_cards.counts(today=merchant_today(self.merchant)))
 
 
 class MerchantSwitchView(LoginRequiredMixin, View):
@@ -88,80 +82,3 @@ class MerchantSwitchView(LoginRequiredMixin, View):
             raise Http404("No such merchant.")
         request.session[SESSION_KEY] = membership.merchant_id
         return redirect("dashboard:home")
-
-
-class OrderListView(ScopedListView):
-    required_perm = Perm.VIEW
-    model = Order
-    paginate_by = ORDERS_PER_PAGE
-    template_name = "dashboard/orders/list.html"
-    context_object_name = "orders"
-
-    def filters(self) -> dict[str, str]:
-        form = OrderFilterForm(self.request.GET)
-        if not form.is_valid():
-            return {"status": "", "query": ""}
-        return {"status": form.cleaned_data["status"], "query": form.cleaned_data["q"]}
-
-    def filter_scoped(self, queryset):
-        return order_list(orders=queryset, **self.filters())
-
-    def get_context_data(self, **kwargs):
-        filters = self.filters()
-        return super().get_context_data(
-            status_filters=ORDER_STATUS_FILTERS,
-            current_status=filters["status"],
-            query=filters["query"],
-            **kwargs,
-        )
-
-
-class OrderDetailView(ScopedDetailView):
-    required_perm = Perm.VIEW
-    model = Order
-    template_name = "dashboard/orders/detail.html"
-    context_object_name = "order"
-
-    def get_object(self, queryset=None):
-        order = super().get_object(queryset)  # 404 for anything outside the merchant
-        return order_detail(order_id=order.pk)
-
-    def get_context_data(self, **kwargs):
-        order = self.object
-        events = customer_timeline(customer=order.customer, limit=TIMELINE_LENGTH)
-        return super().get_context_data(timeline=timeline_entries(events, order=order), **kwargs)
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    label: str
-    occurred_at: datetime
-    tone: str = "neutral"  # the badge colour of what happened, e.g. "danger" for an exception
-    order_number: str = ""
-    order_id: int | None = None  # set when the event is about another order, to link to it
-    tracking: str = ""
-
-
-def timeline_entries(events: list[Event], *, order: Order) -> list[TimelineEntry]:
-    """What the timeline shows of each event. Payloads come from integrators too, so every value
-    read from one is checked before it is used in a link."""
-    entries = []
-    for event in events:
-        payload = event.payload if isinstance(event.payload, dict) else {}
-        number = payload.get("number") or payload.get("order_number") or ""
-        order_id = payload.get("order_id")
-        linked = order_id if isinstance(order_id, int) and order_id != order.pk else None
-        tracking = " ".join(
-            str(payload[key]) for key in ("carrier", "tracking_number") if payload.get(key)
-        )
-        entries.append(
-            TimelineEntry(
-                label=event_label(event.type),
-                occurred_at=event.occurred_at,
-                tone=status_tone(event.type.rpartition(".")[2]),
-                order_number=str(number),
-                order_id=linked if number else None,
-                tracking=tracking,
-            )
-        )
-    return entries

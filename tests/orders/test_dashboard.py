@@ -1,4 +1,5 @@
-"""Home, live counts, the orders list and the order detail page."""
+"""The orders pages of the dashboard (list, detail with the customer's timeline) and the orders
+card of the home page (live counts, latest orders)."""
 
 from __future__ import annotations
 
