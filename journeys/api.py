@@ -1,17 +1,13 @@
 """Journeys in the integrator API: list them, read one with what its enrollments did at each
 step, and simulate one for a customer (nothing is sent or written).
 
-Counts are aggregate queries: one per page of journeys for the enrollment counts, two for a
-journey's per-step counts, whatever the number of enrollments."""
+The counts are ``journeys/selectors.py``'s, as the dashboard's are: one aggregate query per page
+of journeys for the enrollment counts, two for a journey's per-step counts, whatever the number
+of enrollments."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 import django_filters as filters
-from django.db.models import Count, Q, Sum
-from django.db.models.fields.json import KeyTransform
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -19,13 +15,19 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from pydantic import ValidationError
 from rest_framework import mixins
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
-from journeys import schema
-from journeys.models import Enrollment, EnrollmentState, Journey, JourneyStatus, JourneyStepLog
+from journeys.models import Journey, JourneyStatus
+from journeys.selectors import (
+    enrollment_counts,
+    journey_counts,
+    journey_draft_changed,
+    journey_split_results,
+    journey_step_counts,
+    no_enrollments,
+)
 from journeys.serializers import (
     JourneyDetailSerializer,
     JourneySerializer,
@@ -55,101 +57,6 @@ DRAFT = OpenApiParameter(
     ),
 )
 QUERY_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-STATES = [state.value for state in EnrollmentState]
-
-
-# --- reads ----------------------------------------------------------------------------------
-
-
-def enrollment_counts(*, journey_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Per journey: enrollments ever made, by state, converted and held out (one query)."""
-    rows = (
-        Enrollment.objects.filter(journey_id__in=list(journey_ids))
-        .values("journey_id")
-        .annotate(
-            entered=Count("id"),
-            **{state: Count("id", filter=Q(state=state)) for state in STATES},
-            converted=Count("id", filter=Q(converted_at__isnull=False)),
-            holdout=Count("id", filter=Q(holdout=True)),
-        )
-        .order_by()
-    )
-    return {row.pop("journey_id"): row for row in rows}
-
-
-def _no_enrollments() -> dict[str, int]:
-    return dict.fromkeys(["entered", *STATES, "converted", "holdout"], 0)
-
-
-def step_counts(*, journey: Journey) -> dict[str, dict[str, Any]]:
-    """Per step of the live version, in the definition's order: how many of the version's
-    enrollments took it and how often each outcome was logged there (two queries)."""
-    version = journey.live_version
-    if version is None:
-        return {}
-    found: dict[str, dict[str, Any]] = {
-        step["id"]: {"entered": 0, "outcomes": {}} for step in version.definition["steps"]
-    }
-    logs = JourneyStepLog.objects.filter(enrollment__version_id=version.pk).exclude(step_id="")
-    took = logs.values("step_id").annotate(n=Count("enrollment_id", distinct=True)).order_by()
-    for row in took:
-        found.setdefault(row["step_id"], {"entered": 0, "outcomes": {}})["entered"] = row["n"]
-    outcomes = (
-        logs.values("step_id", "outcome").annotate(n=Count("id")).order_by("step_id", "outcome")
-    )
-    for row in outcomes:
-        found[row["step_id"]]["outcomes"][row["outcome"]] = row["n"]
-    return found
-
-
-def split_results(*, journey: Journey) -> dict[str, list[dict[str, Any]]]:
-    """Per A/B split step of the live version: each branch's enrollments, conversions and
-    revenue (one query per split step)."""
-    version = journey.live_version
-    if version is None:
-        return {}
-    found: dict[str, list[dict[str, Any]]] = {}
-    for step in version.definition["steps"]:
-        if step.get("type") != "split":
-            continue
-        rows = {
-            row["branch"]: row
-            for row in Enrollment.objects.filter(version_id=version.pk)
-            .annotate(branch=KeyTransform(step["id"], "assignments"))
-            .exclude(branch=None)
-            .values("branch")
-            .annotate(
-                entered=Count("id"),
-                converted=Count("id", filter=Q(converted_at__isnull=False)),
-                revenue=Sum("revenue"),
-            )
-            .order_by()
-        }
-        found[step["id"]] = [
-            {
-                "branch": index,
-                "name": branch.get("name", ""),
-                "weight": branch["weight"],
-                "entered": rows.get(index, {}).get("entered", 0),
-                "converted": rows.get(index, {}).get("converted", 0),
-                "revenue": str(rows.get(index, {}).get("revenue") or "0"),
-            }
-            for index, branch in enumerate(step["branches"])
-        ]
-    return found
-
-
-def draft_changed(journey: Journey) -> bool:
-    """Whether publishing the draft would make a version unlike the live one (compared as
-    publishing stores it: validated, with its defaults filled in)."""
-    if journey.live_version is None:
-        return True
-    try:
-        plan = schema.Definition.model_validate(journey.draft)
-    except ValidationError:
-        return True
-    # compared parsed: a version stored before a field was added reads with its default
-    return plan != schema.Definition.model_validate(journey.live_version.definition)
 
 
 # --- views ----------------------------------------------------------------------------------
@@ -266,7 +173,7 @@ class JourneyListView(mixins.ListModelMixin, _Journeys):
         journeys = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         counts = enrollment_counts(journey_ids=[journey.pk for journey in journeys])
         for journey in journeys:
-            journey.enrollment_counts = counts.get(journey.pk) or _no_enrollments()
+            journey.enrollment_counts = counts.get(journey.pk) or no_enrollments()
         return self.get_paginated_response(self.get_serializer(journeys, many=True).data)
 
 
@@ -286,11 +193,10 @@ class JourneyDetailView(_Journeys):
 
     def get(self, request, pk):
         journey = self.get_object()
-        counts = enrollment_counts(journey_ids=[journey.pk])
-        journey.enrollment_counts = counts.get(journey.pk) or _no_enrollments()
-        journey.step_counts = step_counts(journey=journey)
-        journey.split_results = split_results(journey=journey)
-        journey.draft_changed = draft_changed(journey)
+        journey.enrollment_counts = journey_counts(journey=journey)
+        journey.step_counts = journey_step_counts(journey=journey)
+        journey.split_results = journey_split_results(journey=journey)
+        journey.draft_changed = journey_draft_changed(journey=journey)
         return Response(self.get_serializer(journey).data)
 
 

@@ -6,6 +6,12 @@ class JourneysConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from journeys.builtins import builtins_register
+
+        # its own facts (customer, order), actions (tags, webhook) and tracking link, in the
+        # sockets a pillar plugs into (journeys/facts.py, actions.py, links.py)
+        builtins_register()
+
         from journeys.services import CONSUMER_NAME, journeys_on_event
         from postpurchase.events.registry import registry
 

@@ -25,14 +25,15 @@ from django.db import connection
 from django.utils.dateparse import parse_date, parse_datetime
 
 from journeys import schema
+from journeys.actions import ActionContext, actions
 from journeys.conditions import MISSING, all_hold, resolve
-from journeys.links import links as feature_links
+from journeys.facts import Subject, facts
+from journeys.links import links
 from journeys.models import Enrollment, EnrollmentState, JourneyStepLog
 from notifications.context import message_context, order_context, shipment_context
 from notifications.models import MessageStatus, MessageTemplate
 from notifications.outbox import SendRequest, message_send_batch
 from orders.models import Customer, Order, Shipment
-from postpurchase.events.services import event_record
 from postpurchase.pgbulk import unnest_update
 from postpurchase.tenancy.models import Merchant
 
@@ -55,11 +56,12 @@ NOT_SENT = {MessageStatus.SUPPRESSED, MessageStatus.FAILED}
 @lru_cache(maxsize=1024)
 def definition_of(version_id: int, raw: str) -> schema.Definition:
     """A version's definition, parsed once per process (versions never change)."""
-    return schema.Definition.model_validate_json(raw)
+    return schema.Definition.model_validate_json(raw, context=schema.STORED)
 
 
 def definition(version) -> schema.Definition:
-    """The parsed definition of ``version`` (an instance keeps it after the first call)."""
+    """The parsed definition of ``version`` (an instance keeps it after the first call), read
+    as it was stored: a fact or an action unregistered since fails only where it is used."""
     parsed = getattr(version, "_parsed_definition", None)
     if parsed is None:
         raw = json.dumps(version.definition, sort_keys=True)
@@ -71,41 +73,6 @@ def bucket(*parts: Any) -> int:
     """A stable number in 0..9999 from ``parts``: the same enrollment always lands alike."""
     digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") % 10_000
-
-
-def customer_facts(customer: Customer) -> dict[str, Any]:
-    return {
-        "id": customer.pk,
-        "email": customer.email,
-        "phone": customer.phone,
-        "first_name": customer.first_name,
-        "locale": customer.locale,
-        "timezone": customer.timezone,
-        "tags": list(customer.tags or []),
-        "orders_count": customer.orders_count,
-        "total_spent": str(customer.total_spent),
-        "email_marketing_consent": customer.email_marketing_consent,
-        "sms_marketing_consent": customer.sms_marketing_consent,
-        "birthday": customer.birthday.isoformat() if customer.birthday else None,
-    }
-
-
-def order_facts(order: Order) -> dict[str, Any]:
-    lines = list(order.lines.select_related("product"))
-    return {
-        "id": order.pk,
-        "number": order.number,
-        "currency": order.currency,
-        "total": str(order.total),
-        "placed_at": order.placed_at.isoformat() if order.placed_at else None,
-        "line_count": len(lines),
-        "skus": sorted({line.sku for line in lines if line.sku}),
-        "categories": sorted(
-            {line.product.category for line in lines if line.product and line.product.category}
-        ),
-        "financial_status": str(order.financial_status),
-        "fulfillment_status": str(order.fulfillment_status),
-    }
 
 
 def zone_of(customer: Customer, merchant: Merchant) -> ZoneInfo:
@@ -185,7 +152,7 @@ class Run:
     templates: dict[str, MessageTemplate] = field(default_factory=dict)
     sends: list[Pending] = field(default_factory=list)
     logs: list[JourneyStepLog] = field(default_factory=list)
-    tagged: set[int] = field(default_factory=set)
+    changed: dict[int, set[str]] = field(default_factory=dict)  # customer → fields an action set
     memos: dict[tuple, Any] = field(default_factory=dict)
 
     def log(self, enrollment, step_id, step_type, outcome, detail="", message=None):
@@ -227,15 +194,14 @@ class Run:
         return self.orders[order_id]
 
 
-def facts_for(run: Run, enrollment: Enrollment) -> dict[str, Any]:
-    customer = run.customers[enrollment.customer_id]
-    order = run.order(enrollment.context.get("order_id"))
-    facts = {
-        "event": enrollment.context.get("event", {}),
-        "customer": customer_facts(customer),
-        "order": run.memo(("facts", order.pk), lambda: order_facts(order)) if order else {},
-    }
-    return facts
+def facts_for(run: Run, enrollment: Enrollment, paths: list[str]) -> dict[str, Any]:
+    """The facts ``paths`` read (``journeys/facts.py``): the trigger's payload, and each
+    namespace they name, an order's computed once per run."""
+    subject = Subject(
+        run.customers[enrollment.customer_id], run.order(enrollment.context.get("order_id"))
+    )
+    [found] = facts.gather(merchant=run.merchant, subjects=[subject], paths=paths, memo=run.memo)
+    return {"event": enrollment.context.get("event", {}), **found}
 
 
 def _step_statuses(enrollment: Enrollment) -> dict[str, Any]:
@@ -271,8 +237,9 @@ def enrollments_advance(
     for enrollment in enrollments:
         _advance_one(run, enrollment, woken.get(enrollment.pk))
     _send(run)
-    if run.tagged:
-        Customer.unscoped.bulk_update([customers[pk] for pk in sorted(run.tagged)], ["tags"])
+    if run.changed:
+        fields = sorted(set().union(*run.changed.values()))
+        Customer.unscoped.bulk_update([customers[pk] for pk in sorted(run.changed)], fields)
     _save(merchant, enrollments)
     JourneyStepLog.unscoped.bulk_create(run.entries())
 
@@ -338,96 +305,108 @@ def _walk(run: Run, enrollment: Enrollment) -> None:
 
 def _take(run: Run, enrollment: Enrollment, step, visit: int) -> str | None:
     """One step; returns the id of the next (``""``: the end), or ``None`` to stop here."""
-    if isinstance(step, schema.SendStep):
-        if enrollment.holdout:
-            run.log(enrollment, step.id, step.type, "held_out", "In the holdout: nothing sent.")
-        else:
-            key = f"journey:{enrollment.pk}:{step.id}:{visit}"
-            entry = run.log(enrollment, step.id, step.type, "sending", step.template)
-            run.sends.append(Pending(enrollment, step, key, step.template, entry))
-        return step.next
-    if isinstance(step, schema.DelayStep):
-        customer = run.customers[enrollment.customer_id]
-        facts = facts_for(run, enrollment) if step.until else None
-        until = delay_until(step, run.now, zone_of(customer, run.merchant), facts)
-        run.log(enrollment, step.id, step.type, "waiting", f"until {until.isoformat()}")
-        if not step.next:
-            return ""
-        enrollment.current_step, enrollment.next_run_at = step.next, until
-        return None if until > run.now else step.next
-    if isinstance(step, schema.WaitStep):
-        trigger = enrollment.context.get("event", {})
-        match = {}
-        for key, value in step.match.items():
-            if isinstance(value, str) and value.startswith("trigger."):
-                found = resolve(trigger, value.removeprefix("trigger."))
-                value = None if found is MISSING else found
-            match[key] = value
-        enrollment.state = EnrollmentState.WAITING
-        enrollment.current_step = step.id
-        enrollment.wait_event, enrollment.wait_match = step.event, match
-        enrollment.next_run_at = run.now + timedelta(hours=step.timeout_hours)
-        run.log(enrollment, step.id, step.type, "waiting", f"for {step.event}")
-        return None
-    if isinstance(step, schema.ConditionStep):
-        facts = facts_for(run, enrollment)
-        if any(c.path.startswith("steps.") for c in step.conditions):
-            facts["steps"] = _step_statuses(enrollment)
-        passed = all_hold(step.conditions, facts, match=step.match)
-        run.log(enrollment, step.id, step.type, "yes" if passed else "no")
-        return step.then if passed else step.otherwise
-    if isinstance(step, schema.SplitStep):
-        index = enrollment.assignments.get(step.id)
-        if index is None:
-            total = sum(branch.weight for branch in step.branches)
-            point = bucket(enrollment.pk, step.id) * total // 10_000
-            for index, branch in enumerate(step.branches):  # noqa: B007 - kept after the loop
-                point -= branch.weight
-                if point < 0:
-                    break
-            enrollment.assignments[step.id] = index
-        branch = step.branches[index]
-        run.log(enrollment, step.id, step.type, f"branch_{index}", branch.name)
-        return branch.next
-    if isinstance(step, schema.ActionStep) and enrollment.holdout:
-        # a held-out customer gets nothing the journey does, or lift would be measured wrong
+    return TAKE[type(step)](run, enrollment, step, visit)
+
+
+def _send_step(run: Run, enrollment: Enrollment, step: schema.SendStep, visit: int) -> str:
+    if enrollment.holdout:
+        run.log(enrollment, step.id, step.type, "held_out", "In the holdout: nothing sent.")
+    else:
+        key = f"journey:{enrollment.pk}:{step.id}:{visit}"
+        entry = run.log(enrollment, step.id, step.type, "sending", step.template)
+        run.sends.append(Pending(enrollment, step, key, step.template, entry))
+    return step.next
+
+
+def _delay_step(run: Run, enrollment: Enrollment, step: schema.DelayStep, visit: int):
+    customer = run.customers[enrollment.customer_id]
+    found = facts_for(run, enrollment, [step.until]) if step.until else None
+    until = delay_until(step, run.now, zone_of(customer, run.merchant), found)
+    run.log(enrollment, step.id, step.type, "waiting", f"until {until.isoformat()}")
+    if not step.next:
+        return ""
+    enrollment.current_step, enrollment.next_run_at = step.next, until
+    return None if until > run.now else step.next
+
+
+def _wait_step(run: Run, enrollment: Enrollment, step: schema.WaitStep, visit: int) -> None:
+    trigger = enrollment.context.get("event", {})
+    match = {}
+    for key, value in step.match.items():
+        if isinstance(value, str) and value.startswith("trigger."):
+            found = resolve(trigger, value.removeprefix("trigger."))
+            value = None if found is MISSING else found
+        match[key] = value
+    enrollment.state = EnrollmentState.WAITING
+    enrollment.current_step = step.id
+    enrollment.wait_event, enrollment.wait_match = step.event, match
+    enrollment.next_run_at = run.now + timedelta(hours=step.timeout_hours)
+    run.log(enrollment, step.id, step.type, "waiting", f"for {step.event}")
+    return None
+
+
+def _condition_step(run: Run, enrollment: Enrollment, step: schema.ConditionStep, visit: int):
+    paths = [condition.path for condition in step.conditions]
+    found = facts_for(run, enrollment, paths)
+    if any(path.startswith("steps.") for path in paths):
+        found["steps"] = _step_statuses(enrollment)
+    passed = all_hold(step.conditions, found, match=step.match)
+    run.log(enrollment, step.id, step.type, "yes" if passed else "no")
+    return step.then if passed else step.otherwise
+
+
+def _split_step(run: Run, enrollment: Enrollment, step: schema.SplitStep, visit: int) -> str:
+    index = enrollment.assignments.get(step.id)
+    if index is None:
+        total = sum(branch.weight for branch in step.branches)
+        point = bucket(enrollment.pk, step.id) * total // 10_000
+        for index, branch in enumerate(step.branches):  # noqa: B007 - kept after the loop
+            point -= branch.weight
+            if point < 0:
+                break
+        enrollment.assignments[step.id] = index
+    branch = step.branches[index]
+    run.log(enrollment, step.id, step.type, f"branch_{index}", branch.name)
+    return branch.next
+
+
+def _action_step(run: Run, enrollment: Enrollment, step: schema.ActionStep, visit: int) -> str:
+    """The registered action (``journeys/actions.py``), keyed like the step's sends; a held-out
+    customer gets nothing the journey does, or lift would be measured wrong."""
+    if enrollment.holdout:
         run.log(enrollment, step.id, step.type, "held_out", "In the holdout: not done.")
         return step.next
-    if isinstance(step, schema.ActionStep) and step.action == "webhook":
-        event, created = event_record(
-            merchant=run.merchant,
-            type=step.event,
-            customer=run.customers[enrollment.customer_id],
-            payload={
-                "journey_id": enrollment.journey_id,
-                "enrollment_id": enrollment.pk,
-                "step_id": step.id,
-                "trigger": enrollment.context.get("event", {}),
-            },
-            dedupe_key=f"journey:{enrollment.pk}:{step.id}:{visit}",
-            source="journey",
-            now=run.now,
-        )
-        detail = f"{step.event} #{event.pk}" + ("" if created else " (recorded before)")
-        run.log(enrollment, step.id, step.type, "webhook", detail)
-        return step.next
-    if isinstance(step, schema.ActionStep):
-        customer = run.customers[enrollment.customer_id]
-        tags = list(customer.tags or [])
-        if step.action == "add_tag" and step.tag not in tags:
-            tags.append(step.tag)
-        elif step.action == "remove_tag" and step.tag in tags:
-            tags.remove(step.tag)
-        if tags != list(customer.tags or []):
-            customer.tags = tags
-            run.tagged.add(customer.pk)
-        run.log(enrollment, step.id, step.type, step.action, step.tag)
-        return step.next
-    if isinstance(step, schema.ExitStep):
-        _finish(run, enrollment, EnrollmentState.EXITED, "exit_step")
-        run.log(enrollment, step.id, step.type, "exited")
-        return None
-    raise AssertionError(f"unknown step {step!r}")  # pragma: no cover
+    customer = run.customers[enrollment.customer_id]
+    context = ActionContext(
+        merchant=run.merchant,
+        enrollment=enrollment,
+        customer=customer,
+        step_id=step.id,
+        key=f"journey:{enrollment.pk}:{step.id}:{visit}",
+        now=run.now,
+    )
+    result = actions.run(step.action, step.params, context)
+    if result.customer_fields:
+        run.changed.setdefault(customer.pk, set()).update(result.customer_fields)
+    run.log(enrollment, step.id, step.type, result.outcome, result.detail)
+    return step.next
+
+
+def _exit_step(run: Run, enrollment: Enrollment, step: schema.ExitStep, visit: int) -> None:
+    _finish(run, enrollment, EnrollmentState.EXITED, "exit_step")
+    run.log(enrollment, step.id, step.type, "exited")
+    return None
+
+
+TAKE = {
+    schema.SendStep: _send_step,
+    schema.DelayStep: _delay_step,
+    schema.WaitStep: _wait_step,
+    schema.ConditionStep: _condition_step,
+    schema.SplitStep: _split_step,
+    schema.ActionStep: _action_step,
+    schema.ExitStep: _exit_step,
+}
 
 
 def _templates(run: Run, keys: set[str]) -> None:
@@ -439,7 +418,7 @@ def _templates(run: Run, keys: set[str]) -> None:
 
 def _context(run: Run, enrollment: Enrollment) -> dict[str, Any]:
     """A send's template context: the customer, the trigger's order and shipment (each read and
-    shaped once per run), and the tracking link."""
+    shaped once per run), and the links the registered makers fill (``journeys/links.py``)."""
     customer = run.customers[enrollment.customer_id]
     order = run.order(enrollment.context.get("order_id"))
     shipment_id = enrollment.context.get("shipment_id")
@@ -451,27 +430,10 @@ def _context(run: Run, enrollment: Enrollment) -> dict[str, Any]:
         if isinstance(shipment_id, int)
         else None
     )
-    tracked = shipment
-    if tracked is None and order is not None:  # the order's latest parcel with a link
-        tracked = run.memo(
-            ("tracked", order.pk),
-            lambda: (
-                Shipment.unscoped.filter(merchant=run.merchant, order=order)
-                .exclude(tracking_url="")
-                .order_by("-created_at", "-id")
-                .first()
-            ),
-        )
-    links = {}
-    if tracked is not None and tracked.tracking_url:
-        # The carrier's page until the branded tracking page exists (a later issue); the
-        # default templates leave their tracking button out when there is no link at all.
-        links["tracking_url"] = tracked.tracking_url
-    # the links of the features that exist (returns, feedback, loyalty: journeys/links.py)
-    links.update(
-        feature_links.fill(merchant=run.merchant, customer=customer, order=order, shipment=shipment)
+    found = links.fill(
+        merchant=run.merchant, customer=customer, order=order, shipment=shipment, memo=run.memo
     )
-    context = message_context(merchant=run.merchant, customer=customer, links=links)
+    context = message_context(merchant=run.merchant, customer=customer, links=found)
     if order is not None:
         context["order"] = run.memo(("context", order.pk), lambda: order_context(order))
     if shipment is not None:

@@ -1,13 +1,15 @@
 """The shopper links a journey's messages carry, which feature fills each, and which a journey's
 templates cannot do without.
 
-The tracking link is the engine's own (the trigger's shipment's carrier page), and the outbox
-adds the preference and unsubscribe links to every message. The returns, feedback and loyalty
-links come with those features: each registers its maker here (``links.register`` in its
-``AppConfig.ready()``), and the engine asks every registered maker when it builds a send's
-context. A template that names a link no feature fills outside an ``{% if … is defined %}``
-(or a ``default``) fails on every send, so a journey sending one is marked as needing that
-feature ("needs Feedback") and is not published until the feature exists.
+The outbox adds the preference and unsubscribe links to every message. Every other link comes
+from a maker registered here (``links.register`` in an app's ``AppConfig.ready()``), which the
+engine asks when it builds a send's context: ``tracking_url`` is the journeys app's own until the
+branded tracking page registers its maker in its place (``journeys/builtins.py``: the carrier's
+page); the returns, feedback and loyalty links come with those features. A template that names a
+link no feature fills outside an ``{% if … is defined %}`` (or a ``default``) fails on every
+send, so a journey sending one is marked as needing that feature ("needs Feedback") and is not
+published until the feature exists. A link's name is one a template may use
+(``notifications.context.LINKS``): a maker for any other name is refused.
 """
 
 from __future__ import annotations
@@ -21,23 +23,27 @@ from jinja2 import Environment, TemplateSyntaxError, nodes
 # link → the feature that fills it
 FEATURES = {"return_url": "Returns", "survey_url": "Feedback", "loyalty_url": "Loyalty"}
 ALWAYS = frozenset({"tracking_url", "preferences_url", "unsubscribe_url"})  # never "needed"
+MAKEABLE = frozenset({"tracking_url", *FEATURES})  # the links a maker may fill
 GUARDS = ("defined", "undefined")  # tests that ask whether a link is there
 DEFAULTS = ("default", "d")  # filters that stand in for a missing link
 
-# (merchant=, customer=, order=, shipment=) → the link for this shopper, or None
+# (merchant=, customer=, order=, shipment=, memo=) → the link for this shopper, or None.
+# ``memo(key, make)``: a run's cache for what many sends share (an order's latest parcel).
 LinkMaker = Callable[..., str | None]
 
 
 class LinkRegistry:
-    """The makers of the feature links, by link name. A feature registers its link in its
-    ``AppConfig.ready()``; tests register one for the duration of a test."""
+    """The makers of the shopper links, by link name. An app registers its link in its
+    ``AppConfig.ready()`` (registering a name again replaces its maker: the branded tracking
+    page takes ``tracking_url`` over); tests register one for the duration of a test."""
 
     def __init__(self) -> None:
         self._makers: dict[str, LinkMaker] = {}
 
     def register(self, name: str, make: LinkMaker) -> None:
-        if name not in FEATURES:
-            raise ValueError(f"not a feature link: {name!r}")
+        if name not in MAKEABLE:
+            known = ", ".join(sorted(MAKEABLE))
+            raise ValueError(f"not a shopper link a maker fills: {name!r} (the links: {known})")
         self._makers[name] = make
 
     def unregister(self, name: str) -> None:
@@ -48,7 +54,7 @@ class LinkRegistry:
 
     def fill(self, **about: Any) -> dict[str, str]:
         """Each registered link for the shopper ``about`` describes (merchant, customer, order,
-        shipment); a maker that has none for them (None) leaves its link out."""
+        shipment, memo); a maker that has none for them (None) leaves its link out."""
         found = {}
         for name, make in sorted(self._makers.items()):
             url = make(**about)

@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from journeys import schema
 from journeys.conditions import all_hold
-from journeys.engine import customer_facts, definition, zone_of
+from journeys.engine import definition, zone_of
+from journeys.facts import Subject, facts
 from journeys.models import JourneyStatus, JourneyVersion
 from journeys.services import enroll
 from orders.models import Customer
@@ -124,11 +125,15 @@ def _enter_for(version: JourneyVersion, now: datetime) -> int:
     found, key_of = candidates(trigger, merchant, today)
     rows = list(found) if isinstance(found, list) else list(found.order_by("pk"))
     entered = 0
+    paths = [condition.path for condition in trigger.conditions]
     for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        found = facts.gather(
+            merchant=merchant, subjects=[Subject(customer) for customer in chunk], paths=paths
+        )
         with transaction.atomic():
-            for customer in rows[start : start + CHUNK]:
-                facts = {"event": {}, "customer": customer_facts(customer), "order": {}}
-                if not all_hold(trigger.conditions, facts):
+            for customer, known in zip(chunk, found, strict=True):
+                if not all_hold(trigger.conditions, {"event": {}, **known}):
                     continue
                 key = key_of(customer)
                 enrollment = enroll(

@@ -24,7 +24,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from journeys.actions import NAME as ACTION_NAME
+from journeys.actions import actions
+from journeys.facts import facts
 
 StepId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 EventType = Annotated[
@@ -34,7 +46,8 @@ KEY = r"^[a-z0-9][a-z0-9_-]*$"  # a template's or a journey's key
 TemplateKey = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY)]
 Next = Annotated[str, Field(max_length=64)]
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "not_contains", "in", "exists", "missing")
-PATH = re.compile(r"^(event|customer|order|steps)(\.[A-Za-z0-9_]+)+$")
+PATH = re.compile(r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_]+)+$")  # a namespace, then a fact's name
+STORED = {"stored": True}  # a published version, read as it was stored (``stored_definition``)
 TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -42,10 +55,29 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def checking(info: ValidationInfo) -> bool:
+    """Whether the registries are checked: for a definition being saved or published, not for
+    a stored version (it was checked when published; a pillar gone since fails only the
+    enrollments that reach its fact or action, rather than the whole journey's loading)."""
+    return not (info.context or {}).get("stored")
+
+
+def fact_path(value: str, info: ValidationInfo) -> str:
+    """A path to a fact (``journeys/facts.py``): its namespace, then a fact of it."""
+    problem = None if PATH.fullmatch(value) else facts.expected()
+    if problem is None and checking(info):
+        problem = facts.path_error(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class Condition(Strict):
-    """``path`` names a value: ``event.<payload key>``, ``customer.<attribute>`` (orders_count,
-    total_spent, tags, email, locale, …), ``order.<attribute>`` (total, categories, skus,
-    line_count, …) or ``steps.<step id>.status`` (the status of the message that step sent)."""
+    """``path`` names a value: ``event.<payload key>``, ``customer.<fact>`` (orders_count,
+    total_spent, tags, email, locale, …), ``order.<fact>`` (total, categories, skus,
+    line_count, …), a registered pillar's fact (``loyalty.tier``), or ``steps.<step
+    id>.status`` (the status of the message that step sent). ``op`` must suit the fact's type
+    (``journeys/facts.py``)."""
 
     path: Annotated[str, Field(max_length=200)]
     op: Literal[OPS]  # type: ignore[valid-type]
@@ -53,9 +85,16 @@ class Condition(Strict):
 
     @field_validator("path")
     @classmethod
-    def _path(cls, value: str) -> str:
-        if not PATH.fullmatch(value):
-            raise ValueError("a path starts with event., customer., order. or steps.")
+    def _path(cls, value: str, info: ValidationInfo) -> str:
+        return fact_path(value, info)
+
+    @field_validator("op")
+    @classmethod
+    def _op(cls, value: str, info: ValidationInfo) -> str:
+        path = info.data.get("path")
+        problem = facts.op_error(path, value) if path and checking(info) else None
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -154,10 +193,8 @@ class DelayStep(Strict):
 
     @field_validator("until")
     @classmethod
-    def _until(cls, value: str | None) -> str | None:
-        if value is not None and not PATH.fullmatch(value):
-            raise ValueError("a path starts with event., customer., order. or steps.")
-        return value
+    def _until(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else fact_path(value, info)
 
 
 class WaitStep(Strict):
@@ -195,26 +232,49 @@ class SplitStep(Strict):
     branches: Annotated[list[Branch], Field(min_length=2, max_length=10)]
 
 
-class ActionStep(Strict):
-    """``add_tag`` / ``remove_tag`` on the customer, or ``webhook``: an event ``event`` (named
-    ``journey.…``) recorded once, which the merchant's outbound webhook endpoints subscribed to
-    it receive, signed and retried like every event."""
+class ActionStep(BaseModel):
+    """``action`` names a registered action (``journeys/actions.py``): ``add_tag`` /
+    ``remove_tag`` (``tag``) on the customer, ``webhook`` (``event``: an event named
+    ``journey.…``, recorded once, which the merchant's outbound webhook endpoints subscribed to
+    it receive, signed and retried like every event), or a pillar's. The step's other keys are
+    the action's own fields, checked by its model with the definition's cross-field rules."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
     id: StepId
     type: Literal["action"]
-    action: Literal["add_tag", "remove_tag", "webhook"]
-    tag: Annotated[str | None, Field(min_length=1, max_length=100)] = None
-    event: EventType | None = None
+    action: Annotated[str, Field(min_length=1, max_length=100, pattern=ACTION_NAME)]
     next: Next = ""
 
-    @model_validator(mode="after")
-    def _complete(self) -> ActionStep:
-        if self.action == "webhook":
-            if self.event is None or not self.event.startswith("journey."):
-                raise ValueError("a webhook action needs an event named journey.<something>")
-        elif self.tag is None:
-            raise ValueError(f"{self.action} needs a tag")
-        return self
+    @field_validator("action")
+    @classmethod
+    def _registered(cls, value: str, info: ValidationInfo) -> str:
+        if checking(info) and actions.get(value) is None:
+            raise ValueError(actions.unknown(value))
+        return value
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The action's own fields: every key of the step but its id, type, action and next."""
+        return dict(self.model_extra or {})
+
+    def params_errors(self, at: str) -> dict[str, list[dict[str, str]]]:
+        """The action model's objections to this step's fields, by path (``steps[2].tag``)."""
+        action = actions.get(self.action)
+        if action is None:
+            return {f"{at}.action": [{"code": "invalid", "message": actions.unknown(self.action)}]}
+        try:
+            action.params.model_validate(self.params)
+        except ValidationError as error:
+            found: dict[str, list[dict[str, str]]] = {}
+            for problem in error.errors(include_url=False):
+                where = ".".join(str(part) for part in problem["loc"]) or "action"
+                message = problem["msg"].removeprefix("Value error, ")
+                found.setdefault(f"{at}.{where}", []).append(
+                    {"code": problem["type"], "message": message}
+                )
+            return found
+        return {}
 
 
 class ExitStep(Strict):
@@ -276,6 +336,9 @@ class Definition(Strict):
             for target in targets(step):
                 if target not in ids:
                     add(f"steps[{i}]", f"goes to {target!r}, which is not a step")
+            if isinstance(step, ActionStep):
+                for path, problems in step.params_errors(f"steps[{i}]").items():
+                    errors.setdefault(path, []).extend(problems)
         if errors:
             return errors
         graph = {step.id: targets(step) for step in self.steps}
@@ -300,3 +363,8 @@ class Definition(Strict):
             if step.id not in seen and not errors:
                 add(f"steps[{i}]", f"step {step.id!r} cannot be reached from the start")
         return errors
+
+
+def stored_definition(raw: dict[str, Any]) -> Definition:
+    """A published version's definition, read as it was stored (the registries unchecked)."""
+    return Definition.model_validate(raw, context=STORED)

@@ -1,4 +1,10 @@
-"""Reads about journeys that are more than one filter: what publishing a draft would start now.
+"""Reads about journeys that are more than one filter, used by the API, the dashboard and (to
+come) analytics alike: enrollments counted (per journey, per step, per A/B branch), whether a
+draft differs from the live version, and what publishing a draft would start now.
+
+Every count is an aggregate query: one for any number of journeys' enrollment counts, two for a
+journey's per-step counts, one per split step, whatever the number of enrollments. ``COUNTED``
+says once what each count counts; the API's list and the dashboard's read the same numbers.
 
 ``journey_publish_preview`` answers the publish confirmation: how many customers would enter at
 once and how many messages that means, so a merchant never mails a year of orders by surprise.
@@ -18,17 +24,21 @@ queries, never one per customer.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
+from pydantic import ValidationError
 
 from journeys import schema
 from journeys.conditions import all_hold
-from journeys.engine import customer_facts, order_facts
+from journeys.facts import Subject, facts
 from journeys.links import Need
-from journeys.models import OPEN_STATES, Enrollment, Journey
+from journeys.models import OPEN_STATES, Enrollment, EnrollmentState, Journey, JourneyStepLog
 from journeys.scheduled import candidates, merchant_zone
 from journeys.services import CONSUMER_NAME, journey_needs
 from orders.models import Customer, Order
@@ -36,6 +46,124 @@ from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRu
 from postpurchase.validation import parse_payload
 
 WAITS = (schema.DelayStep, schema.WaitStep)
+STATES = [state.value for state in EnrollmentState]
+# name → the enrollments it counts (in progress: active or waiting for an event)
+COUNTED: dict[str, Q] = {
+    "entered": Q(),
+    **{state: Q(state=state) for state in STATES},
+    "in_progress": Q(state__in=OPEN_STATES),
+    "converted": Q(converted_at__isnull=False),
+    "holdout": Q(holdout=True),
+}
+
+
+# --- counts ----------------------------------------------------------------------------------
+
+
+def enrollment_counts(*, journey_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Per journey (of those that have any): its enrollments, of every version, for each name
+    of ``COUNTED`` (one query)."""
+    rows = (
+        Enrollment.objects.filter(journey_id__in=list(journey_ids))
+        .values("journey_id")
+        .annotate(**{name: Count("id", filter=q) for name, q in COUNTED.items()})
+        .order_by()
+    )
+    return {row.pop("journey_id"): row for row in rows}
+
+
+def no_enrollments() -> dict[str, int]:
+    """The counts of a journey no one has entered."""
+    return dict.fromkeys(COUNTED, 0)
+
+
+def journey_counts(*, journey: Journey) -> dict[str, int]:
+    """One journey's enrollments for each name of ``COUNTED``."""
+    return enrollment_counts(journey_ids=[journey.pk]).get(journey.pk) or no_enrollments()
+
+
+def journeys_with_counts(*, journeys: QuerySet[Journey]) -> QuerySet[Journey]:
+    """``journeys`` with their live version, each with ``<name>_count`` for every name of
+    ``COUNTED``: one query, a join to the enrollments grouped by journey (a list page)."""
+    counts = {}
+    for name, q in COUNTED.items():
+        through = {f"enrollments__{key}": value for key, value in q.children}
+        counts[f"{name}_count"] = Count("enrollments", filter=Q(**through) if through else None)
+    return journeys.select_related("live_version").annotate(**counts)
+
+
+def journey_step_counts(*, journey: Journey) -> dict[str, dict[str, Any]]:
+    """Per step of the live version, in the definition's order: how many of the version's
+    enrollments took it and how often each outcome was logged there (two queries)."""
+    version = journey.live_version
+    if version is None:
+        return {}
+    found: dict[str, dict[str, Any]] = {
+        step["id"]: {"entered": 0, "outcomes": {}} for step in version.definition["steps"]
+    }
+    logs = JourneyStepLog.objects.filter(enrollment__version_id=version.pk).exclude(step_id="")
+    took = logs.values("step_id").annotate(n=Count("enrollment_id", distinct=True)).order_by()
+    for row in took:
+        found.setdefault(row["step_id"], {"entered": 0, "outcomes": {}})["entered"] = row["n"]
+    outcomes = (
+        logs.values("step_id", "outcome").annotate(n=Count("id")).order_by("step_id", "outcome")
+    )
+    for row in outcomes:
+        found[row["step_id"]]["outcomes"][row["outcome"]] = row["n"]
+    return found
+
+
+def journey_split_results(*, journey: Journey) -> dict[str, list[dict[str, Any]]]:
+    """Per A/B split step of the live version: each branch's enrollments, conversions and
+    revenue (one query per split step)."""
+    version = journey.live_version
+    if version is None:
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for step in version.definition["steps"]:
+        if step.get("type") != "split":
+            continue
+        rows = {
+            row["branch"]: row
+            for row in Enrollment.objects.filter(version_id=version.pk)
+            .annotate(branch=KeyTransform(step["id"], "assignments"))
+            .exclude(branch=None)
+            .values("branch")
+            .annotate(
+                entered=Count("id"),
+                converted=Count("id", filter=Q(converted_at__isnull=False)),
+                revenue=Sum("revenue"),
+            )
+            .order_by()
+        }
+        found[step["id"]] = [
+            {
+                "branch": index,
+                "name": branch.get("name", ""),
+                "weight": branch["weight"],
+                "entered": rows.get(index, {}).get("entered", 0),
+                "converted": rows.get(index, {}).get("converted", 0),
+                "revenue": str(rows.get(index, {}).get("revenue") or "0"),
+            }
+            for index, branch in enumerate(step["branches"])
+        ]
+    return found
+
+
+def journey_draft_changed(*, journey: Journey) -> bool:
+    """Whether publishing the draft would make a version unlike the live one (compared as
+    publishing stores it: validated, with its defaults filled in), or nothing is published."""
+    if journey.live_version is None:
+        return True
+    try:
+        draft = schema.Definition.model_validate(journey.draft)
+    except ValidationError:
+        return True
+    # compared parsed: a version stored before a field was added reads with its default
+    return draft != schema.stored_definition(journey.live_version.definition)
+
+
+# --- the publish preview ---------------------------------------------------------------------
 
 
 @dataclass
@@ -187,28 +315,28 @@ def _history(journey, customer_ids: set[int]):
 
 def _meeting_conditions(journey, plan, found: list[_Candidate]) -> list[_Candidate]:
     """The candidates whose facts meet the trigger's conditions (customers read in one query,
-    orders only when a condition reads the order)."""
+    orders only when a condition reads the order, each provider asked once for them all)."""
     conditions = plan.trigger.conditions
     if not conditions:
         return found
+    paths = [condition.path for condition in conditions]
     ids = {candidate.customer_id for candidate in found}
-    customers = {
-        c.pk: customer_facts(c)
-        for c in Customer.unscoped.filter(merchant_id=journey.merchant_id, pk__in=ids)
-    }
+    customers = Customer.unscoped.filter(merchant_id=journey.merchant_id, pk__in=ids).in_bulk()
     orders = {}
-    if any(condition.path.startswith("order.") for condition in conditions):
+    if any(provider.about == "order" for provider in facts.needed(paths)):
         order_ids = {c.payload.get("order_id") for c in found}
         order_ids = {pk for pk in order_ids if isinstance(pk, int)}
-        for order in Order.unscoped.filter(merchant_id=journey.merchant_id, pk__in=order_ids):
-            orders[order.pk] = order_facts(order)
-    kept = []
-    for candidate in found:
-        facts = {
-            "event": candidate.payload,
-            "customer": customers.get(candidate.customer_id, {}),
-            "order": orders.get(candidate.payload.get("order_id"), {}),
-        }
-        if candidate.customer_id in customers and all_hold(conditions, facts):
-            kept.append(candidate)
-    return kept
+        orders = Order.unscoped.filter(merchant_id=journey.merchant_id, pk__in=order_ids).in_bulk()
+    known = [c for c in found if c.customer_id in customers]
+    subjects = [Subject(customers[c.customer_id], _order_of(c, orders)) for c in known]
+    gathered = facts.gather(merchant=journey.merchant, subjects=subjects, paths=paths)
+    return [
+        candidate
+        for candidate, facts_of in zip(known, gathered, strict=True)
+        if all_hold(conditions, {"event": candidate.payload, **facts_of})
+    ]
+
+
+def _order_of(candidate: _Candidate, orders: dict[int, Order]) -> Order | None:
+    order_id = candidate.payload.get("order_id")
+    return orders.get(order_id) if isinstance(order_id, int) else None

@@ -30,14 +30,8 @@ from django.utils import timezone
 
 from journeys import schema
 from journeys.conditions import all_hold, equal
-from journeys.engine import (
-    bucket,
-    customer_facts,
-    definition,
-    enrollments_advance,
-    order_facts,
-    revenue_of,
-)
+from journeys.engine import bucket, definition, enrollments_advance, revenue_of
+from journeys.facts import Subject, facts
 from journeys.links import Need, needs_of
 from journeys.models import (
     OPEN_STATES,
@@ -363,15 +357,13 @@ def _enter(merchant: Merchant, event: Event, now: datetime, only_journey=None) -
         if isinstance(order_id, int)
         else None
     )
-    facts = {
-        "event": event.payload,
-        "customer": customer_facts(customer),
-        "order": order_facts(order) if order is not None else {},
-    }
+    paths = [c.path for version in versions for c in definition(version).trigger.conditions]
+    [found] = facts.gather(merchant=merchant, subjects=[Subject(customer, order)], paths=paths)
+    known = {"event": event.payload, **found}
     created = []
     for version in versions:
         plan = definition(version)
-        if not all_hold(plan.trigger.conditions, facts):
+        if not all_hold(plan.trigger.conditions, known):
             continue
         enrollment = _enroll(merchant, version, plan, customer, event, order, now)
         if enrollment is not None:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django import forms
 
+from journeys.actions import actions
 from journeys.forms import (
     CODE,
     END,
@@ -267,29 +268,52 @@ class SplitStepForm(StepForm):
 
 
 class ActionStepForm(StepForm):
-    kind, label = "action", "Tag the customer, or call a webhook"
-    action = forms.ChoiceField(
-        choices=[
-            ("add_tag", "Add a tag"),
-            ("remove_tag", "Remove a tag"),
-            ("webhook", "Send an event to your webhook endpoints"),
-        ]
-    )
+    """An action registered with journeys (``journeys/actions.py``): the tag of ``add_tag`` and
+    ``remove_tag``, the event of ``webhook``, and a pillar's action's own fields as JSON."""
+
+    kind, label = "action", "Tag the customer, call a webhook, or another action"
+    action = forms.ChoiceField(choices=actions.choices)
     tag = forms.CharField(max_length=100, required=False)
     event = forms.CharField(
         max_length=100,
         required=False,
         help_text="For a webhook: journey.<name>, the type your endpoints subscribe to.",
     )
+    settings = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={**CODE, "rows": 2, "class": "source"}),
+        help_text='Another action\'s own fields, as JSON: {"points": 50}.',
+    )
     next = forms.ChoiceField(label="Then", required=False)
+    typed = ("tag", "event")  # the fields with their own input
+
+    def clean_settings(self):
+        settings = self.cleaned_data.get("settings")
+        if settings in (None, ""):
+            return {}
+        if not isinstance(settings, dict):
+            raise forms.ValidationError('An object of fields, e.g. {"points": 50}.')
+        return settings
 
     def fields_of_step(self, data: dict) -> dict:
+        action = actions.get(data["action"])
+        wanted = action.params.model_fields if action else {}
         found = {"action": data["action"]}
-        if data["action"] == "webhook":
-            found["event"] = (data.get("event") or "").strip()
-        else:
-            found["tag"] = (data.get("tag") or "").strip()
+        for name in self.typed:
+            if name in wanted:
+                found[name] = (data.get(name) or "").strip()
+        found.update(data.get("settings") or {})
         return found | super().fields_of_step(data)
+
+    @classmethod
+    def initial_for(cls, step: dict) -> tuple[dict, list[dict]]:
+        initial, rows = super().initial_for(step)
+        own = ("id", "type", "action", "next", *cls.typed)
+        settings = {key: value for key, value in step.items() if key not in own}
+        initial.pop("settings", None)
+        if settings:
+            initial["settings"] = settings
+        return initial, rows
 
 
 class ExitStepForm(StepForm):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from journeys.actions import actions
 from journeys.forms import DATES, OPS, WEEKDAYS, format_value
 from journeys.models import EnrollmentState, JourneyStatus
 from postpurchase.dashboard.formatting import event_label
@@ -134,11 +135,10 @@ def step_in_words(step: dict[str, Any]) -> str:
             for i, b in enumerate(step.get("branches", []), start=1)
         ]
         return f"Split: {'; '.join(branches)}"
-    if kind == "action" and step.get("action") == "webhook":
-        return f"Send {step.get('event')} to your webhooks {_then(step.get('next', ''))}"
-    if kind == "action":
-        verb = "Add tag" if step.get("action") == "add_tag" else "Remove tag"
-        return f"{verb} {step.get('tag')} {_then(step.get('next', ''))}"
+    if kind == "action":  # in the registered action's words (journeys/actions.py)
+        action = actions.get(step.get("action", ""))
+        words = action.in_words(step) if action else f"Do {step.get('action')}"
+        return f"{words} {_then(step.get('next', ''))}"
     return "End the journey"
 
 

@@ -3,10 +3,10 @@ message it sent in the message log."""
 
 from __future__ import annotations
 
-from journeys.dashboard_views.counts import state_counts
 from journeys.dashboard_views.describe import ENROLLMENT_TONES, outcome_tone, step_in_words
 from journeys.dashboard_views.pages import journey_or_404
 from journeys.models import Enrollment, EnrollmentState
+from journeys.selectors import journey_counts
 from postpurchase.dashboard.mixins import ScopedDetailView, ScopedListView
 from postpurchase.tenancy.permissions import Perm
 
@@ -38,9 +38,9 @@ class JourneyEnrollmentListView(ScopedListView):
         context = super().get_context_data(**kwargs)
         for enrollment in context["enrollments"]:
             enrollment.tone = ENROLLMENT_TONES.get(enrollment.state, "neutral")
-        counts = state_counts(self.journey)
-        tabs = [("", "All", sum(counts.values()))] + [
-            (value, label, counts.get(value, 0)) for value, label in EnrollmentState.choices
+        counts = journey_counts(journey=self.journey)
+        tabs = [("", "All", counts["entered"])] + [
+            (value, label, counts[value]) for value, label in EnrollmentState.choices
         ]
         context.update(journey=self.journey, state_tabs=tabs, current_state=self.state())
         return context

@@ -13,11 +13,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views import View
 
-from journeys.dashboard_views.counts import (
-    has_unpublished_changes,
-    journey_counts,
-    journeys_with_counts,
-)
 from journeys.dashboard_views.describe import (
     JOURNEY_TONES,
     entry_in_words,
@@ -30,6 +25,7 @@ from journeys.dashboard_views.editor import Editor, EditorState
 from journeys.forms import DefinitionJsonForm
 from journeys.models import Journey, JourneyStatus
 from journeys.schema import MAX_AGE_HOURS
+from journeys.selectors import journey_counts, journey_draft_changed, journeys_with_counts
 from journeys.services import journey_save
 from journeys.step_forms import STEP_KINDS
 from notifications.models import Kind, MessageTemplate
@@ -124,7 +120,7 @@ class JourneyListView(ScopedListView):
     context_object_name = "journeys"
 
     def filter_scoped(self, queryset):
-        return journeys_with_counts(queryset).order_by("name", "id")
+        return journeys_with_counts(journeys=queryset).order_by("name", "id")
 
     def get_context_data(self, **kwargs):
         journeys = list(self.object_list)
@@ -174,9 +170,9 @@ class _EditorPage(DashboardMixin, View):
             context.update(
                 tone=JOURNEY_TONES.get(journey.status, "neutral"),
                 live=definition_summary(version.definition) if version else None,
-                counts=journey_counts(journey),
+                counts=journey_counts(journey=journey),
                 versions=journey.versions.select_related("published_by")[:VERSION_HISTORY_LENGTH],
-                unpublished=has_unpublished_changes(journey),
+                unpublished=journey_draft_changed(journey=journey),
                 json_form=json_form
                 or DefinitionJsonForm(initial=DefinitionJsonForm.initial_for(journey.draft)),
             )

@@ -254,7 +254,7 @@ def test_the_journey_page_shows_the_live_version_counts_and_the_draft(
     assert response.status_code == 200
     counts = response.context["counts"]
     assert (counts["in_progress"], counts["completed"], counts["converted"]) == (1, 1, 1)
-    assert counts["total"] == 2
+    assert counts["entered"] == 2
     live = response.context["live"]
     assert live["trigger"] == "Order placed, when event.total is more than 100"
     assert live["steps"] == [
