@@ -10,3 +10,8 @@ class OrdersConfig(AppConfig):
         from postpurchase.dashboard.cards import home_cards
 
         home_cards.register(ORDERS_CARD)  # the home page's figures and latest orders
+
+        from orders.selectors import customer_find
+        from postpurchase.events.customers import customer_resolvers
+
+        customer_resolvers.register(customer_find)  # integrators' custom events name customers

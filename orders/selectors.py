@@ -9,6 +9,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from orders.models import Customer, Order, OrderLine, Shipment, ShipmentStatus, TrackingEvent
 from postpurchase.events.models import Event
+from postpurchase.tenancy.models import Merchant
 
 OPEN_SHIPMENT_STATUSES = (
     ShipmentStatus.LABEL_CREATED,
@@ -107,3 +108,16 @@ def order_for_lookup(*, number: str, email: str) -> int | None:
         if matches and found is None:
             found = pk
     return found
+
+
+def customer_find(
+    *, merchant: Merchant, customer_id: int | None, external_id: str | None
+) -> Customer | None:
+    """The merchant's customer with our ``customer_id``, or else with ``external_id``, or
+    ``None``: the event log's customer resolver (``postpurchase/events/customers.py``), for
+    integrators' custom events. Scoped by the argument, since the API's caller may not have
+    entered the merchant's scope."""
+    customers = Customer.unscoped.filter(merchant=merchant)
+    if customer_id is not None:
+        return customers.filter(pk=customer_id).first()
+    return customers.filter(external_id=external_id).first()

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from orders.models import Customer
 from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.customers import customer_resolve
 from postpurchase.events.models import Event
 from postpurchase.events.services import _validate_type, event_record
 from postpurchase.tenancy.models import Merchant
@@ -116,12 +116,12 @@ def custom_event_record(
     ``(event, created)``; an event whose ``id`` was already recorded is returned as it was."""
     data = parse_payload(CustomEventIn, payload)
     now = now or timezone.now()
-    customers = Customer.unscoped.filter(merchant=merchant)
+    customer = customer_resolve(
+        merchant=merchant, customer_id=data.customer_id, external_id=data.customer_external_id
+    )
     if data.customer_id is not None:
-        customer = customers.filter(pk=data.customer_id).first()
         field, value = "customer_id", data.customer_id
     else:
-        customer = customers.filter(external_id=data.customer_external_id).first()
         field, value = "customer_external_id", data.customer_external_id
     if customer is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"No customer has {field} {value!r}.", field=field)
