@@ -6,6 +6,16 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from orders.erasure import orders_erase, orders_export
+        from orders.privacy import privacy_parts
+
+        # First of the privacy parts (the apps that build on orders load after it).
+        privacy_parts.register("orders", eraser=orders_erase, exporter=orders_export)
+
+        from orders.shopper_views import lookup_register
+
+        lookup_register()  # the shopper shell's order lookup finds orders here
+
         from orders.dashboard_views import ORDERS_CARD
         from postpurchase.dashboard.cards import home_cards
 
