@@ -1,5 +1,6 @@
 """Writes of the connectors app: the merchant's webhook secrets, receiving a delivery (verify,
-record, enqueue), processing it in a task, and the sweep that re-finds lost or failed ones.
+record, enqueue), processing it in a task, and the sweep that re-finds lost or failed ones
+(``postpurchase.outbox``).
 
 Receiving is kept small so the sender gets its answer fast: the signature is checked before
 anything is stored, the delivery row is the inbox (its unique constraint dedupes the sender's
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,6 +31,7 @@ from connectors.signatures import (
 from connectors.tracking import tracking_delivery_id
 from postpurchase.crypto import random_secret
 from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.outbox import Backoff, sweep
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
 
@@ -41,8 +42,8 @@ logger = logging.getLogger(__name__)
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 # A delivery not settled this long after it was received (or last tried) is assumed lost.
 PROCESS_GRACE = timedelta(minutes=2)
-RETRY_BASE = timedelta(seconds=30)
-RETRY_CAP = timedelta(hours=6)
+# A failed delivery is retried after 30 s, 1 m, 2 m, 4 m, … up to 6 h, each less up to a quarter.
+RETRY_BACKOFF = Backoff(base=timedelta(seconds=30), factor=2, cap=timedelta(hours=6))
 MAX_ATTEMPTS = 10
 SWEEP_BATCH = 500
 TRACKING_SECRET_PREFIX = "trk_"  # noqa: S105 (a prefix, not a secret)
@@ -364,17 +365,11 @@ def _enqueue(delivery_id: int, merchant_id: int) -> None:
 # --- processing -------------------------------------------------------------------------------
 
 
-def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with jitter in the upper half: 30s, 1m, 2m, ... capped at 6h."""
-    ceiling = min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
-    return ceiling * (0.5 + (rng or random).random() / 2)
-
-
 def _settle_failure(delivery: InboundDelivery, message: str, *, retry: bool, now: datetime):
     delivery.status = DeliveryStatus.FAILED
     delivery.last_error = message[:4000]
     if retry and delivery.attempts < MAX_ATTEMPTS:
-        delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+        delivery.next_attempt_at = now + RETRY_BACKOFF.delay(delivery.attempts)
     else:
         delivery.next_attempt_at = None
 
@@ -404,7 +399,7 @@ def _attempt_claim(merchant: Merchant, delivery_id: int, now: datetime) -> str |
             delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
             return delivery.status
         delivery.attempts += 1
-        delivery.next_attempt_at = now + max(PROCESS_GRACE, retry_delay(delivery.attempts))
+        delivery.next_attempt_at = now + max(PROCESS_GRACE, RETRY_BACKOFF.delay(delivery.attempts))
         delivery.save(update_fields=["attempts", "next_attempt_at"])
     return None
 
@@ -473,21 +468,18 @@ def inbound_delivery_process(
 
 def inbound_delivery_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH):
     """Enqueue every delivery due a (re)try: a task lost after receipt, or a failure whose
-    backoff is over. Each one's ``next_attempt_at`` moves a grace period on, so it is not
-    enqueued again while its task waits in the queue. An inactive merchant's deliveries wait
-    for its reactivation. Returns the ids enqueued."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        due = list(
-            InboundDelivery.unscoped.select_for_update(skip_locked=True, of=("self",))
-            .filter(next_attempt_at__lte=now, merchant__is_active=True)
-            .order_by("next_attempt_at")
-            .values_list("pk", "merchant_id")[:batch_size]
-        )
-        if due:
-            InboundDelivery.unscoped.filter(pk__in=[pk for pk, _ in due]).update(
-                next_attempt_at=now + PROCESS_GRACE
-            )
-    for pk, merchant_id in due:
-        _enqueue(pk, merchant_id)
-    return [pk for pk, _ in due]
+    backoff is over (``postpurchase.outbox.sweep``). Each one's ``next_attempt_at`` moves a grace
+    period on, so it is not enqueued again while its task waits in the queue. An inactive
+    merchant's deliveries wait for its reactivation. Returns the ids enqueued."""
+
+    def enqueue(merchant_id: int, delivery_ids: list[int]) -> None:
+        for delivery_id in delivery_ids:
+            _enqueue(delivery_id, merchant_id)
+
+    return sweep(
+        InboundDelivery.unscoped.all(),
+        now=now or timezone.now(),
+        lease=PROCESS_GRACE,
+        batch=batch_size,
+        enqueue=enqueue,
+    )

@@ -14,9 +14,9 @@ from connectors import services
 from connectors.models import InboundDelivery
 from connectors.services import (
     MAX_ATTEMPTS,
+    RETRY_BACKOFF,
     inbound_delivery_process,
     inbound_delivery_sweep,
-    retry_delay,
 )
 from orders.models import Order, Shipment
 from postpurchase.celery import app
@@ -151,15 +151,16 @@ def test_the_backoff_doubles_from_30_seconds_and_is_capped_at_6_hours():
     # given
     rng = random.Random(7)
     # when
-    delays = [retry_delay(attempt, rng=rng) for attempt in (1, 2, 3, 20)]
-    # then
+    delays = [RETRY_BACKOFF.delay(attempt, rng=rng) for attempt in (1, 2, 3, 20)]
+    # then: each is its ceiling less up to a quarter
     ceilings = [
         timedelta(seconds=30),
         timedelta(minutes=1),
         timedelta(minutes=2),
         timedelta(hours=6),
     ]
-    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    assert [RETRY_BACKOFF.ceiling(attempt) for attempt in (1, 2, 3, 20)] == ceilings
+    assert all(c * 0.75 <= d <= c for d, c in zip(delays, ceilings, strict=True))
 
 
 def test_the_sweep_is_scheduled_by_beat_on_the_integrations_queue():
