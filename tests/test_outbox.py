@@ -311,3 +311,38 @@ def test_giving_up_closes_the_exhausted_rows_whose_lease_ran_out(merchant_a):
     assert closed == [(run_out, merchant_a.pk)]
     assert [due_at(pk) for pk in (run_out, in_lease, fine)] == [None, T0 + SECOND, T0]
     assert Event.unscoped.get(pk=run_out).dispatched_at == T0
+
+
+def test_each_apps_policy_is_the_one_docs_operations_md_lists():
+    # given: the table in "Retries and sweeps"
+    from pathlib import Path
+
+    from connectors import services as inbound
+    from notifications import delivery as messages
+    from postpurchase.events import services as events
+    from webhooks import services as outbound
+
+    table = Path(__file__).resolve().parent.parent.joinpath("docs", "operations.md").read_text()
+
+    # then
+    policies = {
+        "event consumers": (events.RETRY_BACKOFF, events.MAX_ATTEMPTS, "30 s × 2, 6 h | 12 |"),
+        "messages": (messages.RETRY_BACKOFF, messages.MAX_ATTEMPTS, "30 s × 3, 2 h | 10,"),
+        "outbound webhooks": (
+            outbound.RETRY_BACKOFF,
+            outbound.MAX_ATTEMPTS,
+            "30 s × 4, 6 h ([webhooks.md](webhooks.md) shows the schedule) | 15 at most;",
+        ),
+        "inbound webhooks": (inbound.RETRY_BACKOFF, inbound.MAX_ATTEMPTS, "30 s × 2, 6 h | 10 |"),
+    }
+    assert {
+        work: (backoff.base, backoff.factor, backoff.cap, backoff.jitter, attempts)
+        for work, (backoff, attempts, _) in policies.items()
+    } == {
+        "event consumers": (timedelta(seconds=30), 2, timedelta(hours=6), 0.25, 12),
+        "messages": (timedelta(seconds=30), 3, timedelta(hours=2), 0.25, 10),
+        "outbound webhooks": (timedelta(seconds=30), 4, timedelta(hours=6), 0.25, 15),
+        "inbound webhooks": (timedelta(seconds=30), 2, timedelta(hours=6), 0.25, 10),
+    }
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()}
+    assert all(cell in rows[work] for work, (_, _, cell) in policies.items())
