@@ -115,7 +115,7 @@ def load_history(merchant, orders: list[dict]) -> None:
     is never empty. On empty tables PostgreSQL plans the foreign-key checks each connection
     caches as sequential scans, which stay until the next ANALYZE of the table (autovacuum's,
     within a minute in production) and cost a cold benchmark about half of its database time."""
-    from orders.bulk import order_bulk_ingest
+    from orders.services.orders import order_bulk_ingest
 
     for start in range(0, len(orders), 500):
         order_bulk_ingest(merchant=merchant, payloads=orders[start : start + 500])
@@ -321,7 +321,7 @@ def warm_up(args, key: str, orders: list[dict]) -> None:
 
 def service_only(args, merchant, orders: list[dict], singles: list[dict]) -> dict:
     """(a) and (b) without HTTP: the services in this process, one caller."""
-    from orders.bulk import order_bulk_ingest, order_ingest_one
+    from orders.services.orders import order_bulk_ingest, order_ingest
 
     started = time.perf_counter()
     for start in range(0, len(orders), args.batch):
@@ -330,7 +330,7 @@ def service_only(args, merchant, orders: list[dict], singles: list[dict]) -> dic
     latencies = []
     for payload in singles[:2000]:
         began = time.perf_counter()
-        order_ingest_one(merchant=merchant, payload=payload)
+        order_ingest(merchant=merchant, payload=payload)
         latencies.append(time.perf_counter() - began)
     return {
         "bulk": {"seconds": seconds, "orders_per_s": len(orders) / seconds},

@@ -6,10 +6,14 @@
 Creates (and migrates) the database if needed, loads a fresh merchant with the demo generator's
 realistic payloads (customers, orders with 1-4 lines, shipments with tracking checkpoints), then
 measures:
-  1. first ingest:   order_ingest + shipment_ingest per order (rows, events), orders per second
+  1. first ingest:   order_ingest + shipment_ingest per order (rows, events), orders per second;
+                     "orders alone" is the time inside order_ingest: the per-order door (a
+                     Shopify webhook, the API's single POST, the demo loader), a batch of one
   2. re-ingest:      the same payloads again (the idempotent no-change path), orders per second
-  3. dispatch:       event_dispatch of every recorded event to one consumer, events per second
-The merchant is deleted afterwards. Celery uses kombu's in-memory broker here, so the time to
+  3. bulk:           the same orders for a second merchant through order_bulk_ingest, --batch
+                     orders a call (the API's POST /orders/bulk without HTTP), orders per second
+  4. dispatch:       event_dispatch of every recorded event to one consumer, events per second
+The merchants are deleted afterwards. Celery uses kombu's in-memory broker here, so the time to
 enqueue each dispatch task on commit is counted but no broker round trip is.
 """
 
@@ -50,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--customers", type=int, default=0, help="default: a third of --orders")
+    parser.add_argument("--batch", type=int, default=100, help="orders per bulk call")
     args = parser.parse_args()
     ensure_database(os.environ["DATABASE_URL"])
 
@@ -61,7 +66,10 @@ def main() -> None:
     from django.utils.crypto import get_random_string
 
     from orders import demo
-    from orders.services import customer_upsert, order_ingest, product_upsert, shipment_ingest
+    from orders.services.customers import customer_upsert
+    from orders.services.orders import order_bulk_ingest, order_ingest
+    from orders.services.products import product_upsert
+    from orders.services.shipments import shipment_ingest
     from postpurchase.events.models import Event
     from postpurchase.events.registry import ConsumerRegistry
     from postpurchase.events.services import event_dispatch
@@ -70,30 +78,51 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     customers = args.customers or max(args.orders // 3, 1)
     plan = demo.demo_plan(anchor=date(2026, 11, 1), customers=customers, orders=args.orders)
-    merchant = merchant_create(
-        slug=f"bench-{get_random_string(8).lower()}",
-        name="Bench",
-        timezone="America/New_York",
-        currency="USD",
-        country="US",
-    )
 
-    def load() -> tuple[float, int]:
+    def new_merchant():
+        return merchant_create(
+            slug=f"bench-{get_random_string(8).lower()}",
+            name="Bench",
+            timezone="America/New_York",
+            currency="USD",
+            country="US",
+        )
+
+    merchant, twin = new_merchant(), new_merchant()
+
+    def load() -> tuple[float, float, int]:
         started = time.perf_counter()
+        in_orders = 0.0
         events = 0
         for payload in plan.products:
             product_upsert(merchant=merchant, payload=payload)
         for joined_at, payload in plan.customers:
             customer_upsert(merchant=merchant, payload=payload, now=joined_at)
         for order, shipments in plan.orders:
+            began = time.perf_counter()
             events += len(order_ingest(merchant=merchant, payload=order).events)
+            in_orders += time.perf_counter() - began
             for shipment in shipments:
                 events += len(shipment_ingest(merchant=merchant, payload=shipment).events)
+        return time.perf_counter() - started, in_orders, events
+
+    def load_in_bulk() -> tuple[float, int]:
+        for payload in plan.products:
+            product_upsert(merchant=twin, payload=payload)
+        for joined_at, payload in plan.customers:
+            customer_upsert(merchant=twin, payload=payload, now=joined_at)
+        orders = [order for order, _ in plan.orders]
+        started = time.perf_counter()
+        events = 0
+        for start in range(0, len(orders), args.batch):
+            batch = orders[start : start + args.batch]
+            events += sum(len(r.events) for r in order_bulk_ingest(merchant=twin, payloads=batch))
         return time.perf_counter() - started, events
 
     try:
-        first_seconds, first_events = load()
-        again_seconds, again_events = load()
+        first_seconds, first_in_orders, first_events = load()
+        again_seconds, again_in_orders, again_events = load()
+        bulk_seconds, bulk_events = load_in_bulk()
         consumers = ConsumerRegistry()
         consumers.subscribe("*", "bench.noop", lambda event: None)
         events = list(Event.unscoped.filter(merchant=merchant).select_related("merchant"))
@@ -103,6 +132,7 @@ def main() -> None:
         dispatch_seconds = time.perf_counter() - started
     finally:
         merchant.delete()
+        twin.delete()
 
     shipments = sum(len(s) for _, s in plan.orders)
     print(
@@ -114,8 +144,19 @@ def main() -> None:
         f"({first_events} events)"
     )
     print(
+        f"  orders alone: {first_in_orders:6.2f} s  {args.orders / first_in_orders:7.1f} orders/s  "
+        "(order_ingest, one at a time: the per-order door)"
+    )
+    print(
         f"re-ingest    : {again_seconds:7.2f} s  {args.orders / again_seconds:7.1f} orders/s  "
         f"({again_events} events)"
+    )
+    print(
+        f"  orders alone: {again_in_orders:6.2f} s  {args.orders / again_in_orders:7.1f} orders/s"
+    )
+    print(
+        f"bulk         : {bulk_seconds:7.2f} s  {args.orders / bulk_seconds:7.1f} orders/s  "
+        f"({bulk_events} events; order_bulk_ingest, {args.batch} a call, orders only)"
     )
     print(
         f"dispatch     : {dispatch_seconds:7.2f} s  {len(events) / dispatch_seconds:7.1f} events/s "

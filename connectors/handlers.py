@@ -29,7 +29,8 @@ from connectors.shopify import (
 )
 from connectors.tracking import tracking_shipment_update
 from orders.models import FinancialStatus, Order, OrderLine, Shipment
-from orders.services import order_ingest, shipment_ingest
+from orders.services.orders import order_ingest
+from orders.services.shipments import shipment_ingest
 from orders.voids import shipment_void, shipment_voided
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import Event

@@ -20,7 +20,6 @@ from rest_framework.response import Response
 
 from orders import api_examples as ex
 from orders import serializers as out
-from orders.bulk import BULK_MAX, order_bulk_ingest, order_ingest_one
 from orders.filters import CustomerFilter, OrderFilter, ProductFilter, ShipmentFilter
 from orders.models import (
     Customer,
@@ -39,6 +38,7 @@ from orders.services import (
     shipment_ingest,
     shipment_tracking_update,
 )
+from orders.services.orders import BULK_MAX, order_bulk_ingest, order_ingest
 from orders.updates import customer_update
 from postpurchase.api.views import MerchantScopedGenericAPIView
 from postpurchase.errors import DomainError, ErrorCode
@@ -369,7 +369,7 @@ def _order_patch(view: _Resource, order: Order, body: dict) -> Response:
         for name in ("customer", "customer_external_id"):
             if name not in body:
                 payload.pop(name, None)
-    return view.respond(order_ingest_one(merchant=view.merchant, payload=payload, source="api"))
+    return view.respond(order_ingest(merchant=view.merchant, payload=payload, source="api"))
 
 
 @extend_schema_view(
@@ -393,7 +393,7 @@ class OrderListView(_Orders, mixins.ListModelMixin, _Resource):
 
     def post(self, request):
         return self.respond(
-            order_ingest_one(merchant=self.merchant, payload=_body(request), source="api")
+            order_ingest(merchant=self.merchant, payload=_body(request), source="api")
         )
 
 
@@ -438,7 +438,7 @@ class OrderByExternalIdView(_Orders, mixins.RetrieveModelMixin, _ByExternalId):
 
     def put(self, request, external_id):
         payload = _with_external_id(_body(request), external_id)
-        return self.respond(order_ingest_one(merchant=self.merchant, payload=payload, source="api"))
+        return self.respond(order_ingest(merchant=self.merchant, payload=payload, source="api"))
 
     def patch(self, request, external_id):
         return _order_patch(self, self.get_object(), _body(request))

@@ -1,5 +1,6 @@
 """Partial updates addressed by our own id (the API's ``PATCH /customers/{id}``), for rows that
-the merchant's ids cannot address. Ingestion by the merchant's ids lives in ``orders.services``."""
+the merchant's ids cannot address. Ingestion by the merchant's ids lives in ``orders.services``;
+both apply the rules of ``orders.ingest.rules``."""
 
 from __future__ import annotations
 
@@ -8,15 +9,11 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from orders.ingest.results import IngestResult
+from orders.ingest.rules import customer_values, ingest_context
 from orders.models import Customer
 from orders.schemas import CustomerIn
-from orders.services import (
-    IngestResult,
-    _assign,
-    _customer_values,
-    _keep_newer_consent,
-    customer_upsert,
-)
+from orders.services.customers import customer_apply, customer_upsert
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import parse_payload
@@ -37,11 +34,9 @@ def customer_update(
         )
     identity = {"email": customer.email, "phone": customer.phone}
     identity = {k: v for k, v in identity.items() if v and k not in changes}
-    data = parse_payload(
-        CustomerIn, {**identity, **changes}, context={"region": merchant.country or ""}
-    )
+    data = parse_payload(CustomerIn, {**identity, **changes}, context=ingest_context(merchant))
     now = now or timezone.now()
-    values = _customer_values(data, now)
+    values = customer_values(data, now)
     if "external_id" in data.model_fields_set:
         values["external_id"] = data.external_id
     try:
@@ -49,11 +44,7 @@ def customer_update(
             locked = Customer.unscoped.select_for_update(no_key=True).get(
                 pk=customer.pk, merchant=merchant
             )
-            _keep_newer_consent(locked, values)
-            changed = _assign(locked, values)
-            if changed:
-                locked.updated_at = now
-                locked.save()
+            changed = customer_apply(customer=locked, values=values, now=now)
     except IntegrityError:
         raise DomainError(
             ErrorCode.CONFLICT,

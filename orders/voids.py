@@ -14,8 +14,10 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from orders.ingest.events import shipment_event_payload
+from orders.ingest.rules import FULFILLMENT_RANK
 from orders.models import FulfillmentStatus, Order, Shipment
-from orders.services import FULFILLMENT_RANK, _derived_fulfillment, _shipment_event_payload
+from orders.services.shipments import order_fulfillment_derived
 from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
@@ -40,7 +42,7 @@ def _fulfillment_left(order: Order) -> str | None:
     left, ``None`` when those left do not say which lines they carry (nothing to go by)."""
     if not Shipment.unscoped.filter(order=order).exists():
         return FulfillmentStatus.UNFULFILLED
-    return _derived_fulfillment(order)
+    return order_fulfillment_derived(order)
 
 
 def _locked(merchant: Merchant, shipment_external_id: str) -> tuple[Order, Shipment] | None:
@@ -78,7 +80,7 @@ def shipment_void(
         if found is None:
             return None
         order, shipment = found
-        payload = _shipment_event_payload(shipment, order)
+        payload = shipment_event_payload(shipment, order)
         Shipment.unscoped.filter(pk=shipment.pk).delete()
         left = _fulfillment_left(order)
         if left is not None and FULFILLMENT_RANK[left] < FULFILLMENT_RANK[order.fulfillment_status]:

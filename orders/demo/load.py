@@ -15,7 +15,10 @@ from orders.demo.data import (
     STORE_TZ,
 )
 from orders.demo.plan import DemoPlan
-from orders.services import customer_upsert, order_ingest, product_upsert, shipment_ingest
+from orders.services.customers import customer_upsert
+from orders.services.orders import order_ingest
+from orders.services.products import product_upsert
+from orders.services.shipments import shipment_ingest
 from postpurchase.events.services import events_recorded_as_history
 from postpurchase.tenancy.models import Merchant, User
 from postpurchase.tenancy.permissions import Role

@@ -116,7 +116,7 @@ def test_a_server_error_gives_the_key_back(api_a, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(orders_api, "order_ingest_one", broken)
+    monkeypatch.setattr(orders_api, "order_ingest", broken)
     first = post(api_a, order_payload(), "key-1")
     monkeypatch.undo()
 
@@ -177,14 +177,14 @@ def test_an_abandoned_claim_is_taken_over_after_five_minutes(api_a, merchant_a):
 def test_two_concurrent_requests_with_one_key_one_wins_the_other_gets_409(merchant_a, monkeypatch):
     # given: the first request is held inside the service until the second has answered
     inside, release = threading.Event(), threading.Event()
-    real = orders_api.order_ingest_one
+    real = orders_api.order_ingest
 
     def held(**kwargs):
         inside.set()
         assert release.wait(10)
         return real(**kwargs)
 
-    monkeypatch.setattr(orders_api, "order_ingest_one", held)
+    monkeypatch.setattr(orders_api, "order_ingest", held)
     client_a, client_b = client_for(merchant_a), client_for(merchant_a)
     responses = {}
 

@@ -1,12 +1,15 @@
-"""order_bulk_ingest: each item ingested exactly as order_ingest would, in a few statements."""
+"""The one ingestion engine through its two doors: a batch (``order_bulk_ingest``) gives each item
+the rows and events the per-order door (``order_ingest``, a batch of one) gives it."""
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
 
-from orders.bulk import BULK_MAX, order_bulk_ingest, order_ingest_one
 from orders.models import Customer, Order, OrderLine, Product, Shipment
-from orders.services import order_ingest, product_upsert, shipment_ingest
+from orders.services.orders import BULK_MAX, order_bulk_ingest, order_ingest
+from orders.services.products import product_upsert
+from orders.services.shipments import shipment_ingest
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
 from tests.factories import MerchantFactory, order_payload, two_line_order_payload
@@ -19,16 +22,15 @@ LATER = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def twins(db, monkeypatch):
-    """Two merchants alike in everything but their slug. The bulk side must not fall back to
-    one order at a time."""
-    from orders import bulk
-
-    monkeypatch.setattr(bulk, "_one_by_one", lambda *a, **k: pytest.fail("fell back"))
-    return tuple(
+def twins(db, caplog):
+    """Two merchants alike in everything but their slug. The bulk side must run as one batch,
+    never falling back to its items one at a time (which the engine logs)."""
+    caplog.set_level(logging.INFO, logger="orders.ingest.engine")
+    yield tuple(
         MerchantFactory(slug=slug, currency="EUR", country="FR", timezone="Europe/Paris")
         for slug in ("one-by-one", "in-bulk")
     )
+    assert [r.getMessage() for r in caplog.records if r.name == "orders.ingest.engine"] == []
 
 
 def _customer_key(customer_id):
@@ -480,7 +482,8 @@ def test_first_order_counts_the_customers_earlier_orders_outside_the_request(twi
     )
 
 
-def test_order_ingest_one_keeps_order_ingests_contract(twins):
+def test_the_per_order_door_and_a_batch_of_the_same_orders_agree(twins):
+    # given: a sequence of deliveries of one order, one of them refused
     sequential, bulk = twins
     payloads = [
         order_payload(),
@@ -489,50 +492,53 @@ def test_order_ingest_one_keeps_order_ingests_contract(twins):
         order_payload(updated_at="2026-03-02T09:00:00Z"),
         order_payload(customer_external_id="nobody", customer=None),
     ]
+    # when: one merchant gets them through order_ingest, its twin as batches of one request each
+    outcomes = []
     for payload in payloads:
         try:
             want = order_ingest(merchant=sequential, payload=payload, now=NOW)
         except DomainError as error:
-            with pytest.raises(DomainError) as excinfo:
-                order_ingest_one(merchant=bulk, payload=payload, now=NOW)
-            assert (excinfo.value.code, excinfo.value.fields) == (error.code, error.fields)
-            continue
-        got = order_ingest_one(merchant=bulk, payload=payload, now=NOW)
-        assert (got.created, got.changed, got.stale, got.events) == (
-            want.created,
-            want.changed,
-            want.stale,
-            want.events,
+            want = error
+        [got] = order_bulk_ingest(merchant=bulk, payloads=[payload], now=NOW)
+        outcomes.append((want, got))
+
+    # then: the same outcome, in order_ingest's contract (an IngestResult, or a DomainError)
+    assert [(got.status, got.events) for _, got in outcomes] == [
+        ("created", ["order.placed"]),
+        ("unchanged", []),
+        ("updated", ["order.updated"]),
+        ("stale", []),
+        ("failed", []),
+    ]
+    for want, got in outcomes[:4]:
+        assert (want.created, want.changed, want.stale, want.events) == (
+            got.status == "created",
+            got.status in ("created", "updated"),
+            got.status == "stale",
+            got.events,
         )
-        assert got.instance.external_id == want.instance.external_id
+        assert want.instance.external_id == got.order.external_id
+    want, got = outcomes[4]
+    assert (want.code, want.fields) == (got.error.code, got.error.fields)
     assert snapshot(bulk) == snapshot(sequential)
 
 
-def test_a_database_error_falls_back_to_one_order_at_a_time(merchant_a, monkeypatch):
-    # given: the set-based write fails, and so does one order on its own
-    from django.db import DataError
+def test_an_order_the_database_refuses_fails_alone_and_the_rest_of_the_batch_is_stored(
+    merchant_a, caplog
+):
+    # given: the database refuses one of the orders (a rule no validation knows of)
+    from django.db import connection
 
-    from orders import bulk
-    from orders.bulk_writes import BatchWriter
-
-    def refuse(self):
-        raise DataError("value too long")
-
-    real_ingest = bulk.order_ingest
-
-    def ingest(*, merchant, payload, **kwargs):
-        if payload.external_id == "o2":
-            raise DataError("value too long")
-        return real_ingest(merchant=merchant, payload=payload, **kwargs)
-
-    monkeypatch.setattr(BatchWriter, "write", refuse)
-    monkeypatch.setattr(bulk, "order_ingest", ingest)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE orders_order ADD CONSTRAINT test_refuse_o2 CHECK (external_id <> 'o2')"
+        )
     payloads = [order_payload(external_id=f"o{n}", number=str(n)) for n in range(1, 4)]
 
     # when
     results = order_bulk_ingest(merchant=merchant_a, payloads=payloads, now=NOW)
 
-    # then: the others are stored, each in its own transaction
+    # then: the batch went one order at a time, each in its own transaction
     assert [(r.status, r.events) for r in results] == [
         ("created", ["order.placed"]),
         ("failed", []),
@@ -541,6 +547,22 @@ def test_a_database_error_falls_back_to_one_order_at_a_time(merchant_a, monkeypa
     assert results[1].error.code == "store_failed"
     assert sorted(Order.unscoped.values_list("external_id", flat=True)) == ["o1", "o3"]
     assert Customer.unscoped.get().orders_count == 2
+    assert "A batch of 3 orders went one at a time" in caplog.text
+
+
+def test_the_per_order_door_raises_what_the_database_refuses(merchant_a):
+    # given
+    from django.db import IntegrityError, connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE orders_order ADD CONSTRAINT test_refuse_o2 CHECK (external_id <> 'o2')"
+        )
+
+    # when / then: nothing of the order is kept
+    with pytest.raises(IntegrityError):
+        order_ingest(merchant=merchant_a, payload=order_payload(external_id="o2"), now=NOW)
+    assert (Order.unscoped.count(), Customer.unscoped.count(), Event.unscoped.count()) == (0, 0, 0)
 
 
 def test_a_new_customer_named_first_by_a_failing_item(twins):

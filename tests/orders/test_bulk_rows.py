@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import DataError, connection, transaction
 
-from orders.bulk_writes import new_instance, relate
+from orders.ingest.writes import new_instance, relate
 from orders.models import Customer, FinancialStatus, Order, OrderLine, Product
 from postpurchase.pgbulk import array_literal, copy_insert, unnest_rows
 from tests.factories import MerchantFactory
@@ -240,7 +240,7 @@ def test_new_instance_equals_the_model_constructor():
 def test_a_customer_whose_figures_alone_move_keeps_the_rest_of_its_row_as_stored():
     """Only the figures are written: JSON the engine did not change is not read back into
     Python and written again (floats would lose digits on the way)."""
-    from orders.bulk import order_bulk_ingest
+    from orders.services.orders import order_bulk_ingest
     from tests.factories import order_payload
 
     merchant = MerchantFactory(currency="EUR")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import connection
 
 from orders.models import Customer, Order, OrderLine
-from orders.services import order_ingest
+from orders.services.orders import order_ingest
 from postpurchase.events.models import Event
 from tests.factories import MerchantFactory, order_payload, two_line_order_payload
 
@@ -55,7 +55,7 @@ def test_concurrent_ingest_of_one_order_gives_one_order_and_one_event(transactio
 
 def test_concurrent_orders_of_one_customer_keep_exact_figures(transactional_db):
     # given: one customer, and four different orders of different products arriving together
-    from orders.services import customer_upsert
+    from orders.services.customers import customer_upsert
 
     merchant = MerchantFactory(slug="race", currency="EUR")
     customer_upsert(merchant=merchant, payload={"external_id": "cust-1", "email": "a@ex.net"})
@@ -90,7 +90,7 @@ def test_concurrent_orders_of_one_customer_keep_exact_figures(transactional_db):
 
 def test_concurrent_shipments_of_one_order_fulfil_it(transactional_db):
     # given: an order of two lines
-    from orders.services import shipment_ingest
+    from orders.services.shipments import shipment_ingest
 
     merchant = MerchantFactory(slug="race")
     order_ingest(
@@ -123,7 +123,7 @@ def test_concurrent_shipments_of_one_order_fulfil_it(transactional_db):
 def test_concurrent_deliveries_of_a_shopper_without_external_id_give_one_customer(
     transactional_db,
 ):
-    from orders.services import customer_upsert
+    from orders.services.customers import customer_upsert
 
     merchant = MerchantFactory(slug="race")
 
@@ -139,7 +139,7 @@ def test_concurrent_deliveries_of_a_shopper_without_external_id_give_one_custome
 
 
 def test_a_phone_only_shopper_is_found_again_when_an_email_is_added(merchant_a):
-    from orders.services import customer_upsert
+    from orders.services.customers import customer_upsert
 
     first = customer_upsert(merchant=merchant_a, payload={"phone": "+12125552368"}).instance
     again = customer_upsert(
@@ -228,22 +228,24 @@ def test_two_orders_swapping_customers_do_not_deadlock(transactional_db):
 
 def test_the_loser_of_an_insert_race_still_respects_staleness(transactional_db, monkeypatch):
     # given: a newer delivery (15:00, refunded) and an older one (13:00, pending) of a new order
-    from orders import services
+    from orders.ingest.replay import Batch
 
     merchant = MerchantFactory(slug="race")
     newer = order_payload(updated_at="2026-03-01T15:00:00Z", financial_status="refunded")
     older = order_payload(updated_at="2026-03-01T13:00:00Z", financial_status="pending")
+    older_looked = threading.Event()
     newer_committed = threading.Event()
-    real_lock_or_create = services._lock_or_create
+    real_lock_contacts = Batch._lock_contacts
 
-    def held_back(*args, **kwargs):
-        # The older delivery has already looked for the order and found none; it goes on to
-        # create it only once the newer delivery has committed it.
-        if threading.current_thread().name == "older":
+    def held_back(self, active):
+        # The older delivery has looked for the order and found none; it goes on to create it
+        # only once the newer delivery has committed it.
+        if threading.current_thread().name == "older" and not older_looked.is_set():
+            older_looked.set()
             newer_committed.wait(timeout=10)
-        return real_lock_or_create(*args, **kwargs)
+        return real_lock_contacts(self, active)
 
-    monkeypatch.setattr(services, "_lock_or_create", held_back)
+    monkeypatch.setattr(Batch, "_lock_contacts", held_back)
     errors = []
 
     def deliver_older():
@@ -257,11 +259,12 @@ def test_the_loser_of_an_insert_race_still_respects_staleness(transactional_db, 
     # when
     older_thread = threading.Thread(target=deliver_older, name="older")
     older_thread.start()
+    assert older_looked.wait(timeout=10)
     order_ingest(merchant=merchant, payload=newer, now=NOW)
     newer_committed.set()
     older_thread.join(timeout=30)
 
-    # then
+    # then: the older delivery went round again, found the order, and was stale
     assert errors == []
     order = Order.unscoped.get()
     assert order.financial_status == "refunded"
@@ -269,7 +272,7 @@ def test_the_loser_of_an_insert_race_still_respects_staleness(transactional_db, 
 
 
 def test_a_phone_only_and_a_phone_and_email_delivery_make_one_shopper(transactional_db):
-    from orders.services import customer_upsert
+    from orders.services.customers import customer_upsert
 
     merchant = MerchantFactory(slug="race", country="US")
     payloads = iter(

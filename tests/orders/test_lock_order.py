@@ -4,16 +4,20 @@ Each test holds one thread at a chosen point with threading.Event (no sleeps) wh
 on real PostgreSQL transactions. With the locks taken in order, a held thread's partner blocks on
 a lock instead of reaching its signal, so the hold ends at its (short) timeout; without that order
 PostgreSQL reports a deadlock. One lock order holds throughout ingestion: contact locks, then
-customer rows by id, then products by external id."""
+customer rows by id, then products by external id. The hold points are the engine's phases
+(``Batch`` reads and locks, ``BatchWriter`` writes) and the contact locks (``ingest.db``)."""
 
 import threading
 from datetime import UTC, datetime
 
 from django.db import connection
 
-from orders import services
+from orders.ingest import db
+from orders.ingest.replay import Batch
+from orders.ingest.writes import BatchWriter
 from orders.models import Customer
-from orders.services import customer_upsert, order_ingest
+from orders.services.customers import customer_upsert
+from orders.services.orders import order_ingest
 from tests.factories import MerchantFactory, order_payload
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -56,27 +60,23 @@ def test_moving_an_order_to_a_shopper_known_by_email_beside_an_upsert_of_that_sh
     )
     upsert_holds_contact = threading.Event()
     move_holds_rows = threading.Event()
-    real_lock_contact = services._lock_contact
-    real_resolve = services._resolve_customer
-    real_order_customer = services._order_customer
+    real_lock_contacts = db.lock_contacts
+    real_load_customers = Batch._load_customers
 
-    def lock_contact(merchant, contact):
-        real_lock_contact(merchant, contact)
+    def lock_contacts(keys):
+        if threading.current_thread().name == "move":
+            upsert_holds_contact.wait(2)
+        real_lock_contacts(keys)
         if threading.current_thread().name == "upsert":
             upsert_holds_contact.set()
             move_holds_rows.wait(2)
 
-    def order_customer(*args, **kwargs):
-        upsert_holds_contact.wait(2)
-        return real_order_customer(*args, **kwargs)
-
-    def resolve(*args, **kwargs):
+    def load_customers(self, active):
+        real_load_customers(self, active)
         move_holds_rows.set()
-        return real_resolve(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_lock_contact", lock_contact)
-    monkeypatch.setattr(services, "_order_customer", order_customer)
-    monkeypatch.setattr(services, "_resolve_customer", resolve)
+    monkeypatch.setattr(db, "lock_contacts", lock_contacts)
+    monkeypatch.setattr(Batch, "_load_customers", load_customers)
     move = order_payload(
         updated_at="2026-03-02T00:00:00Z", customer={"email": "two@ex.net", "first_name": "Two"}
     )
@@ -108,21 +108,25 @@ def test_moving_an_order_to_a_new_customer_beside_an_order_of_the_previous_one(
     order_ingest(merchant=merchant, payload=order_payload(), now=NOW)
     move_holds_product = threading.Event()
     other_holds_customer = threading.Event()
-    real_sync = services._sync_lines
+    real_write_products = BatchWriter._write_products
+    real_load_customers = Batch._load_customers
 
-    def sync_lines(merchant, order, data, now):
-        name = threading.current_thread().name
-        if name == "other":
-            move_holds_product.wait(2)
-            other_holds_customer.set()
-            return real_sync(merchant, order, data, now)
-        lines = real_sync(merchant, order, data, now)
-        if name == "move":
+    def write_products(self):
+        real_write_products(self)
+        if threading.current_thread().name == "move":
             move_holds_product.set()
             other_holds_customer.wait(2)
-        return lines
 
-    monkeypatch.setattr(services, "_sync_lines", sync_lines)
+    def load_customers(self, active):
+        if threading.current_thread().name == "other":
+            move_holds_product.wait(2)
+            real_load_customers(self, active)
+            other_holds_customer.set()
+        else:
+            real_load_customers(self, active)
+
+    monkeypatch.setattr(BatchWriter, "_write_products", write_products)
+    monkeypatch.setattr(Batch, "_load_customers", load_customers)
     renamed = [
         dict(
             order_payload()["lines"][0], product={"external_id": "prod-1", "title": "Trail shoe v2"}
@@ -163,15 +167,15 @@ def test_the_loser_of_an_insert_race_writes_nothing_of_its_stale_customer(
     )
     older_found_no_order = threading.Event()
     newer_committed = threading.Event()
-    real_resolve = services._resolve_customer
+    real_lock_contacts = Batch._lock_contacts
 
-    def held_back(*args, **kwargs):
+    def held_back(self, active):
         if threading.current_thread().name == "older" and not older_found_no_order.is_set():
             older_found_no_order.set()
             newer_committed.wait(10)
-        return real_resolve(*args, **kwargs)
+        return real_lock_contacts(self, active)
 
-    monkeypatch.setattr(services, "_resolve_customer", held_back)
+    monkeypatch.setattr(Batch, "_lock_contacts", held_back)
 
     # when: the older delivery looks for the order, finds none, and is held; the newer one runs
     errors = {}

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 
 from orders.models import Customer, Order, OrderLine, Product
-from orders.services import customer_upsert, order_ingest
+from orders.services.customers import customer_upsert
+from orders.services.orders import order_ingest
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
 from tests.factories import order_payload, two_line_order_payload
@@ -303,7 +304,7 @@ def test_consent_is_only_overwritten_by_a_newer_statement(merchant_a):
 
 def test_a_line_may_name_only_a_known_product(merchant_a):
     # given
-    from orders.services import product_upsert
+    from orders.services.products import product_upsert
 
     product_upsert(
         merchant=merchant_a, payload={"external_id": "prod-x", "title": "Trail shoe", "sku": "TS-9"}
@@ -336,7 +337,7 @@ def test_a_merchant_with_orders_can_be_deleted(merchant_a):
 
 def test_an_order_update_keeps_the_fulfillment_its_shipments_derived(merchant_a):
     # given: an order whose only line has shipped
-    from orders.services import shipment_ingest
+    from orders.services.shipments import shipment_ingest
 
     order_ingest(merchant=merchant_a, payload=order_payload(), now=NOW)
     shipment_ingest(
@@ -402,7 +403,7 @@ def test_an_undated_payload_does_not_erase_the_staleness_mark(merchant_a):
 def test_a_shipped_line_cannot_be_dropped_from_the_order(merchant_a):
     # given
     from orders.models import ShipmentLine
-    from orders.services import shipment_ingest
+    from orders.services.shipments import shipment_ingest
 
     two_lines = two_line_order_payload()
     order_ingest(merchant=merchant_a, payload=two_lines, now=NOW)

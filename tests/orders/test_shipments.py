@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from orders.models import FulfillmentStatus, Order, Shipment, TrackingEvent
-from orders.services import order_ingest, shipment_ingest, shipment_tracking_update
+from orders.services.orders import order_ingest
+from orders.services.shipments import shipment_ingest, shipment_tracking_update
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
 from tests.factories import order_payload, two_line_order_payload

@@ -1,25 +1,26 @@
-"""The write half of ``orders.bulk``: a batch's new and changed rows, in a few statements.
+"""The engine's write half: a batch's new and changed rows, in a few statements.
 
 Every statement names the merchant. Inserts that a concurrent writer may win (customers by
-external id, orders, products) use ``ON CONFLICT … DO NOTHING`` on the row's unique key and raise
-``Retry`` when a row was taken, so the batch is read again from what that writer committed.
+external id, orders, products) skip a row whose unique key is taken (``ON CONFLICT … DO
+NOTHING``) and raise ``Retry`` when one was, so the batch is read again from what that writer
+committed. ``orders.ingest.db`` spells each statement for the database in use.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, router
+from django.db import router
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
+from orders.ingest import db
+from orders.ingest.events import OrderEvent
 from orders.models import Customer, Order, OrderLine, Product
-from postpurchase.errors import DomainError
-from postpurchase.events.services import EventSpec, event_record_many
-from postpurchase.pgbulk import allocate_ids, copy_insert, insert_rows, qn, unnest_update
+from postpurchase.events.services import EventSpec, event_record, event_record_many
 from postpurchase.tenancy.models import Merchant
 
 CUSTOMER_FIELDS = (
@@ -67,28 +68,13 @@ class Retry(Exception):
 
 
 @dataclass
-class BulkItemResult:
-    """What happened to one item of a bulk request: ``status`` is one of created, updated,
-    unchanged, stale or failed; ``error`` names the field at fault when it failed."""
-
-    index: int
-    external_id: str | None
-    status: str
-    order: Order | None = None
-    error: DomainError | None = None
-    events: list[str] = field(default_factory=list)
-
-
-@dataclass
 class PendingEvent:
+    """An event an item records, written once its order and customer have ids."""
+
     index: int
-    type: str
     customer: Customer | None
-    payload: dict[str, Any]
-    occurred_at: datetime
-    dedupe_key: str | None
-    source: str
     order: Order
+    event: OrderEvent
 
 
 @functools.cache
@@ -152,60 +138,6 @@ def product_snapshot(product: Product) -> tuple:
     return tuple(getattr(product, name) for name in PRODUCT_FIELDS)
 
 
-def _rows(objs, fields) -> list[list]:
-    names = [f.attname for f in fields]
-    return [[getattr(obj, name) for name in names] for obj in objs]
-
-
-def fetch(
-    model, merchant: Merchant, where: str, params: list, *, order_by: str = "id", lock=False
-) -> list:
-    """The merchant's rows of ``model`` matching ``where`` (SQL on its columns), as instances,
-    ``FOR NO KEY UPDATE`` when ``lock``, in ``order_by`` order (the order the locks are taken).
-    Straight SQL: for these few fixed reads the ORM's compiler costs more than the query."""
-    fields = model._meta.concrete_fields
-    names = [f.attname for f in fields]
-    converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(qn(f.column) for f in fields)} "  # noqa: S608
-            f"FROM {qn(model._meta.db_table)} WHERE merchant_id = %s AND ({where}) "
-            f"ORDER BY {order_by}{' FOR NO KEY UPDATE' if lock else ''}",
-            [merchant.pk, *params],
-        )
-        rows = cursor.fetchall()
-    instances = []
-    for row in rows:
-        values = list(row)
-        for i, convert in converters:
-            values[i] = convert(values[i], None, connection)
-        instances.append(model.from_db("default", names, values))
-    return instances
-
-
-def _insert(model, objs: list, *, conflict: str | None, extra: str = "DO NOTHING") -> set[int]:
-    """Insert ``objs`` (their ids already set) in one statement, in external-id order (the lock
-    order), and return the ids of the rows inserted: all of them without ``conflict`` (a plain
-    ``COPY``), else those ``ON CONFLICT conflict extra`` let in."""
-    fields = model._meta.concrete_fields
-    ordered = sorted(objs, key=lambda o: (o.external_id is None, o.external_id or "", o.pk))
-    rows = _rows(ordered, fields)
-    table = model._meta.db_table
-    if conflict is None:
-        copy_insert(table, fields, rows)
-        inserted = {obj.pk for obj in objs}
-    else:
-        inserted = insert_rows(table, fields, rows, conflict=conflict, extra=extra)
-    for obj in objs:
-        obj._state.adding, obj._state.db = False, "default"
-    return inserted
-
-
-def _update(model, merchant: Merchant, objs, names: tuple[str, ...]) -> None:
-    """One ``UPDATE … FROM unnest(…)`` writing ``names`` of every row in ``objs``."""
-    unnest_update(model, objs, names, merchant_id=merchant.pk)
-
-
 class BatchWriter:
     """What the replay of a batch decided to write, and the statements that write it."""
 
@@ -234,7 +166,7 @@ class BatchWriter:
         self._insert_new(Order, self.new_orders, "(merchant_id, external_id)")
         self._write_products()
         self._write_lines()
-        _update(Order, self.merchant, self.dirty_orders.values(), ORDER_FIELDS)
+        db.update(Order, self.merchant, self.dirty_orders.values(), ORDER_FIELDS)
         return self._record_events()
 
     def claim_customers(self, claims: list[tuple[str, int]]) -> None:
@@ -252,7 +184,7 @@ class BatchWriter:
             )
             for external_id, pk in claims
         ]
-        inserted = _insert(Customer, rows, conflict=CUSTOMER_KEY)
+        inserted = db.insert(Customer, rows, conflict=CUSTOMER_KEY)
         if len(inserted) != len(rows):
             raise Retry
         self.claimed = {pk for _, pk in claims}
@@ -269,22 +201,22 @@ class BatchWriter:
             Customer.unscoped.filter(merchant=self.merchant, pk__in=unused).delete()
         unclaimed = [c for c in self.new_customers if c.pk not in self.claimed]
         if unclaimed:
-            _insert(Customer, unclaimed, conflict=None)
+            db.insert(Customer, unclaimed)
         changed = {c.pk: c for c in claimed}
         changed.update((c.pk, c) for c in self.dirty_customers.values())
-        _update(Customer, self.merchant, changed.values(), CUSTOMER_FIELDS + FIGURE_FIELDS)
+        db.update(Customer, self.merchant, changed.values(), CUSTOMER_FIELDS + FIGURE_FIELDS)
         # Only their figures moved: the rest is written as it was, not read back and rewritten.
         figures_only = [c for c in self.refresh.values() if c.pk not in new and c.pk not in changed]
-        _update(Customer, self.merchant, figures_only, FIGURE_FIELDS)
+        db.update(Customer, self.merchant, figures_only, FIGURE_FIELDS)
         for customer in claimed:
             customer._state.adding, customer._state.db = False, "default"
 
     def _insert_new(self, model, objs: list, conflict: str) -> None:
         if not objs:
             return
-        for obj, pk in zip(objs, allocate_ids(model, len(objs)), strict=True):
+        for obj, pk in zip(objs, db.allocate_ids(model, len(objs)), strict=True):
             obj.pk = pk
-        if len(_insert(model, objs, conflict=conflict)) != len(objs):
+        if len(db.insert(model, objs, conflict=conflict)) != len(objs):
             raise Retry
 
     def _write_products(self) -> None:
@@ -294,22 +226,22 @@ class BatchWriter:
         if not (self.new_products or changed):
             return
         if self.new_products:
-            ids = allocate_ids(Product, len(self.new_products))
+            ids = db.allocate_ids(Product, len(self.new_products))
             for product, pk in zip(self.new_products, ids, strict=True):
                 product.pk = pk
-        inserted = _insert(
+        inserted = db.insert(
             Product,
             [*self.new_products, *changed],
             conflict="(merchant_id, external_id)",
-            extra=f"DO UPDATE SET title = {qn(Product._meta.db_table)}.title WHERE false",
+            lock_conflicting=True,
         )
         if inserted != {product.pk for product in self.new_products}:
             raise Retry
         if changed:
-            held = fetch(Product, self.merchant, "id = ANY(%s)", [list(self.dirty_products)])
+            held = db.fetch(Product, self.merchant, {"id": list(self.dirty_products)})
             if any(product_snapshot(p) != self.snapshots[p.pk] for p in held):
                 raise Retry
-            _update(Product, self.merchant, changed, PRODUCT_FIELDS)
+            db.update(Product, self.merchant, changed, PRODUCT_FIELDS)
 
     def _write_lines(self) -> None:
         for line in [*self.new_lines, *self.dirty_lines.values()]:
@@ -317,30 +249,50 @@ class BatchWriter:
             line.order_id, line.product_id = order.pk, product.pk if product else None
         if self.removed_lines:
             OrderLine.unscoped.filter(merchant=self.merchant, pk__in=self.removed_lines).delete()
-        _update(OrderLine, self.merchant, self.dirty_lines.values(), LINE_FIELDS)
+        db.update(OrderLine, self.merchant, self.dirty_lines.values(), LINE_FIELDS)
         if self.new_lines:
-            ids = allocate_ids(OrderLine, len(self.new_lines))
+            ids = db.allocate_ids(OrderLine, len(self.new_lines))
             for line, pk in zip(self.new_lines, ids, strict=True):
                 line.pk = pk
-            _insert(OrderLine, self.new_lines, conflict=None)
+            db.insert(OrderLine, self.new_lines)
 
     def _record_events(self) -> dict[int, list[str]]:
         specs = []
         for pending in self.events:
-            pending.payload["order_id"] = pending.order.pk
+            event = pending.event
+            event.payload["order_id"] = pending.order.pk
             specs.append(
                 EventSpec(
-                    type=pending.type,
+                    type=event.type,
                     customer_id=pending.customer.pk if pending.customer else None,
-                    payload=pending.payload,
-                    occurred_at=pending.occurred_at,
-                    dedupe_key=pending.dedupe_key,
-                    source=pending.source,
+                    payload=event.payload,
+                    occurred_at=event.occurred_at,
+                    dedupe_key=event.dedupe_key,
+                    source=pending.order.source,
                 )
             )
-        ids = event_record_many(merchant=self.merchant, events=specs, now=self.now)
+        if db.locks_rows():
+            ids = event_record_many(merchant=self.merchant, events=specs, now=self.now)
+        else:  # SQLite: the portable one-row insert, as many times
+            ids = [
+                self._record_one(p.customer, spec)
+                for p, spec in zip(self.events, specs, strict=True)
+            ]
         recorded: dict[int, list[str]] = {}
         for pending, pk in zip(self.events, ids, strict=True):
             if pk is not None:
-                recorded.setdefault(pending.index, []).append(pending.type)
+                recorded.setdefault(pending.index, []).append(pending.event.type)
         return recorded
+
+    def _record_one(self, customer: Customer | None, spec: EventSpec) -> int | None:
+        event, created = event_record(
+            merchant=self.merchant,
+            type=spec.type,
+            customer=customer,
+            payload=spec.payload,
+            occurred_at=spec.occurred_at,
+            dedupe_key=spec.dedupe_key,
+            source=spec.source,
+            now=self.now,
+        )
+        return event.pk if created else None

@@ -1,0 +1,80 @@
+"""The embedded mode (SQLite) runs the one ingestion engine: the same scenario, through every
+door, gives the same outcomes, rows and events on a fresh SQLite file as on PostgreSQL."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.factories import MerchantFactory
+from tests.orders.ingest_scenario import run_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def on_sqlite(tmp_path_factory):
+    """The scenario's outcome on a fresh SQLite database, in a subprocess of its own."""
+    folder = tmp_path_factory.mktemp("embedded")
+    # The embedded defaults: no Redis, Celery's folder broker in VAR_DIR.
+    unset = {"REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    env.update(DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}", VAR_DIR=str(folder))
+    done = subprocess.run(  # noqa: S603 (our own script, with this interpreter)
+        [sys.executable, str(ROOT / "tests" / "orders" / "ingest_scenario.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_every_door_gives_the_same_rows_and_events_on_sqlite_as_on_postgresql(db, on_sqlite):
+    # given: a merchant like the subprocess's
+    merchant = MerchantFactory(
+        slug="twin", name="Twin", currency="EUR", country="FR", timezone="Europe/Paris"
+    )
+
+    # when
+    on_postgresql = run_scenario(merchant)
+
+    # then
+    assert on_sqlite["outcomes"] == on_postgresql["outcomes"]
+    for table, rows in on_postgresql["rows"].items():
+        assert on_sqlite["rows"][table] == rows, table
+
+
+def test_the_scenario_on_sqlite_has_the_outcomes_the_rules_give(on_sqlite):
+    assert on_sqlite["outcomes"] == [
+        ["single", "created", ["order.placed"]],
+        ["single", "unchanged", []],
+        ["bulk", "updated", ["order.updated", "order.cancelled"], None],
+        ["bulk", "created", ["order.placed"], None],
+        ["bulk", "created", ["order.placed"], None],
+        ["bulk", "failed", [], "not_found"],
+        ["bulk", "failed", [], "duplicate"],
+        ["single", "stale", []],
+        ["shipment", True, ["shipment.created", "order.fulfilled"]],
+        ["single", "changed", ["order.updated"]],
+    ]
+    customers = {c["id"]: c for c in on_sqlite["rows"]["customers"]}
+    # o1 is cancelled: cust-1's figures count o2 alone, placed first (first_order was true)
+    assert (
+        customers["cust-1"]["orders_count"],
+        customers["cust-1"]["total_spent"],
+        customers["cust-1"]["first_order_at"],
+    ) == ("1", "85.000", "2026-02-01T10:00:00+00:00")
+    assert customers["guest@example.net"]["email_marketing_consent"] == "True"
+    placed = [e for e in on_sqlite["rows"]["events"] if e[0] == "order.placed"]
+    assert [(e[3]["external_id"], e[3]["first_order"]) for e in placed] == [
+        ("o1", True),
+        ("o2", True),
+        ("o3", True),
+    ]
