@@ -20,6 +20,11 @@ class NotificationsConfig(AppConfig):
 
         deactivation_handlers.register("messages cancelled", merchant_messages_cancel)
 
+        from notifications.demo import demo_templates_install
+        from postpurchase.tenancy.lifecycle import demo_seed_handlers
+
+        demo_seed_handlers.register("message templates", demo_templates_install)
+
         from notifications.privacy import messages_erase, messages_export
         from orders.privacy import privacy_parts
 

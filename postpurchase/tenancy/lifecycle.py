@@ -1,38 +1,44 @@
-"""What deactivating a merchant stops, registered by the apps whose work it is.
+"""What the apps do at a merchant's turning points, registered by the apps whose work it is.
 
-The core imports no app, so each app that holds a merchant's outgoing work (messages due a
-send, journeys that would make more, webhook deliveries) registers a handler in its
-``AppConfig.ready()``. ``merchant_deactivate`` calls every handler inside the transaction that
-turns the merchant off, so a merchant is never inactive with its work half-stopped.
+The core (and ``orders``, below the channels) imports no app that sits above it, so each app
+that has a part in a turning point registers a handler in its ``AppConfig.ready()``:
+
+- ``deactivation_handlers``: what deactivating a merchant stops (messages due a send, journeys
+  that would make more, webhook deliveries). ``merchant_deactivate`` calls every handler inside
+  the transaction that turns the merchant off, so a merchant is never inactive with its work
+  half-stopped. Each handler returns how many rows it stopped.
+- ``demo_seed_handlers``: what an app gives the demo merchant when ``manage.py seed_demo``
+  creates or refreshes it (notifications: the default message templates). Called inside the
+  command's transaction that ensures the merchant and its owner; each handler returns the line
+  the command prints about it, and must be safe to run again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from postpurchase.tenancy.models import Merchant
-
-# Called with the merchant (its row locked) and the time; returns how many rows it stopped.
-DeactivationHandler = Callable[..., int]
+from typing import Any
 
 
-class DeactivationRegistry:
+class HandlerRegistry:
+    """Named handlers, run in the order they were registered."""
+
     def __init__(self) -> None:
-        self._handlers: dict[str, DeactivationHandler] = {}
+        self._handlers: dict[str, Callable[..., Any]] = {}
 
-    def register(self, name: str, handler: DeactivationHandler) -> None:
+    def register(self, name: str, handler: Callable[..., Any]) -> None:
         """Add ``handler`` under ``name`` (a second registration under a name replaces it, so
         ``ready()`` running twice registers once)."""
         self._handlers[name] = handler
 
-    def run(self, *, merchant: Merchant, now: datetime) -> dict[str, int]:
-        """Every handler, in the order they were registered: what each stopped, by name."""
-        return {
-            name: handler(merchant=merchant, now=now) for name, handler in self._handlers.items()
-        }
+    def run(self, **arguments: Any) -> dict[str, Any]:
+        """Every handler with these keyword arguments: what each answered, by name."""
+        return {name: handler(**arguments) for name, handler in self._handlers.items()}
 
 
-deactivation_handlers = DeactivationRegistry()
+# Called with merchant= (its row locked) and now=; returns how many rows it stopped.
+DeactivationHandler = Callable[..., int]
+# Called with merchant=; returns the line seed_demo prints about what it gave the merchant.
+DemoSeedHandler = Callable[..., str]
+
+deactivation_handlers = HandlerRegistry()
+demo_seed_handlers = HandlerRegistry()

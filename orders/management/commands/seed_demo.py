@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.db import transaction
 from tqdm import tqdm
 
-from notifications.defaults import message_templates_install_defaults
 from orders import demo
+from postpurchase.tenancy.lifecycle import demo_seed_handlers
 
 
 class _ProgressStream:
@@ -66,7 +66,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             merchant, _ = demo.demo_merchant_ensure()
             owner = demo.demo_owner_ensure(merchant=merchant, password=options["password"])
-            templates = message_templates_install_defaults(merchant=merchant)
+            # What the apps above orders give the demo (notifications: its default templates).
+            given = demo_seed_handlers.run(merchant=merchant)
         anchor = demo.demo_anchor(merchant=merchant, today=options["today"])
         plan = demo.demo_plan(
             anchor=anchor, seed=options["seed"], customers=customers, orders=orders
@@ -86,7 +87,8 @@ class Command(BaseCommand):
             f"{report.changed} records created or changed, {report.events} events recorded "
             "(as history: no journey or webhook runs on them)."
         )
-        self.stdout.write(f"Message templates: {len(templates)} defaults installed.")
+        for line in given.values():
+            self.stdout.write(line)
         shown = "(unchanged; pass --password to set one)"
         if owner.password_set:
             shown = options["password"] or demo.OWNER_PASSWORD
