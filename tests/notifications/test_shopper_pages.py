@@ -13,7 +13,8 @@ from django.utils import timezone
 from notifications.links import PREFERENCES_SALT, preferences_token, token_read, unsubscribe_token
 from notifications.models import ContactPreference
 from orders.models import Customer
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, MerchantFactory
+from tests.shopper.sent_links import OLD_KEY, OLD_PREFERENCES, OLD_UNSUBSCRIBE_EMAIL
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
@@ -562,3 +563,29 @@ def test_a_customer_of_merchant_b_is_served_under_b_with_bs_brand(client, ada, m
     assert response.status_code == 200
     assert "Bo, choose what Bravo Books sends you" in body
     assert "Alpha Apparel" not in body
+
+
+# --- Links already delivered ---------------------------------------------------------------
+
+
+def test_links_in_messages_sent_before_the_shell_still_open_their_pages(client, settings, db):
+    # given: merchant 7001's customer 8001, and the links notifications/links.py signed for them
+    # on 2025-01-01 (tests/shopper/test_tokens.py), before the pages moved onto the shell
+    settings.SECRET_KEY = OLD_KEY
+    merchant = MerchantFactory(pk=7001, slug="since-2025", name="Old Shop")
+    customer = CustomerFactory(
+        pk=8001, merchant=merchant, email="ada@example.net", email_marketing_consent=True
+    )
+
+    # when
+    preferences = client.get(f"/s/since-2025/preferences/{OLD_PREFERENCES}/")
+    unsubscribe_page = client.get(f"/s/since-2025/unsubscribe/{OLD_UNSUBSCRIBE_EMAIL}/")
+    one_click = client.post(f"/s/since-2025/unsubscribe/{OLD_UNSUBSCRIBE_EMAIL}/", ONE_CLICK)
+
+    # then
+    assert preferences.status_code == 200
+    assert "choose what Old Shop sends you" in preferences.content.decode()
+    assert unsubscribe_page.status_code == 200
+    assert one_click.status_code == 200
+    assert one_click.content == b"Unsubscribed.\n"
+    assert consent(customer)[:2] == (False, "unsubscribe_link")

@@ -1,0 +1,121 @@
+"""The shell itself: headers and CSP on every answer, the merchant's brand on the base page, and
+its branded 404 for any address under a merchant's slug."""
+
+import pytest
+
+from postpurchase.shopper.views import SHOPPER_CSP, masked_email
+
+
+def test_the_shell_carries_the_merchants_brand(client, merchant_a):
+    # given
+    merchant_a.primary_colour, merchant_a.accent_colour = "#112233", "#aa5500"
+    merchant_a.support_email = "help@alpha.example"
+    merchant_a.support_url = "https://help.alpha.example/"
+    merchant_a.postal_address = "1 Market St\nSpringfield, IL 62701"
+    merchant_a.save()
+
+    # when
+    response = client.get("/s/alpha/")
+
+    # then
+    body = response.content.decode()
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in body
+    assert '<meta name="robots" content="noindex">' in body
+    assert "--brand-primary: #112233; --brand-accent: #aa5500;" in body
+    assert '<span class="brandbar__name">Alpha Apparel</span>' in body
+    assert '<address class="footer__address">1 Market St\nSpringfield, IL 62701</address>' in body
+    assert '<a href="mailto:help@alpha.example">help@alpha.example</a>' in body
+    assert '<a href="https://help.alpha.example/" rel="noopener">Help centre</a>' in body
+    assert "<script" not in body
+
+
+def test_the_shell_shows_the_logo_instead_of_the_name(client, merchant_a):
+    # given
+    merchant_a.logo_url = "https://cdn.alpha.example/logo.png"
+    merchant_a.save()
+
+    # when
+    body = client.get("/s/alpha/").content.decode()
+
+    # then
+    assert (
+        '<img class="brandbar__logo" src="https://cdn.alpha.example/logo.png" alt="Alpha Apparel">'
+        in body
+    )
+    assert "brandbar__name" not in body
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "referrer_policy"),
+    [
+        ("/s/alpha/", 200, "same-origin"),
+        ("/s/alpha/no/such/page/", 404, "no-referrer"),
+        ("/s/nobody/", 404, "no-referrer"),
+        ("/s/alpha/order/not-a-token/", 404, "no-referrer"),
+    ],
+)
+def test_every_answer_is_neither_kept_nor_indexed_nor_referred(
+    client, merchant_a, path, status, referrer_policy
+):
+    # when
+    response = client.get(path)
+
+    # then
+    assert response.status_code == status
+    assert response["Cache-Control"] == "no-store"
+    assert response["X-Robots-Tag"] == "noindex"
+    assert response["Content-Security-Policy"] == SHOPPER_CSP
+    assert response["Referrer-Policy"] == referrer_policy
+
+
+def test_the_csp_allows_no_script_and_no_framing():
+    # then
+    assert SHOPPER_CSP == (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+def test_an_unknown_address_under_a_merchant_is_its_branded_404(client, merchant_a):
+    # when
+    response = client.get("/s/alpha/tracking/123/")
+
+    # then
+    body = response.content.decode()
+    assert response.status_code == 404
+    assert "<h1>We can’t find that page</h1>" in body
+    assert '<span class="brandbar__name">Alpha Apparel</span>' in body
+
+
+def test_an_address_without_its_slash_is_sent_to_it_first(client, merchant_a):
+    # when
+    response = client.get("/s/alpha/preferences/abc")
+
+    # then
+    assert response.status_code == 301
+    assert response["Location"] == "/s/alpha/preferences/abc/"
+
+
+def test_an_unknown_merchant_gets_the_404_without_any_brand(client, merchant_a):
+    # when
+    body = client.get("/s/nobody/whatever/").content.decode()
+
+    # then
+    assert "<h1>We can’t find that page</h1>" in body
+    assert "brandbar__name" not in body
+    assert "<footer" not in body
+
+
+@pytest.mark.parametrize(
+    ("email", "masked"),
+    [
+        ("ada@example.net", "a•••@example.net"),
+        ("a@b.c", "a•••@b.c"),
+        ("@example.net", ""),
+        ("no-at-sign", ""),
+        ("", ""),
+    ],
+)
+def test_an_email_is_shown_masked(email, masked):
+    # then
+    assert masked_email(email) == masked
