@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from orders import api
+from orders import api, privacy_api
 
 urlpatterns = [
     path("customers", api.CustomerListView.as_view(), name="customer-list"),
@@ -11,6 +11,16 @@ urlpatterns = [
         "customers/by-external-id/<path:external_id>",
         api.CustomerByExternalIdView.as_view(),
         name="customer-by-external-id",
+    ),
+    path(
+        "customers/<int:pk>/erase",
+        privacy_api.CustomerEraseView.as_view(),
+        name="customer-erase",
+    ),
+    path(
+        "customers/<int:pk>/export",
+        privacy_api.CustomerExportView.as_view(),
+        name="customer-export",
     ),
     path("products", api.ProductListView.as_view(), name="product-list"),
     path("products/<int:pk>", api.ProductDetailView.as_view(), name="product-detail"),

@@ -105,6 +105,8 @@ def a_objects(merchant_a):
 OBJECTS = {
     "api:customer-detail": "customer",
     "api:customer-by-external-id": "customer",
+    "api:customer-erase": "customer",
+    "api:customer-export": "customer",
     "api:product-detail": "product",
     "api:product-by-external-id": "product",
     "api:order-detail": "order",
