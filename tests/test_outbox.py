@@ -43,6 +43,13 @@ def due_rows(merchant: Merchant, *dues: datetime) -> list[int]:
     ]
 
 
+def claim(*, now: datetime, batch: int = 10) -> list[tuple]:
+    """The due rows claimed for ``LEASE``, as a sweep of the event log claims them."""
+    return claim_due(
+        Event.unscoped.all(), now=now, lease=LEASE, batch=batch, due_field="next_dispatch_at"
+    )
+
+
 def due_at(pk: int) -> datetime | None:
     return Event.unscoped.values_list("next_dispatch_at", flat=True).get(pk=pk)
 
@@ -202,9 +209,7 @@ def test_an_inactive_merchants_rows_wait(merchant_a, merchant_b):
     Merchant.objects.filter(pk=merchant_b.pk).update(is_active=False)
 
     # when
-    rows = claim_due(
-        Event.unscoped.all(), now=T0, lease=LEASE, batch=10, due_field="next_dispatch_at"
-    )
+    rows = claim(now=T0)
 
     # then
     assert rows == [(mine, merchant_a.pk)]
@@ -220,9 +225,7 @@ def test_two_transactions_never_claim_the_same_row(merchant_a):
     def claim_and_hold():
         try:
             with transaction.atomic():
-                rows = claim_due(
-                    Event.unscoped.all(), now=T0, lease=LEASE, batch=2, due_field="next_dispatch_at"
-                )
+                rows = claim(now=T0, batch=2)
                 claimed.set()
                 if not release.wait(WAIT):
                     raise TimeoutError("the test never released the first sweeper")
@@ -235,9 +238,7 @@ def test_two_transactions_never_claim_the_same_row(merchant_a):
         assert claimed.wait(WAIT), "the first sweeper never claimed"
 
         # when: a second transaction claims while the first holds its rows (to it, still due)
-        second = claim_due(
-            Event.unscoped.all(), now=T0, lease=LEASE, batch=10, due_field="next_dispatch_at"
-        )
+        second = claim(now=T0)
         release.set()
         first = holder.result(timeout=WAIT)
 
@@ -245,13 +246,7 @@ def test_two_transactions_never_claim_the_same_row(merchant_a):
     assert [pk for pk, _ in first] == pks[:2]
     assert [pk for pk, _ in second] == pks[2:]
     assert [due_at(pk) for pk in pks] == [T0 + LEASE] * 4
-    again = claim_due(
-        Event.unscoped.all(),
-        now=T0 + LEASE - SECOND,
-        lease=LEASE,
-        batch=10,
-        due_field="next_dispatch_at",
-    )
+    again = claim(now=T0 + LEASE - SECOND)
     assert again == []
 
 
@@ -266,22 +261,17 @@ def test_the_sweep_enqueues_once_per_merchant_in_due_order(merchant_a, merchant_
     enqueued: list[tuple[int, list[int]]] = []
 
     # when
-    swept = sweep(
-        Event.unscoped.all(),
-        now=T0,
-        lease=LEASE,
-        batch=10,
-        due_field="next_dispatch_at",
-        enqueue=lambda merchant_id, pks: enqueued.append((merchant_id, pks)),
-    )
-    swept_again = sweep(
-        Event.unscoped.all(),
-        now=T0,
-        lease=LEASE,
-        batch=10,
-        due_field="next_dispatch_at",
-        enqueue=lambda merchant_id, pks: enqueued.append((merchant_id, pks)),
-    )
+    swept, swept_again = [
+        sweep(
+            Event.unscoped.all(),
+            now=T0,
+            lease=LEASE,
+            batch=10,
+            due_field="next_dispatch_at",
+            enqueue=lambda merchant_id, pks: enqueued.append((merchant_id, pks)),
+        )
+        for _ in range(2)
+    ]
 
     # then
     assert swept == [a1, b1, a2]
