@@ -1,5 +1,6 @@
 """A shopper opens the preference centre from a message's link on a phone, unticks a topic and
-saves, in Chromium."""
+saves, in Chromium, on the shopper shell (its Content Security Policy: the ``page`` fixture fails
+the test on any violation)."""
 
 import pytest
 from django.urls import reverse
@@ -7,6 +8,7 @@ from django.urls import reverse
 from notifications.links import preferences_token
 from notifications.models import ContactPreference
 from orders.models import Customer
+from postpurchase.shopper.views import SHOPPER_CSP
 from tests.factories import CustomerFactory, MerchantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,7 +36,9 @@ def test_shopper_unticks_a_topic_and_saves(page, live_server, ada):
         "shopper_notifications:preferences", kwargs={"merchant_slug": "alpha", "token": token}
     )
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{live_server.url}{path}")
+    response = page.goto(f"{live_server.url}{path}")
+    assert response.headers["content-security-policy"] == SHOPPER_CSP
+    assert response.headers["referrer-policy"] == "same-origin"
     assert page.text_content("h1").strip() == "Ada, choose what Alpha Apparel sends you"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page.is_checked("input[value=feedback]")
