@@ -1,8 +1,7 @@
 """Signed links a shopper follows without an account: the token in the URL is the proof.
 
-A token is Django's signed, timestamped JSON (``signing.dumps``), so it needs no table and
-survives restarts; ``SECRET_KEY_FALLBACKS`` lets the key rotate without breaking links. Each
-token carries:
+A token is Django's signed, timestamped JSON (``signing.dumps``, keyed by ``SECRET_KEY``), so it
+needs no table and survives restarts. Each token carries:
 
 - its **purpose**: the purpose's ``salt`` goes into the signature, so a token made for one page
   is refused by every other (an unsubscribe token cannot open an order page);
