@@ -6,6 +6,10 @@ class JourneysConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from journeys.events import events_register
+
+        events_register()  # its event types in the catalogue (docs/events.md)
+
         from journeys.builtins import builtins_register
 
         # its own facts (customer, order), actions (tags, webhook) and tracking link, in the

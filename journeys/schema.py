@@ -37,11 +37,11 @@ from pydantic import (
 from journeys.actions import NAME as ACTION_NAME
 from journeys.actions import actions
 from journeys.facts import facts
+from postpurchase.events.catalogue import TYPE_MAX_LENGTH, TYPE_PATTERN
 
 StepId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-EventType = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
-]
+# The event catalogue's one pattern for a type's name (any type: the platform's or a custom one).
+EventType = Annotated[str, Field(min_length=1, max_length=TYPE_MAX_LENGTH, pattern=TYPE_PATTERN)]
 KEY = r"^[a-z0-9][a-z0-9_-]*$"  # a template's or a journey's key
 TemplateKey = Annotated[str, Field(min_length=1, max_length=100, pattern=KEY)]
 Next = Annotated[str, Field(max_length=64)]

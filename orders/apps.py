@@ -6,6 +6,10 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from orders.events import events_register
+
+        events_register()  # its event types in the catalogue (docs/events.md)
+
         from orders.erasure import orders_erase, orders_export
         from orders.privacy import privacy_parts
 

@@ -29,11 +29,12 @@ from journeys.selectors import journey_counts, journey_draft_changed, journeys_w
 from journeys.services import journey_save
 from journeys.step_forms import STEP_KINDS
 from notifications.models import Kind, MessageTemplate
+from orders.events import ORDER_PLACED
 from postpurchase.dashboard.formatting import event_label
 from postpurchase.dashboard.mixins import DashboardMixin, ScopedListView
 from postpurchase.errors import DomainError
+from postpurchase.events.catalogue import event_types_listed
 from postpurchase.tenancy.permissions import Perm, role_has_perm
-from webhooks.event_types import KNOWN_EVENT_TYPES
 
 VERSION_HISTORY_LENGTH = 10
 # Offered as one types a condition's path (any path of journeys/schema.py's form may be typed).
@@ -162,7 +163,7 @@ class _EditorPage(DashboardMixin, View):
             "note": note,
             "can_edit": can_edit,
             "step_kinds": STEP_KINDS,
-            "event_types": KNOWN_EVENT_TYPES,
+            "event_types": [(t.name, t.label) for t in event_types_listed()],
             "path_suggestions": PATH_SUGGESTIONS,
         }
         if journey is not None:
@@ -231,7 +232,7 @@ class JourneyCreateView(_EditorPage):
     def get(self, request):
         templates = self.templates()
         step = {**STARTER_STEP, "template": templates[0][0] if templates else ""}
-        definition = {"trigger": {"event": "order.placed"}, "start": "send_1", "steps": [step]}
+        definition = {"trigger": {"event": ORDER_PLACED}, "start": "send_1", "steps": [step]}
         state = EditorState.of(name="", key="", description="", definition=definition)
         return self.render(journey=None, editor=Editor(templates=templates, state=state))
 

@@ -13,9 +13,16 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.catalogue import (
+    TYPE_PATTERN,
+    event_type_check,
+    platform_type_is,
+    reserved_namespaces,
+    reserved_types_pattern,
+)
 from postpurchase.events.customers import customer_resolve
 from postpurchase.events.models import Event
-from postpurchase.events.services import _validate_type, event_record
+from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import (
     AwareDatetime,
@@ -25,13 +32,7 @@ from postpurchase.validation import (
     parse_payload,
 )
 
-# The platform records these itself; an integrator posting one would fake a purchase or a delivery.
-RESERVED_NAMESPACES = frozenset(
-    {"order", "shipment", "message", "journey", "return", "loyalty", "survey", "webhook"}
-)
 PROPERTIES_LIMIT = 16_384  # characters of JSON
-# Lowercase ASCII words (letters, digits, _) joined by dots: what the event catalogue names.
-TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
 # What the schema says of the rules above that a single field cannot: exactly one of the two
 # customer fields names the customer, and a platform namespace is not a custom event's.
 SCHEMA_RULES = {
@@ -44,7 +45,12 @@ SCHEMA_RULES = {
     ],
     "description": "Name the customer by customer_id or by customer_external_id: exactly one.",
 }
-RESERVED_TYPES = {"pattern": "^(" + "|".join(sorted(RESERVED_NAMESPACES)) + ")\\."}
+
+
+def _reserved_types(schema: dict) -> None:
+    """The platform's names (the catalogue's reserved namespaces and the types it registered
+    outside them), read when the schema is built: apps register them in ``ready()``."""
+    schema["not"] = {"pattern": reserved_types_pattern()}
 
 
 class CustomEventIn(BaseModel):
@@ -59,7 +65,7 @@ class CustomEventIn(BaseModel):
             max_length=100,
             pattern=TYPE_PATTERN,
             examples=["product.setup_completed"],
-            json_schema_extra={"not": RESERVED_TYPES},
+            json_schema_extra=_reserved_types,
         ),
     ]
     id: Annotated[
@@ -79,14 +85,16 @@ class CustomEventIn(BaseModel):
     @field_validator("type")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
+        # The platform records these itself; an integrator posting one would fake a purchase,
+        # a delivery or an erasure.
+        if platform_type_is(value):
+            namespace = value.split(".", 1)[0]
+            name = f"{namespace}.*" if namespace in reserved_namespaces() else value
+            raise ValueError(f"{name} events are recorded by the platform itself")
         try:
-            _validate_type(value)
+            event_type_check(value)
         except DomainError as exc:
             raise ValueError(exc.message) from None
-        if value.split(".", 1)[0] in RESERVED_NAMESPACES:
-            raise ValueError(
-                f"{value.split('.', 1)[0]}.* events are recorded by the platform itself"
-            )
         return value
 
     @field_validator("properties")

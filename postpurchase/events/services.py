@@ -35,7 +35,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.catalogue import event_record_check, event_records_check
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
 from postpurchase.events.registry import Consumer, ConsumerRegistry, registry
 from postpurchase.outbox import Backoff, Row, sweep
@@ -104,20 +104,6 @@ def _dispatch_state(now: datetime) -> dict[str, Any]:
     }
 
 
-def _validate_type(event_type: str) -> None:
-    parts = event_type.split(".")
-    if (
-        len(event_type) > 100
-        or len(parts) < 2
-        or not all(p and p.replace("_", "").isalnum() and p == p.lower() for p in parts)
-    ):
-        raise DomainError(
-            ErrorCode.INVALID,
-            "An event type is lowercase words separated by dots, such as 'order.placed'.",
-            field="type",
-        )
-
-
 def event_record(
     *,
     merchant: Merchant,
@@ -131,7 +117,8 @@ def event_record(
 ) -> tuple[Event, bool]:
     """Record an event in the caller's transaction. Returns ``(event, created)``; with a
     ``dedupe_key`` already used by this merchant, the first event and ``False``."""
-    _validate_type(type)
+    # The catalogue refuses a platform type no app declared and holds the payload to its model.
+    event_record_check(type, payload)
     now = now or timezone.now()
     event = Event(
         merchant=merchant,
@@ -205,8 +192,7 @@ def event_record_many(
     outcome as calling ``event_record`` for each in turn."""
     if not events:
         return []
-    for spec in events:
-        _validate_type(spec.type)
+    event_records_check((spec.type, spec.payload) for spec in events)
     inserted = _insert_events(merchant, events, now or timezone.now())
     # Ids follow the order of the rows; a skipped row has none, so walk both lists together.
     ids: list[int | None] = []
