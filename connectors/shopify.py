@@ -14,8 +14,9 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from connectors.errors import ConnectorsErrorCode
 from orders.models import FinancialStatus, FulfillmentStatus, ShipmentStatus
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.validation import check_email, to_e164
 
 ORDER_TOPICS = frozenset(
@@ -83,7 +84,7 @@ def shopify_shop_domain(value: Any) -> str:
 
 
 def _invalid(field: str, message: str) -> DomainError:
-    return DomainError(ErrorCode.INVALID, f"{field}: {message}", field=field)
+    return DomainError(ConnectorsErrorCode.INVALID, f"{field}: {message}", field=field)
 
 
 def _object(data: Any, field: str) -> dict:

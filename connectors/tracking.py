@@ -13,8 +13,9 @@ import re
 from datetime import datetime
 from typing import Any
 
+from connectors.errors import ConnectorsErrorCode
 from orders.models import ShipmentStatus
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 
 # Statuses are compared in snake_case: "OutForDelivery", "out-for-delivery" and
 # "out_for_delivery" are one status.
@@ -60,30 +61,38 @@ def tracking_status(value: Any) -> ShipmentStatus | None:
     if word in NO_NEWS:
         return None
     raise DomainError(
-        ErrorCode.INVALID, f"status: {value!r} is not a tracking status we know", field="status"
+        ConnectorsErrorCode.UNKNOWN_TRACKING_STATUS,
+        f"status: {value!r} is not a tracking status we know",
+        field="status",
     )
 
 
 def tracking_delivery_id(body: Any) -> str:
     if not isinstance(body, dict):
-        raise DomainError(ErrorCode.INVALID, "The body must be a JSON object.")
+        raise DomainError(ConnectorsErrorCode.BODY_INVALID, "The body must be a JSON object.")
     value = body.get("id")
     if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-        raise DomainError(ErrorCode.INVALID, "id: the delivery id is required", field="id")
+        raise DomainError(
+            ConnectorsErrorCode.REQUIRED, "id: the delivery id is required", field="id"
+        )
     if len(str(value)) > 255:
-        raise DomainError(ErrorCode.INVALID, "id: at most 255 characters", field="id")
+        raise DomainError(ConnectorsErrorCode.INVALID, "id: at most 255 characters", field="id")
     return str(value).strip()
 
 
 def tracking_checkpoints(body: dict) -> list[dict]:
     checkpoints = body.get("checkpoints") or []
     if not isinstance(checkpoints, list):
-        raise DomainError(ErrorCode.INVALID, "checkpoints: must be a list", field="checkpoints")
+        raise DomainError(
+            ConnectorsErrorCode.INVALID, "checkpoints: must be a list", field="checkpoints"
+        )
     found = []
     for index, raw in enumerate(checkpoints):
         if not isinstance(raw, dict):
             field = f"checkpoints[{index}]"
-            raise DomainError(ErrorCode.INVALID, f"{field}: must be an object", field=field)
+            raise DomainError(
+                ConnectorsErrorCode.INVALID, f"{field}: must be an object", field=field
+            )
         status = tracking_status(raw.get("status"))
         if status is None:
             continue
@@ -128,7 +137,7 @@ def _sortable(value: str) -> datetime:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise DomainError(
-            ErrorCode.INVALID,
+            ConnectorsErrorCode.INVALID,
             f"checkpoints: {value!r} is not an ISO 8601 time with a UTC offset",
             field="checkpoints",
         )

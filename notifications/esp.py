@@ -18,6 +18,8 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
+from notifications.errors import NotificationsErrorCode
+
 logger = logging.getLogger(__name__)
 
 VALUE_MAX = 512  # characters in one credential: API keys are 30-100, URLs well under this
@@ -175,22 +177,25 @@ PINNED_OPTIONS: dict[str, Any] = {
 }
 
 
-def esp_credentials_problems(provider: str, credentials: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(key, message)`` for each credential that ``provider`` does not take or cannot use
-    as given. Required keys are not checked here (a save merges with what is stored)."""
+def esp_credentials_problems(
+    provider: str, credentials: dict[str, Any]
+) -> list[tuple[str, NotificationsErrorCode, str]]:
+    """``(key, code, message)`` for each credential that ``provider`` does not take
+    (``credential_not_allowed``: outside its allowlist) or cannot use as given (``invalid``).
+    Required keys are not checked here (a save merges with what is stored)."""
     spec = ESP_FIELDS[provider]
-    problems: list[tuple[str, str]] = []
+    invalid = NotificationsErrorCode.INVALID
+    problems: list[tuple[str, NotificationsErrorCode, str]] = []
     for key, value in credentials.items():
         if spec.field(key) is None:
-            problems.append(
-                (key, f"is not a {spec.label} setting (it takes {', '.join(spec.keys)})")
-            )
+            message = f"is not a {spec.label} setting (it takes {', '.join(spec.keys)})"
+            problems.append((key, NotificationsErrorCode.CREDENTIAL_NOT_ALLOWED, message))
         elif not isinstance(value, str) or "\x00" in value:
-            problems.append((key, "must be text"))
+            problems.append((key, invalid, "must be text"))
         elif len(value) > VALUE_MAX:
-            problems.append((key, f"must be at most {VALUE_MAX} characters"))
+            problems.append((key, invalid, f"must be at most {VALUE_MAX} characters"))
         elif provider == "scaleway" and key == "region" and value not in SCALEWAY_REGIONS:
-            problems.append((key, "must be fr-par or nl-ams"))
+            problems.append((key, invalid, "must be fr-par or nl-ams"))
     return problems
 
 

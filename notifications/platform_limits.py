@@ -24,11 +24,14 @@ from django.db.models import F
 
 from notifications import channels
 from notifications.channels import SendOutcome
+from notifications.errors import NotificationsErrorCode
 from notifications.models import Channel, Message, PlatformSendCount
 from postpurchase.tenancy.models import Merchant
 
+# Why a message was held (``Message.reason``). A number refused here is refused with the same
+# word when a team member adds it as a test phone (the error code), so it is spelled once.
 QUOTA_REASON = "daily_quota"
-COUNTRY_REASON = "country_not_allowed"
+COUNTRY_REASON = str(NotificationsErrorCode.COUNTRY_NOT_ALLOWED)
 
 
 def on_platform(channel: str, channel_settings) -> bool:

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.errors import NotificationsErrorCode
 from notifications.models import (
     Channel,
     ContactPreference,
@@ -17,7 +18,7 @@ from notifications.models import (
     SuppressionReason,
 )
 from orders.models import Customer
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import Merchant
 
 # The kinds of marketing message a shopper can switch off one by one. Order confirmations and
@@ -56,7 +57,9 @@ def contact_unsubscribe(
     """Withdraw the customer's marketing consent on ``channel``. Returns the customer, or
     ``None`` when it no longer exists (an unsubscribe link outliving its customer)."""
     if channel not in Channel.values:
-        raise DomainError(ErrorCode.INVALID, "No such channel.", field="channel")
+        raise DomainError(
+            NotificationsErrorCode.UNKNOWN_CHANNEL, "No such channel.", field="channel"
+        )
     now = now or timezone.now()
     with transaction.atomic():
         customer = _locked(merchant, customer_id)
@@ -90,7 +93,9 @@ def contact_preferences_save(
     where it changed) and the topics switched off."""
     unknown = sorted(set(muted) - set(TOPICS))
     if unknown:
-        raise DomainError(ErrorCode.INVALID, f"Not a topic: {unknown[0]}.", field="topics")
+        raise DomainError(
+            NotificationsErrorCode.UNKNOWN_TOPIC, f"Not a topic: {unknown[0]}.", field="topics"
+        )
     now = now or timezone.now()
     with transaction.atomic():
         customer = _locked(merchant, customer_id)

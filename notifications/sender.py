@@ -27,8 +27,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 
+from notifications.errors import NotificationsErrorCode
 from notifications.models import SenderDomain
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import Merchant
 
 logger = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def sender_domain_check(
     domain = sender_domain_of(merchant)
     if not domain:
         raise DomainError(
-            ErrorCode.INVALID,
+            NotificationsErrorCode.SENDER_ADDRESS_MISSING,
             "Set a sender address in your brand settings first.",
             field="sender_email",
         )

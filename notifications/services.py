@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from notifications import sandbox
+from notifications.errors import NotificationsErrorCode
 from notifications.layout import email_frame
 from notifications.models import (
     Category,
@@ -49,18 +50,20 @@ def _check_variants(data: MessageTemplateIn) -> None:
         found = check_sources([(source, html) for _, source, html in fields])
     except RenderTimeout:
         raise DomainError(
-            ErrorCode.INVALID,
-            f"Checking this template took longer than {sandbox.SAVE_SECONDS:g} s; make it "
-            "simpler.",
+            NotificationsErrorCode.TEMPLATE_TOO_SLOW,
+            f"Checking this template took longer than {sandbox.SAVE_SECONDS:g} s; make it simpler.",
             field="variants",
         ) from None
     errors: dict[str, list[dict[str, str]]] = {}
     for (field, _, _), problems in zip(fields, found, strict=True):
         for problem in problems:
-            errors.setdefault(field, []).append({"code": "template", "message": str(problem)})
+            errors.setdefault(field, []).append(
+                {"code": NotificationsErrorCode.TEMPLATE_ERROR, "message": str(problem)}
+            )
     if errors:
         first_field, first = next(iter(errors.items()))
-        raise DomainError(ErrorCode.INVALID, f"{first_field}: {first[0]['message']}", fields=errors)
+        message = f"{first_field}: {first[0]['message']}"
+        raise DomainError(NotificationsErrorCode.TEMPLATE_ERROR, message, fields=errors)
 
 
 def message_template_save(
@@ -84,7 +87,7 @@ def message_template_save(
             template = _lock(merchant, template)
             if data.channel != template.channel:
                 raise DomainError(
-                    ErrorCode.INVALID,
+                    NotificationsErrorCode.CHANNEL_IMMUTABLE,
                     "A template's channel cannot change; make a new template instead.",
                     field="channel",
                 )
@@ -177,7 +180,9 @@ def _parts(request: RenderRequest) -> tuple[MessageTemplateVariant, list[tuple[s
     version = request.version or request.template.current_version
     if version is None:
         key = request.template.key
-        raise DomainError(ErrorCode.INVALID, f"Template {key!r} has no saved version.")
+        raise DomainError(
+            NotificationsErrorCode.TEMPLATE_UNSAVED, f"Template {key!r} has no saved version."
+        )
     variant = variant_for(version, request.locale, request.template.default_locale)
     if request.template.channel == Channel.SMS:
         return variant, [(variant.sms_body, False, "sms_body")]

@@ -21,9 +21,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.channels import api_url_check, email_providers
+from notifications.errors import NotificationsErrorCode
 from notifications.esp import ESP_FIELDS, esp_allowed, esp_credentials_problems, esp_missing
 from notifications.models import CapMode, ChannelSettings, SendingPolicy
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import to_e164
 
@@ -67,25 +68,35 @@ class _Errors:
     def __init__(self) -> None:
         self.fields: dict[str, list[dict[str, str]]] = {}
 
-    def add(self, field: str, message: str, code: str = ErrorCode.INVALID) -> None:
+    def add(
+        self,
+        field: str,
+        message: str,
+        code: NotificationsErrorCode = NotificationsErrorCode.INVALID,
+    ) -> None:
         self.fields.setdefault(field, []).append({"code": str(code), "message": message})
 
     def raise_any(self) -> None:
+        """One error for the whole save, with the first problem's code: the precise one when
+        there is a single kind of problem, ``invalid`` when the fields are wrong in mixed ways."""
         if self.fields:
             field, problems = next(iter(self.fields.items()))
             message = f"{field}: {problems[0]['message']}"
-            raise DomainError(ErrorCode.INVALID, message, fields=self.fields)
+            codes = {problem["code"] for found in self.fields.values() for problem in found}
+            code = codes.pop() if len(codes) == 1 else NotificationsErrorCode.INVALID
+            raise DomainError(code, message, fields=self.fields)
 
 
 def _unknown_fields(data: Any, known: frozenset[str]) -> None:
     if not isinstance(data, dict):
-        raise DomainError(ErrorCode.INVALID, "The settings must be a JSON object.")
+        raise DomainError(NotificationsErrorCode.INVALID, "The settings must be a JSON object.")
     unknown = sorted(set(data) - known)
     if unknown:
+        code = NotificationsErrorCode.UNKNOWN_SETTING
         raise DomainError(
-            ErrorCode.INVALID,
+            code,
             f"Unknown setting: {', '.join(unknown)}.",
-            fields={name: [{"code": "unknown", "message": "not a setting"}] for name in unknown},
+            fields={name: [{"code": str(code), "message": "not a setting"}] for name in unknown},
         )
 
 
@@ -196,8 +207,8 @@ def _apply_email(row: ChannelSettings, values: dict[str, Any], errors: _Errors) 
     if spec is None:  # saved before the allowlist, for a provider no longer offered
         errors.add("email_provider", f"{provider!r} is no longer offered: choose another")
         return
-    for key, message in esp_credentials_problems(provider, given):
-        errors.add(f"email_credentials.{key}", message)
+    for key, code, message in esp_credentials_problems(provider, given):
+        errors.add(f"email_credentials.{key}", message, code)
     stored = json.loads(row.email_credentials or "{}") if provider == row.email_provider else {}
     merged = esp_allowed(provider, stored if isinstance(stored, dict) else {}, webhook=False)
     merged.update(esp_allowed(provider, stored if isinstance(stored, dict) else {}, webhook=True))
@@ -218,7 +229,7 @@ def _apply_email(row: ChannelSettings, values: dict[str, Any], errors: _Errors) 
         errors.add(
             f"email_credentials.{field.key}",
             f"enter your {spec.label} {field.label[0].lower()}{field.label[1:]}",
-            code="required",
+            code=NotificationsErrorCode.REQUIRED,
         )
     stored_text = json.dumps(merged, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     if len(stored_text.encode()) > CREDENTIALS_MAX_BYTES:
@@ -249,7 +260,11 @@ def _apply_sms(row: ChannelSettings, values: dict[str, Any], errors: _Errors) ->
             )
         return
     if sid != row.twilio_account_sid and not token:
-        errors.add("twilio_auth_token", f"enter the auth token of account {sid}", "required")
+        errors.add(
+            "twilio_auth_token",
+            f"enter the auth token of account {sid}",
+            NotificationsErrorCode.REQUIRED,
+        )
     row.twilio_account_sid = sid
     if token:
         row.twilio_auth_token = token
@@ -257,7 +272,7 @@ def _apply_sms(row: ChannelSettings, values: dict[str, Any], errors: _Errors) ->
         errors.add(
             "sms_from_number",
             "enter the number texts go from, or a Messaging Service SID",
-            code="required",
+            code=NotificationsErrorCode.REQUIRED,
         )
 
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from notifications import channels, platform_limits
+from notifications.errors import NotificationsErrorCode
 from notifications.models import Channel, ChannelSettings, Message, VerifiedPhone
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
@@ -34,8 +35,6 @@ CODE_COOLDOWN = timedelta(seconds=60)
 CODES_PER_DAY = 5
 MAX_WRONG = 5
 NEW_NUMBERS_PER_HOUR = 10
-RECIPIENT_NOT_VERIFIED = "recipient_not_verified"
-THROTTLED = "throttled"
 
 
 def team_emails(merchant: Merchant) -> list[str]:
@@ -58,13 +57,13 @@ def team_recipient_check(*, merchant: Merchant, channel: str, to: str) -> None:
     """Refuse a test to anyone but the team (``to`` as stored: lower-cased email, E.164)."""
     if channel == Channel.EMAIL and to.lower() not in team_emails(merchant):
         raise DomainError(
-            RECIPIENT_NOT_VERIFIED,
+            NotificationsErrorCode.RECIPIENT_NOT_VERIFIED,
             "Test emails go only to your team's own addresses (a member's sign-in email).",
             field="to",
         )
     if channel == Channel.SMS and to not in team_phones(merchant):
         raise DomainError(
-            RECIPIENT_NOT_VERIFIED,
+            NotificationsErrorCode.RECIPIENT_NOT_VERIFIED,
             "Test texts go only to numbers your team verified: add this one under "
             "Settings › Messages › Test phones first.",
             field="to",
@@ -83,7 +82,7 @@ def send_test_throttle(*, merchant: Merchant, now: datetime) -> None:
     ).count()
     if recent >= limit:
         raise DomainError(
-            THROTTLED,
+            NotificationsErrorCode.THROTTLED,
             f"At most {limit} test sends an hour; try again later.",
             field="to",
         )
@@ -103,7 +102,9 @@ def _phone(merchant: Merchant, phone: str) -> str:
         return to_e164(phone, merchant.country or None)
     except ValueError:
         raise DomainError(
-            ErrorCode.INVALID, "must be a phone number, such as +14155550123", field="phone"
+            NotificationsErrorCode.INVALID,
+            "must be a phone number, such as +14155550123",
+            field="phone",
         ) from None
 
 
@@ -111,13 +112,17 @@ def _may_send_code(merchant: Merchant, row: VerifiedPhone, now: datetime) -> Non
     if row.code_sent_at and now - row.code_sent_at < CODE_COOLDOWN:
         seconds = math.ceil((CODE_COOLDOWN - (now - row.code_sent_at)).total_seconds())
         raise DomainError(
-            THROTTLED, f"Wait {seconds} s before asking for another code.", field="phone"
+            NotificationsErrorCode.THROTTLED,
+            f"Wait {seconds} s before asking for another code.",
+            field="phone",
         )
     if row.codes_window_start is None or now - row.codes_window_start >= timedelta(days=1):
         row.codes_sent, row.codes_window_start = 0, now
     if row.codes_sent >= CODES_PER_DAY:
         raise DomainError(
-            THROTTLED, f"At most {CODES_PER_DAY} codes a day for one number.", field="phone"
+            NotificationsErrorCode.THROTTLED,
+            f"At most {CODES_PER_DAY} codes a day for one number.",
+            field="phone",
         )
     if row.code_sent_at is None or now - row.code_sent_at >= timedelta(hours=1):
         started = (
@@ -129,7 +134,7 @@ def _may_send_code(merchant: Merchant, row: VerifiedPhone, now: datetime) -> Non
         )
         if started >= NEW_NUMBERS_PER_HOUR:
             raise DomainError(
-                THROTTLED,
+                NotificationsErrorCode.THROTTLED,
                 f"At most {NEW_NUMBERS_PER_HOUR} numbers an hour; try again later.",
                 field="phone",
             )
@@ -146,7 +151,7 @@ def verified_phone_add(
     if platform_limits.sms_countries_apply(channel_settings):
         refusal = platform_limits.sms_country_refusal(merchant, phone)
         if refusal:
-            raise DomainError(platform_limits.COUNTRY_REASON, refusal, field="phone")
+            raise DomainError(NotificationsErrorCode.COUNTRY_NOT_ALLOWED, refusal, field="phone")
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
         VerifiedPhone.unscoped.get_or_create(merchant=merchant, phone=phone)
@@ -164,7 +169,9 @@ def verified_phone_add(
     outcome = channels.sms_send(route=channels.sms_route(channel_settings), to=phone, body=body)
     if not outcome.accepted:
         raise DomainError(
-            ErrorCode.INVALID, f"The code could not be texted: {outcome.detail}", field="phone"
+            NotificationsErrorCode.VERIFICATION_CODE_NOT_SENT,
+            f"The code could not be texted: {outcome.detail}",
+            field="phone",
         )
     return row
 
@@ -186,12 +193,21 @@ def verified_phone_confirm(
             return row
         if row is None or not row.code_hash:
             raise DomainError(
-                ErrorCode.INVALID, "Ask for a code for this number first.", field="code"
+                NotificationsErrorCode.VERIFICATION_CODE_NOT_REQUESTED,
+                "Ask for a code for this number first.",
+                field="code",
             )
-        if now - row.code_sent_at > CODE_TTL or row.attempts >= MAX_WRONG:
-            why = "has expired" if row.attempts < MAX_WRONG else "was guessed wrong too often"
+        if row.attempts >= MAX_WRONG:
             raise DomainError(
-                ErrorCode.INVALID, f"This code {why}: ask for a new one.", field="code"
+                NotificationsErrorCode.VERIFICATION_CODE_LOCKED,
+                "This code was guessed wrong too often: ask for a new one.",
+                field="code",
+            )
+        if now - row.code_sent_at > CODE_TTL:
+            raise DomainError(
+                NotificationsErrorCode.VERIFICATION_CODE_EXPIRED,
+                "This code has expired: ask for a new one.",
+                field="code",
             )
         if not hmac.compare_digest(row.code_hash, _code_hash(merchant, phone, code)):
             row.attempts += 1
@@ -203,7 +219,9 @@ def verified_phone_confirm(
     if wrong:  # raised after the commit, so the wrong guess stays counted
         left = MAX_WRONG - row.attempts
         raise DomainError(
-            ErrorCode.INVALID, f"That is not the code ({left} tries left).", field="code"
+            NotificationsErrorCode.VERIFICATION_CODE_WRONG,
+            f"That is not the code ({left} tries left).",
+            field="code",
         )
     return row
 

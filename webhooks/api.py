@@ -15,9 +15,11 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, status
 from rest_framework.response import Response
 
+from orders.events import ORDER_PLACED, SHIPMENT_DELIVERED
 from postpurchase.api.views import MerchantScopedGenericAPIView
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from webhooks import services
+from webhooks.errors import WebhooksErrorCode
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from webhooks.serializers import (
     WebhookDeliverySerializer,
@@ -38,7 +40,7 @@ CREATE_EXAMPLE = OpenApiExample(
     value={
         "url": "https://example.com/webhooks/postpurchase",
         "description": "Order sync",
-        "event_types": ["order.placed", "shipment.delivered"],
+        "event_types": [ORDER_PLACED, SHIPMENT_DELIVERED],
     },
     request_only=True,
 )
@@ -46,7 +48,7 @@ CREATE_EXAMPLE = OpenApiExample(
 
 def _input(request, *, partial: bool) -> dict:
     if not isinstance(request.data, dict):
-        raise DomainError(ErrorCode.INVALID, "The request body must be a JSON object.")
+        raise DomainError(WebhooksErrorCode.INVALID, "The request body must be a JSON object.")
     serializer = WebhookEndpointInSerializer(data=request.data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)

@@ -29,8 +29,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.connection import create_connection
 
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from webhooks.deadline import RequestDeadline, active_deadline
+from webhooks.errors import WebhooksErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -145,8 +146,8 @@ def vetted_addresses(host: str, port: int, *, timeout: float | None = None) -> l
     return addresses
 
 
-def _url_error(message: str) -> DomainError:
-    return DomainError(ErrorCode.INVALID, message, field="url")
+def _url_error(message: str, code: WebhooksErrorCode = WebhooksErrorCode.INVALID) -> DomainError:
+    return DomainError(code, message, field="url")
 
 
 def destination_check(url: str) -> str:
@@ -173,7 +174,7 @@ def destination_check(url: str) -> str:
         vetted_addresses(parts.hostname, port)
     except ValueError as exc:
         logger.info("Refused webhook URL %s: %s", url, exc)
-        raise _url_error(NOT_PUBLIC) from None
+        raise _url_error(NOT_PUBLIC, WebhooksErrorCode.DESTINATION_NOT_ALLOWED) from None
     return url
 
 

@@ -13,7 +13,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from postpurchase.errors import DomainError
+from postpurchase.api.errors import ApiErrorCode, IdempotencyCode
+from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.errors import EventsErrorCode
+from postpurchase.tenancy.errors import TenancyErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -22,45 +25,134 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 MACHINE_PATHS = ("/api/", "/webhooks/")
 PROBLEM_BASE = "https://postpurchase.dev/problems/"
 
+# The one place a code gets its HTTP status; any code not here is a 400. Keyed by the code's
+# text: the core names no app, so an app's code is spelled here (tests/api/test_error_codes.py
+# holds every key to a member of some app's enum). A code means one thing wherever it is
+# raised, so it has one status.
 DOMAIN_STATUS = {
-    "not_found": 404,
-    "conflict": 409,
-    "permission_denied": 403,
-    "idempotency_key_in_flight": 409,
-    "idempotency_key_reused": 422,
-    "too_large": 413,
+    ApiErrorCode.PARSE_ERROR: 400,
+    ApiErrorCode.NOT_AUTHENTICATED: 401,
+    ApiErrorCode.AUTHENTICATION_FAILED: 401,
+    TenancyErrorCode.BAD_AUTHORIZATION_HEADER: 401,
+    TenancyErrorCode.INVALID_API_KEY: 401,
+    "signature_invalid": 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ApiErrorCode.CSRF_FAILED: 403,
+    TenancyErrorCode.INSUFFICIENT_SCOPE: 403,
+    "shop_mismatch": 403,
+    ErrorCode.NOT_FOUND: 404,
+    ApiErrorCode.METHOD_NOT_ALLOWED: 405,
+    ApiErrorCode.NOT_ACCEPTABLE: 406,
+    ErrorCode.CONFLICT: 409,
+    IdempotencyCode.IN_FLIGHT: 409,
+    TenancyErrorCode.LAST_OWNER: 409,
+    "key_taken": 409,
+    "external_id_taken": 409,
+    "line_shipped": 409,
+    "shipment_order_mismatch": 409,
+    "feature_missing": 409,
+    "not_published": 409,
+    "endpoint_disabled": 409,
+    ApiErrorCode.TOO_LARGE: 413,
+    ApiErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    IdempotencyCode.REUSED: 422,
+    ApiErrorCode.THROTTLED: 429,
+    ApiErrorCode.SERVER_ERROR: 500,
 }
 
 # One title per problem type (RFC 9457: the title does not change from occurrence to occurrence;
-# the detail says what happened this time). A code missing here is titled from its own words.
+# the detail says what happened this time). Every code of every app's enum has one here (a test
+# checks it); a code missing here would be titled from its own words.
 PROBLEM_TITLES = {
-    "invalid": "Invalid request",
-    "parse_error": "Malformed request body",
-    "bad_request": "Bad request",
-    "not_authenticated": "Not authenticated",
-    "authentication_failed": "Authentication failed",
-    "bad_authorization_header": "Malformed Authorization header",
-    "invalid_api_key": "Invalid API key",
-    "permission_denied": "Permission denied",
-    "insufficient_scope": "Insufficient scope",
-    "csrf_failed": "CSRF verification failed",
-    "not_found": "Not found",
-    "method_not_allowed": "Method not allowed",
-    "not_acceptable": "Not acceptable",
-    "unsupported_media_type": "Unsupported media type",
-    "conflict": "Conflict",
-    "too_large": "Request body too large",
-    "throttled": "Too many requests",
-    "server_error": "Server error",
-    "invalid_idempotency_key": "Invalid Idempotency-Key",
-    "idempotency_key_in_flight": "Idempotency-Key in flight",
-    "idempotency_key_reused": "Idempotency-Key reused",
+    # shared
+    ErrorCode.INVALID: "Invalid request",
+    ErrorCode.NOT_FOUND: "Not found",
+    ErrorCode.CONFLICT: "Conflict",
+    ErrorCode.PERMISSION_DENIED: "Permission denied",
+    ErrorCode.NO_MERCHANT_IN_SCOPE: "No merchant in scope",
+    # the API's machinery
+    ApiErrorCode.PARSE_ERROR: "Malformed request body",
+    ApiErrorCode.BAD_REQUEST: "Bad request",
+    ApiErrorCode.NOT_AUTHENTICATED: "Not authenticated",
+    ApiErrorCode.AUTHENTICATION_FAILED: "Authentication failed",
+    ApiErrorCode.CSRF_FAILED: "CSRF verification failed",
+    ApiErrorCode.METHOD_NOT_ALLOWED: "Method not allowed",
+    ApiErrorCode.NOT_ACCEPTABLE: "Not acceptable",
+    ApiErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported media type",
+    ApiErrorCode.TOO_LARGE: "Request body too large",
+    ApiErrorCode.THROTTLED: "Too many requests",
+    ApiErrorCode.SERVER_ERROR: "Server error",
+    IdempotencyCode.INVALID_KEY: "Invalid Idempotency-Key",
+    IdempotencyCode.IN_FLIGHT: "Idempotency-Key in flight",
+    IdempotencyCode.REUSED: "Idempotency-Key reused",
+    # tenancy
+    TenancyErrorCode.REQUIRED: "Required field missing",
+    TenancyErrorCode.UNKNOWN_ROLE: "Unknown role",
+    TenancyErrorCode.UNKNOWN_SCOPE: "Unknown API key scope",
+    TenancyErrorCode.UNKNOWN_SETTING: "Unknown setting",
+    TenancyErrorCode.LAST_OWNER: "Last owner",
+    TenancyErrorCode.BAD_AUTHORIZATION_HEADER: "Malformed Authorization header",
+    TenancyErrorCode.INVALID_API_KEY: "Invalid API key",
+    TenancyErrorCode.INSUFFICIENT_SCOPE: "Insufficient scope",
+    # events
+    EventsErrorCode.UNKNOWN_EVENT_TYPE: "Unknown event type",
+    EventsErrorCode.PAYLOAD_MISMATCH: "Payload does not match its event type",
+    # orders
+    "external_id_mismatch": "external_id differs from the URL's",
+    "external_id_immutable": "external_id cannot change",
+    "external_id_taken": "external_id taken",
+    "duplicate": "Duplicate item",
+    "store_failed": "Order not stored",
+    "line_shipped": "Line already shipped",
+    "quantity_exceeds_unshipped": "More than is left to ship",
+    "shipment_order_mismatch": "Shipment of another order",
+    # journeys
+    "key_taken": "Key taken",
+    "unknown_template": "Unknown message template",
+    "feature_missing": "Feature missing",
+    "not_published": "Not published",
+    "draft_mismatch": "Draft flags disagree",
+    # notifications
+    "credential_not_allowed": "Credential not allowed",
+    "unknown_channel": "Unknown channel",
+    "unknown_topic": "Unknown topic",
+    "template_error": "Template does not render",
+    "template_too_slow": "Template too slow to check",
+    "template_unsaved": "Template not saved",
+    "channel_immutable": "Channel cannot change",
+    "sender_address_missing": "No sender address",
+    "recipient_not_verified": "Recipient not verified",
+    "country_not_allowed": "Country not allowed",
+    "verification_code_not_sent": "Verification code not sent",
+    "verification_code_not_requested": "Verification code not requested",
+    "verification_code_expired": "Verification code expired",
+    "verification_code_locked": "Verification code locked",
+    "verification_code_wrong": "Wrong verification code",
+    # webhooks
+    "destination_not_allowed": "Destination not allowed",
+    "no_event_types": "No event types",
+    "too_many_event_types": "Too many event types",
+    "endpoint_limit_reached": "Endpoint limit reached",
+    "not_updatable": "Field cannot be changed",
+    "endpoint_disabled": "Endpoint disabled",
+    # connectors
+    "signature_invalid": "Invalid webhook signature",
+    "body_invalid": "Invalid webhook body",
+    "topic_mismatch": "Topic mismatch",
+    "shop_mismatch": "Shop mismatch",
+    "secret_in_use": "Secret in use",
+    "unknown_tracking_status": "Unknown tracking status",
 }
 
 
 def problem_title(code: str) -> str:
     """The one title of the problem type ``code``."""
     return PROBLEM_TITLES.get(code) or code.replace("_", " ").capitalize()
+
+
+def problem_status(code: str) -> int:
+    """The HTTP status of the problem type ``code``."""
+    return DOMAIN_STATUS.get(code, status.HTTP_400_BAD_REQUEST)
 
 
 def _field_errors(detail, path: str = "") -> dict[str, list[dict[str, str]]]:
@@ -72,14 +164,14 @@ def _field_errors(detail, path: str = "") -> dict[str, list[dict[str, str]]]:
     elif isinstance(detail, list):
         if all(isinstance(item, exceptions.ErrorDetail) for item in detail):
             errors[path or "non_field_errors"] = [
-                {"code": item.code or "invalid", "message": str(item)} for item in detail
+                {"code": item.code or ErrorCode.INVALID, "message": str(item)} for item in detail
             ]
         else:
             for index, item in enumerate(detail):
                 errors.update(_field_errors(item, f"{path}[{index}]"))
     elif isinstance(detail, exceptions.ErrorDetail):
         errors[path or "non_field_errors"] = [
-            {"code": detail.code or "invalid", "message": str(detail)}
+            {"code": detail.code or ErrorCode.INVALID, "message": str(detail)}
         ]
     return errors
 
@@ -108,17 +200,16 @@ def problem_response(
 
 def problem_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        status_code = DOMAIN_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST)
         return problem_response(
-            status_code=status_code,
+            status_code=problem_status(exc.code),
             code=exc.code,
             detail=exc.message,
             errors=exc.fields or None,
         )
     if isinstance(exc, RequestDataTooBig):
         return problem_response(
-            status_code=413,
-            code="too_large",
+            status_code=problem_status(ApiErrorCode.TOO_LARGE),
+            code=ApiErrorCode.TOO_LARGE,
             detail="The request body is larger than this API accepts; send fewer objects.",
         )
     if isinstance(exc, Http404):
@@ -130,14 +221,14 @@ def problem_exception_handler(exc, context):
         # A bug: logged with its trace, answered as a problem rather than an HTML page.
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
         return problem_response(
-            status_code=500,
-            code="server_error",
+            status_code=problem_status(ApiErrorCode.SERVER_ERROR),
+            code=ApiErrorCode.SERVER_ERROR,
             detail="Something went wrong on our side; it has been logged. Retry later.",
         )
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
     if isinstance(detail, (dict, list)):
         errors = _field_errors(detail)
-        code, message = "invalid", "The request has invalid fields."
+        code, message = ErrorCode.INVALID, "The request has invalid fields."
     else:
         errors = None
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
@@ -152,7 +243,8 @@ def problem_exception_handler(exc, context):
     )
 
 
-def _problem_json(status_code: int, code: str, detail: str) -> JsonResponse:
+def _problem_json(code: str, detail: str) -> JsonResponse:
+    status_code = problem_status(code)
     body = {
         "type": PROBLEM_BASE + code,
         "title": problem_title(code),
@@ -166,14 +258,14 @@ def _problem_json(status_code: int, code: str, detail: str) -> JsonResponse:
 def csrf_failure(request, reason=""):
     """CSRF_FAILURE_VIEW: the dashboard's forms keep Django's page; a program gets JSON."""
     if _is_machine_path(request):
-        return _problem_json(403, "csrf_failed", "CSRF verification failed.")
+        return _problem_json(ApiErrorCode.CSRF_FAILED, "CSRF verification failed.")
     return csrf_views.csrf_failure(request, reason=reason)
 
 
 @csrf_exempt
 def api_not_found(request, *args, **kwargs):
     """Any /api/ path that names no endpoint."""
-    return _problem_json(404, "not_found", "No endpoint has this path.")
+    return _problem_json(ErrorCode.NOT_FOUND, "No endpoint has this path.")
 
 
 def _is_machine_path(request) -> bool:
@@ -182,19 +274,21 @@ def _is_machine_path(request) -> bool:
 
 def page_not_found(request, exception):
     if _is_machine_path(request):
-        return _problem_json(404, "not_found", "Not found.")
+        return _problem_json(ErrorCode.NOT_FOUND, "Not found.")
     return defaults.page_not_found(request, exception)
 
 
 def bad_request(request, exception):
     if _is_machine_path(request):
         if isinstance(exception, RequestDataTooBig):
-            return _problem_json(413, "too_large", "The request body is too large.")
-        return _problem_json(400, "bad_request", "The request is malformed.")
+            return _problem_json(ApiErrorCode.TOO_LARGE, "The request body is too large.")
+        return _problem_json(ApiErrorCode.BAD_REQUEST, "The request is malformed.")
     return defaults.bad_request(request, exception)
 
 
 def server_error(request):
     if _is_machine_path(request):
-        return _problem_json(500, "server_error", "Something went wrong on our side; retry later.")
+        return _problem_json(
+            ApiErrorCode.SERVER_ERROR, "Something went wrong on our side; retry later."
+        )
     return defaults.server_error(request)

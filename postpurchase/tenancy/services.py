@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
+from postpurchase.tenancy.errors import TenancyErrorCode
 from postpurchase.tenancy.lifecycle import deactivation_handlers
 from postpurchase.tenancy.models import ApiKey, ApiKeyScope, Membership, Merchant, User
 from postpurchase.tenancy.permissions import Role
@@ -93,7 +94,7 @@ def merchant_reactivate(*, merchant: Merchant) -> Merchant:
 
 def membership_set(*, user: User, merchant: Merchant, role: str) -> Membership:
     if role not in Role.values:
-        raise DomainError(ErrorCode.INVALID, f"Unknown role {role!r}.", field="role")
+        raise DomainError(TenancyErrorCode.UNKNOWN_ROLE, f"Unknown role {role!r}.", field="role")
     membership, _ = Membership.objects.update_or_create(
         user=user, merchant=merchant, defaults={"role": role}
     )
@@ -109,9 +110,11 @@ def api_key_create(
 ) -> IssuedApiKey:
     name = name.strip()
     if not name:
-        raise DomainError(ErrorCode.INVALID, "A key needs a name.", field="name")
+        raise DomainError(TenancyErrorCode.REQUIRED, "A key needs a name.", field="name")
     if scope not in ApiKeyScope.values:
-        raise DomainError(ErrorCode.INVALID, f"Unknown scope {scope!r}.", field="scope")
+        raise DomainError(
+            TenancyErrorCode.UNKNOWN_SCOPE, f"Unknown scope {scope!r}.", field="scope"
+        )
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
@@ -205,7 +208,10 @@ def merchant_brand_update(*, merchant: Merchant, data: dict[str, Any]) -> Mercha
     """
     unknown = set(data) - set(BRAND_FIELDS)
     if unknown:
-        raise DomainError(ErrorCode.INVALID, f"Not a brand setting: {', '.join(sorted(unknown))}.")
+        raise DomainError(
+            TenancyErrorCode.UNKNOWN_SETTING,
+            f"Not a brand setting: {', '.join(sorted(unknown))}.",
+        )
     for name, value in data.items():
         if name == "logo":
             merchant.logo = value or ""
@@ -215,11 +221,11 @@ def merchant_brand_update(*, merchant: Merchant, data: dict[str, Any]) -> Mercha
         merchant.full_clean()
     except ValidationError as exc:
         fields = {
-            name: [{"code": ErrorCode.INVALID, "message": message} for message in messages]
+            name: [{"code": TenancyErrorCode.INVALID, "message": message} for message in messages]
             for name, messages in exc.message_dict.items()
         }
         raise DomainError(
-            ErrorCode.INVALID, "Some settings are not valid.", fields=fields
+            TenancyErrorCode.INVALID, "Some settings are not valid.", fields=fields
         ) from None
     merchant.save(update_fields=list(data))
     return merchant
@@ -238,7 +244,7 @@ def team_member_role_change(*, membership: Membership, role: str) -> Membership:
         )
         if role != Role.OWNER and owner_ids == {membership.pk}:
             raise DomainError(
-                ErrorCode.CONFLICT,
+                TenancyErrorCode.LAST_OWNER,
                 "A merchant needs at least one owner: make someone else an owner first.",
                 field="role",
             )

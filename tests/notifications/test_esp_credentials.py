@@ -112,7 +112,7 @@ def test_a_setting_outside_mailgun_s_allowlist_is_refused_by_name(merchant_a, ke
     assert raised.value.fields == {
         f"email_credentials.{key}": [
             {
-                "code": "invalid",
+                "code": "credential_not_allowed",
                 "message": "is not a Mailgun setting "
                 "(it takes api_key, sender_domain, api_url, webhook_signing_key)",
             }

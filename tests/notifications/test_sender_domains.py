@@ -190,7 +190,10 @@ def test_a_merchant_without_a_sender_address_has_nothing_to_check(db):
     # then
     assert raised.value.fields == {
         "sender_email": [
-            {"code": "invalid", "message": "Set a sender address in your brand settings first."}
+            {
+                "code": "sender_address_missing",
+                "message": "Set a sender address in your brand settings first.",
+            }
         ]
     }
     assert SenderDomain.unscoped.count() == 0

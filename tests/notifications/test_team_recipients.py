@@ -136,7 +136,12 @@ def test_a_code_expires_after_ten_minutes(merchant_a, platform_twilio):
         )
     # then
     assert raised.value.fields == {
-        "code": [{"code": "invalid", "message": "This code has expired: ask for a new one."}]
+        "code": [
+            {
+                "code": "verification_code_expired",
+                "message": "This code has expired: ask for a new one.",
+            }
+        ]
     }
 
 

@@ -77,15 +77,16 @@ def test_a_template_with_an_error_is_refused_whole_naming_the_part_and_line(merc
     assert caught.value.fields == {
         "variants[0].subject": [
             {
-                "code": "template",
+                "code": "template_error",
                 "message": "line 1: not allowed in a template: access to attribute '__class__' "
                 "of 'str' object is unsafe.",
             }
         ],
         "variants[1].html_body": [
-            {"code": "template", "message": "line 3: unknown variable 'custmer'"}
+            {"code": "template_error", "message": "line 3: unknown variable 'custmer'"}
         ],
     }
+    assert caught.value.code == "template_error"
     assert counts() == (0, 0, 0)
 
 

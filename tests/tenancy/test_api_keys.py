@@ -77,8 +77,8 @@ def test_a_key_needs_a_name_and_a_known_scope(merchant_a):
     with pytest.raises(DomainError) as bad_scope:
         api_key_create(merchant=merchant_a, name="x", scope="admin")
 
-    assert no_name.value.field == "name"
-    assert bad_scope.value.field == "scope"
+    assert (no_name.value.code, no_name.value.field) == ("required", "name")
+    assert (bad_scope.value.code, bad_scope.value.field) == ("unknown_scope", "scope")
     assert ApiKey.objects.count() == 0
 
 

@@ -50,7 +50,7 @@ def test_a_private_destination_is_refused_when_saved(merchant_a, dns, caplog, ur
 
     # then: the merchant reads one generic reason; why is in the server log only
     assert excinfo.value.field == "url"
-    assert excinfo.value.code == "invalid"
+    assert excinfo.value.code == "destination_not_allowed"
     assert excinfo.value.message == NOT_PUBLIC
     assert [r.getMessage() for r in caplog.records if r.name == "webhooks.destinations"] == [
         f"Refused webhook URL {url}: {why}"
@@ -172,8 +172,13 @@ def test_the_api_answer_is_the_same_for_a_private_and_an_unknown_host(merchant_a
 
     # then: nothing tells them apart, and no address is echoed; the log has the details
     assert [a.status_code for a in answers] == [400, 400]
+    assert [a.json()["code"] for a in answers] == ["destination_not_allowed"] * 2
     errors = [a.json()["errors"] for a in answers]
-    assert errors[0] == errors[1] == {"url": [{"message": NOT_PUBLIC, "code": "invalid"}]}
+    assert (
+        errors[0]
+        == errors[1]
+        == {"url": [{"message": NOT_PUBLIC, "code": "destination_not_allowed"}]}
+    )
     assert all(b"10.20.30.40" not in a.content for a in answers)
     assert [r.getMessage() for r in caplog.records if r.name == "webhooks.destinations"] == [
         "Refused webhook URL https://vm.internal/hook: "
