@@ -15,7 +15,7 @@ from postpurchase.dashboard.formatting import event_label, status_tone
 from postpurchase.dashboard.mixins import ScopedDetailView, ScopedListView
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Merchant
-from postpurchase.tenancy.permissions import Perm
+from postpurchase.tenancy.permissions import Perm, role_has_perm
 
 LATEST_ORDERS = 10
 ORDERS_PER_PAGE = 50
@@ -61,7 +61,12 @@ class OrderDetailView(ScopedDetailView):
     def get_context_data(self, **kwargs):
         order = self.object
         events = customer_timeline(customer=order.customer, limit=TIMELINE_LENGTH)
-        return super().get_context_data(timeline=timeline_entries(events, order=order), **kwargs)
+        return super().get_context_data(
+            timeline=timeline_entries(events, order=order),
+            # the customer card's export and erase actions (orders/privacy_views.py)
+            can_manage_privacy=role_has_perm(self.membership.role, Perm.MANAGE_SETTINGS),
+            **kwargs,
+        )
 
 
 @dataclass(frozen=True)

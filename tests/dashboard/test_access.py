@@ -25,6 +25,7 @@ from notifications.models import (
     VerifiedPhone,
 )
 from notifications.services import message_template_save
+from orders.models import Customer
 from postpurchase.dashboard.mixins import ScopedListView
 from postpurchase.tenancy.permissions import Perm, Role
 from tests.factories import MembershipFactory, UserFactory
@@ -74,6 +75,8 @@ PAGES = [
     ("dashboard:counts", {}, Perm.VIEW),
     ("dashboard:order_list", {}, Perm.VIEW),
     ("dashboard:order_detail", {"pk": "order"}, Perm.VIEW),
+    ("dashboard:customer_erase", {"pk": "customer"}, Perm.MANAGE_SETTINGS),
+    ("dashboard:customer_export", {"pk": "customer"}, Perm.MANAGE_SETTINGS),
     # The "coming soon" pages of areas not built yet.
     *((f"dashboard:coming_soon_{area}", {}, Perm.VIEW) for area in SOON_AREAS),
     ("dashboard:settings_brand", {}, Perm.MANAGE_SETTINGS),
@@ -124,6 +127,7 @@ POSTS = [
         {"name": "Sneaky", "scope": "write"},
     ),
     ("dashboard:settings_api_key_revoke", {"pk": "api_key"}, Perm.MANAGE_API_KEYS, {}),
+    ("dashboard:customer_erase", {"pk": "customer"}, Perm.MANAGE_SETTINGS, {}),
     (
         "dashboard:settings_team_role",
         {"pk": "viewer_membership"},
@@ -255,6 +259,7 @@ def objects(order_a, api_key_a, merchant_a, member_of):
     viewer = member_of(merchant_a, Role.VIEWER, email="viewer@alpha.example")
     return {
         "order": order_a,
+        "customer": order_a.customer,
         "api_key": api_key_a,
         "viewer_membership": viewer.memberships.get(),
         "privacy_request": _privacy_request(merchant_a),
@@ -335,6 +340,7 @@ def db_state(db_state):
     def snapshot() -> dict[str, list[dict]]:
         state = db_state()
         for model in (
+            Customer,
             MessageTemplate,
             MessageTemplateVersion,
             MessageTemplateVariant,
@@ -366,6 +372,7 @@ def objects_b(order_b, api_key_b, merchant_b, member_of):
     viewer = member_of(merchant_b, Role.VIEWER, email="viewer@bravo.example")
     return {
         "order": order_b,
+        "customer": order_b.customer,
         "api_key": api_key_b,
         "viewer_membership": viewer.memberships.get(),
         "privacy_request": _privacy_request(merchant_b),
