@@ -197,7 +197,9 @@ def test_the_schema_states_the_limits_the_api_enforces(schema):
     assert placed_at["format"] == "date-time"
     assert event_type["pattern"] == r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
     assert event_type["not"] == {
+        # the event catalogue's reserved namespaces, and its names outside them
         "pattern": r"^(journey|loyalty|message|order|return|shipment|survey|webhook)\."
+        r"|^(customer\.redacted|shop\.redacted)$"
     }
     assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
 
