@@ -22,6 +22,7 @@ links in messages already delivered keep working.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
+from django.urls import get_urlconf, reverse
 
 MERCHANT_FIELD = "m"
 # Links that show an order, its parcels or its returns. Past any store's return window.
@@ -103,8 +104,19 @@ def link_read(
     return data
 
 
+_SLUG, _TOKEN = "merchant-slug-here", "token-here"
+
+
+@functools.lru_cache(maxsize=64)
+def _route(view_name: str, urlconf: str | None) -> str:
+    return reverse(view_name, urlconf=urlconf, kwargs={"merchant_slug": _SLUG, "token": _TOKEN})
+
+
 def link_url(*, merchant, view_name: str, token: str) -> str:
     """The absolute address of a shopper page (``view_name`` takes the merchant's slug and the
-    token), as put in a message."""
-    path = reverse(view_name, kwargs={"merchant_slug": merchant.slug, "token": token})
+    token), as put in a message. The route is reversed once per page and filled in after:
+    every message carries such links, and ``reverse`` costs several signatures. Slugs and
+    tokens need no quoting in a path (letters, digits, ``-``, ``_``, ``:``)."""
+    path = _route(view_name, get_urlconf())
+    path = path.replace(_SLUG, merchant.slug, 1).replace(_TOKEN, token, 1)
     return settings.SITE_URL.rstrip("/") + path

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import signing
+from django.urls import reverse
 
 from notifications.links import PREFERENCES, UNSUBSCRIBE, token_read
 from orders.shopper_views import ORDER_STATUS
@@ -204,3 +205,25 @@ def test_a_link_url_is_the_site_address_of_the_named_page(settings, merchant_a):
 
     # then
     assert url == "https://shop.example/s/alpha/order/abc:def:ghi/"
+
+
+@pytest.mark.parametrize(
+    "view_name",
+    [
+        "shopper_notifications:unsubscribe",
+        "shopper_notifications:preferences",
+        "shopper_orders:order",
+    ],
+)
+def test_a_link_url_is_what_reverse_makes(settings, merchant_a, view_name):
+    # given: a real token (letters, digits, "-", "_" and ":")
+    settings.SITE_URL = "https://shop.example"
+    token = link_token(purpose=EXPIRING, merchant_id=merchant_a.pk, o=-1)
+
+    # when
+    url = link_url(merchant=merchant_a, view_name=view_name, token=token)
+
+    # then
+    assert url == "https://shop.example" + reverse(
+        view_name, kwargs={"merchant_slug": "alpha", "token": token}
+    )
