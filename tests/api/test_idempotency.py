@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from orders import api as orders_api
+from orders.api import orders as orders_api
 from orders.models import Order
 from postpurchase.api.idempotency import idempotency_purge
 from postpurchase.api.models import IdempotencyRecord
