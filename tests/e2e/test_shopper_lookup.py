@@ -58,3 +58,11 @@ def test_shopper_looks_up_an_order_and_sees_its_parcel(page, live_server, order)
     assert link.get_attribute("href") == "https://www.ups.com/track?tracknum=1Z999AA10123456784"
     assert page.text_content("[data-total]").strip() == "$85.00"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # when: the same page on a desktop screen
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # then: one readable column, centred
+    box = page.locator("main").bounding_box()
+    assert box["width"] == 640  # 40rem
+    assert box["x"] == (1280 - 640) / 2
