@@ -27,6 +27,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KT
 
+from connectors.events import SHOP_REDACTED
 from connectors.models import (
     DeliverySource,
     DeliveryStatus,
@@ -329,9 +330,9 @@ def privacy_shop_redact_handle(
     )
     event_record(
         merchant=merchant,
-        type="shop.redacted",
+        type=SHOP_REDACTED,
         payload={"customers": len(ids)},
-        dedupe_key=f"shop.redacted:{delivery.pk}",
+        dedupe_key=f"{SHOP_REDACTED}:{delivery.pk}",
         source=SOURCE,
         now=now,
     )

@@ -32,6 +32,7 @@ from typing import Any
 
 from django.db import transaction
 
+from orders.events import CUSTOMER_REDACTED
 from orders.models import Customer, Order
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
@@ -252,11 +253,11 @@ def customers_erase(
             for customer in customers:
                 event_record(
                     merchant=merchant,
-                    type="customer.redacted",
+                    type=CUSTOMER_REDACTED,
                     customer=customer,
                     payload={"customer_id": customer.pk},
                     dedupe_key=(
-                        f"customer.redacted:{customer.pk}:{request_id}" if request_id else None
+                        f"{CUSTOMER_REDACTED}:{customer.pk}:{request_id}" if request_id else None
                     ),
                     source=source,
                     now=now,
