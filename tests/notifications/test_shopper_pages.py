@@ -481,7 +481,7 @@ def test_the_preference_form_is_csrf_checked(ada):
     assert muted(ada) == ["feedback", "relationship", "re_engagement"]
 
 
-# --- Headers and the shell -----------------------------------------------------------------
+# --- Headers on the shell (the shell's own brand and 404: tests/shopper/) ------------------
 
 CSP = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
@@ -515,40 +515,6 @@ def test_pages_are_neither_kept_nor_indexed_nor_referred(
     assert response["Cache-Control"] == "no-store"
     assert response["X-Robots-Tag"] == "noindex"
     assert response["Content-Security-Policy"] == CSP
-
-
-def test_the_shell_carries_the_merchants_brand(client, ada):
-    # when
-    response = client.get(preferences_path(ada))
-
-    # then
-    body = response.content.decode()
-    assert '<meta name="robots" content="noindex">' in body
-    assert "--brand-primary: #112233; --brand-accent: #aa5500;" in body
-    assert '<span class="brandbar__name">Alpha Apparel</span>' in body
-    assert '<address class="footer__address">1 Market St\nSpringfield, IL 62701</address>' in body
-    assert '<a href="mailto:help@alpha.example">help@alpha.example</a>' in body
-    assert '<a href="https://help.alpha.example/" rel="noopener">Help centre</a>' in body
-    assert "/static/shopper/shopper.css" in body
-    assert "<script" not in body
-
-
-def test_the_shell_shows_the_logo_instead_of_the_name(client, merchant_a):
-    # given
-    merchant_a.logo_url = "https://cdn.alpha.example/logo.png"
-    merchant_a.save()
-    customer = CustomerFactory(merchant=merchant_a)
-
-    # when
-    response = client.get(preferences_path(customer))
-
-    # then
-    body = response.content.decode()
-    assert (
-        '<img class="brandbar__logo" src="https://cdn.alpha.example/logo.png" alt="Alpha Apparel">'
-        in body
-    )
-    assert "brandbar__name" not in body
 
 
 def test_a_customer_of_merchant_b_is_served_under_b_with_bs_brand(client, ada, merchant_b):
