@@ -18,5 +18,9 @@ class OrderLookupForm(forms.Form):
         help_text="The address you used when you ordered.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
-    # Where the found order is sent (a destination's name, e.g. "returns"); unknown: the default.
-    destination = forms.SlugField(required=False, max_length=50, widget=forms.HiddenInput)
+    # Where the found order is sent (a destination's name, e.g. "returns"); any other text: the
+    # default destination, never an error the shopper could not see or fix.
+    destination = forms.CharField(required=False, max_length=50, widget=forms.HiddenInput)
+
+    def clean_destination(self) -> str:
+        return self.cleaned_data["destination"].strip()

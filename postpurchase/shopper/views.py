@@ -147,9 +147,8 @@ class OrderLookupView(ShopperView):
     referrer_policy = FORM_REFERRER_POLICY
     template_name = "shopper/lookup.html"
 
-    def _page(self, request: HttpRequest, form: OrderLookupForm, **extra: Any) -> HttpResponse:
-        context = self.page_context(form=form, **extra)
-        return render(request, self.template_name, context, status=extra.get("status", 200))
+    def _page(self, request: HttpRequest, form: OrderLookupForm, *, status=200) -> HttpResponse:
+        return render(request, self.template_name, self.page_context(form=form), status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if lookup_destination() is None:

@@ -205,6 +205,7 @@ def test_a_named_destination_gets_the_found_order(client, order_a):
         page = client.get("/s/alpha/?for=returns")
         named = find(client, "#1001", "ada.lovelace@example.net", destination="returns")
         default = find(client, "#1001", "ada.lovelace@example.net", destination="nothing")
+        odd = find(client, "#1001", "ada.lovelace@example.net", destination="<not a name>")
     finally:
         lookup.lookup_destination_unregister("returns")
 
@@ -213,6 +214,7 @@ def test_a_named_destination_gets_the_found_order(client, order_a):
     assert named["Location"] == "/s/alpha/returns/start/"
     assert seen == [("alpha", order_a.pk)]
     assert default["Location"].startswith("/s/alpha/order/")
+    assert odd["Location"].startswith("/s/alpha/order/")
 
 
 def test_the_default_destination_is_the_highest_priority(client, order_a):
