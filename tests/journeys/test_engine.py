@@ -1,5 +1,7 @@
 """The journey engine with its clock passed in: entry from an event (conditions and entry rules),
-each kind of step, exits, goals, holdouts, and the scheduler's tick."""
+each kind of step, exits, goals, holdouts, and the scheduler's tick; an impossible date in a
+payload stops nothing, a held-out customer gets no action, and a wait is woken only by its own
+event, in time."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from journeys.services import journey_publish, journey_save, journeys_handle_eve
 from notifications.models import Message
 from notifications.services import message_template_save
 from postpurchase.errors import DomainError
+from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
 from tests.factories import CustomerFactory, MerchantFactory, OrderFactory
 
@@ -61,6 +64,20 @@ def fire(merchant, customer, type="order.placed", now=T0, **payload):
         merchant=merchant, type=type, customer=customer, payload=payload, occurred_at=now, now=now
     )
     return journeys_handle_event(event=event, now=now)
+
+
+def hello(merchant):
+    """A template ``hello`` for a merchant of the test's own (the ``shop`` has its own)."""
+    message_template_save(
+        merchant=merchant,
+        payload={
+            "key": "hello",
+            "name": "Hello",
+            "channel": "email",
+            "category": "transactional",
+            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
+        },
+    )
 
 
 def messages(customer):
@@ -576,3 +593,117 @@ def test_a_days_long_delay_keeps_the_wall_time_across_a_dst_change(shop):
     # then: 10:00 in Paris two days on, which is 09:00 UTC after the change
     enrollment.refresh_from_db()
     assert enrollment.next_run_at == datetime(2026, 10, 26, 9, 0, tzinfo=UTC)
+
+
+# --- bad data, holdouts and waits (from the review of the engine) ------------------------------
+
+
+@pytest.mark.django_db
+def test_an_impossible_date_is_no_date_and_the_tick_goes_on():
+    # given: one merchant's enrollment waits until an impossible date; another's send is due
+    bad, good = MerchantFactory(timezone="UTC"), MerchantFactory(timezone="UTC")
+    hello(bad)
+    hello(good)
+    journey(
+        bad,
+        [
+            {"id": "d", "type": "delay", "hours": 1, "next": "u"},
+            {"id": "u", "type": "delay", "until": "event.eta", "next": "s"},
+            {"id": "s", "type": "send", "template": "hello"},
+        ],
+    )
+    journey(
+        good,
+        [
+            {"id": "d", "type": "delay", "hours": 1, "next": "s"},
+            {"id": "s", "type": "send", "template": "hello"},
+        ],
+    )
+    [broken] = fire(bad, CustomerFactory(merchant=bad), eta="2026-02-30")
+    [fine] = fire(good, CustomerFactory(merchant=good))
+
+    # when
+    journeys_tick(now=T0 + timedelta(hours=1))
+
+    # then: the impossible date is no date (no wait); nothing failed, both sent
+    assert Enrollment.unscoped.get(pk=broken.pk).state == "completed"
+    assert Enrollment.unscoped.get(pk=fine.pk).state == "completed"
+    assert Message.unscoped.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_held_out_customer_gets_no_tag_and_no_webhook():
+    merchant = MerchantFactory(timezone="UTC")
+    journey(
+        merchant,
+        [
+            {"id": "t", "type": "action", "action": "add_tag", "tag": "invited", "next": "w"},
+            {"id": "w", "type": "action", "action": "webhook", "event": "journey.invited"},
+        ],
+        holdout_percent=50,
+    )
+    people = [CustomerFactory(merchant=merchant, tags=[]) for _ in range(12)]
+    for person in people:
+        [enrollment] = fire(merchant, person)
+        person.refresh_from_db()
+        held = bucket(enrollment.pk, "holdout") < 5000
+        assert person.tags == ([] if held else ["invited"])
+    held_count = Enrollment.unscoped.filter(holdout=True).count()
+    assert Event.unscoped.filter(type="journey.invited").count() == 12 - held_count
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("trigger", "event", "wakes"),
+    [
+        ({"order_id": 311}, {"order_id": "311"}, True),  # compared as conditions compare
+        ({}, {"order_id": 5}, False),  # the trigger had no order: nothing matches
+        ({}, {}, False),
+    ],
+)
+def test_a_wait_is_woken_only_by_its_own_event(trigger, event, wakes):
+    merchant = MerchantFactory(timezone="UTC")
+    hello(merchant)
+    journey(
+        merchant,
+        [
+            {
+                "id": "w",
+                "type": "wait_for_event",
+                "event": "review.submitted",
+                "match": {"order_id": "trigger.order_id"},
+                "timeout_hours": 24,
+                "next": "s",
+            },
+            {"id": "s", "type": "send", "template": "hello"},
+        ],
+    )
+    customer = CustomerFactory(merchant=merchant)
+    [enrollment] = fire(merchant, customer, **trigger)
+    fire(merchant, customer, "review.submitted", now=T0 + timedelta(hours=1), **event)
+    assert (Enrollment.unscoped.get(pk=enrollment.pk).state == "completed") is wakes
+
+
+@pytest.mark.django_db
+def test_an_event_after_the_waits_timeout_does_not_wake_it():
+    merchant = MerchantFactory(timezone="UTC")
+    hello(merchant)
+    journey(
+        merchant,
+        [
+            {
+                "id": "w",
+                "type": "wait_for_event",
+                "event": "review.submitted",
+                "timeout_hours": 1,
+                "next": "s",
+                "timeout_next": "",
+            },
+            {"id": "s", "type": "send", "template": "hello"},
+        ],
+    )
+    customer = CustomerFactory(merchant=merchant)
+    fire(merchant, customer)
+    # the tick has not run yet; the review came two hours in
+    fire(merchant, customer, "review.submitted", now=T0 + timedelta(hours=2))
+    assert Message.unscoped.count() == 0

@@ -1,4 +1,5 @@
-"""Date and inactivity triggers: who enters on which day, once, starting at the local time."""
+"""Date and inactivity triggers: who enters on which day, once, starting at the local time (a
+shopper west of the merchant on their own day, not the evening before)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ from tests.factories import CustomerFactory, MerchantFactory
 NOW = datetime(2026, 6, 2, 5, 0, tzinfo=UTC)  # 07:00 in Paris, Tuesday 2 June
 
 
-@pytest.fixture
-def merchant(db):
-    merchant = MerchantFactory(timezone="Europe/Paris")
+def hello(merchant):
     message_template_save(
         merchant=merchant,
         payload={
@@ -30,6 +29,11 @@ def merchant(db):
         },
     )
     return merchant
+
+
+@pytest.fixture
+def merchant(db):
+    return hello(MerchantFactory(timezone="Europe/Paris"))
 
 
 def live(merchant, trigger, **definition):
@@ -133,3 +137,17 @@ def test_conditions_apply_to_scheduled_entries(merchant):
     CustomerFactory(merchant=merchant, last_order_at=last, orders_count=1)
     journeys_scheduled_entries(now=NOW)
     assert list(Enrollment.unscoped.values_list("customer_id", flat=True)) == [loyal.pk]
+
+
+@pytest.mark.django_db
+def test_a_birthday_west_of_the_merchant_starts_on_its_own_day():
+    # given: a merchant in UTC, a shopper in Los Angeles, the run at 00:30 UTC on 2 June
+    merchant = hello(MerchantFactory(timezone="UTC"))
+    live(merchant, {"type": "date", "date": "customer.birthday", "yearly": True, "at": "09:00"})
+    CustomerFactory(merchant=merchant, birthday=date(1990, 6, 2), timezone="America/Los_Angeles")
+
+    # when
+    journeys_scheduled_entries(now=datetime(2026, 6, 2, 0, 30, tzinfo=UTC))
+
+    # then: 09:00 on 2 June in Los Angeles, not the evening of 1 June there
+    assert Enrollment.unscoped.get().next_run_at == datetime(2026, 6, 2, 16, 0, tzinfo=UTC)

@@ -1,5 +1,6 @@
 """Two schedulers ticking at once on the same due enrollments, each in its own thread, connection
-and transactions, as two Celery workers would: every due message is written exactly once."""
+and transactions, as two Celery workers would: every due message is written exactly once; and
+two events for one customer handled at once enter the customer once."""
 
 from __future__ import annotations
 
@@ -77,3 +78,50 @@ def test_two_ticks_racing_on_the_same_due_set_never_send_twice(monkeypatch):
     assert sum(results) == 120
     assert Message.unscoped.filter(merchant=merchant).count() == 120
     assert Enrollment.unscoped.filter(merchant=merchant, state="completed").count() == 120
+
+
+def test_two_events_for_one_customer_at_once_enter_once(monkeypatch):
+    monkeypatch.setattr(event_services, "_enqueue_dispatch", lambda event_id, merchant_id: None)
+    monkeypatch.setattr(delivery, "_enqueue", lambda ids, claim, merchant_id: None)
+    merchant = MerchantFactory(timezone="UTC")
+    message_template_save(
+        merchant=merchant,
+        payload={
+            "key": "hello",
+            "name": "Hello",
+            "channel": "email",
+            "category": "transactional",
+            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
+        },
+    )
+    journey = journey_save(
+        merchant=merchant,
+        key="j",
+        name="J",
+        definition={
+            "trigger": {"event": "order.placed"},
+            "entry": {"per": "customer", "reentry": "never"},
+            "start": "s",
+            "steps": [{"id": "s", "type": "send", "template": "hello"}],
+        },
+    )
+    journey_publish(journey=journey, now=T0)
+    customer = CustomerFactory(merchant=merchant)
+    events = [
+        event_record(merchant=merchant, type="order.placed", customer=customer, now=T0)[0]
+        for _ in range(2)
+    ]
+    start = threading.Barrier(2, timeout=WAIT)
+
+    def handle(event):
+        try:
+            start.wait()
+            return journeys_handle_event(event=event, now=T0)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = [f.result(timeout=WAIT) for f in [pool.submit(handle, e) for e in events]]
+
+    assert sorted(len(r) for r in results) == [0, 1]
+    assert Message.unscoped.filter(merchant=merchant).count() == 1
