@@ -289,6 +289,21 @@ def shopify_customers(*, merchant: Merchant) -> QuerySet[Customer]:
     )
 
 
+def _shopify_disconnect(merchant: Merchant, now: datetime) -> None:
+    """The store uninstalled us: its secrets go, so later deliveries are refused until one is
+    pasted again."""
+    InboundConfig.unscoped.filter(merchant=merchant).update(
+        shopify_secret="",
+        shopify_previous_secret="",
+        shopify_previous_expires_at=None,
+        shopify_secret_hint="",
+        shopify_secret_fingerprint="",
+        shopify_shop_domain="",
+        shopify_disconnected_at=now,
+        updated_at=now,
+    )
+
+
 def privacy_shop_redact_handle(
     *, merchant: Merchant, delivery: InboundDelivery, now: datetime
 ) -> str:
@@ -318,16 +333,7 @@ def privacy_shop_redact_handle(
     )
     summary["deliveries"] = _deliveries_erase(inbound)
     PrivacyRequest.unscoped.filter(merchant=merchant).update(export=None)
-    InboundConfig.unscoped.filter(merchant=merchant).update(
-        shopify_secret="",
-        shopify_previous_secret="",
-        shopify_previous_expires_at=None,
-        shopify_secret_hint="",
-        shopify_secret_fingerprint="",
-        shopify_shop_domain="",
-        shopify_disconnected_at=now,
-        updated_at=now,
-    )
+    _shopify_disconnect(merchant, now)
     event_record(
         merchant=merchant,
         type=SHOP_REDACTED,

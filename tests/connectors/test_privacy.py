@@ -383,3 +383,31 @@ def test_redact_erases_the_export_made_for_that_store_customer_even_if_we_held_n
         "enrollments": 0,
         "webhook_deliveries": 0,
     }
+
+
+def test_an_erasure_through_the_api_applies_the_store_webhooks_still_waiting_first(
+    client, api_a, connected_a, jon, django_capture_on_commit_callbacks
+):
+    # given: an order update about Jon, received and not processed yet
+    with django_capture_on_commit_callbacks(execute=False):
+        shopify_post(
+            client,
+            "alpha",
+            "orders/updated",
+            payloads.order(updated_at="2026-03-01T09:00:00-05:00"),
+            webhook_id="wh-wait",
+            secret=SHOPIFY_SECRET_A,
+        )
+
+    # when: the merchant erases him through the API, not through Shopify
+    response = api_a.post(f"/api/v1/customers/{jon.pk}/erase")
+
+    # then: the update is applied, then its body dropped with the others
+    assert response.status_code == 200
+    assert response.json()["erased"]["deliveries"] == 4
+    wait = InboundDelivery.unscoped.get(delivery_id="wh-wait")
+    assert (wait.status, wait.body) == ("processed", {"redacted": True})
+    assert Order.unscoped.get(external_id=ORDER_ID).source_updated_at == datetime(
+        2026, 3, 1, 14, 0, tzinfo=UTC
+    )
+    assert Customer.unscoped.get(pk=jon.pk).email == ""
