@@ -4,7 +4,9 @@
 in the same shapes as their samples (a test holds the two together): dicts, lists, strings,
 numbers and dates, never a model instance. Amounts are strings with the currency's minor-unit
 digits. The shopper links (tracking, returns, survey, loyalty, preferences, unsubscribe) are
-signed per shopper by the pages that serve them, so the caller passes them in.
+signed per shopper by the pages that serve them, so the caller passes them in: the outbox adds
+the preference and unsubscribe links, and a journey's send the links whose makers apps
+registered with journeys (``journeys/links.py``), which may fill only the names of ``LINKS``.
 """
 
 from __future__ import annotations
