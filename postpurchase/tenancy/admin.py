@@ -10,7 +10,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
 
-from postpurchase.tenancy.admin_base import LimitedChoicesMixin, _allowed_merchant_ids
+from postpurchase.tenancy.admin_base import LimitedChoicesMixin, allowed_merchant_ids
 from postpurchase.tenancy.models import ApiKey, Membership, Merchant, User
 from postpurchase.tenancy.services import merchant_deactivate, merchant_reactivate
 
@@ -49,7 +49,7 @@ class MembershipInline(SuperuserWritesOnly, admin.TabularInline):
 
     def get_queryset(self, request) -> QuerySet:
         queryset = super().get_queryset(request).select_related("merchant")
-        allowed = _allowed_merchant_ids(request)
+        allowed = allowed_merchant_ids(request)
         return queryset if allowed is None else queryset.filter(merchant_id__in=allowed)
 
 
@@ -75,7 +75,7 @@ class UserAdmin(SuperuserWritesOnly, BaseUserAdmin):
 
     def get_queryset(self, request) -> QuerySet:
         queryset = super().get_queryset(request)
-        allowed = _allowed_merchant_ids(request)
+        allowed = allowed_merchant_ids(request)
         if allowed is None:
             return queryset
         members = Membership.objects.filter(merchant_id__in=allowed).values("user_id")
@@ -130,7 +130,7 @@ class MerchantAdmin(SuperuserWritesOnly, admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        allowed = _allowed_merchant_ids(request)
+        allowed = allowed_merchant_ids(request)
         return queryset if allowed is None else queryset.filter(id__in=allowed)
 
 
@@ -143,7 +143,7 @@ class MembershipAdmin(SuperuserWritesOnly, admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("user", "merchant")
-        allowed = _allowed_merchant_ids(request)
+        allowed = allowed_merchant_ids(request)
         return queryset if allowed is None else queryset.filter(merchant_id__in=allowed)
 
 
@@ -179,5 +179,5 @@ class ApiKeyAdmin(SuperuserWritesOnly, admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("merchant")
-        allowed = _allowed_merchant_ids(request)
+        allowed = allowed_merchant_ids(request)
         return queryset if allowed is None else queryset.filter(merchant_id__in=allowed)

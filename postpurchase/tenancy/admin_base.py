@@ -18,7 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.text import Truncator
 
 
-def _allowed_merchant_ids(request) -> list[int] | None:
+def allowed_merchant_ids(request) -> list[int] | None:
     """``None`` means every merchant (a superuser)."""
     if request.user.is_superuser:
         return None
@@ -26,7 +26,7 @@ def _allowed_merchant_ids(request) -> list[int] | None:
 
 
 def _limit(queryset: QuerySet, request, field: str = "merchant_id") -> QuerySet:
-    allowed = _allowed_merchant_ids(request)
+    allowed = allowed_merchant_ids(request)
     return queryset if allowed is None else queryset.filter(**{f"{field}__in": allowed})
 
 
@@ -47,7 +47,7 @@ def limit_related_choices(queryset: QuerySet, request) -> QuerySet:
     """
     from postpurchase.tenancy.models import Membership, Merchant, User
 
-    allowed = _allowed_merchant_ids(request)
+    allowed = allowed_merchant_ids(request)
     if allowed is None:
         return queryset
     model = queryset.model
