@@ -15,32 +15,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 
 from orders.models import Customer, Order, Shipment, TrackingEvent
-from orders.privacy import PrivacyTarget
+from orders.privacy import ERASED_CUSTOMER, PrivacyTarget
 from postpurchase.api.models import IdempotencyRecord
 from postpurchase.events.models import Event, EventConsumerRun
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import money_str
 
 BATCH = 500
-ERASED_CUSTOMER = {
-    "email": "",
-    "phone": "",
-    "first_name": "",
-    "last_name": "",
-    "timezone": "",
-    "locale": "",
-    "birthday": None,
-    "tags": [],
-    "email_marketing_consent": False,
-    "email_consent_updated_at": None,
-    "email_consent_source": "",
-    "sms_marketing_consent": False,
-    "sms_consent_updated_at": None,
-    "sms_consent_source": "",
-}
 
 
 def _iso(value) -> str | None:
@@ -53,10 +37,9 @@ def _iso(value) -> str | None:
 def _customers_erase(target: PrivacyTarget, now: datetime) -> int:
     """Blank the customers' personal fields; a row already blank is not counted (a second
     erasure changes nothing)."""
-    blank = Q(**{field: value for field, value in ERASED_CUSTOMER.items()})
     return (
         Customer.objects.filter(pk__in=target.customer_ids)
-        .exclude(blank)
+        .exclude(**ERASED_CUSTOMER)
         .update(**ERASED_CUSTOMER, updated_at=now)
     )
 

@@ -165,6 +165,25 @@ def _merged(first: PrivacyTarget, second: PrivacyTarget) -> PrivacyTarget:
     return PrivacyTarget(**values)
 
 
+# What an erased customer row holds (the orders part writes it; anything else is personal).
+ERASED_CUSTOMER: dict[str, Any] = {
+    "email": "",
+    "phone": "",
+    "first_name": "",
+    "last_name": "",
+    "timezone": "",
+    "locale": "",
+    "birthday": None,
+    "tags": [],
+    "email_marketing_consent": False,
+    "email_consent_updated_at": None,
+    "email_consent_source": "",
+    "sms_marketing_consent": False,
+    "sms_consent_updated_at": None,
+    "sms_consent_source": "",
+}
+
+
 # --- the registry ------------------------------------------------------------------------------
 
 # eraser(*, merchant, target, now) -> {what: rows changed}
@@ -226,8 +245,9 @@ def customers_erase(
     skip: Collection[str] = (),
 ) -> dict[str, int]:
     """Erase these customers' personal data in every app, in one transaction, and record
-    ``customer.redacted`` for each customer whose data it changed (a second erasure changes
-    nothing and records nothing). Returns how many rows each part changed, by name.
+    ``customer.redacted`` for each customer whose row held personal data, or for all of them
+    when another part changed something (a second erasure changes nothing and records
+    nothing). Returns how many rows each part changed, by name.
 
     ``target`` widens what is erased beyond the customers (``privacy_target`` with the orders
     and ids a request names); ``request_id`` makes the events' dedupe key (a Shopify delivery);
@@ -238,6 +258,11 @@ def customers_erase(
         ids = [c.pk for c in customers]
         # Ingestion and message_send lock customers first too: one order, no deadlock.
         list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+        holding = set(
+            Customer.objects.filter(pk__in=ids)
+            .exclude(**ERASED_CUSTOMER)
+            .values_list("pk", flat=True)
+        )
         found = privacy_target(merchant=merchant, customers=customers)
         target = _merged(target, found) if target is not None else found
         parts = privacy_parts.parts(skip=skip)
@@ -249,8 +274,9 @@ def customers_erase(
         for part in parts:
             for what, count in part.eraser(merchant=merchant, target=target, now=now).items():
                 summary[what] = summary.get(what, 0) + count
-        if summary.get("customers"):
-            for customer in customers:
+        elsewhere = any(count for what, count in summary.items() if what != "customers")
+        for customer in customers:
+            if customer.pk in holding or elsewhere:
                 event_record(
                     merchant=merchant,
                     type=CUSTOMER_REDACTED,
