@@ -17,31 +17,40 @@ from notifications.models import Message, MessageStatus
 from postpurchase.tenancy.models import Merchant
 
 
-def merchant_messages_cancel(*, merchant: Merchant, now: datetime) -> int:
-    """Cancel the merchant's messages due a send: queued, deferred, and those whose sending
-    worker was lost (their lease is over). Each gets a timeline entry. Returns how many."""
+def messages_due_cancel(
+    *, merchant: Merchant, among: Q, reason: str, detail: str, now: datetime
+) -> list[int]:
+    """Cancel the merchant's messages ``among`` those due a send: queued, deferred, and those
+    whose sending worker was lost (their lease is over); one a worker is sending right now is
+    left to it. Each gets a timeline entry. Returns their ids. (A customer's erasure cancels
+    theirs the same way: ``notifications.privacy``.)"""
     due = Q(status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED]) | Q(
         status=MessageStatus.SENDING, next_attempt_at__lte=now
     )
     ids = list(
         Message.unscoped.select_for_update()
-        .filter(due, merchant=merchant)
+        .filter(due, among, merchant=merchant)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     if not ids:
-        return 0
+        return []
     Message.unscoped.filter(pk__in=ids).update(
         status=MessageStatus.CANCELLED,
-        reason=DEACTIVATED,
-        detail=DEACTIVATED_DETAIL,
+        reason=reason,
+        detail=detail,
         deferred_until=None,
         next_attempt_at=None,
         claim="",
         updated_at=now,
     )
-    events_insert(
-        (merchant.pk, pk, MessageStatus.CANCELLED, DEACTIVATED, DEACTIVATED_DETAIL, now)
-        for pk in ids
+    events_insert((merchant.pk, pk, MessageStatus.CANCELLED, reason, detail, now) for pk in ids)
+    return ids
+
+
+def merchant_messages_cancel(*, merchant: Merchant, now: datetime) -> int:
+    """Cancel the merchant's messages due a send. Returns how many."""
+    cancelled = messages_due_cancel(
+        merchant=merchant, among=Q(), reason=DEACTIVATED, detail=DEACTIVATED_DETAIL, now=now
     )
-    return len(ids)
+    return len(cancelled)

@@ -21,12 +21,11 @@ from typing import Any
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
-from notifications.delivery import events_insert
+from notifications.deactivation import messages_due_cancel
 from notifications.models import (
     ContactPreference,
     Message,
     MessageEvent,
-    MessageStatus,
     Suppression,
 )
 from orders.privacy import PrivacyTarget
@@ -46,35 +45,6 @@ def _messages(target: PrivacyTarget):
             Q(to__in=target.phones) | Q(to_lower__in=target.emails)
         )
     return Message.objects.annotate(to_lower=Lower("to")).filter(about)
-
-
-def _due_cancel(merchant: Merchant, ids: list[int], now: datetime) -> set[int]:
-    """Cancel those still to go, as a merchant's deactivation does; one a worker is sending
-    right now (its lease running) is left to it."""
-    due = Q(status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED]) | Q(
-        status=MessageStatus.SENDING, next_attempt_at__lte=now
-    )
-    cancelled = list(
-        Message.objects.select_for_update()
-        .filter(due, pk__in=ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    if cancelled:
-        Message.objects.filter(pk__in=cancelled).update(
-            status=MessageStatus.CANCELLED,
-            reason=ERASED,
-            detail=ERASED_DETAIL,
-            deferred_until=None,
-            next_attempt_at=None,
-            claim="",
-            updated_at=now,
-        )
-        events_insert(
-            (merchant.pk, pk, MessageStatus.CANCELLED, ERASED, ERASED_DETAIL, now)
-            for pk in cancelled
-        )
-    return set(cancelled)
 
 
 def _details_scrub(ids: list[int], target: PrivacyTarget) -> set[int]:
@@ -102,7 +72,11 @@ def messages_erase(*, merchant: Merchant, target: PrivacyTarget, now: datetime) 
     """The notifications part's eraser: how many messages changed, and how many customers'
     topic choices went."""
     ids = list(_messages(target).order_by("pk").values_list("pk", flat=True))
-    changed = _due_cancel(merchant, ids, now)
+    changed = set(
+        messages_due_cancel(
+            merchant=merchant, among=Q(pk__in=ids), reason=ERASED, detail=ERASED_DETAIL, now=now
+        )
+    )
     holding = Q()
     for field in CONTENT:
         holding |= ~Q(**{field: ""})
