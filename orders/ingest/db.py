@@ -89,6 +89,29 @@ def allocate_ids(model, count: int) -> list[int]:
     return list(range(last + 1, last + count + 1))
 
 
+def allocate_many(counts: dict) -> dict:
+    """``allocate_ids`` for several models (model → count), in one statement on PostgreSQL."""
+    wanted = {model: count for model, count in counts.items() if count > 0}
+    ids: dict = {model: [] for model in counts}
+    if len(wanted) < 2 or not locks_rows():
+        ids.update((model, allocate_ids(model, count)) for model, count in wanted.items())
+        return ids
+    models = list(wanted)
+    parts, params = [], []
+    for position, model in enumerate(models):
+        parts.append(
+            "SELECT %s::int, nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+        )
+        params += [position, model._meta.db_table, wanted[model]]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for position, pk in cursor.fetchall():
+            ids[models[position]].append(pk)
+    for model in models:
+        ids[model].sort()
+    return ids
+
+
 def insert(model, objs: list, *, conflict: str | None = None, lock_conflicting=False) -> set[int]:
     """Insert ``objs`` (their ids already set) and return the ids of the rows inserted: all of
     them without ``conflict``, else those ``ON CONFLICT conflict`` let in (the others were

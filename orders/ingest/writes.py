@@ -163,6 +163,14 @@ class BatchWriter:
         self._write_customers()
         for order in [*self.new_orders, *self.dirty_orders.values()]:
             order.customer_id = order.customer.pk if order.customer is not None else None
+        # The new rows' ids in one statement (a batch of one is mostly round trips).
+        self.ids = db.allocate_many(
+            {
+                Order: len(self.new_orders),
+                Product: len(self.new_products),
+                OrderLine: len(self.new_lines),
+            }
+        )
         self._insert_new(Order, self.new_orders, "(merchant_id, external_id)")
         self._write_products()
         self._write_lines()
@@ -214,7 +222,7 @@ class BatchWriter:
     def _insert_new(self, model, objs: list, conflict: str) -> None:
         if not objs:
             return
-        for obj, pk in zip(objs, db.allocate_ids(model, len(objs)), strict=True):
+        for obj, pk in zip(objs, self.ids[model], strict=True):
             obj.pk = pk
         if len(db.insert(model, objs, conflict=conflict)) != len(objs):
             raise Retry
@@ -226,7 +234,7 @@ class BatchWriter:
         if not (self.new_products or changed):
             return
         if self.new_products:
-            ids = db.allocate_ids(Product, len(self.new_products))
+            ids = self.ids[Product]
             for product, pk in zip(self.new_products, ids, strict=True):
                 product.pk = pk
         inserted = db.insert(
@@ -251,7 +259,7 @@ class BatchWriter:
             OrderLine.unscoped.filter(merchant=self.merchant, pk__in=self.removed_lines).delete()
         db.update(OrderLine, self.merchant, self.dirty_lines.values(), LINE_FIELDS)
         if self.new_lines:
-            ids = db.allocate_ids(OrderLine, len(self.new_lines))
+            ids = self.ids[OrderLine]
             for line, pk in zip(self.new_lines, ids, strict=True):
                 line.pk = pk
             db.insert(OrderLine, self.new_lines)
