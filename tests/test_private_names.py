@@ -26,8 +26,6 @@ APPS = (
 STILL_MOVING = {
     # part 7: notifications.defaults' _button, _email, _sms become public (template_kit.py)
     "journeys/blueprint_templates.py",
-    # part 2: the custom events read the type check from the event catalogue
-    "postpurchase/events/custom.py",
 }
 
 
