@@ -47,6 +47,18 @@ def jon(shopify, client, eager, connected_a):
     return customer
 
 
+def order_update_received(client) -> None:
+    """A Shopify update of Jon's order, received (its task is the caller's to hold back)."""
+    shopify_post(
+        client,
+        "alpha",
+        "orders/updated",
+        payloads.order(updated_at="2026-03-01T09:00:00-05:00"),
+        webhook_id="wh-wait",
+        secret=SHOPIFY_SECRET_A,
+    )
+
+
 def test_data_request_builds_the_export_of_everything_we_hold(shopify, connected_a, jon):
     # when
     shopify(connected_a, "customers/data_request", payloads.data_request(), "wh-dr")
@@ -329,14 +341,7 @@ def test_redact_processes_waiting_deliveries_first_then_drops_every_body_about_t
     bad = payloads.order(id=5, name="#1002", total_price="-1")
     shopify(connected_a, "orders/create", bad, "wh-bad")
     with django_capture_on_commit_callbacks(execute=False):
-        shopify_post(
-            client,
-            "alpha",
-            "orders/updated",
-            payloads.order(updated_at="2026-03-01T09:00:00-05:00"),
-            webhook_id="wh-wait",
-            secret=SHOPIFY_SECRET_A,
-        )
+        order_update_received(client)
     # when
     shopify(connected_a, "customers/redact", payloads.customer_redact(), "wh-rd")
     # then
@@ -390,14 +395,7 @@ def test_an_erasure_through_the_api_applies_the_store_webhooks_still_waiting_fir
 ):
     # given: an order update about Jon, received and not processed yet
     with django_capture_on_commit_callbacks(execute=False):
-        shopify_post(
-            client,
-            "alpha",
-            "orders/updated",
-            payloads.order(updated_at="2026-03-01T09:00:00-05:00"),
-            webhook_id="wh-wait",
-            secret=SHOPIFY_SECRET_A,
-        )
+        order_update_received(client)
 
     # when: the merchant erases him through the API, not through Shopify
     response = api_a.post(f"/api/v1/customers/{jon.pk}/erase")
