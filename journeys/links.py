@@ -49,6 +49,10 @@ class LinkRegistry:
     def unregister(self, name: str) -> None:
         self._makers.pop(name, None)
 
+    def maker(self, name: str) -> LinkMaker | None:
+        """The maker registered for ``name`` (a test puts it back after replacing it)."""
+        return self._makers.get(name)
+
     def available(self) -> frozenset[str]:
         return frozenset(self._makers)
 

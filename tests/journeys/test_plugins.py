@@ -46,6 +46,7 @@ def perks():
     (computed for many customers at once), its page's link, and an action awarding points
     (keyed by the step's idempotency key, as a ledger row would be)."""
     pillar = SimpleNamespace(asked=[], awarded={})
+    loyalty_url = links.maker("loyalty_url")
 
     def tiers(*, merchant, subjects):
         pillar.asked.append(sorted(subject.customer.pk for subject in subjects))
@@ -71,6 +72,8 @@ def perks():
     facts.unregister("perks")
     actions.unregister("perks.award_points")
     links.unregister("loyalty_url")
+    if loyalty_url is not None:  # a real loyalty app's maker, put back
+        links.register("loyalty_url", loyalty_url)
 
 
 @pytest.fixture
@@ -249,13 +252,15 @@ def test_the_tracking_link_comes_from_whichever_maker_is_registered(merchant, pe
 
     # when
     fire(merchant, customer, order_id=order.pk)
+    carrier = links.maker("tracking_url")
     links.register("tracking_url", lambda *, order, **about: f"https://shop.example/t/{order.pk}")
     try:
         fire(merchant, customer, now=T0 + timedelta(hours=1), order_id=order.pk)
     finally:
-        links.register("tracking_url", carrier_tracking_url)
+        links.register("tracking_url", carrier)
 
     # then
+    assert carrier is carrier_tracking_url
     first, second = Message.unscoped.filter(customer=customer).order_by("pk")
     assert "https://ups.example/1Z" in first.html
     assert f"https://shop.example/t/{order.pk}" in second.html
