@@ -413,6 +413,72 @@ def test_the_api_refuses_simulating_a_draft_naming_an_action_nobody_registered(
     assert (journey.status, journey.live_version) == ("draft", None)
 
 
+def test_the_api_refuses_simulating_a_draft_on_a_fact_nobody_registered(api_a, merchant_a, perks):
+    # given: a draft saved while the pillar was there, entering gold members; the pillar is gone
+    journey = journey_save(
+        merchant=merchant_a,
+        key="j",
+        name="J",
+        definition={**definition([{"id": "s", "type": "exit"}]), "trigger": GOLD_ONLY},
+    )
+    customer = CustomerFactory(merchant=merchant_a)
+    facts.unregister("perks")
+
+    # when
+    response = api_a.post(
+        f"/api/v1/journeys/{journey.pk}/simulate?draft=true",
+        {"customer_id": customer.pk},
+        format="json",
+    )
+
+    # then
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"] == {
+        "trigger.conditions[0].path": [
+            {
+                "code": "value_error",
+                "message": "a path starts with event., customer., order. or steps.",
+            }
+        ]
+    }
+
+
+def test_the_api_refuses_simulating_a_draft_whose_template_needs_a_link_nobody_fills(
+    api_a, merchant_a
+):
+    # given: the rewards template names the loyalty link, and no app fills it
+    message_template_save(
+        merchant=merchant_a,
+        payload={
+            "key": "rewards",
+            "name": "Rewards",
+            "channel": "email",
+            "category": "transactional",
+            "variants": [{"locale": "en", "subject": "Hi", "html_body": "{{ loyalty_url }}"}],
+        },
+    )
+    steps = [{"id": "tell", "type": "send", "template": "rewards"}]
+    journey = journey_save(merchant=merchant_a, key="j", name="J", definition=definition(steps))
+    customer = CustomerFactory(merchant=merchant_a)
+
+    # when
+    response = api_a.post(
+        f"/api/v1/journeys/{journey.pk}/simulate?draft=true",
+        {"customer_id": customer.pk},
+        format="json",
+    )
+
+    # then
+    assert response.status_code == 409, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    message = (
+        "Needs Loyalty: rewards uses loyalty_url, which comes with Loyalty. It can be "
+        "published once that exists."
+    )
+    assert response.json()["errors"] == {"steps": [{"code": "conflict", "message": message}]}
+
+
 # --- a published version outlives its pillar --------------------------------------------------
 
 
