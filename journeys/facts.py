@@ -110,6 +110,10 @@ class FactRegistry:
     def get(self, namespace: str) -> FactProvider | None:
         return self._providers.get(namespace)
 
+    def paths(self) -> list[str]:
+        """Every registered fact's path (``customer.orders_count``, ``loyalty.tier``)."""
+        return [f"{ns}.{name}" for ns, p in self._providers.items() for name in p.facts]
+
     def namespaces(self) -> list[str]:
         """Every namespace a path may start with: the trigger's event first, the registered
         ones, and the steps."""

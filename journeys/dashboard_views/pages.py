@@ -22,6 +22,7 @@ from journeys.dashboard_views.describe import (
     trigger_in_words,
 )
 from journeys.dashboard_views.editor import Editor, EditorState
+from journeys.facts import facts
 from journeys.forms import DefinitionJsonForm
 from journeys.models import Journey, JourneyStatus
 from journeys.schema import MAX_AGE_HOURS
@@ -164,7 +165,8 @@ class _EditorPage(DashboardMixin, View):
             "can_edit": can_edit,
             "step_kinds": STEP_KINDS,
             "event_types": [(t.name, t.label) for t in event_types_listed()],
-            "path_suggestions": PATH_SUGGESTIONS,
+            # the common ones first, then every registered fact (a pillar's too)
+            "path_suggestions": list(dict.fromkeys([*PATH_SUGGESTIONS, *facts.paths()])),
         }
         if journey is not None:
             version = journey.live_version

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from journeys.actions import ActionResult, actions
 from journeys.blueprints import BLUEPRINTS, blueprint_get, journey_blueprint_install
+from journeys.facts import Fact, facts
 from journeys.models import Enrollment, Journey, JourneyVersion
 from journeys.schema import Definition
 from journeys.services import journey_publish, journey_save, journeys_handle_event
@@ -751,6 +752,22 @@ def test_a_pillars_action_refused_by_its_own_model_is_shown_on_the_step(
         "points: Input should be a valid integer, unable to parse string as an integer"
     ]
     assert journey_rows() == before
+
+
+def test_the_editor_suggests_every_registered_fact_a_pillars_too(owner, merchant_a, templates_a):
+    # given: a pillar's facts, registered as its ready() would
+    facts.register("perks", facts={"tier": Fact("text")}, compute=lambda **about: [])
+    try:
+        # when
+        page = owner.get(reverse("dashboard:journey_create"))
+    finally:
+        facts.unregister("perks")
+    # then: the common ones first, then the rest, each once
+    suggested = page.context["path_suggestions"]
+    assert suggested[:3] == ["event.total", "customer.orders_count", "customer.total_spent"]
+    assert {"customer.birthday", "order.placed_at", "perks.tier"} <= set(suggested)
+    assert len(suggested) == len(set(suggested))
+    assert '<option value="perks.tier">' in page.content.decode()
 
 
 # --- publish, pause, resume -------------------------------------------------------------------
