@@ -9,6 +9,10 @@ class ConnectorsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from connectors.events import events_register
+
+        events_register()  # its event types in the catalogue (docs/events.md)
+
         from connectors.privacy import inbound_erase, inbound_prepare
         from orders.privacy import privacy_parts
 

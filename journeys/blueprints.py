@@ -55,6 +55,14 @@ from journeys.services import SOURCE_FIELDS, journey_save
 from notifications.defaults import DEFAULT_TEMPLATES
 from notifications.models import Kind, MessageTemplate
 from notifications.services import message_template_save
+from orders.events import (
+    ORDER_CANCELLED,
+    ORDER_PLACED,
+    SHIPMENT_DELIVERED,
+    SHIPMENT_EXCEPTION,
+    SHIPMENT_IN_TRANSIT,
+    SHIPMENT_OUT_FOR_DELIVERY,
+)
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.tenancy.models import Merchant
 
@@ -131,7 +139,7 @@ BLUEPRINTS: list[Blueprint] = [
         "shopper has no email address).",
         kind=Kind.TRANSACTIONAL,
         definition={
-            "trigger": {"type": "event", "event": "order.placed"},
+            "trigger": {"type": "event", "event": ORDER_PLACED},
             "entry": {"per": "order", "reentry": "never"},
             "start": "confirm",
             "steps": [_send("confirm", "order_confirmation", fallback="order_confirmation_sms")],
@@ -143,7 +151,7 @@ BLUEPRINTS: list[Blueprint] = [
         description="Tells the shopper their parcel is on its way when the carrier first scans "
         "it, with the tracking link.",
         kind=Kind.STATUS,
-        definition=_status("shipment.in_transit", "shipped", "shipped_sms"),
+        definition=_status(SHIPMENT_IN_TRANSIT, "shipped", "shipped_sms"),
     ),
     Blueprint(
         key="shipping_out_for_delivery",
@@ -151,14 +159,14 @@ BLUEPRINTS: list[Blueprint] = [
         description="A text on the morning the parcel is out for delivery (email when there is "
         "no phone number).",
         kind=Kind.STATUS,
-        definition=_status("shipment.out_for_delivery", "out_for_delivery_sms", "out_for_delivery"),
+        definition=_status(SHIPMENT_OUT_FOR_DELIVERY, "out_for_delivery_sms", "out_for_delivery"),
     ),
     Blueprint(
         key="shipping_delivered",
         name="Shipping update: delivered",
         description="Confirms the delivery, with the way to start a return.",
         kind=Kind.STATUS,
-        definition=_status("shipment.delivered", "delivered", "delivered_sms"),
+        definition=_status(SHIPMENT_DELIVERED, "delivered", "delivered_sms"),
     ),
     Blueprint(
         key="shipping_delayed",
@@ -167,7 +175,7 @@ BLUEPRINTS: list[Blueprint] = [
         "latest estimate; at most once a day per order.",
         kind=Kind.STATUS,
         definition=_status(
-            "shipment.exception",
+            SHIPMENT_EXCEPTION,
             "delayed",
             "delayed_sms",
             reentry="after",
@@ -182,7 +190,7 @@ BLUEPRINTS: list[Blueprint] = [
         "apparel and footwear, tips for everything else.",
         kind=Kind.ONBOARDING,
         definition={
-            "trigger": {"type": "event", "event": "shipment.delivered"},
+            "trigger": {"type": "event", "event": SHIPMENT_DELIVERED},
             "entry": {"per": "order", "reentry": "never"},
             "goal": {"event": "product.setup_completed", "within_hours": 7 * DAY_HOURS},
             "start": "morning",
@@ -213,7 +221,7 @@ BLUEPRINTS: list[Blueprint] = [
         "a review of the order at any point ends it.",
         kind=Kind.FEEDBACK,
         definition={
-            "trigger": {"type": "event", "event": "shipment.delivered"},
+            "trigger": {"type": "event", "event": SHIPMENT_DELIVERED},
             "entry": {"per": "order", "reentry": "never"},
             "goal": {"event": "review.submitted", "within_hours": 14 * DAY_HOURS},
             "start": "first_week",
@@ -232,10 +240,10 @@ BLUEPRINTS: list[Blueprint] = [
         "once per customer, an invitation to the rewards programme.",
         kind=Kind.RELATIONSHIP,
         definition={
-            "trigger": {"type": "event", "event": "order.placed"},
+            "trigger": {"type": "event", "event": ORDER_PLACED},
             "entry": {"per": "customer", "reentry": "after", "cooldown_hours": 30 * DAY_HOURS},
-            "exit_events": ["order.cancelled"],
-            "goal": {"event": "order.placed", "within_hours": 90 * DAY_HOURS},
+            "exit_events": [ORDER_CANCELLED],
+            "goal": {"event": ORDER_PLACED, "within_hours": 90 * DAY_HOURS},
             "start": "next_day",
             "steps": [
                 {"id": "next_day", "type": "delay", "days": 1, "at": "10:00", "next": "thank"},
@@ -270,7 +278,7 @@ BLUEPRINTS: list[Blueprint] = [
             },
             # once a year, whatever the scheduler does
             "entry": {"per": "customer", "reentry": "after", "cooldown_hours": 300 * DAY_HOURS},
-            "goal": {"event": "order.placed", "within_hours": 30 * DAY_HOURS},
+            "goal": {"event": ORDER_PLACED, "within_hours": 30 * DAY_HOURS},
             "start": "celebrate",
             "steps": [_send("celebrate", "birthday_reward")],
         },
@@ -284,8 +292,8 @@ BLUEPRINTS: list[Blueprint] = [
         definition={
             "trigger": {"type": "inactivity", "days": 60, "at": "10:00"},
             "entry": {"per": "customer", "reentry": "always"},
-            "exit_events": ["order.placed"],
-            "goal": {"event": "order.placed", "within_hours": 60 * DAY_HOURS},
+            "exit_events": [ORDER_PLACED],
+            "goal": {"event": ORDER_PLACED, "within_hours": 60 * DAY_HOURS},
             "start": "first_touch",
             "steps": [
                 _send("first_touch", "win_back", "pause"),

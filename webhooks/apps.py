@@ -8,6 +8,10 @@ class WebhooksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from webhooks.events import events_register
+
+        events_register()  # its event types in the catalogue (docs/events.md)
+
         from postpurchase.events.registry import registry
         from webhooks.services import CONSUMER_NAME, webhooks_fan_out
 

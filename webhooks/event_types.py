@@ -1,34 +1,28 @@
 """The event types an endpoint can subscribe to, and how a subscription list is checked.
 
-The platform's own types are listed for the dashboard and the docs; integrators' custom events
-(posted through the API) have names of their own, so any well-formed name is accepted."""
+The platform's own types come from the event catalogue (``postpurchase.events.catalogue``), for
+the dashboard and the docs; integrators' custom events (posted through the API) have names of
+their own, so any well-formed name is accepted."""
 
 from __future__ import annotations
 
 import re
 
 from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.catalogue import TYPE_MAX_LENGTH, event_types_listed
+from postpurchase.events.catalogue import TYPE_PATTERN as CATALOGUE_TYPE_PATTERN
+from webhooks.events import WEBHOOK_TEST
 
 ALL = "*"
 MAX_TYPES = 50
-TYPE_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
-TEST_EVENT_TYPE = "webhook.test"
+TYPE_PATTERN = re.compile(CATALOGUE_TYPE_PATTERN)
+TEST_EVENT_TYPE = WEBHOOK_TEST
 
-KNOWN_EVENT_TYPES: tuple[tuple[str, str], ...] = (
-    ("order.placed", "An order was placed"),
-    ("order.updated", "An order changed"),
-    ("order.cancelled", "An order was cancelled"),
-    ("order.fulfilled", "Every item of an order has shipped"),
-    ("shipment.created", "A shipment was created"),
-    ("shipment.in_transit", "A shipment is in transit"),
-    ("shipment.out_for_delivery", "A shipment is out for delivery"),
-    ("shipment.delivered", "A shipment was delivered"),
-    ("shipment.exception", "A carrier reported a problem with a shipment"),
-    ("shipment.returned_to_sender", "A shipment is going back to the store"),
-    ("shipment.cancelled", "A shipment was cancelled by the store (its fulfillment voided)"),
-    ("order.refunded", "A refund was issued on an order"),
-    ("customer.redacted", "A customer's personal data was erased (a privacy request)"),
-)
+
+def known_event_types() -> list[tuple[str, str]]:
+    """``(name, label)`` of every type the platform records, as its apps declared them (read
+    when asked: the catalogue is filled in the apps' ``ready()``)."""
+    return [(event_type.name, event_type.label) for event_type in event_types_listed()]
 
 
 def event_types_clean(value) -> list[str]:
@@ -42,7 +36,7 @@ def event_types_clean(value) -> list[str]:
     names = []
     for item in value:
         name = item.strip() if isinstance(item, str) else ""
-        if name != ALL and (len(name) > 100 or not TYPE_PATTERN.match(name)):
+        if name != ALL and (len(name) > TYPE_MAX_LENGTH or not TYPE_PATTERN.match(name)):
             raise DomainError(
                 ErrorCode.INVALID,
                 f"{item!r} is not an event type: use lowercase words joined by dots, such as "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from webhooks.event_types import ALL, KNOWN_EVENT_TYPES
+from webhooks.event_types import ALL, known_event_types
 from webhooks.models import WebhookEndpoint
 
 
@@ -26,7 +26,9 @@ class EndpointForm(forms.Form):
     )
     event_types = forms.MultipleChoiceField(
         label="Events",
-        choices=[(name, f"{name} — {label}") for name, label in KNOWN_EVENT_TYPES],
+        # A callable: read from the event catalogue when a form is made, after every app
+        # registered its types.
+        choices=lambda: [(name, f"{name} — {label}") for name, label in known_event_types()],
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
@@ -40,7 +42,7 @@ class EndpointForm(forms.Form):
 
     @classmethod
     def for_endpoint(cls, endpoint: WebhookEndpoint, **kwargs) -> EndpointForm:
-        known = {name for name, _ in KNOWN_EVENT_TYPES}
+        known = {name for name, _ in known_event_types()}
         subscribed = endpoint.event_types
         initial = {
             "url": endpoint.url,

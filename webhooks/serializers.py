@@ -9,12 +9,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from postpurchase.api.serializers import StrictBooleanField, StrictCharField
-from webhooks.event_types import ALL, KNOWN_EVENT_TYPES, MAX_TYPES, TYPE_PATTERN
+from postpurchase.events.catalogue import TYPE_MAX_LENGTH
+from webhooks.event_types import ALL, MAX_TYPES, TYPE_PATTERN, known_event_types
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 EVENT_TYPES_HELP = (
     'Event types to receive, or ["*"] for every event. Built-in types: '
-    + ", ".join(name for name, _ in KNOWN_EVENT_TYPES)
+    + ", ".join(name for name, _ in known_event_types())
     + "; custom events posted through the API are matched by their own names."
 )
 URL_HELP = (
@@ -32,7 +33,11 @@ URL_HELP = (
             {"type": "array", "items": {"type": "string", "enum": [ALL]}, "minItems": 1},
             {
                 "type": "array",
-                "items": {"type": "string", "maxLength": 100, "pattern": TYPE_PATTERN.pattern},
+                "items": {
+                    "type": "string",
+                    "maxLength": TYPE_MAX_LENGTH,
+                    "pattern": TYPE_PATTERN.pattern,
+                },
                 "minItems": 1,
             },
         ],

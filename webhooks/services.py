@@ -6,13 +6,13 @@ committed is an event delivered even if a worker dies. Sends are rows, not broke
 
 - a delivery due a send is *claimed* (a token in ``claim``, ``next_attempt_at`` moved one
   ``LEASE`` on) by the fan-out itself or by the beat-driven sweep (``SELECT … FOR UPDATE SKIP
-  LOCKED``), and a send task is enqueued with the token after commit;
+  LOCKED``, ``postpurchase.outbox``), and a send task is enqueued with the token after commit;
 - the task consumes the token with one conditional ``UPDATE`` before it sends, so two workers
   holding the same message (a re-delivery) send one request, not two. The same ``UPDATE``
   counts the attempt and starts a fresh lease, so a send in flight is never claimed again: the
   lease outlasts the task's hard time limit, and a request is cut off after ``DEADLINE``;
-- the result is logged as a ``WebhookAttempt`` and the next attempt scheduled with exponential
-  backoff and jitter, up to ``RETRY_WINDOW`` after the first or ``MAX_ATTEMPTS``; then the
+- the result is logged as a ``WebhookAttempt`` and the next attempt scheduled after
+  ``RETRY_BACKOFF``, up to ``RETRY_WINDOW`` after the first or ``MAX_ATTEMPTS``; then the
   delivery is failed;
 - a worker lost mid-send leaves ``next_attempt_at`` at the end of the lease, so the sweep claims
   the delivery again: delivery is at least once, and ``webhook-id`` lets receivers dedupe. The
@@ -46,6 +46,7 @@ from django.utils import timezone
 from orders.models import Customer
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import Event
+from postpurchase.outbox import Backoff, give_up_exhausted, sweep
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import current_merchant
 from webhooks import signing
@@ -69,9 +70,9 @@ CONSUMER_NAME = "webhooks.fanout"
 # the worker is killed by then) and a request (``DEADLINE``, 25 s), so a slow send in flight is
 # never claimed and sent a second time.
 LEASE = timedelta(minutes=10)
-RETRY_BASE = timedelta(seconds=30)
-RETRY_FACTOR = 4
-RETRY_CAP = timedelta(hours=6)
+# A failed attempt is retried after 30 s, 2 m, 8 m, 32 m, 2 h 8 m, then every 6 h, each less up
+# to a quarter at random (docs/webhooks.md shows receivers this schedule).
+RETRY_BACKOFF = Backoff(base=timedelta(seconds=30), factor=4, cap=timedelta(hours=6))
 RETRY_WINDOW = timedelta(hours=24)
 MAX_ATTEMPTS = 15  # the schedule makes 10 or 11; lost attempts retried each lease stop here
 GAVE_UP_UNFINISHED = "Gave up: the last attempt never finished."
@@ -84,13 +85,6 @@ SWEEP_BATCH = 200
 OVER_CAP_DEFER = timedelta(seconds=5)
 DESCRIPTION_MAX = 200
 UPDATABLE = frozenset({"url", "description", "event_types", "enabled"})
-
-
-def retry_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
-    """The wait after failed attempt number ``attempts``: 30 s times 4ⁿ⁻¹ capped at 6 h, less up to
-    a quarter of it at random (30 s, 2 m, 8 m, 32 m, 2 h 8 m, 6 h, 6 h, …)."""
-    ceiling = min(RETRY_BASE * RETRY_FACTOR ** min(max(attempts - 1, 0), 10), RETRY_CAP)
-    return ceiling * (0.75 + 0.25 * (rng or random).random())
 
 
 def _message_id() -> str:
@@ -368,27 +362,21 @@ def webhook_deliveries_sweep(
     its send, after failing those whose last allowed attempt never finished. Rows another
     sweeper holds are skipped. Returns the ids claimed."""
     now = now or timezone.now()
+    _deliveries_give_up_unfinished(now=now, batch_size=batch_size)
     claim = uuid.uuid4().hex
-    with transaction.atomic():
-        _deliveries_give_up_unfinished(now=now, batch_size=batch_size)
-        due = list(
-            WebhookDelivery.unscoped.select_for_update(skip_locked=True, of=("self",))
-            .filter(
-                status=DeliveryStatus.PENDING,
-                next_attempt_at__lte=now,
-                endpoint__enabled=True,
-                merchant__is_active=True,
-            )
-            .order_by("next_attempt_at")
-            .values_list("pk", "merchant_id")[:batch_size]
-        )
-        if due:
-            WebhookDelivery.unscoped.filter(pk__in=[pk for pk, _ in due]).update(
-                claim=claim, next_attempt_at=now + LEASE
-            )
-    for pk, merchant_id in due:
-        _enqueue_send(pk, claim, merchant_id)
-    return [pk for pk, _ in due]
+
+    def enqueue(merchant_id: int, delivery_ids: list[int]) -> None:
+        for delivery_id in delivery_ids:
+            _enqueue_send(delivery_id, claim, merchant_id)
+
+    return sweep(
+        WebhookDelivery.unscoped.filter(status=DeliveryStatus.PENDING, endpoint__enabled=True),
+        now=now,
+        lease=LEASE,
+        batch=batch_size,
+        mark={"claim": claim},
+        enqueue=enqueue,
+    )
 
 
 def _deliveries_give_up_unfinished(*, now: datetime, batch_size: int) -> list[int]:
@@ -398,20 +386,19 @@ def _deliveries_give_up_unfinished(*, now: datetime, batch_size: int) -> list[in
     exhausted = Q(attempts__gte=MAX_ATTEMPTS) | Q(
         last_attempt_at__gte=F("first_attempt_at") + RETRY_WINDOW
     )
-    ids = list(
-        WebhookDelivery.unscoped.select_for_update(skip_locked=True)
-        .filter(exhausted, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-        .values_list("pk", flat=True)[:batch_size]
+    rows = give_up_exhausted(
+        WebhookDelivery.unscoped.filter(exhausted, status=DeliveryStatus.PENDING),
+        now=now,
+        batch=batch_size,
+        values={
+            "status": DeliveryStatus.FAILED,
+            "next_attempt_at": None,
+            "claim": "",
+            "last_error": GAVE_UP_UNFINISHED,
+            "finished_at": now,
+        },
     )
-    if ids:
-        WebhookDelivery.unscoped.filter(pk__in=ids).update(
-            status=DeliveryStatus.FAILED,
-            next_attempt_at=None,
-            claim="",
-            last_error=GAVE_UP_UNFINISHED,
-            finished_at=now,
-        )
-    return ids
+    return [pk for pk, _ in rows]
 
 
 # --- sending --------------------------------------------------------------------------------
@@ -554,7 +541,7 @@ def _schedule(
         delivery.next_attempt_at = None
         delivery.finished_at = now
     else:
-        delay = retry_delay(delivery.attempts, rng=rng)
+        delay = RETRY_BACKOFF.delay(delivery.attempts, rng=rng)
         if outcome.retry_after is not None:  # the receiver asked for a pause (429, 503)
             delay = max(delay, timedelta(seconds=outcome.retry_after))
         delivery.next_attempt_at = min(now + delay, deadline)

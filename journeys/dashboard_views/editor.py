@@ -25,6 +25,7 @@ from journeys.forms import (
 )
 from journeys.schema import MAX_AGE_HOURS
 from journeys.step_forms import STEP_FORMS, StepForm
+from orders.events import ORDER_PLACED
 from postpurchase.errors import DomainError
 
 ENTRY_DEFAULTS = {
@@ -34,7 +35,7 @@ ENTRY_DEFAULTS = {
     "max_entries": None,
     "max_age_hours": MAX_AGE_HOURS,
 }
-STARTER_TRIGGER = {"type": "event", "event": "order.placed"}
+STARTER_TRIGGER = {"type": "event", "event": ORDER_PLACED}
 # Pydantic's words for a pattern that does not match, in the merchant's.
 PATTERN_MESSAGES = {
     "event": "Not an event type: lower-case words joined by dots, e.g. order.placed.",

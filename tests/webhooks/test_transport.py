@@ -24,8 +24,8 @@ from tests.webhooks.conftest import T0
 from webhooks import transport
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from webhooks.services import (
+    RETRY_BACKOFF,
     RETRY_WINDOW,
-    retry_delay,
     webhook_deliveries_for_event,
     webhook_delivery_send,
     webhook_endpoint_create,
@@ -109,7 +109,7 @@ def test_retry_after_is_honoured_only_as_up_to_six_ascii_digits(
 
     # then: recorded; a value we do not read leaves the ordinary backoff
     assert (attempt.number, attempt.status_code, attempt.error) == (1, 503, "HTTP 503")
-    expected = next_attempt_in or retry_delay(1, rng=random.Random(7))
+    expected = next_attempt_in or RETRY_BACKOFF.delay(1, rng=random.Random(7))
     assert WebhookDelivery.unscoped.get().next_attempt_at == T0 + expected
 
 

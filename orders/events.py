@@ -1,0 +1,192 @@
+"""The event types of orders, shipments and customers, with their payloads: what
+``orders.services``, the bulk engine (``orders/bulk_replay.py``), ``orders/voids.py`` and the
+store feeds (``connectors``: refunds, privacy requests) record, key for key.
+
+Journeys read these payloads by key (``event.total``, ``enrollment.context["order_id"]``) and
+webhooks send them to integrators as ``data``: the models here are that contract, and
+``docs/events.md`` is made from them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from postpurchase.events.catalogue import Payload, event_namespace_reserve, event_type_register
+
+OWNER = "orders"
+
+ORDER_PLACED = "order.placed"
+ORDER_UPDATED = "order.updated"
+ORDER_CANCELLED = "order.cancelled"
+ORDER_FULFILLED = "order.fulfilled"
+ORDER_REFUNDED = "order.refunded"
+SHIPMENT_CREATED = "shipment.created"
+SHIPMENT_IN_TRANSIT = "shipment.in_transit"
+SHIPMENT_OUT_FOR_DELIVERY = "shipment.out_for_delivery"
+SHIPMENT_DELIVERED = "shipment.delivered"
+SHIPMENT_EXCEPTION = "shipment.exception"
+SHIPMENT_RETURNED_TO_SENDER = "shipment.returned_to_sender"
+SHIPMENT_CANCELLED = "shipment.cancelled"
+CUSTOMER_REDACTED = "customer.redacted"
+
+Text = Annotated[str, Field(description="text, possibly empty")]
+Money = Annotated[str, Field(description="a decimal in the order's currency, such as '84.99'")]
+Timestamp = Annotated[str, Field(description="ISO 8601 with its UTC offset")]
+
+
+class OrderUpdatedPayload(Payload):
+    """An order as its events describe it (``order_event_payload``)."""
+
+    order_id: int = Field(description="our id of the order")
+    external_id: str = Field(description="the store's id of the order")
+    number: str = Field(description="the order number the shopper sees, such as '#1001'")
+    currency: str = Field(description="ISO 4217 code")
+    total: Money
+    placed_at: Timestamp
+    line_count: int = Field(description="how many lines the order has")
+    skus: list[str] = Field(description="the lines' distinct SKUs, sorted")
+    categories: list[str] = Field(description="the lines' products' distinct categories, sorted")
+
+
+class OrderPayload(OrderUpdatedPayload):
+    """An order's events but ``order.updated``: recorded in the ingestion that first saw the
+    order, they also say whether it was the customer's first."""
+
+    first_order: bool = Field(
+        None,
+        description="only on the events recorded when the order is first seen: whether it is "
+        "the customer's first (false without a customer)",
+    )
+
+
+class OrderCancelledPayload(OrderPayload):
+    reason: Text = Field(description="the store's cancel reason, possibly empty")
+
+
+class RefundLine(Payload):
+    line_external_id: str = Field(description="the store's id of the refunded line")
+    quantity: int = Field(description="how many of the line's items were refunded")
+    subtotal: str = Field(description="the line's refunded amount, a decimal")
+
+
+class OrderRefundedPayload(Payload):
+    order_id: int = Field(description="our id of the order")
+    external_id: str = Field(description="the store's id of the order")
+    number: str = Field(description="the order number")
+    currency: str = Field(description="ISO 4217 code")
+    refund_id: str = Field(description="the store's id of the refund (one event per refund)")
+    amount: Money
+    lines: list[RefundLine] = Field(description="the refunded lines, possibly none")
+
+
+class ShipmentPayload(Payload):
+    """A shipment as its events describe it (``_shipment_event_payload``)."""
+
+    shipment_id: int = Field(description="our id of the shipment")
+    external_id: str = Field(description="the store's id of the shipment")
+    order_id: int = Field(description="our id of its order")
+    order_external_id: str = Field(description="the store's id of its order")
+    order_number: str = Field(description="its order's number")
+    carrier: Text
+    tracking_number: Text
+    tracking_url: Text
+    status: str = Field(
+        description="label_created, in_transit, out_for_delivery, delivered, exception or "
+        "returned_to_sender"
+    )
+    estimated_delivery: str | None = Field(description="a date (YYYY-MM-DD), or null")
+
+
+class ShipmentStatusPayload(ShipmentPayload):
+    status_at: Timestamp = Field(description="when the shipment entered this status")
+
+
+class ShipmentCancelledPayload(ShipmentPayload):
+    order_fulfillment_status: str = Field(
+        description="the order's fulfillment status once this shipment is gone: unfulfilled, "
+        "partially_fulfilled or fulfilled"
+    )
+
+
+class CustomerRedactedPayload(Payload):
+    customer_id: int = Field(description="our id of the customer, whose personal data is gone")
+
+
+TYPES = (
+    (ORDER_PLACED, "An order was placed", OrderPayload, "An order was placed (or first imported)."),
+    (ORDER_UPDATED, "An order changed", OrderUpdatedPayload, "An order's fields or lines changed."),
+    (
+        ORDER_CANCELLED,
+        "An order was cancelled",
+        OrderCancelledPayload,
+        "An order was cancelled, once per order.",
+    ),
+    (
+        ORDER_FULFILLED,
+        "Every item of an order has shipped",
+        OrderPayload,
+        "Every item of an order has shipped (the store says so, or its shipments carry every "
+        "line), once per order.",
+    ),
+    (SHIPMENT_CREATED, "A shipment was created", ShipmentPayload, "A shipment was created."),
+    (
+        SHIPMENT_IN_TRANSIT,
+        "A shipment is in transit",
+        ShipmentStatusPayload,
+        "A shipment entered the in_transit status.",
+    ),
+    (
+        SHIPMENT_OUT_FOR_DELIVERY,
+        "A shipment is out for delivery",
+        ShipmentStatusPayload,
+        "A shipment entered the out_for_delivery status.",
+    ),
+    (
+        SHIPMENT_DELIVERED,
+        "A shipment was delivered",
+        ShipmentStatusPayload,
+        "A shipment entered the delivered status.",
+    ),
+    (
+        SHIPMENT_EXCEPTION,
+        "A carrier reported a problem with a shipment",
+        ShipmentStatusPayload,
+        "A carrier reported a problem (the exception status).",
+    ),
+    (
+        SHIPMENT_RETURNED_TO_SENDER,
+        "A shipment is going back to the store",
+        ShipmentStatusPayload,
+        "A shipment entered the returned_to_sender status.",
+    ),
+    (
+        SHIPMENT_CANCELLED,
+        "A shipment was cancelled by the store (its fulfillment voided)",
+        ShipmentCancelledPayload,
+        "The store cancelled a fulfillment, so its shipment was voided "
+        "(deleted with its tracking history).",
+    ),
+    (
+        ORDER_REFUNDED,
+        "A refund was issued on an order",
+        OrderRefundedPayload,
+        "A refund was issued on an order (from the store's refund webhooks), once per refund.",
+    ),
+    (
+        CUSTOMER_REDACTED,
+        "A customer's personal data was erased (a privacy request)",
+        CustomerRedactedPayload,
+        "A customer's personal data was erased on a privacy request.",
+    ),
+)
+
+
+def events_register() -> None:
+    """Declare the types above (``OrdersConfig.ready()``)."""
+    event_namespace_reserve(name="order", owner=OWNER, description="Orders, from any door.")
+    event_namespace_reserve(name="shipment", owner=OWNER, description="Shipments and tracking.")
+    for name, label, payload, description in TYPES:
+        event_type_register(
+            name=name, label=label, payload=payload, owner=OWNER, description=description
+        )
