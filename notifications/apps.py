@@ -6,6 +6,10 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from notifications.events import events_register
+
+        events_register()  # its event types in the catalogue (docs/events.md)
+
         # anymail hands over delivery reports and inbound mail only by signal: these receivers
         # are thin adapters onto notifications.reports, the one place they are acted on.
         from anymail.signals import inbound, tracking
