@@ -37,7 +37,8 @@ from typing import Any
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
+from postpurchase.events.errors import EventsErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -210,14 +211,14 @@ def event_type_check(name: object) -> EventType | None:
         pass
     if not type_name_valid(name):
         raise DomainError(
-            ErrorCode.INVALID,
+            EventsErrorCode.INVALID,
             "An event type is lowercase words separated by dots, such as 'order.placed'.",
             field="type",
         )
     found = catalogue.get(name)
     if found is None and catalogue.is_platform(name):
         raise DomainError(
-            ErrorCode.INVALID,
+            EventsErrorCode.UNKNOWN_EVENT_TYPE,
             f"{name!r} is not an event type the platform records "
             f"({name.split('.', 1)[0]}.* types are declared in the event catalogue).",
             field="type",
@@ -242,7 +243,9 @@ def event_payload_check(event_type: EventType | None, payload: dict[str, Any] | 
             f"{where}: {error['msg']}."
         )
         if getattr(settings, "EVENT_PAYLOAD_VALIDATION", "log") == "strict":
-            raise DomainError(ErrorCode.INVALID, message, field=f"payload.{where}") from None
+            raise DomainError(
+                EventsErrorCode.PAYLOAD_MISMATCH, message, field=f"payload.{where}"
+            ) from None
         logger.error(message)
 
 

@@ -129,6 +129,8 @@ def test_an_unknown_platform_type_is_refused(merchant_a, name):
 
     # then
     assert refused.value.field == refused_many.value.field == "type"
+    expected = "invalid" if name == "journey" else "unknown_event_type"
+    assert refused.value.code == refused_many.value.code == expected
     assert not Event.unscoped.filter(merchant=merchant_a).exists()
 
 
@@ -150,7 +152,7 @@ def test_a_bad_payload_is_refused_naming_the_type_and_the_field(merchant_a, stri
         )
 
     # then
-    assert refused.value.field == "payload.total"
+    assert (refused.value.code, refused.value.field) == ("payload_mismatch", "payload.total")
     assert refused.value.message == (
         "The payload of a 'order.placed' event does not match its model: "
         "total: Input should be a valid string."
