@@ -10,9 +10,10 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters, status
 from rest_framework.response import Response
 
+from orders.errors import OrdersErrorCode
 from orders.services import IngestResult
 from postpurchase.api.views import MerchantScopedGenericAPIView
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 
 INGEST_RESULT_HEADER = "Ingest-Result"
 
@@ -20,10 +21,10 @@ INGEST_RESULT_HEADER = "Ingest-Result"
 def request_body(request) -> dict[str, Any]:
     if request.stream is None:  # DRF's mark of an empty body (Content-Length 0 or none)
         raise DomainError(
-            ErrorCode.INVALID, "The request needs a JSON object as its body.", field="body"
+            OrdersErrorCode.INVALID, "The request needs a JSON object as its body.", field="body"
         )
     if not isinstance(request.data, dict):
-        raise DomainError(ErrorCode.INVALID, "The request body must be a JSON object.")
+        raise DomainError(OrdersErrorCode.INVALID, "The request body must be a JSON object.")
     return request.data
 
 
@@ -32,7 +33,7 @@ def with_external_id(body: dict[str, Any], external_id: str) -> dict[str, Any]:
     given = body.get("external_id", external_id)
     if given != external_id:
         raise DomainError(
-            ErrorCode.INVALID,
+            OrdersErrorCode.EXTERNAL_ID_MISMATCH,
             "external_id in the body differs from the one in the URL.",
             field="external_id",
         )

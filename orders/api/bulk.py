@@ -9,10 +9,11 @@ from rest_framework.response import Response
 
 from orders import api_examples as ex
 from orders.api.base import request_body
+from orders.errors import OrdersErrorCode
 from orders.models import Order
 from orders.services.orders import BULK_MAX, order_bulk_ingest
 from postpurchase.api.views import MerchantScopedGenericAPIView
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 
 BULK_STATUSES = ("created", "updated", "unchanged", "stale", "failed")
 
@@ -70,15 +71,17 @@ class OrderBulkView(MerchantScopedGenericAPIView):
         orders = request_body(request).get("orders")
         if not isinstance(orders, list) or not orders:
             raise DomainError(
-                ErrorCode.INVALID, "orders must be a non-empty list of orders.", field="orders"
+                OrdersErrorCode.INVALID,
+                "orders must be a non-empty list of orders.",
+                field="orders",
             )
         if not all(isinstance(order, dict) for order in orders):
             raise DomainError(
-                ErrorCode.INVALID, "Each of orders must be a JSON object.", field="orders"
+                OrdersErrorCode.INVALID, "Each of orders must be a JSON object.", field="orders"
             )
         if len(orders) > BULK_MAX:
             raise DomainError(
-                "too_large",
+                OrdersErrorCode.TOO_LARGE,
                 f"A bulk request takes at most {BULK_MAX} orders; this one has {len(orders)}.",
                 field="orders",
             )

@@ -22,12 +22,13 @@ from orders.api.base import (
     with_external_id,
 )
 from orders.api.shipments import shipments_with_lines
+from orders.errors import OrdersErrorCode
 from orders.filters import OrderFilter
 from orders.models import Order, OrderLine, Shipment
 from orders.schemas import OrderIn
 from orders.services import IngestResult
 from orders.services.orders import order_ingest
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.validation import money_str
 
 EXPAND_PARAMETER = OpenApiParameter(
@@ -131,7 +132,9 @@ class _Orders:
 def _order_patch(view: Resource, order: Order, body: dict) -> Response:
     if body.get("external_id", order.external_id) != order.external_id:
         raise DomainError(
-            ErrorCode.INVALID, "An order's external_id cannot change.", field="external_id"
+            OrdersErrorCode.EXTERNAL_ID_IMMUTABLE,
+            "An order's external_id cannot change.",
+            field="external_id",
         )
     payload = {**order_as_payload(order), **body}
     if "customer" in body or "customer_external_id" in body:

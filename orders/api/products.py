@@ -9,11 +9,12 @@ from rest_framework.response import Response
 from orders import api_examples as ex
 from orders import serializers as out
 from orders.api.base import ByExternalIdResource, Resource, request_body, with_external_id
+from orders.errors import OrdersErrorCode
 from orders.filters import ProductFilter
 from orders.models import Product
 from orders.schemas import ProductIn
 from orders.services import product_upsert
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 
 
 class _Products:
@@ -44,7 +45,9 @@ def _product_patch(view: Resource, product: Product, body: dict) -> Response:
     payload = {"title": product.title, **body, "external_id": product.external_id}
     if body.get("external_id", product.external_id) != product.external_id:
         raise DomainError(
-            ErrorCode.INVALID, "A product's external_id cannot change.", field="external_id"
+            OrdersErrorCode.EXTERNAL_ID_IMMUTABLE,
+            "A product's external_id cannot change.",
+            field="external_id",
         )
     return view.respond(product_upsert(merchant=view.merchant, payload=payload))
 

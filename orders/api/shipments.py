@@ -11,11 +11,12 @@ from rest_framework.response import Response
 from orders import api_examples as ex
 from orders import serializers as out
 from orders.api.base import ByExternalIdResource, Resource, request_body, with_external_id
+from orders.errors import OrdersErrorCode
 from orders.filters import ShipmentFilter
 from orders.models import Shipment, ShipmentLine, TrackingEvent
 from orders.schemas import CheckpointIn, ShipmentIn
 from orders.services import shipment_ingest, shipment_tracking_update
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.validation import parse_payload
 
 
@@ -37,7 +38,9 @@ class _Shipments:
 def _shipment_patch(view: Resource, shipment: Shipment, body: dict) -> Response:
     if body.get("external_id", shipment.external_id) != shipment.external_id:
         raise DomainError(
-            ErrorCode.INVALID, "A shipment's external_id cannot change.", field="external_id"
+            OrdersErrorCode.EXTERNAL_ID_IMMUTABLE,
+            "A shipment's external_id cannot change.",
+            field="external_id",
         )
     payload = {
         "order_external_id": shipment.order.external_id,

@@ -72,8 +72,38 @@ def test_put_refuses_a_body_naming_another_external_id(api_a):
     )
 
     assert response.status_code == 400
-    assert response.json()["errors"]["external_id"][0]["code"] == "invalid"
+    assert response.json()["code"] == "external_id_mismatch"
+    assert response.json()["errors"]["external_id"][0]["code"] == "external_id_mismatch"
     assert Order.unscoped.count() == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "orders/by-external-id/ord-1001",
+        "products/by-external-id/prod-9",
+        "shipments/by-external-id/shp-1",
+    ],
+)
+def test_a_patch_changing_an_external_id_is_refused_and_changes_nothing(api_a, path):
+    # given: an order, a product and a shipment
+    api_a.post("/api/v1/orders", order_payload(), format="json")
+    api_a.put("/api/v1/products/by-external-id/prod-9", {"title": "Lamp"}, format="json")
+    shipment = {"external_id": "shp-1", "order_external_id": "ord-1001", "carrier": "DHL"}
+    api_a.post("/api/v1/shipments", shipment, format="json")
+    before = api_a.get(f"/api/v1/{path}").json()
+
+    # when
+    response = api_a.patch(f"/api/v1/{path}", {"external_id": "other"}, format="json")
+
+    # then
+    assert response.status_code == 400
+    assert (response.json()["code"], response.json()["title"]) == (
+        "external_id_immutable",
+        "external_id cannot change",
+    )
+    assert list(response.json()["errors"]) == ["external_id"]
+    assert api_a.get(f"/api/v1/{path}").json() == before
 
 
 def test_patch_changes_only_the_fields_sent(api_a):
