@@ -19,6 +19,7 @@ from rest_framework import mixins
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
+from journeys.errors import JourneysErrorCode
 from journeys.models import Journey, JourneyStatus
 from journeys.selectors import (
     enrollment_counts,
@@ -287,11 +288,11 @@ class JourneySimulateView(_Journeys):
         journey = self.get_object()  # another merchant's, or none: 404 before the body is read
         queried = _draft_queried(request.query_params.getlist("draft"))
         if not isinstance(request.data, dict):
-            raise DomainError(ErrorCode.INVALID, "The request body must be a JSON object.")
+            raise DomainError(JourneysErrorCode.INVALID, "The request body must be a JSON object.")
         data = parse_payload(JourneySimulateIn, request.data)
         if queried is not None and "draft" in request.data and data.draft != queried:
             message = "The query's draft and the body's disagree; give one."
-            raise DomainError(ErrorCode.INVALID, message, field="draft")
+            raise DomainError(JourneysErrorCode.DRAFT_MISMATCH, message, field="draft")
         customer = _customer(data)
         from journeys.simulation import journey_simulate  # lands separately; loaded on demand
 
@@ -315,7 +316,7 @@ def _draft_queried(values: list[str]) -> bool | None:
         return None
     if len(values) > 1 or values[0].strip().lower() not in QUERY_BOOLEANS:
         message = "The query parameter draft is true or false (once)."
-        raise DomainError(ErrorCode.INVALID, message, field="draft")
+        raise DomainError(JourneysErrorCode.INVALID, message, field="draft")
     return QUERY_BOOLEANS[values[0].strip().lower()]
 
 

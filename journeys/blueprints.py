@@ -53,6 +53,7 @@ from journeys.links import Need, needs_of
 from journeys.models import Journey
 from journeys.services import SOURCE_FIELDS, journey_save
 from notifications.defaults import DEFAULT_TEMPLATES
+from notifications.errors import NotificationsErrorCode
 from notifications.models import Kind, MessageTemplate
 from notifications.services import message_template_save
 from orders.events import (
@@ -363,7 +364,7 @@ def journey_blueprint_install(
 ) -> Journey:
     """Install blueprint ``key`` as a draft journey of that key, with the templates it sends
     that the merchant lacks; in one transaction, so a refused install changes nothing. A
-    journey of that key already there: ``CONFLICT`` on ``key``."""
+    journey of that key already there: ``key_taken`` on ``key``."""
     blueprint = blueprint_get(key)
     with transaction.atomic():
         journey = journey_save(
@@ -390,6 +391,6 @@ def _templates_install(merchant: Merchant, keys: list[str], *, by, now) -> None:
         try:
             message_template_save(merchant=merchant, payload=TEMPLATE_PAYLOADS[key], by=by, now=now)
         except DomainError as error:
-            if error.code != ErrorCode.CONFLICT:
+            if error.code != NotificationsErrorCode.KEY_TAKEN:
                 raise  # a blueprint template that fails its own checks is a bug
             # made meanwhile by another install or by the merchant: theirs stands

@@ -31,6 +31,7 @@ from django.utils import timezone
 from journeys import schema
 from journeys.conditions import all_hold, equal
 from journeys.engine import bucket, definition, enrollments_advance, revenue_of
+from journeys.errors import JourneysErrorCode
 from journeys.facts import Subject, facts
 from journeys.links import Need, needs_of
 from journeys.models import (
@@ -44,7 +45,7 @@ from journeys.models import (
 )
 from notifications.models import MessageTemplate, MessageTemplateVariant
 from orders.models import Customer, Order
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import parse_payload
@@ -73,9 +74,9 @@ def journey_save(
     parse_payload(schema.Definition, definition)
     if not isinstance(key, str) or len(key) > 100 or not re.fullmatch(schema.KEY, key):
         message = "A key of lowercase letters, digits, - and _ (at most 100)."
-        raise DomainError(ErrorCode.INVALID, message, field="key")
+        raise DomainError(JourneysErrorCode.INVALID, message, field="key")
     if not name.strip() or len(name) > 200:
-        raise DomainError(ErrorCode.INVALID, "A name of 1 to 200 characters.", field="name")
+        raise DomainError(JourneysErrorCode.INVALID, "A name of 1 to 200 characters.", field="name")
     now = now or timezone.now()
     try:
         with transaction.atomic():
@@ -91,7 +92,7 @@ def journey_save(
                 journey.save(update_fields=["key", "name", "description", "draft", "updated_at"])
     except IntegrityError:
         raise DomainError(
-            ErrorCode.CONFLICT, f"Another journey has key {key!r}.", field="key"
+            JourneysErrorCode.KEY_TAKEN, f"Another journey has key {key!r}.", field="key"
         ) from None
     return journey
 
@@ -108,10 +109,14 @@ def journey_publish(*, journey: Journey, by=None, now: datetime | None = None) -
     )
     if keys - found:
         missing = ", ".join(sorted(keys - found))
-        raise DomainError(ErrorCode.INVALID, f"No such message template: {missing}.", field="steps")
+        raise DomainError(
+            JourneysErrorCode.UNKNOWN_TEMPLATE,
+            f"No such message template: {missing}.",
+            field="steps",
+        )
     needs = journey_needs(merchant_id=journey.merchant_id, keys=keys)
     if needs:
-        raise DomainError(ErrorCode.CONFLICT, needs_message(needs), field="steps")
+        raise DomainError(JourneysErrorCode.FEATURE_MISSING, needs_message(needs), field="steps")
     now = now or timezone.now()
     with transaction.atomic():
         journey = Journey.unscoped.select_for_update().get(pk=journey.pk)
@@ -164,9 +169,11 @@ def needs_message(needs: list[Need]) -> str:
 def journey_set_status(*, journey: Journey, status: str, now: datetime | None = None) -> Journey:
     """Pause (enrollments hold where they are), resume, or archive (open enrollments exit)."""
     if status not in (JourneyStatus.LIVE, JourneyStatus.PAUSED, JourneyStatus.ARCHIVED):
-        raise DomainError(ErrorCode.INVALID, "Live, paused or archived.", field="status")
+        raise DomainError(JourneysErrorCode.INVALID, "Live, paused or archived.", field="status")
     if status == JourneyStatus.LIVE and journey.live_version_id is None:
-        raise DomainError(ErrorCode.CONFLICT, "Publish the journey first.", field="status")
+        raise DomainError(
+            JourneysErrorCode.NOT_PUBLISHED, "Publish the journey first.", field="status"
+        )
     now = now or timezone.now()
     with transaction.atomic():
         journey = Journey.unscoped.select_for_update().get(pk=journey.pk)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from journeys import schema
 from journeys.engine import definition, enrollments_advance
+from journeys.errors import JourneysErrorCode
 from journeys.models import OPEN_STATES, Enrollment, EnrollmentState, Journey, JourneyStepLog
 from journeys.scheduled import first_run
 from journeys.services import enroll, journey_publish, journeys_handle_event
@@ -82,7 +83,7 @@ def _run(journey, customer, events, start, draft) -> dict[str, Any]:
     if draft:
         version = journey_publish(journey=journey, now=start)
     elif journey.live_version_id is None:
-        raise DomainError(ErrorCode.CONFLICT, "The journey has no published version.")
+        raise DomainError(JourneysErrorCode.NOT_PUBLISHED, "The journey has no published version.")
     else:
         version = journey.live_version
     if journey.status != "live":  # simulate a paused journey as if it ran

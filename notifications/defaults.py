@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from notifications.errors import NotificationsErrorCode
 from notifications.models import MessageTemplate
 from notifications.services import message_template_save
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import Merchant
 
 LINES = """<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">
@@ -293,7 +294,7 @@ def message_templates_install_defaults(
                 message_template_save(merchant=merchant, payload=payload, by=by, now=now)
             )
         except DomainError as error:
-            if error.code != ErrorCode.CONFLICT:
+            if error.code != NotificationsErrorCode.KEY_TAKEN:
                 raise  # a default that does not pass its own checks is a bug
             # Another install (or the merchant) made this key meanwhile: theirs stands.
     return created

@@ -114,7 +114,9 @@ def _save_keyed(template: MessageTemplate) -> None:
             template.save()
     except IntegrityError:
         raise DomainError(
-            ErrorCode.CONFLICT, f"Another template has key {template.key!r}.", field="key"
+            NotificationsErrorCode.KEY_TAKEN,
+            f"Another template has key {template.key!r}.",
+            field="key",
         ) from None
 
 

@@ -638,11 +638,16 @@ def test_simulate_the_draft_by_the_query_parameter(api_a, merchant_a, follow_up,
 
 
 @pytest.mark.parametrize(
-    ("query", "body"),
-    [("maybe", {}), ("", {}), ("true&draft=false", {}), ("false", {"draft": True})],
+    ("query", "body", "code"),
+    [
+        ("maybe", {}, "invalid"),
+        ("", {}, "invalid"),
+        ("true&draft=false", {}, "invalid"),
+        ("false", {"draft": True}, "draft_mismatch"),  # a good query the body contradicts
+    ],
 )
 def test_a_bad_draft_query_parameter_is_a_problem_naming_it(
-    api_a, merchant_a, follow_up, query, body
+    api_a, merchant_a, follow_up, query, body, code
 ):
     # given
     customer = CustomerFactory(merchant=merchant_a, timezone="UTC")
@@ -658,7 +663,7 @@ def test_a_bad_draft_query_parameter_is_a_problem_naming_it(
     # then
     assert response.status_code == 400, response.content
     assert response["Content-Type"] == "application/problem+json"
-    assert (response.json()["code"], list(response.json()["errors"])) == ("invalid", ["draft"])
+    assert (response.json()["code"], list(response.json()["errors"])) == (code, ["draft"])
     assert snapshot() == before
 
 
@@ -677,7 +682,7 @@ def test_a_draft_that_needs_a_feature_cannot_be_simulated_as_published(api_a, me
     # then
     assert response.status_code == 409
     assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "conflict"
+    assert response.json()["code"] == "feature_missing"
     assert response.json()["detail"] == (
         "Needs Feedback: review_reminder and review_request use survey_url, which comes with "
         "Feedback. It can be published once that exists."
@@ -708,7 +713,7 @@ def test_simulating_a_journey_with_no_live_version_is_a_conflict(api_a, merchant
 
     assert response.status_code == 409
     assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "conflict"
+    assert response.json()["code"] == "not_published"
 
 
 def test_simulate_honours_the_idempotency_key(api_a, merchant_a, follow_up):

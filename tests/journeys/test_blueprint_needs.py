@@ -60,7 +60,7 @@ def test_a_blueprint_needing_a_feature_installs_but_is_not_published(merchant):
         journey_publish(journey=journey, now=T0)
 
     # then: refused, naming the feature, the templates and the link; nothing published
-    assert (error.value.code, error.value.field) == ("conflict", "steps")
+    assert (error.value.code, error.value.field) == ("feature_missing", "steps")
     assert error.value.message == (
         "Needs Feedback: review_reminder and review_request use survey_url, which comes with "
         "Feedback. It can be published once that exists."

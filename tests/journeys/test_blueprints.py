@@ -225,7 +225,7 @@ def test_installing_a_blueprint_twice_is_a_conflict_and_changes_nothing(merchant
         journey_blueprint_install(merchant=merchant, key="review_request", now=T0 + DAY)
 
     # then: refused on the key, and the missing template was not made either
-    assert (error.value.code, error.value.field) == ("conflict", "key")
+    assert (error.value.code, error.value.field) == ("key_taken", "key")
     assert error.value.message == "Another journey has key 'review_request'."
     assert snapshot(merchant) == before
 
@@ -241,7 +241,7 @@ def test_installing_over_a_live_renamed_journey_is_a_conflict(merchant):
         journey_blueprint_install(merchant=merchant, key="win_back")
 
     # then
-    assert (error.value.code, error.value.field) == ("conflict", "key")
+    assert (error.value.code, error.value.field) == ("key_taken", "key")
     assert snapshot(merchant) == before
     assert Journey.unscoped.get(merchant=merchant, key="win_back").name == "My win-back"
 

@@ -503,6 +503,7 @@ def test_publishing_needs_the_templates_it_sends(shop):
     )
     with pytest.raises(DomainError) as error:
         journey_publish(journey=j)
+    assert (error.value.code, error.value.field) == ("unknown_template", "steps")
     assert error.value.message == "No such message template: nope."
 
 

@@ -476,7 +476,7 @@ def test_the_api_refuses_simulating_a_draft_whose_template_needs_a_link_nobody_f
         "Needs Loyalty: rewards uses loyalty_url, which comes with Loyalty. It can be "
         "published once that exists."
     )
-    assert response.json()["errors"] == {"steps": [{"code": "conflict", "message": message}]}
+    assert response.json()["errors"] == {"steps": [{"code": "feature_missing", "message": message}]}
 
 
 # --- a published version outlives its pillar --------------------------------------------------

@@ -111,7 +111,7 @@ def test_keys_are_unique_per_merchant_and_a_channel_never_changes(merchant_a, me
 
     with pytest.raises(DomainError) as caught:
         message_template_save(merchant=merchant_a, payload=email_payload())
-    assert (caught.value.code, caught.value.field) == ("conflict", "key")
+    assert (caught.value.code, caught.value.field) == ("key_taken", "key")
 
     sms = email_payload(channel="sms", variants=[{"locale": "en", "sms_body": "Hi"}])
     with pytest.raises(DomainError) as caught:
