@@ -8,7 +8,10 @@ from postpurchase.errors import DomainErrorCode
 
 class NotificationsErrorCode(DomainErrorCode):
     INVALID = "invalid", "A setting or field has the wrong shape or value (each field says why)."
-    REQUIRED = "required", "A setting the others need is missing (each field says which)."
+    REQUIRED = (
+        "required",
+        "A setting the others need, or a test send's address, is missing (each field says which).",
+    )
     UNKNOWN_SETTING = "unknown_setting", "Not a channel or sending-hours setting."
     CREDENTIAL_NOT_ALLOWED = (
         "credential_not_allowed",

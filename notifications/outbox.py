@@ -26,6 +26,7 @@ from django.utils.html import escape
 
 from notifications import delivery, team_recipients
 from notifications.context import merchant_context
+from notifications.errors import NotificationsErrorCode
 from notifications.layout import email_frame
 from notifications.links import shopper_links
 from notifications.marketing_hold import HELD, HELD_DETAIL, is_held
@@ -226,7 +227,7 @@ def _check(merchant: Merchant, request: SendRequest) -> str:
     key = request.idempotency_key
     if not key or not isinstance(key, str) or len(key) > 300:
         message = "An idempotency key of 1 to 300 characters is required."
-        raise DomainError(ErrorCode.INVALID, message, field="idempotency_key")
+        raise DomainError(NotificationsErrorCode.INVALID, message, field="idempotency_key")
     if request.template.merchant_id != merchant.pk:
         raise DomainError(ErrorCode.NOT_FOUND, "No such template.", field="template")
     return _clean_to(request.template.channel, request.to, merchant.country)
@@ -421,9 +422,9 @@ def _clean_to(channel: str, to: str, region: str) -> str:
         email = channel == Channel.EMAIL
         cleaned = check_email(to).lower() if email else to_e164(to, region or None)
     except ValueError as exc:
-        raise DomainError(ErrorCode.INVALID, str(exc), field="to") from None
+        raise DomainError(NotificationsErrorCode.INVALID, str(exc), field="to") from None
     if len(cleaned) > 254:
-        raise DomainError(ErrorCode.INVALID, "at most 254 characters", field="to")
+        raise DomainError(NotificationsErrorCode.INVALID, "at most 254 characters", field="to")
     return cleaned
 
 
@@ -468,7 +469,9 @@ def _test_message(
     (``notifications.team_recipients``)."""
     to = _clean_to(channel, to, merchant.country)
     if not to:
-        raise DomainError(ErrorCode.INVALID, "Give an address to send the test to.", field="to")
+        raise DomainError(
+            NotificationsErrorCode.REQUIRED, "Give an address to send the test to.", field="to"
+        )
     team_recipients.team_recipient_check(merchant=merchant, channel=channel, to=to)
     who = getattr(by, "email", "") or "the dashboard"
     with transaction.atomic():
@@ -547,7 +550,9 @@ def channel_send_test(
     """Check a channel's settings end to end: a short message through the merchant's provider
     (or the platform's). Its status in the message log says whether the provider took it."""
     if channel not in Channel.values:
-        raise DomainError(ErrorCode.INVALID, "No such channel.", field="channel")
+        raise DomainError(
+            NotificationsErrorCode.UNKNOWN_CHANNEL, "No such channel.", field="channel"
+        )
     line = f"This is a test message from {merchant.name}: your {channel} settings work."
     content: dict[str, Any]
     if channel == Channel.EMAIL:
