@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.events.catalogue import TYPE_MAX_LENGTH, event_types_listed
 from postpurchase.events.catalogue import TYPE_PATTERN as CATALOGUE_TYPE_PATTERN
+from webhooks.errors import WebhooksErrorCode
 from webhooks.events import WEBHOOK_TEST
 
 ALL = "*"
@@ -27,18 +28,17 @@ def known_event_types() -> list[tuple[str, str]]:
 
 def event_types_clean(value) -> list[str]:
     """A subscription list: ``["*"]`` alone, or distinct event type names, sorted."""
-    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
-        raise DomainError(
-            ErrorCode.INVALID,
-            'Choose at least one event type, or "*" for every event.',
-            field="event_types",
-        )
+    choose = 'Choose at least one event type, or "*" for every event.'
+    if value is None or (isinstance(value, list | tuple) and not value):
+        raise DomainError(WebhooksErrorCode.NO_EVENT_TYPES, choose, field="event_types")
+    if not isinstance(value, list | tuple):  # a text or an object: the wrong shape
+        raise DomainError(WebhooksErrorCode.INVALID, choose, field="event_types")
     names = []
     for item in value:
         name = item.strip() if isinstance(item, str) else ""
         if name != ALL and (len(name) > TYPE_MAX_LENGTH or not TYPE_PATTERN.match(name)):
             raise DomainError(
-                ErrorCode.INVALID,
+                WebhooksErrorCode.INVALID,
                 f"{item!r} is not an event type: use lowercase words joined by dots, such as "
                 '"order.placed", or "*" for every event.',
                 field="event_types",
@@ -48,14 +48,14 @@ def event_types_clean(value) -> list[str]:
     if ALL in names:
         if len(names) > 1:
             raise DomainError(
-                ErrorCode.INVALID,
+                WebhooksErrorCode.INVALID,
                 '"*" already means every event; leave the other types out.',
                 field="event_types",
             )
         return [ALL]
     if len(names) > MAX_TYPES:
         raise DomainError(
-            ErrorCode.INVALID,
+            WebhooksErrorCode.TOO_MANY_EVENT_TYPES,
             f'Subscribe to at most {MAX_TYPES} event types, or to all with "*".',
             field="event_types",
         )

@@ -44,7 +44,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from orders.models import Customer
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
 from postpurchase.outbox import Backoff, give_up_exhausted, sweep
 from postpurchase.tenancy.models import Merchant
@@ -52,6 +52,7 @@ from postpurchase.tenancy.scoping import current_merchant
 from webhooks import signing
 from webhooks.concurrency import send_slot_release, send_slot_take
 from webhooks.destinations import destination_check
+from webhooks.errors import WebhooksErrorCode
 from webhooks.event_types import TEST_EVENT_TYPE, event_types_clean
 from webhooks.models import (
     DeliveryStatus,
@@ -104,7 +105,7 @@ def _description_clean(value: Any) -> str:
     description = (value or "").strip() if isinstance(value, str | None) else None
     if description is None or len(description) > DESCRIPTION_MAX:
         raise DomainError(
-            ErrorCode.INVALID,
+            WebhooksErrorCode.INVALID,
             f"Keep the description under {DESCRIPTION_MAX} characters.",
             field="description",
         )
@@ -146,7 +147,7 @@ def _endpoint_count_check(merchant: Merchant) -> None:
     most = settings.WEBHOOKS_MAX_ENDPOINTS_PER_MERCHANT
     if WebhookEndpoint.unscoped.filter(merchant=merchant).count() >= most:
         raise DomainError(
-            ErrorCode.INVALID,
+            WebhooksErrorCode.ENDPOINT_LIMIT_REACHED,
             f"A store can have at most {most} webhook endpoints: delete one you no longer use "
             "(one endpoint can subscribe to many event types).",
             field="url",
@@ -159,7 +160,9 @@ def webhook_endpoint_update(
     """Change any of ``url``, ``description``, ``event_types`` and ``enabled``."""
     unknown = sorted(set(data) - UPDATABLE)
     if unknown:
-        raise DomainError(ErrorCode.INVALID, f"{unknown[0]!r} cannot be changed.", field=unknown[0])
+        raise DomainError(
+            WebhooksErrorCode.NOT_UPDATABLE, f"{unknown[0]!r} cannot be changed.", field=unknown[0]
+        )
     changes = _endpoint_changes(data)  # before the lock: checking a URL waits on DNS
     now = now or timezone.now()
     with transaction.atomic():
@@ -321,7 +324,9 @@ def webhook_endpoint_send_test(
 ) -> WebhookDelivery:
     """Send a ``webhook.test`` event to one endpoint, through the same path as real events."""
     if not endpoint.enabled:
-        raise DomainError(ErrorCode.CONFLICT, "Enable the endpoint to send it a test event.")
+        raise DomainError(
+            WebhooksErrorCode.ENDPOINT_DISABLED, "Enable the endpoint to send it a test event."
+        )
     now = now or timezone.now()
     data = {"endpoint_id": endpoint.pk, "message": "A test event: your endpoint works."}
     claim = uuid.uuid4().hex

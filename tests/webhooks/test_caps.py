@@ -49,7 +49,7 @@ def test_a_merchant_at_its_endpoint_cap_is_refused_a_new_one_naming_the_field(
     )
 
     # then: nothing written for A; B is not held to A's count
-    assert (refused.value.code, list(refused.value.fields)) == ("invalid", ["url"])
+    assert (refused.value.code, list(refused.value.fields)) == ("endpoint_limit_reached", ["url"])
     assert refused.value.message == (
         "A store can have at most 2 webhook endpoints: delete one you no longer use "
         "(one endpoint can subscribe to many event types)."
