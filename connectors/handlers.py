@@ -16,6 +16,7 @@ from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 
 from connectors import privacy
+from connectors.errors import ConnectorsErrorCode
 from connectors.models import DeliverySource, DeliveryStatus, InboundDelivery
 from connectors.shopify import (
     FULFILLMENT_TOPICS,
@@ -277,7 +278,9 @@ def _tracked_shipment(merchant: Merchant, tracking_number: str, carrier: str) ->
 def _tracking_update(merchant: Merchant, body: dict, now: datetime) -> Outcome:
     tracking_number = str(body.get("tracking_number") or "").strip()
     if not tracking_number:
-        raise DomainError(ErrorCode.INVALID, "tracking_number: required", field="tracking_number")
+        raise DomainError(
+            ConnectorsErrorCode.REQUIRED, "tracking_number: required", field="tracking_number"
+        )
     shipment = _tracked_shipment(merchant, tracking_number, str(body.get("carrier") or "").strip())
     if shipment is None:
         return Outcome(

@@ -14,13 +14,13 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from connectors import handlers
+from connectors.errors import ConnectorsErrorCode
 from connectors.models import DeliverySource, DeliveryStatus, InboundConfig, InboundDelivery
 from connectors.shopify import TOPICS, shopify_body_fits_topic, shopify_shop_domain
 from connectors.signatures import (
@@ -30,7 +30,7 @@ from connectors.signatures import (
 )
 from connectors.tracking import tracking_delivery_id
 from postpurchase.crypto import random_secret
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.outbox import Backoff, sweep
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
@@ -51,23 +51,15 @@ TRACKING_TOPIC = "tracking/update"
 SHOPIFY_HEADERS = ("X-Shopify-Shop-Domain", "X-Shopify-API-Version", "X-Shopify-Triggered-At")
 
 
-class ConnectorErrorCode(StrEnum):
-    SIGNATURE_INVALID = "signature_invalid"
-    BODY_INVALID = "body_invalid"
-    TOPIC_MISMATCH = "topic_mismatch"
-    SHOP_MISMATCH = "shop_mismatch"
-    SECRET_IN_USE = "secret_in_use"  # noqa: S105 (an error code, not a secret)
-
-
 def _signature_invalid() -> DomainError:
     # One message for an unknown merchant, a missing secret and a wrong signature alike.
     return DomainError(
-        ConnectorErrorCode.SIGNATURE_INVALID, "The webhook signature is missing or invalid."
+        ConnectorsErrorCode.SIGNATURE_INVALID, "The webhook signature is missing or invalid."
     )
 
 
 def _body_invalid(message: str) -> DomainError:
-    return DomainError(ConnectorErrorCode.BODY_INVALID, message)
+    return DomainError(ConnectorsErrorCode.BODY_INVALID, message)
 
 
 # --- secrets ----------------------------------------------------------------------------------
@@ -82,7 +74,7 @@ def _shopify_secret_check(secret: str) -> str:
     secret = (secret or "").strip()
     if not 8 <= len(secret) <= 255 or any(ch.isspace() for ch in secret):
         raise DomainError(
-            ErrorCode.INVALID,
+            ConnectorsErrorCode.INVALID,
             "Paste the secret exactly as Shopify shows it (8 to 255 characters, no spaces).",
             field="secret",
         )
@@ -93,7 +85,7 @@ def _shopify_domain_check(shop_domain: str) -> str:
     domain = shopify_shop_domain(shop_domain)
     if not domain:
         raise DomainError(
-            ErrorCode.INVALID,
+            ConnectorsErrorCode.INVALID,
             "Enter your store's Shopify domain, such as your-store.myshopify.com.",
             field="shop_domain",
         )
@@ -102,7 +94,7 @@ def _shopify_domain_check(shop_domain: str) -> str:
 
 def _secret_in_use() -> DomainError:
     return DomainError(
-        ConnectorErrorCode.SECRET_IN_USE,
+        ConnectorsErrorCode.SECRET_IN_USE,
         "Another store on this platform uses this secret. Paste the secret Shopify shows for "
         "this store's own webhooks or app.",
         field="secret",
@@ -242,19 +234,19 @@ def _shopify_topic_check(topic: str, data: dict, headers: Mapping[str, str]) -> 
     one the delivery came from: the topic and the shop domain are headers, which Shopify's
     signature does not cover."""
     if topic in TOPICS and not shopify_body_fits_topic(topic, data):
-        raise DomainError(ConnectorErrorCode.TOPIC_MISMATCH, f"The body is not a {topic} payload.")
+        raise DomainError(ConnectorsErrorCode.TOPIC_MISMATCH, f"The body is not a {topic} payload.")
     header_domain = (headers.get("X-Shopify-Shop-Domain") or "").strip().lower()
     body_domain = str(data.get("shop_domain") or "").strip().lower()
     if "shop_domain" in data and header_domain and body_domain != header_domain:
         raise DomainError(
-            ConnectorErrorCode.TOPIC_MISMATCH,
+            ConnectorsErrorCode.TOPIC_MISMATCH,
             f"The {topic} body names another shop than X-Shopify-Shop-Domain.",
         )
 
 
 def _shop_mismatch() -> DomainError:
     return DomainError(
-        ConnectorErrorCode.SHOP_MISMATCH,
+        ConnectorsErrorCode.SHOP_MISMATCH,
         "X-Shopify-Shop-Domain does not name the store this connection is for.",
     )
 

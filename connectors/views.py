@@ -8,22 +8,23 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from connectors import services
-from postpurchase.api.exceptions import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
+from postpurchase.api.exceptions import (
+    PROBLEM_BASE,
+    PROBLEM_CONTENT_TYPE,
+    problem_status,
+    problem_title,
+)
 from postpurchase.errors import DomainError
-
-STATUS_FOR_CODE = {
-    services.ConnectorErrorCode.SIGNATURE_INVALID: 401,
-    # Signed with the connection's secret, but from another store than the connection's.
-    services.ConnectorErrorCode.SHOP_MISMATCH: 403,
-}
-TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden"}
 
 
 def _problem(error: DomainError) -> JsonResponse:
-    status = STATUS_FOR_CODE.get(error.code, 400)
+    """The refusal as problem+json, with the status and title the API gives the same code
+    (``DOMAIN_STATUS``, ``PROBLEM_TITLES``): ``signature_invalid`` a 401, ``shop_mismatch``
+    (signed with the connection's secret, but sent by another store) a 403, the rest a 400."""
+    status = problem_status(error.code)
     body = {
         "type": PROBLEM_BASE + error.code,
-        "title": TITLES[status],
+        "title": problem_title(error.code),
         "status": status,
         "detail": error.message,
         "code": error.code,

@@ -121,7 +121,7 @@ def test_a_body_signed_with_the_secret_from_another_shop_is_refused_with_403(
     assert response["Content-Type"] == "application/problem+json"
     assert response.json() == {
         "type": "https://postpurchase.dev/problems/shop_mismatch",
-        "title": "Forbidden",
+        "title": "Shop mismatch",
         "status": 403,
         "detail": "X-Shopify-Shop-Domain does not name the store this connection is for.",
         "code": "shop_mismatch",

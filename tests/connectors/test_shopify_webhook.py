@@ -24,7 +24,7 @@ from tests.connectors.conftest import (
 
 UNAUTHORIZED = {
     "type": "https://postpurchase.dev/problems/signature_invalid",
-    "title": "Unauthorized",
+    "title": "Invalid webhook signature",
     "status": 401,
     "detail": "The webhook signature is missing or invalid.",
     "code": "signature_invalid",
@@ -198,7 +198,11 @@ def test_a_signed_but_malformed_delivery_is_refused_with_400_and_nothing_stored(
     )
     # then
     assert response.status_code == 400
-    assert response.json()["code"] == "body_invalid"
+    # titled as the docs' table titles the code, like the API's problems
+    assert (response.json()["code"], response.json()["title"]) == (
+        "body_invalid",
+        "Invalid webhook body",
+    )
     assert stored() == (0, 0, 0, 0)
 
 

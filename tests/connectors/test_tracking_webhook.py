@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 from django.test import Client
 
+from connectors.handlers import delivery_handle
 from connectors.models import InboundDelivery
 from connectors.tracking import tracking_status
 from orders.models import Shipment, TrackingEvent
@@ -208,6 +209,25 @@ def test_checkpoint_times_without_an_offset_fail_the_delivery(client, eager, shi
         "checkpoints: '2026-03-03T06:10:00' is not an ISO 8601 time with a UTC offset",
     )
     assert TrackingEvent.unscoped.count() == 0
+
+
+def test_a_delivery_without_a_tracking_number_fails_for_good_naming_it(client, eager, shipped_a):
+    # when
+    with eager():
+        response = tracking_post(
+            client, "alpha", payloads.tracking(tracking_number=""), secret=shipped_a.tracking_secret
+        )
+
+    # then: received, then failed once and not retried (no later delivery can supply it)
+    assert (response.status_code, response.json()) == (200, {"status": "received"})
+    assert tracking_deliveries()[0][4:] == ("failed", 1, "tracking_number: required")
+    with pytest.raises(DomainError) as refused:
+        delivery_handle(
+            merchant=shipped_a,
+            delivery=InboundDelivery.unscoped.get(source="tracking"),
+            now=datetime.now(UTC),
+        )
+    assert (refused.value.code, refused.value.field) == ("required", "tracking_number")
 
 
 @pytest.mark.parametrize(
