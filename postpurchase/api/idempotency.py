@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 
+from postpurchase.api.errors import IdempotencyCode
 from postpurchase.api.models import IdempotencyRecord
 from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import Merchant
@@ -30,12 +31,6 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=5)
 KEY_PATTERN = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$")
 HEADER = "Idempotency-Key"
-
-
-class IdempotencyCode:
-    INVALID_KEY = "invalid_idempotency_key"
-    IN_FLIGHT = "idempotency_key_in_flight"
-    REUSED = "idempotency_key_reused"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from postpurchase.api.filters import ApiFilterSet, DateTimeFilter, IdFilter
 from postpurchase.api.serializers import CachedModelSerializer
 from postpurchase.api.views import MerchantScopedGenericAPIView
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.events.custom import CustomEventIn, custom_event_record
+from postpurchase.events.errors import EventsErrorCode
 from postpurchase.events.models import Event
 
 
@@ -100,7 +101,7 @@ class EventListView(mixins.ListModelMixin, _Events):
 
     def post(self, request):
         if not isinstance(request.data, dict):
-            raise DomainError(ErrorCode.INVALID, "The request body must be a JSON object.")
+            raise DomainError(EventsErrorCode.INVALID, "The request body must be a JSON object.")
         event, created = custom_event_record(merchant=self.merchant, payload=request.data)
         event = self.get_queryset().get(pk=event.pk)
         return Response(

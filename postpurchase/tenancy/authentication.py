@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions, permissions
 
+from postpurchase.api.errors import ApiErrorCode
+from postpurchase.tenancy.errors import TenancyErrorCode
 from postpurchase.tenancy.models import ApiKey, ApiKeyScope
 from postpurchase.tenancy.services import api_key_authenticate
 
@@ -20,12 +22,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         keyword, _, credentials = header.partition(" ")
         if keyword != self.keyword or not credentials.strip():
             raise exceptions.AuthenticationFailed(
-                "Send the key as 'Authorization: Bearer <key>'.", code="bad_authorization_header"
+                "Send the key as 'Authorization: Bearer <key>'.",
+                code=TenancyErrorCode.BAD_AUTHORIZATION_HEADER,
             )
         api_key = api_key_authenticate(plaintext=credentials.strip())
         if api_key is None:
             raise exceptions.AuthenticationFailed(
-                "The API key is unknown or revoked.", code="invalid_api_key"
+                "The API key is unknown or revoked.", code=TenancyErrorCode.INVALID_API_KEY
             )
         return (None, api_key)
 
@@ -37,13 +40,13 @@ class HasApiKeyScope(permissions.BasePermission):
     """Reads need any key; writes need a key with the write scope."""
 
     message = "This API key is read-only."
-    code = "insufficient_scope"
+    code = TenancyErrorCode.INSUFFICIENT_SCOPE
 
     def has_permission(self, request, view) -> bool:
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             raise exceptions.NotAuthenticated(
-                "Authentication credentials were not provided.", code="not_authenticated"
+                "Authentication credentials were not provided.", code=ApiErrorCode.NOT_AUTHENTICATED
             )
         needed = ApiKeyScope.READ if request.method in READ_METHODS else ApiKeyScope.WRITE
         return api_key.allows(needed)
