@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from journeys import schema
 from journeys.engine import definition, enrollments_advance
@@ -26,6 +26,8 @@ from journeys.scheduled import first_run
 from journeys.services import enroll, journey_publish, journeys_handle_event
 from orders.models import Customer
 from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.events.catalogue import event_type_check
+from postpurchase.events.errors import EventsErrorCode
 from postpurchase.events.services import event_record
 from postpurchase.validation import parse_payload
 
@@ -59,6 +61,7 @@ def journey_simulate(
     ``customer``, given ``events`` (``{"type", "at", "payload"}``; the first one that triggers
     an event journey enters the customer). Sends nothing, keeps nothing."""
     data = parse_payload(SimulationIn, {"events": [_plain(e) for e in events]})
+    simulated_events_check(data.events)
     if customer.merchant_id != journey.merchant_id:
         raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
     ordered = sorted(data.events, key=lambda e: e.at)
@@ -67,6 +70,34 @@ def journey_simulate(
         result = _run(journey, customer, ordered, start, draft)
         transaction.set_rollback(True)  # nothing kept; the hand-offs queued on commit go too
     return result
+
+
+def simulated_events_check(events: list[SimulatedEvent]) -> None:
+    """Hold each simulated event to its type in the event catalogue, whatever
+    ``EVENT_PAYLOAD_VALIDATION`` says: a platform type no app declares, or a payload its model
+    refuses, is a ``DomainError`` naming the event and the key (``events[0].payload.total``),
+    a 400. The payload is what the merchant typed, so a missing or misspelt key is theirs to
+    fix, not an error for the platform's logs (``log`` mode), and a journey simulated on a
+    payload the platform never records would answer for events that never come. Custom
+    types (an integrator's own) take any payload, as they do when recorded."""
+    for index, event in enumerate(events):
+        try:
+            declared = event_type_check(event.type)
+        except DomainError as exc:
+            raise DomainError(exc.code, exc.message, field=f"events[{index}].type") from None
+        if declared is None:
+            continue
+        try:
+            declared.payload_model.model_validate(event.payload)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise DomainError(
+                EventsErrorCode.PAYLOAD_MISMATCH,
+                f"The payload of a {event.type!r} event does not match its model "
+                f"(docs/events.md): {where}: {error['msg']}.",
+                field=f"events[{index}].payload.{where}",
+            ) from None
 
 
 def _plain(event) -> dict[str, Any]:

@@ -10,9 +10,14 @@ from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRu
 from postpurchase.events.registry import ConsumerRegistry, registry
 from postpurchase.events.services import event_dispatch, event_record, event_sweep
 from postpurchase.outbox import Backoff
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, event_payload
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+def placed(merchant):
+    """A real order's ``order.placed`` payload: the suite records events strictly."""
+    return event_payload("order.placed", merchant=merchant)
 
 
 @pytest.fixture
@@ -29,10 +34,18 @@ def calls():
 def test_record_is_idempotent_on_the_dedupe_key(merchant_a):
     # when
     first, created_1 = event_record(
-        merchant=merchant_a, type="order.placed", dedupe_key="order.placed:1", now=T0
+        merchant=merchant_a,
+        type="order.placed",
+        payload=placed(merchant_a),
+        dedupe_key="order.placed:1",
+        now=T0,
     )
     again, created_2 = event_record(
-        merchant=merchant_a, type="order.placed", dedupe_key="order.placed:1", now=T0
+        merchant=merchant_a,
+        type="order.placed",
+        payload=placed(merchant_a),
+        dedupe_key="order.placed:1",
+        now=T0,
     )
 
     # then
@@ -48,8 +61,12 @@ def test_record_is_idempotent_on_the_dedupe_key(merchant_a):
 
 
 def test_same_dedupe_key_is_independent_per_merchant(merchant_a, merchant_b):
-    event_record(merchant=merchant_a, type="order.placed", dedupe_key="k", now=T0)
-    event_record(merchant=merchant_b, type="order.placed", dedupe_key="k", now=T0)
+    event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), dedupe_key="k", now=T0
+    )
+    event_record(
+        merchant=merchant_b, type="order.placed", payload=placed(merchant_b), dedupe_key="k", now=T0
+    )
 
     assert Event.unscoped.count() == 2
 
@@ -71,7 +88,9 @@ def test_dispatch_is_enqueued_after_commit_only(
 
     # when
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        event, _ = event_record(merchant=merchant_a, type="order.placed")
+        event, _ = event_record(
+            merchant=merchant_a, type="order.placed", payload=placed(merchant_a)
+        )
         assert enqueued == []
 
     # then
@@ -85,7 +104,13 @@ def test_each_consumer_runs_once_per_event(merchant_a, consumers, calls):
     consumers.subscribe("order.placed", "a", lambda e: calls.append(("a", e.pk)))
     consumers.subscribe(["order.placed", "order.updated"], "b", lambda e: calls.append(("b", e.pk)))
     consumers.subscribe("shipment.delivered", "c", lambda e: calls.append(("c", e.pk)))
-    event, _ = event_record(merchant=merchant_a, type="order.placed", customer=customer, now=T0)
+    event, _ = event_record(
+        merchant=merchant_a,
+        type="order.placed",
+        payload=placed(merchant_a),
+        customer=customer,
+        now=T0,
+    )
 
     # when
     first = event_dispatch(event=event, now=T0, consumers=consumers)
@@ -135,7 +160,9 @@ def test_a_failing_consumer_is_retried_with_backoff_and_its_writes_rolled_back(
 
     consumers.subscribe("order.placed", "flaky", flaky)
     consumers.subscribe("order.placed", "steady", lambda e: None)
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
 
     # when: the first attempt fails
     first = event_dispatch(event=event, now=T0, consumers=consumers)
@@ -182,7 +209,9 @@ def test_a_consumer_gives_up_after_the_last_attempt(merchant_a, consumers, monke
         raise ValueError("bad template")
 
     consumers.subscribe("order.placed", "broken", broken)
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
 
     # when
     event_dispatch(event=event, now=T0, consumers=consumers)
@@ -219,8 +248,15 @@ def test_sweep_redispatches_events_whose_dispatch_was_lost(merchant_a, monkeypat
     # given: two events whose dispatch task never ran, one still inside its lease
     enqueued = []
     monkeypatch.setattr(services, "_enqueue_dispatch_many", lambda e, m: enqueued.append((e, m)))
-    lost, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
-    event_record(merchant=merchant_a, type="order.placed", now=T0 + timedelta(minutes=2))
+    lost, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
+    event_record(
+        merchant=merchant_a,
+        type="order.placed",
+        payload=placed(merchant_a),
+        now=T0 + timedelta(minutes=2),
+    )
 
     # when
     swept = event_sweep(now=T0 + timedelta(minutes=10))
@@ -239,7 +275,9 @@ def test_sweep_then_dispatch_delivers_a_lost_event_to_the_real_registry(merchant
     calls = []
     monkeypatch.setattr(services, "_enqueue_dispatch", lambda e, m: None)
     with registry.temporarily("order.placed", "tests.sweep", lambda e: calls.append(e.pk)):
-        event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+        event, _ = event_record(
+            merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+        )
 
         # when: the sweep finds it and the dispatch task runs
         from postpurchase.events.tasks import event_dispatch_many_task

@@ -18,6 +18,7 @@ from postpurchase.events import services
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
 from postpurchase.events.registry import ConsumerRegistry
 from postpurchase.events.services import DISPATCH_GRACE, event_dispatch, event_record
+from tests.factories import event_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,11 +26,18 @@ T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 WAIT = 10  # seconds; only reached when something is broken
 
 
+def placed(merchant):
+    """A real order's ``order.placed`` payload: the suite records events strictly."""
+    return event_payload("order.placed", merchant=merchant)
+
+
 @pytest.fixture
 def event(merchant_a, monkeypatch):
     # The dispatch task is what these tests call by hand; nothing goes to the broker.
     monkeypatch.setattr(services, "_enqueue_dispatch", lambda event_id, merchant_id: None)
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
     return event
 
 

@@ -9,27 +9,51 @@ from postpurchase.errors import DomainError
 from postpurchase.events import services, tasks
 from postpurchase.events.models import Event
 from postpurchase.events.services import EventSpec, event_record, event_record_many
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, event_payload
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+def placed(merchant):
+    """A real order's ``order.placed`` payload: the suite records events strictly."""
+    return event_payload("order.placed", merchant=merchant)
 
 
 def test_each_spec_is_recorded_once_per_dedupe_key(merchant_a, merchant_b):
     # given: one key already used by merchant A, and the same key in merchant B
     customer = CustomerFactory(merchant=merchant_a)
-    event_record(merchant=merchant_a, type="order.placed", dedupe_key="k1", now=T0)
-    event_record(merchant=merchant_b, type="order.placed", dedupe_key="k2", now=T0)
+    placed_a = placed(merchant_a)
+    updated = event_payload("order.updated", merchant=merchant_a, customer=customer)
+    event_record(
+        merchant=merchant_a,
+        type="order.placed",
+        payload=placed(merchant_a),
+        dedupe_key="k1",
+        now=T0,
+    )
+    event_record(
+        merchant=merchant_b,
+        type="order.placed",
+        payload=placed(merchant_b),
+        dedupe_key="k2",
+        now=T0,
+    )
 
     # when
     ids = event_record_many(
         merchant=merchant_a,
         now=T0,
         events=[
-            EventSpec(type="order.placed", dedupe_key="k1"),
-            EventSpec(type="order.updated", customer_id=customer.pk, payload={"n": 1}),
-            EventSpec(type="order.placed", dedupe_key="k2", occurred_at=T0.replace(hour=8)),
-            EventSpec(type="order.placed", dedupe_key="k2"),
-            EventSpec(type="order.updated", source="api", payload=None),
+            EventSpec(type="order.placed", dedupe_key="k1", payload=placed_a),
+            EventSpec(type="order.updated", customer_id=customer.pk, payload=updated),
+            EventSpec(
+                type="order.placed",
+                dedupe_key="k2",
+                occurred_at=T0.replace(hour=8),
+                payload=placed_a,
+            ),
+            EventSpec(type="order.placed", dedupe_key="k2", payload=placed_a),
+            EventSpec(type="product.reviewed", source="api", payload=None),
         ],
     )
 
@@ -41,9 +65,9 @@ def test_each_spec_is_recorded_once_per_dedupe_key(merchant_a, merchant_b):
     assert [
         (e.type, e.customer_id, e.payload, e.dedupe_key, e.source, e.occurred_at) for e in rows
     ] == [
-        ("order.updated", customer.pk, {"n": 1}, None, "", T0),
-        ("order.placed", None, {}, "k2", "", T0.replace(hour=8)),
-        ("order.updated", None, {}, None, "api", T0),
+        ("order.updated", customer.pk, updated, None, "", T0),
+        ("order.placed", None, placed_a, "k2", "", T0.replace(hour=8)),
+        ("product.reviewed", None, {}, None, "api", T0),
     ]
     assert {e.recorded_at for e in rows} == {T0}
     assert {(e.next_dispatch_at, e.dispatch_enqueued_at, e.dispatch_enqueues) for e in rows} == {
@@ -63,7 +87,13 @@ def test_one_dispatch_task_is_enqueued_after_commit(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         ids = event_record_many(
             merchant=merchant_a,
-            events=[EventSpec(type="order.placed"), EventSpec(type="order.updated")],
+            events=[
+                EventSpec(type="order.placed", payload=placed(merchant_a)),
+                EventSpec(
+                    type="order.updated",
+                    payload=event_payload("order.updated", merchant=merchant_a),
+                ),
+            ],
         )
         assert enqueued == []
 
@@ -72,11 +102,14 @@ def test_one_dispatch_task_is_enqueued_after_commit(
 
 
 def test_nothing_new_enqueues_nothing(merchant_a, django_capture_on_commit_callbacks):
-    event_record(merchant=merchant_a, type="order.placed", dedupe_key="k")
+    event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), dedupe_key="k"
+    )
 
     with django_capture_on_commit_callbacks() as callbacks:
         ids = event_record_many(
-            merchant=merchant_a, events=[EventSpec(type="order.placed", dedupe_key="k")]
+            merchant=merchant_a,
+            events=[EventSpec(type="order.placed", dedupe_key="k", payload=placed(merchant_a))],
         )
 
     assert ids == [None]
@@ -87,7 +120,10 @@ def test_a_bad_type_refuses_the_whole_call(merchant_a):
     with pytest.raises(DomainError) as excinfo:
         event_record_many(
             merchant=merchant_a,
-            events=[EventSpec(type="order.placed"), EventSpec(type="Order Placed")],
+            events=[
+                EventSpec(type="order.placed", payload=placed(merchant_a)),
+                EventSpec(type="Order Placed"),
+            ],
         )
 
     assert excinfo.value.field == "type"
@@ -97,7 +133,8 @@ def test_a_bad_type_refuses_the_whole_call(merchant_a):
 def test_the_batch_task_dispatches_each_event(merchant_a, monkeypatch):
     # given
     ids = event_record_many(
-        merchant=merchant_a, events=[EventSpec(type="order.placed"), EventSpec(type="a.b")]
+        merchant=merchant_a,
+        events=[EventSpec(type="order.placed", payload=placed(merchant_a)), EventSpec(type="a.b")],
     )
     dispatched = []
     monkeypatch.setattr(

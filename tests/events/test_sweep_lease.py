@@ -20,9 +20,16 @@ from postpurchase.events.services import (
 )
 from postpurchase.outbox import Backoff
 from postpurchase.tenancy.models import Merchant
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, event_payload
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+
+
+def placed(merchant):
+    """A real order's ``order.placed`` payload: the suite records events strictly."""
+    return event_payload("order.placed", merchant=merchant)
+
+
 MINUTE = timedelta(minutes=1)
 
 
@@ -42,7 +49,9 @@ def lease_of(event: Event) -> tuple[datetime | None, datetime | None, int]:
 
 def test_sweep_leaves_a_queued_dispatch_alone_until_its_lease_runs_out(merchant_a, enqueued):
     # given: an event whose dispatch task was enqueued at T0 and waits in the queue
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
 
     # when: the sweep runs every 30 s for just under the lease
     swept = [event_sweep(now=T0 + n * timedelta(seconds=30)) for n in range(1, 20)]
@@ -57,7 +66,9 @@ def test_sweep_reenqueues_a_dispatch_whose_lease_ran_out_and_doubles_the_next_le
     merchant_a, enqueued
 ):
     # given: an event whose dispatch task was lost by the broker
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
 
     # when: the lease runs out
     first = event_sweep(now=T0 + 10 * MINUTE)
@@ -95,7 +106,9 @@ def test_a_33_minute_backlog_costs_two_duplicate_tasks_which_find_nothing_to_do(
     # given: the order of a new order.placed's dispatch task in a queue that takes 33 minutes to
     # drain, with the sweep running every 30 s meanwhile (before the lease: one more every 30 s)
     calls = []
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
     enqueued.append(([event.pk], merchant_a.pk))  # the task enqueued after commit
     for n in range(1, 66):
         event_sweep(now=T0 + n * timedelta(seconds=30))
@@ -133,7 +146,9 @@ def test_a_dispatch_pass_ends_the_lease_and_a_due_retry_starts_with_the_first_le
         raise RuntimeError("ESP down")
 
     consumers.subscribe("order.placed", "failing", failing)
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
     event_sweep(now=T0 + 10 * MINUTE)
 
     # when: the second task runs
@@ -158,7 +173,9 @@ def test_an_enqueue_the_broker_refuses_makes_the_event_due_at_once(merchant_a, m
 
     monkeypatch.setattr(tasks.event_dispatch_task, "delay", refuse)
     monkeypatch.setattr(tasks.event_dispatch_many_task, "delay", refuse)
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
 
     # when: the enqueue after commit fails
     services._enqueue_dispatch(event.pk, merchant_a.pk)
@@ -179,8 +196,18 @@ def test_sweep_enqueues_one_task_per_merchant_and_chunk(
 ):
     # given
     monkeypatch.setattr(services, "SWEEP_TASK_EVENTS", 2)
-    a = [event_record(merchant=merchant_a, type="order.placed", now=T0)[0].pk for _ in range(3)]
-    b = [event_record(merchant=merchant_b, type="order.placed", now=T0)[0].pk for _ in range(2)]
+    a = [
+        event_record(merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0)[
+            0
+        ].pk
+        for _ in range(3)
+    ]
+    b = [
+        event_record(merchant=merchant_b, type="order.placed", payload=placed(merchant_b), now=T0)[
+            0
+        ].pk
+        for _ in range(2)
+    ]
 
     # when
     swept = event_sweep(now=T0 + 10 * MINUTE)
@@ -197,8 +224,12 @@ def test_an_inactive_merchants_events_wait_and_are_dispatched_after_reactivation
 ):
     # given: one event each, merchant A deactivated while their tasks were queued
     calls = []
-    inactive, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
-    active, _ = event_record(merchant=merchant_b, type="order.placed", now=T0)
+    inactive, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
+    active, _ = event_record(
+        merchant=merchant_b, type="order.placed", payload=placed(merchant_b), now=T0
+    )
     Merchant.objects.filter(pk=merchant_a.pk).update(is_active=False)
 
     with registry.temporarily("order.placed", "tests.inactive", lambda e: calls.append(e.pk)):
@@ -234,6 +265,10 @@ def test_events_recorded_as_history_are_dispatched_already_and_never_enqueued(
     # given
     calls = []
     customer = CustomerFactory(merchant=merchant_a)
+    order_placed = event_payload("order.placed", merchant=merchant_a, customer=customer)
+    delivered = event_payload(
+        "shipment.delivered", merchant=merchant_a, order_id=order_placed["order_id"]
+    )
 
     # when
     with (
@@ -245,15 +280,21 @@ def test_events_recorded_as_history_are_dispatched_already_and_never_enqueued(
                 merchant=merchant_a,
                 type="order.placed",
                 customer=customer,
+                payload=order_placed,
                 occurred_at=T0 - timedelta(days=90),
                 now=T0,
             )
             many = event_record_many(
                 merchant=merchant_a,
-                events=[EventSpec(type="shipment.delivered", customer_id=customer.pk)] * 2,
+                events=[
+                    EventSpec(type="shipment.delivered", customer_id=customer.pk, payload=delivered)
+                ]
+                * 2,
                 now=T0,
             )
-        after, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+        after, _ = event_record(
+            merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+        )
         outcome = event_dispatch(event=one, now=T0)
         swept = event_sweep(now=T0 + timedelta(days=30))
 
@@ -297,7 +338,9 @@ def test_a_duplicate_task_of_a_dispatched_event_reports_its_consumers_and_runs_n
 ):
     # given: an event dispatched by its first task
     calls = []
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
     with registry.temporarily("order.placed", "tests.once", lambda e: calls.append(e.pk)):
         event_dispatch(event=event, now=T0 + MINUTE)
 

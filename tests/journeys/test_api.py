@@ -18,7 +18,7 @@ from notifications.services import message_template_save
 from postpurchase.api.models import IdempotencyRecord
 from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, event_payload, typed_payload
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 LIST = "/api/v1/journeys"
@@ -52,7 +52,12 @@ DEFINITION = {
 
 def fire(merchant, customer, type, now, **payload):
     event, _ = event_record(
-        merchant=merchant, type=type, customer=customer, payload=payload, occurred_at=now, now=now
+        merchant=merchant,
+        type=type,
+        customer=customer,
+        payload=event_payload(type, merchant=merchant, customer=customer, **payload),
+        occurred_at=now,
+        now=now,
     )
     return journeys_handle_event(event=event, now=now)
 
@@ -393,7 +398,11 @@ def test_no_key_answers_401(client, follow_up):
 
 # --- simulate: input ------------------------------------------------------------------------
 
-ORDER_PLACED = {"type": "order.placed", "at": "2026-06-02T15:00:00Z", "payload": {"total": "9"}}
+ORDER_PLACED = {
+    "type": "order.placed",
+    "at": "2026-06-02T15:00:00Z",
+    "payload": typed_payload("order.placed", total="9.00"),
+}
 
 
 @pytest.mark.parametrize(
@@ -439,6 +448,45 @@ def test_a_bad_simulation_body_is_a_problem_naming_the_field(api_a, follow_up, b
     assert response.status_code == 400, response.content
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "invalid"
+    assert list(response.json()["errors"]) == [field]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("events", "code", "field"),
+    [
+        ([{**ORDER_PLACED, "type": "order.plcaed"}], "unknown_event_type", "events[0].type"),
+        (
+            [{**ORDER_PLACED, "payload": {"total": "9.00"}}],
+            "payload_mismatch",
+            "events[0].payload.order_id",
+        ),
+        (
+            [ORDER_PLACED, {**ORDER_PLACED, "payload": {**ORDER_PLACED["payload"], "total": 9}}],
+            "payload_mismatch",
+            "events[1].payload.total",
+        ),
+    ],
+)
+@pytest.mark.parametrize("mode", ["log", "strict"])
+def test_a_simulated_event_is_held_to_the_event_catalogue_in_either_mode(
+    api_a, merchant_a, follow_up, settings, mode, events, code, field
+):
+    # given: production's mode or development's, the same answer: the merchant typed it
+    settings.EVENT_PAYLOAD_VALIDATION = mode
+    customer = CustomerFactory(merchant=merchant_a)
+    before = snapshot()
+
+    # when
+    response = api_a.post(
+        f"{LIST}/{follow_up.pk}/simulate",
+        {"customer_id": customer.pk, "events": events},
+        format="json",
+    )
+
+    # then
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == code
     assert list(response.json()["errors"]) == [field]
     assert snapshot() == before
 
@@ -504,7 +552,11 @@ def test_simulate_answers_what_would_happen_and_writes_nothing(api_a, merchant_a
         follow_up,
         customer_external_id="sim-1",
         events=[
-            {"type": "order.placed", "at": "2026-06-10T15:00:00Z", "payload": {"total": "20"}},
+            {
+                "type": "order.placed",
+                "at": "2026-06-10T15:00:00Z",
+                "payload": typed_payload("order.placed", total="20.00"),
+            },
             {"type": "review.submitted", "at": "2026-06-11T15:00:00+00:00"},
         ],
     )
@@ -543,7 +595,11 @@ def test_simulate_takes_the_events_in_time_order_and_a_customer_by_our_id(
     customer = CustomerFactory(merchant=merchant_a, tags=["vip"], timezone="UTC")
     events = [
         {"type": "review.submitted", "at": "2026-06-11T15:00:00Z"},
-        {"type": "order.placed", "at": "2026-06-10T15:00:00Z"},
+        {
+            "type": "order.placed",
+            "at": "2026-06-10T15:00:00Z",
+            "payload": typed_payload("order.placed"),
+        },
     ]
 
     # when
@@ -569,7 +625,13 @@ def test_simulate_says_when_the_customer_would_not_enter(api_a, merchant_a, foll
         api_a,
         follow_up,
         customer_id=customer.pk,
-        events=[{"type": "order.cancelled", "at": "2026-06-10T15:00:00Z"}],
+        events=[
+            {
+                "type": "order.cancelled",
+                "at": "2026-06-10T15:00:00Z",
+                "payload": typed_payload("order.cancelled"),
+            }
+        ],
     ).json()
 
     assert (result["entered"], result["timeline"]) == (False, [])
@@ -591,7 +653,13 @@ def test_simulate_the_draft_instead_of_the_live_version(api_a, merchant_a, follo
     )
     customer = CustomerFactory(merchant=merchant_a, timezone="UTC")
     before = snapshot()
-    events = [{"type": "order.placed", "at": "2026-06-10T15:00:00Z"}]
+    events = [
+        {
+            "type": "order.placed",
+            "at": "2026-06-10T15:00:00Z",
+            "payload": typed_payload("order.placed"),
+        }
+    ]
 
     # when
     draft = simulate(api_a, follow_up, customer_id=customer.pk, events=events, draft=True)
@@ -743,7 +811,7 @@ def test_the_detail_gives_each_split_branchs_results(api_a, merchant_a):
         name="AB",
         definition={
             "trigger": {"event": "order.placed"},
-            "goal": {"event": "order.refunded", "within_hours": 48},
+            "goal": {"event": "order.fulfilled", "within_hours": 48},
             "start": "ab",
             "steps": [
                 {
@@ -763,15 +831,22 @@ def test_the_detail_gives_each_split_branchs_results(api_a, merchant_a):
     people = [CustomerFactory(merchant=merchant_a) for _ in range(12)]
     for person in people:
         event, _ = event_record(
-            merchant=merchant_a, type="order.placed", customer=person, now=T0, occurred_at=T0
+            merchant=merchant_a,
+            type="order.placed",
+            customer=person,
+            payload=event_payload("order.placed", merchant=merchant_a, customer=person),
+            now=T0,
+            occurred_at=T0,
         )
         journeys_handle_event(event=event, now=T0)
     for person in people[:2]:
         event, _ = event_record(
             merchant=merchant_a,
-            type="order.refunded",
+            type="order.fulfilled",
             customer=person,
-            payload={"total": "10.00"},
+            payload=event_payload(
+                "order.fulfilled", merchant=merchant_a, customer=person, total="10.00"
+            ),
             now=T0 + timedelta(hours=1),
             occurred_at=T0 + timedelta(hours=1),
         )

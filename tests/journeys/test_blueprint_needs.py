@@ -16,7 +16,7 @@ from notifications.models import Message
 from notifications.services import message_template_save
 from postpurchase.errors import DomainError
 from postpurchase.events.services import event_record
-from tests.factories import CustomerFactory, MerchantFactory
+from tests.factories import CustomerFactory, MerchantFactory, event_payload
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 
@@ -154,7 +154,12 @@ def test_a_registered_link_reaches_the_message(merchant, feedback):
 
     # when
     event, _ = event_record(
-        merchant=merchant, type="order.placed", customer=customer, occurred_at=T0, now=T0
+        merchant=merchant,
+        type="order.placed",
+        customer=customer,
+        payload=event_payload("order.placed", merchant=merchant, customer=customer),
+        occurred_at=T0,
+        now=T0,
     )
     journeys_handle_event(event=event, now=T0)
 

@@ -34,6 +34,7 @@ from tests.factories import (
     OrderFactory,
     OrderLineFactory,
     ProductFactory,
+    event_payload,
 )
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)  # a Tuesday
@@ -96,7 +97,12 @@ def live(merchant, key):
 
 def fire(merchant, customer, type, now=T0, **payload):
     event, _ = event_record(
-        merchant=merchant, type=type, customer=customer, payload=payload, occurred_at=now, now=now
+        merchant=merchant,
+        type=type,
+        customer=customer,
+        payload=event_payload(type, merchant=merchant, customer=customer, **payload),
+        occurred_at=now,
+        now=now,
     )
     return journeys_handle_event(event=event, now=now)
 

@@ -26,7 +26,7 @@ from notifications.models import Message
 from notifications.services import message_template_save
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.permissions import Role
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, event_payload
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 # A definition as the editor writes it back, so saving the page unchanged keeps it as it is.
@@ -937,7 +937,9 @@ def test_an_enrollments_page_shows_its_step_log_with_links_to_the_messages(
         merchant=merchant_a,
         type="order.placed",
         customer=customer,
-        payload={"total": "150.00"},
+        payload=event_payload(
+            "order.placed", merchant=merchant_a, customer=customer, total="150.00"
+        ),
         occurred_at=T0,
         now=T0,
     )

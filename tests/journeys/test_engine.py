@@ -18,7 +18,7 @@ from notifications.services import message_template_save
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
-from tests.factories import CustomerFactory, MerchantFactory, OrderFactory
+from tests.factories import CustomerFactory, MerchantFactory, OrderFactory, event_payload
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)  # a Tuesday
 
@@ -61,7 +61,12 @@ def journey(merchant, steps, *, start=None, key="j", **definition):
 
 def fire(merchant, customer, type="order.placed", now=T0, **payload):
     event, _ = event_record(
-        merchant=merchant, type=type, customer=customer, payload=payload, occurred_at=now, now=now
+        merchant=merchant,
+        type=type,
+        customer=customer,
+        payload=event_payload(type, merchant=merchant, customer=customer, **payload),
+        occurred_at=now,
+        now=now,
     )
     return journeys_handle_event(event=event, now=now)
 
@@ -512,7 +517,8 @@ def test_a_delay_until_a_date_of_the_journeys_facts(shop):
     merchant, customer = shop
     journey(
         merchant,
-        [
+        trigger={"event": "shipment.in_transit"},
+        steps=[
             {
                 "id": "d",
                 "type": "delay",
@@ -526,8 +532,8 @@ def test_a_delay_until_a_date_of_the_journeys_facts(shop):
     )
 
     # when
-    [enrollment] = fire(merchant, customer, estimated_delivery="2026-06-20")
-    [no_date] = fire(merchant, CustomerFactory(merchant=merchant))
+    [enrollment] = fire(merchant, customer, "shipment.in_transit", estimated_delivery="2026-06-20")
+    [no_date] = fire(merchant, CustomerFactory(merchant=merchant), "shipment.in_transit")
 
     # then: 18 June 09:00 (the customer's zone is UTC); without the date, the next 09:00
     enrollment.refresh_from_db()
@@ -547,9 +553,10 @@ def test_a_webhook_action_records_its_event_once_for_subscribed_endpoints(shop):
     )
 
     # when
-    [enrollment] = fire(merchant, customer, order_id=3)
+    [enrollment] = fire(merchant, customer)
 
     # then
+    placed = Event.unscoped.get(type="order.placed")
     [event] = Event.unscoped.filter(type="journey.vip_reached")
     assert (event.customer_id, event.dedupe_key, event.source) == (
         customer.pk,
@@ -560,7 +567,7 @@ def test_a_webhook_action_records_its_event_once_for_subscribed_endpoints(shop):
         "journey_id": enrollment.journey_id,
         "enrollment_id": enrollment.pk,
         "step_id": "vip",
-        "trigger": {"order_id": 3},
+        "trigger": placed.payload,
     }
     assert log(enrollment)[1] == ("vip", "webhook")
 
@@ -612,6 +619,7 @@ def test_an_impossible_date_is_no_date_and_the_tick_goes_on():
             {"id": "u", "type": "delay", "until": "event.eta", "next": "s"},
             {"id": "s", "type": "send", "template": "hello"},
         ],
+        trigger={"event": "carrier.eta_changed"},  # an integrator's custom event
     )
     journey(
         good,
@@ -620,7 +628,7 @@ def test_an_impossible_date_is_no_date_and_the_tick_goes_on():
             {"id": "s", "type": "send", "template": "hello"},
         ],
     )
-    [broken] = fire(bad, CustomerFactory(merchant=bad), eta="2026-02-30")
+    [broken] = fire(bad, CustomerFactory(merchant=bad), "carrier.eta_changed", eta="2026-02-30")
     [fine] = fire(good, CustomerFactory(merchant=good))
 
     # when

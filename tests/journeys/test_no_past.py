@@ -17,7 +17,7 @@ from orders.services import order_ingest
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
 from postpurchase.events.services import event_record, events_recorded_as_history
-from tests.factories import CustomerFactory, MerchantFactory, OrderFactory
+from tests.factories import CustomerFactory, MerchantFactory, OrderFactory, event_payload
 
 NOW = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -62,7 +62,7 @@ def fire(merchant, customer, type="order.placed", *, occurred_at=NOW, now=NOW, *
         merchant=merchant,
         type=type,
         customer=customer,
-        payload=payload,
+        payload=event_payload(type, merchant=merchant, customer=customer, **payload),
         occurred_at=occurred_at,
         now=now,
     )
@@ -146,7 +146,7 @@ def test_an_event_recorded_as_history_does_nothing_in_journeys_even_if_handed_ov
             merchant=merchant,
             type="order.placed",
             customer=customer,
-            payload={"order_id": 2},
+            payload=event_payload("order.placed", merchant=merchant, customer=customer, order_id=2),
             occurred_at=NOW - timedelta(minutes=1),
             now=NOW,
         )
@@ -154,7 +154,9 @@ def test_an_event_recorded_as_history_does_nothing_in_journeys_even_if_handed_ov
             merchant=merchant,
             type="order.cancelled",
             customer=customer,
-            payload={"order_id": 1},
+            payload=event_payload(
+                "order.cancelled", merchant=merchant, customer=customer, order_id=1
+            ),
             occurred_at=NOW - timedelta(minutes=1),
             now=NOW,
         )

@@ -25,7 +25,7 @@ from notifications.services import message_template_save
 from orders.models import Shipment
 from postpurchase.errors import DomainError
 from postpurchase.events.services import event_record
-from tests.factories import CustomerFactory, MerchantFactory, OrderFactory
+from tests.factories import CustomerFactory, MerchantFactory, OrderFactory, event_payload
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 CUSTOMER_FACTS = (
@@ -126,7 +126,7 @@ def fire(merchant, customer, now=T0, **payload):
         merchant=merchant,
         type="order.placed",
         customer=customer,
-        payload=payload,
+        payload=event_payload("order.placed", merchant=merchant, customer=customer, **payload),
         occurred_at=now,
         now=now,
     )

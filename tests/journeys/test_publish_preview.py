@@ -17,7 +17,7 @@ from journeys.services import CONSUMER_NAME, journey_publish, journey_save, jour
 from notifications.services import message_template_save
 from postpurchase.events.models import EventConsumerRun
 from postpurchase.events.services import event_record
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, event_payload
 from tests.journeys.test_dashboard import page_data
 
 NOW = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
@@ -61,7 +61,9 @@ def placed(merchant, customer, order_id, occurred_at, **payload):
         merchant=merchant,
         type="order.placed",
         customer=customer,
-        payload={"order_id": order_id, **payload},
+        payload=event_payload(
+            "order.placed", merchant=merchant, customer=customer, order_id=order_id, **payload
+        ),
         occurred_at=occurred_at,
         now=NOW,
     )
@@ -197,7 +199,7 @@ def test_the_publish_step_shows_who_would_enter_and_publishing_needs_the_confirm
             merchant=hello,
             type="order.placed",
             customer=CustomerFactory(merchant=hello),
-            payload={"order_id": order_id},
+            payload=event_payload("order.placed", merchant=hello, order_id=order_id),
             occurred_at=now - age,
             now=now - age,
         )

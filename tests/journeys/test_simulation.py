@@ -14,9 +14,10 @@ from notifications.models import Message, SendingPolicy
 from notifications.services import message_template_save
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
-from tests.factories import CustomerFactory, MerchantFactory
+from tests.factories import CustomerFactory, MerchantFactory, typed_payload
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
+DELIVERED = typed_payload("shipment.delivered", status_at=T0.isoformat())
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_a_simulation_runs_months_of_waits_and_keeps_nothing(review):
     result = journey_simulate(
         journey=journey,
         customer=customer,
-        events=[{"type": "shipment.delivered", "at": T0.isoformat(), "payload": {"order_id": 5}}],
+        events=[{"type": "shipment.delivered", "at": T0.isoformat(), "payload": DELIVERED}],
     )
 
     # then: the ask on day 7, the reminder four days later (an SMS: sending hours apply)
@@ -106,11 +107,11 @@ def test_a_simulated_event_takes_the_waits_other_way(review):
         journey=journey,
         customer=customer,
         events=[
-            {"type": "shipment.delivered", "at": T0.isoformat(), "payload": {"order_id": 5}},
+            {"type": "shipment.delivered", "at": T0.isoformat(), "payload": DELIVERED},
             {
                 "type": "review.submitted",
                 "at": "2026-06-10T09:00:00+00:00",
-                "payload": {"order_id": 5},
+                "payload": {"order_id": 311},
             },
         ],
     )
@@ -133,7 +134,7 @@ def test_quiet_hours_show_as_a_deferral(review):
             {
                 "type": "shipment.delivered",
                 "at": "2026-06-02T03:00:00+00:00",
-                "payload": {"order_id": 5},
+                "payload": DELIVERED,
             }
         ],
     )
@@ -153,7 +154,9 @@ def test_events_that_do_not_trigger_enter_nobody(review):
     result = journey_simulate(
         journey=journey,
         customer=customer,
-        events=[{"type": "order.placed", "at": T0.isoformat(), "payload": {}}],
+        events=[
+            {"type": "order.placed", "at": T0.isoformat(), "payload": typed_payload("order.placed")}
+        ],
     )
     assert (result["entered"], result["timeline"]) == (False, [])
 
@@ -170,7 +173,7 @@ def test_a_draft_can_be_simulated_before_it_is_published(review):
         journey=journey,
         customer=customer,
         draft=True,
-        events=[{"type": "shipment.delivered", "at": T0.isoformat(), "payload": {"order_id": 5}}],
+        events=[{"type": "shipment.delivered", "at": T0.isoformat(), "payload": DELIVERED}],
     )
 
     # then
@@ -184,3 +187,52 @@ def test_another_merchants_customer_is_refused(review):
     with pytest.raises(DomainError) as error:
         journey_simulate(journey=journey, customer=stranger, events=[])
     assert error.value.code == "not_found"
+
+
+@pytest.mark.parametrize("mode", ["log", "strict"])
+def test_a_half_typed_payload_is_refused_naming_the_key_whatever_the_mode(review, settings, mode):
+    # given: the merchant typed only the key their journey matches on
+    settings.EVENT_PAYLOAD_VALIDATION = mode
+    journey, customer = review
+
+    # when
+    with pytest.raises(DomainError) as error:
+        journey_simulate(
+            journey=journey,
+            customer=customer,
+            events=[
+                {"type": "shipment.delivered", "at": T0.isoformat(), "payload": DELIVERED},
+                {"type": "shipment.delivered", "at": T0.isoformat(), "payload": {"order_id": 5}},
+            ],
+        )
+
+    # then: the second event, its first missing key, and nothing ran
+    assert (error.value.code, error.value.field) == (
+        "payload_mismatch",
+        "events[1].payload.shipment_id",
+    )
+    assert error.value.message == (
+        "The payload of a 'shipment.delivered' event does not match its model "
+        "(docs/events.md): shipment_id: Field required."
+    )
+    assert (Enrollment.unscoped.count(), Event.unscoped.count()) == (0, 0)
+
+
+def test_a_custom_event_is_simulated_with_any_payload(review):
+    journey, customer = review
+    result = journey_simulate(
+        journey=journey,
+        customer=customer,
+        events=[
+            {"type": "shipment.delivered", "at": T0.isoformat(), "payload": DELIVERED},
+            {
+                "type": "review.submitted",
+                "at": "2026-06-10T09:00:00+00:00",
+                "payload": {"order_id": 311, "stars": 5, "text": ["anything", 1]},
+            },
+        ],
+    )
+    assert [row[1:3] for row in outline(result)][-2:] == [
+        ("review", "event_arrived"),
+        ("", "completed"),
+    ]

@@ -19,7 +19,7 @@ from notifications.models import Message
 from notifications.services import message_template_save
 from postpurchase.events import services as event_services
 from postpurchase.events.services import event_record
-from tests.factories import CustomerFactory, MerchantFactory
+from tests.factories import CustomerFactory, MerchantFactory, event_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,7 +58,13 @@ def test_two_ticks_racing_on_the_same_due_set_never_send_twice(monkeypatch):
     journey_publish(journey=journey, now=T0)
     for _ in range(120):
         customer = CustomerFactory(merchant=merchant)
-        event, _ = event_record(merchant=merchant, type="order.placed", customer=customer, now=T0)
+        event, _ = event_record(
+            merchant=merchant,
+            type="order.placed",
+            customer=customer,
+            payload=event_payload("order.placed", merchant=merchant, customer=customer),
+            now=T0,
+        )
         journeys_handle_event(event=event, now=T0)
     due = T0 + timedelta(days=1)
     start = threading.Barrier(2, timeout=WAIT)
@@ -108,7 +114,13 @@ def test_two_events_for_one_customer_at_once_enter_once(monkeypatch):
     journey_publish(journey=journey, now=T0)
     customer = CustomerFactory(merchant=merchant)
     events = [
-        event_record(merchant=merchant, type="order.placed", customer=customer, now=T0)[0]
+        event_record(
+            merchant=merchant,
+            type="order.placed",
+            customer=customer,
+            payload=event_payload("order.placed", merchant=merchant, customer=customer),
+            now=T0,
+        )[0]
         for _ in range(2)
     ]
     start = threading.Barrier(2, timeout=WAIT)
