@@ -272,6 +272,22 @@ def _error_paths(merchant_a, settings):
     yield write.get("/api/v1/orders?placed_after=1316-01-18T09:04:08Z"), "invalid"
     yield write.get("/api/v1/orders?expand=AAA"), "invalid"
     yield write.patch("/api/v1/orders/by-external-id/ord-1001"), "invalid"
+    yield (
+        write.put("/api/v1/orders/by-external-id/ord-9", order_payload(), format="json"),
+        ("external_id_mismatch"),
+    )
+    yield (
+        write.patch("/api/v1/orders/by-external-id/ord-1001", {"external_id": "x"}, format="json"),
+        ("external_id_immutable"),
+    )
+    yield (
+        write.post(
+            "/api/v1/webhook-endpoints",
+            {"url": "http://10.0.0.1/", "event_types": ["*"]},
+            format="json",
+        ),
+        ("destination_not_allowed"),
+    )
     yield write.post("/api/v1/events", {"type": "x"}, format="json"), "invalid"
     yield (
         write.post(
