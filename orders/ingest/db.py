@@ -46,8 +46,6 @@ def fetch(
         return list(model.unscoped.filter(match, merchant_id=merchant.pk).order_by(order_by))
     # Straight SQL: for these few fixed reads the ORM's compiler costs more than the query.
     fields = model._meta.concrete_fields
-    names = [f.attname for f in fields]
-    converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
     where = " OR ".join(f"{qn(column)} = ANY(%s)" for column in any_of)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -56,7 +54,14 @@ def fetch(
             f"ORDER BY {order_by}{' FOR NO KEY UPDATE' if lock else ''}",
             [merchant.pk, *any_of.values()],
         )
-        rows = cursor.fetchall()
+        return _instances(model, cursor.fetchall())
+
+
+def _instances(model, rows) -> list:
+    """Model instances from rows of the model's concrete columns, in their order."""
+    fields = model._meta.concrete_fields
+    names = [f.attname for f in fields]
+    converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
     instances = []
     for row in rows:
         values = list(row)
@@ -186,6 +191,34 @@ def lock_contacts(keys: list[int]) -> None:
     if keys and locks_rows():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
+
+
+def order_lines(merchant, order_ids: list[int]) -> tuple[list, dict[int, dict[int, int]]]:
+    """The orders' lines (in id order), and what their shipments carry of each line: order id
+    → line id → quantity. One statement on PostgreSQL (a shipment carries only lines of its own
+    order, so what it carries is summed by line)."""
+    from orders.models import OrderLine
+
+    if not order_ids or not locks_rows():
+        lines = fetch(OrderLine, merchant, {"order_id": order_ids})
+        return lines, shipped_quantities(merchant, order_ids)
+    fields = OrderLine._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join('l.' + qn(f.column) for f in fields)}, "  # noqa: S608
+            "(SELECT sum(sl.quantity) FROM orders_shipmentline AS sl"
+            " WHERE sl.order_line_id = l.id) "
+            "FROM orders_orderline AS l WHERE l.merchant_id = %s AND l.order_id = ANY(%s) "
+            "ORDER BY l.id",
+            [merchant.pk, order_ids],
+        )
+        rows = cursor.fetchall()
+    lines = _instances(OrderLine, [row[:-1] for row in rows])
+    shipped: dict[int, dict[int, int]] = defaultdict(dict)
+    for line, row in zip(lines, rows, strict=True):
+        if row[-1] is not None:
+            shipped[line.order_id][line.pk] = row[-1]
+    return lines, shipped
 
 
 def shipped_quantities(merchant, order_ids: list[int]) -> dict[int, dict[int, int]]:

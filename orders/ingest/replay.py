@@ -192,10 +192,9 @@ class Batch:
         """The held orders' lines, and what their shipments carry of each line."""
         held = [self.orders[d.external_id] for _, d in active if d.external_id in self.orders]
         self.lines: dict[int, dict[str, OrderLine]] = defaultdict(dict)
-        order_ids = [order.pk for order in held]
-        for line in db.fetch(OrderLine, self.merchant, {"order_id": order_ids}):
+        lines, self.shipped = db.order_lines(self.merchant, [order.pk for order in held])
+        for line in lines:
             self.lines[line.order_id][line.external_id] = line
-        self.shipped = db.shipped_quantities(self.merchant, order_ids)
 
     # --- customers in memory ------------------------------------------------------------------
 
