@@ -309,9 +309,12 @@ EVENT_SWEEP_SECONDS = env.float("EVENT_SWEEP_SECONDS", default=30.0)
 # How long a queued event dispatch task may wait before the sweep counts it lost and enqueues
 # another (doubled for each one enqueued with none run since). Longer than any task may run.
 EVENT_DISPATCH_LEASE_SECONDS = env.float("EVENT_DISPATCH_LEASE_SECONDS", default=600.0)
-# What a recorded event whose payload does not match its catalogue model does: "log" logs an
-# error naming the type and the field and records it; "strict" refuses it (DomainError).
-EVENT_PAYLOAD_VALIDATION = env.str("EVENT_PAYLOAD_VALIDATION", default="log")
+# What a recorded event whose payload does not match its catalogue model does: "strict" refuses
+# it (DomainError naming the type and the field), the default with DEBUG on (development, the
+# embedded mode) and in the test suite (tests/conftest.py), so a producer drifting from its
+# declared payload fails where it is written; "log", production's default, logs that error and
+# records the event as built, the safety valve that never costs an order a lagging description.
+EVENT_PAYLOAD_VALIDATION = env.str("EVENT_PAYLOAD_VALIDATION", default="strict" if DEBUG else "log")
 if EVENT_PAYLOAD_VALIDATION not in ("log", "strict"):
     raise ImproperlyConfigured('EVENT_PAYLOAD_VALIDATION is "log" or "strict".')
 CELERY_BEAT_SCHEDULE = {

@@ -36,6 +36,14 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def strict_event_payloads(settings):
+    # Every event a test records is held to its model in the event catalogue (docs/events.md),
+    # whatever the environment says: the suite is where a producer whose payload drifted from
+    # its declaration must fail. Tests of the "log" mode set it themselves.
+    settings.EVENT_PAYLOAD_VALIDATION = "strict"
+
+
+@pytest.fixture(autouse=True)
 def own_throttle_counters(monkeypatch):
     # Sign-in and reset limits count in the shared Redis; each test counts apart from the others
     # (and from earlier runs), whatever it signs in with.

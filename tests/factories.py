@@ -274,8 +274,8 @@ TYPED_SHIPMENT = {
 
 def typed_payload(type: str, **overrides) -> dict:
     """A complete payload of an order type (but ``order.refunded``) or a shipment status type
-    with no rows behind it, as an integrator types one into a simulation (which holds it to
-    the catalogue's model)."""
+    with no rows behind it: what an integrator types into a simulation (held to the
+    catalogue's model), or what a test of the event's carriage (webhooks) sends."""
     if type.startswith("shipment.") and type != "shipment.cancelled":
         return {**TYPED_SHIPMENT, "status": SHIPMENT_STATUS_OF[type], **overrides}
     if type in ("order.placed", "order.fulfilled"):

@@ -10,7 +10,7 @@ from postpurchase.events.models import EventConsumerRun
 from postpurchase.events.registry import registry
 from postpurchase.events.services import event_record
 from postpurchase.events.tasks import event_dispatch_task
-from tests.factories import CustomerFactory, MerchantFactory
+from tests.factories import CustomerFactory, MerchantFactory, event_payload
 
 
 def tag_customer(event):
@@ -35,7 +35,12 @@ def test_a_worker_dispatches_a_recorded_event_to_its_consumer(worker):
         # when: the event is committed (its dispatch is enqueued on commit) and we follow one
         # dispatch task through the broker to its result
         with transaction.atomic():
-            event, _ = event_record(merchant=merchant, type="order.placed", customer=customer)
+            event, _ = event_record(
+                merchant=merchant,
+                type="order.placed",
+                customer=customer,
+                payload=event_payload("order.placed", merchant=merchant, customer=customer),
+            )
         outcome = event_dispatch_task.apply_async(
             kwargs={"event_id": event.pk, "merchant_id": merchant.pk}, ignore_result=False
         ).get(timeout=30)

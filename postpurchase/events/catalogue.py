@@ -19,11 +19,12 @@ namespace that is not registered by name (a journey's webhook action names its o
 Payload checks (``event_payload_check``) run on every event ``event_record`` records whose type
 has a model, and on the first event of each type of an ``event_record_many`` batch (a batch's
 payloads of one type come from one builder; one check per type keeps bulk ingestion's cost
-flat). What a mismatch does is ``settings.EVENT_PAYLOAD_VALIDATION``: ``"log"`` (the default)
-logs an error naming the type and the field and records the event as built, so an order is
-never refused because the description of its event lags behind the code; ``"strict"`` raises
-a ``DomainError`` naming them (the producers' contract tests run so). Unknown platform types
-are refused in both modes.
+flat). What a mismatch does is ``settings.EVENT_PAYLOAD_VALIDATION``: ``"strict"`` (the
+default with ``DEBUG`` on, and the test suite's) raises a ``DomainError`` naming the type and
+the field, so a producer drifting from its declaration fails where it is written; ``"log"``
+(production's default, the safety valve) logs that error and records the event as built, so
+an order is never refused because the description of its event lags behind the code. Unknown
+platform types are refused in both modes.
 """
 
 from __future__ import annotations

@@ -30,9 +30,11 @@ use the namespace. A type the platform declares outside a reserved namespace (su
 
 `event_record` holds every event to this page (`event_record_many`, the bulk path, the first
 of each type in a batch): a platform type no app declared is refused, and a payload that does
-not match its model is logged as an error naming the type and the key
-(`EVENT_PAYLOAD_VALIDATION=log`, the default, so a description lagging behind the code never
-costs an order) or refused (`strict`, as the producers' contract tests run).
+not match its model is refused naming the type and the key (`EVENT_PAYLOAD_VALIDATION=strict`,
+the default with `DEBUG` on and in the test suite, so a producer drifting from this page fails
+where it is written) or, in production (`log`, its default, the safety valve), recorded as
+built with an error logged, so a description lagging behind the code never costs an order.
+A journey simulation holds the events it is given to this page in either mode.
 """
 
 

@@ -15,7 +15,7 @@ from django.core import mail
 from postpurchase.events.services import event_dispatch, event_record
 from postpurchase.tenancy.permissions import Role
 from postpurchase.tenancy.scoping import merchant_scope
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, typed_payload
 from tests.webhooks.conftest import T0, verify
 from webhooks import purge, services
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -29,6 +29,8 @@ from webhooks.services import (
     webhook_endpoint_rotate_secret,
     webhook_endpoint_send_test,
 )
+
+PLACED = typed_payload("order.placed", order_id=7, number="#1001", total="85.00")
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def record_and_dispatch(merchant, capture, *, customer=None, now=T0, type="order
             merchant=merchant,
             type=type,
             customer=customer,
-            payload={"order_id": 7, "number": "#1001", "total": "85.00"},
+            payload=PLACED,
             occurred_at=now,
             now=now,
         )
@@ -76,9 +78,7 @@ def test_delivery_carries_a_signature_a_spec_receiver_accepts(
         "type": "order.placed",
         "timestamp": "2026-04-01T09:00:00Z",
         "data": {
-            "order_id": 7,
-            "number": "#1001",
-            "total": "85.00",
+            **PLACED,
             "event_id": event.pk,
             "customer": {"id": customer.pk, "external_id": "cust-9"},
         },
@@ -317,7 +317,7 @@ def test_a_lost_send_is_claimed_again_by_the_sweep_once_its_lease_runs_out(
     merchant_a, endpoint, receiver, enqueued, run_queue, django_capture_on_commit_callbacks
 ):
     # given: a delivery fanned out at T0 whose send task was lost with the broker
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(merchant=merchant_a, type="order.placed", payload=PLACED, now=T0)
     with merchant_scope(merchant_a), django_capture_on_commit_callbacks(execute=True):
         [delivery_id] = webhook_deliveries_for_event(event=event, now=T0)
     [(_, old_claim, _)] = enqueued

@@ -11,6 +11,7 @@ from postpurchase.events.models import EventConsumerRun
 from postpurchase.events.registry import registry
 from postpurchase.events.services import event_dispatch, event_record
 from postpurchase.tenancy.scoping import merchant_scope
+from tests.factories import typed_payload
 from tests.webhooks.conftest import T0
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
@@ -20,6 +21,9 @@ from webhooks.services import (
     webhook_endpoint_disable,
     webhooks_fan_out,
 )
+
+PLACED = typed_payload("order.placed")
+CANCELLED = typed_payload("order.cancelled")
 
 pytestmark = pytest.mark.usefixtures("dns")
 
@@ -55,7 +59,7 @@ def test_dispatch_creates_one_delivery_per_matching_endpoint_and_enqueues_after_
     merchant_a, endpoints, enqueued, django_capture_on_commit_callbacks
 ):
     # given
-    event, _ = event_record(merchant=merchant_a, type="order.placed", payload={"n": 1}, now=T0)
+    event, _ = event_record(merchant=merchant_a, type="order.placed", payload=PLACED, now=T0)
 
     # when
     with django_capture_on_commit_callbacks(execute=True):
@@ -79,7 +83,7 @@ def test_dispatch_creates_one_delivery_per_matching_endpoint_and_enqueues_after_
     assert json.loads(first.body) == {
         "type": "order.placed",
         "timestamp": "2026-04-01T09:00:00Z",
-        "data": {"n": 1, "event_id": event.pk, "customer": None},
+        "data": {**PLACED, "event_id": event.pk, "customer": None},
     }
 
 
@@ -87,7 +91,7 @@ def test_the_consumer_run_twice_still_makes_one_delivery_per_endpoint(
     merchant_a, endpoints, enqueued, django_capture_on_commit_callbacks
 ):
     # given
-    event, _ = event_record(merchant=merchant_a, type="order.cancelled", now=T0)
+    event, _ = event_record(merchant=merchant_a, type="order.cancelled", payload=CANCELLED, now=T0)
 
     # when: the handler runs twice (a replay, or a retry after a crash past the commit)
     with merchant_scope(merchant_a), django_capture_on_commit_callbacks(execute=True):
@@ -105,7 +109,7 @@ def test_dispatching_an_event_twice_runs_the_consumer_once(
     merchant_a, endpoints, enqueued, django_capture_on_commit_callbacks
 ):
     # given
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(merchant=merchant_a, type="order.placed", payload=PLACED, now=T0)
 
     # when
     with django_capture_on_commit_callbacks(execute=True):
@@ -135,7 +139,7 @@ def test_another_merchants_event_reaches_only_that_merchants_endpoints(
     merchant_b, endpoints, enqueued
 ):
     # given
-    event, _ = event_record(merchant=merchant_b, type="order.placed", now=T0)
+    event, _ = event_record(merchant=merchant_b, type="order.placed", payload=PLACED, now=T0)
 
     # when
     event_dispatch(event=event, now=T0)

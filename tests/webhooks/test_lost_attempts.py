@@ -17,6 +17,7 @@ import pytest
 
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.scoping import merchant_scope
+from tests.factories import typed_payload
 from tests.webhooks.conftest import T0
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from webhooks.services import (
@@ -59,7 +60,9 @@ def server(raw_server):
 def delivery_id(merchant_a, server, enqueued):
     """A delivery to ``server``, fanned out (and claimed) at T0; its send not yet run."""
     webhook_endpoint_create(merchant=merchant_a, url=server.url, event_types=["*"], now=T0)
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=typed_payload("order.placed"), now=T0
+    )
     with merchant_scope(merchant_a):
         [delivery_id] = webhook_deliveries_for_event(event=event, now=T0)
     return delivery_id

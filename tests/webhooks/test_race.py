@@ -14,6 +14,7 @@ from django.db import connection, transaction
 
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.scoping import merchant_scope
+from tests.factories import typed_payload
 from tests.webhooks.conftest import T0
 from webhooks.models import WebhookDelivery
 from webhooks.services import (
@@ -33,7 +34,9 @@ WAIT = 10  # seconds; only reached when something is broken
 def claimed(merchant_a, receiver, enqueued):
     """A delivery to the receiver, claimed by its fan-out: ``(delivery_id, claim)``."""
     webhook_endpoint_create(merchant=merchant_a, url=receiver.url, event_types=["*"], now=T0)
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=typed_payload("order.placed"), now=T0
+    )
     with merchant_scope(merchant_a):
         [delivery_id] = webhook_deliveries_for_event(event=event, now=T0)
     claim = WebhookDelivery.unscoped.get(pk=delivery_id).claim

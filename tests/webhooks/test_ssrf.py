@@ -10,6 +10,7 @@ import pytest
 
 from postpurchase.errors import DomainError
 from postpurchase.events.services import event_dispatch, event_record
+from tests.factories import typed_payload
 from tests.webhooks.conftest import PUBLIC_IP, T0
 from webhooks.destinations import NOT_PUBLIC, REFUSED_AT_SEND, address_refusal
 from webhooks.models import WebhookEndpoint
@@ -112,7 +113,9 @@ def test_a_name_that_turns_private_after_saving_is_refused_at_the_connection(
         merchant=merchant_a, url=f"http://rebind.example:{receiver.port}/hooks", event_types=["*"]
     )
     dns["rebind.example"] = ["169.254.169.254"]
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=typed_payload("order.placed"), now=T0
+    )
     event_dispatch(event=event, now=T0)
     from webhooks.models import WebhookDelivery
     from webhooks.services import webhook_deliveries_sweep
@@ -137,7 +140,9 @@ def test_the_connection_goes_to_the_vetted_address_with_the_host_name_kept(
         url=f"http://hooks.merchant.test:{receiver.port}/hooks",
         event_types=["*"],
     )
-    event, _ = event_record(merchant=merchant_a, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=typed_payload("order.placed"), now=T0
+    )
     event_dispatch(event=event, now=T0)
     from webhooks.models import WebhookDelivery
     from webhooks.services import webhook_deliveries_sweep

@@ -20,6 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.scoping import merchant_scope
+from tests.factories import typed_payload
 from tests.webhooks.conftest import T0
 from webhooks import transport
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
@@ -59,7 +60,9 @@ def hold(conn: socket.socket, stop: threading.Event) -> None:
 def send_once(merchant, url: str, enqueued, *, rng=None) -> WebhookAttempt:
     """Fan an event out to a new endpoint at ``url`` and run its send at T0, as a worker."""
     webhook_endpoint_create(merchant=merchant, url=url, event_types=["*"], now=T0)
-    event, _ = event_record(merchant=merchant, type="order.placed", now=T0)
+    event, _ = event_record(
+        merchant=merchant, type="order.placed", payload=typed_payload("order.placed"), now=T0
+    )
     with merchant_scope(merchant):
         [delivery_id] = webhook_deliveries_for_event(event=event, now=T0)
         claim = WebhookDelivery.unscoped.get(pk=delivery_id).claim
