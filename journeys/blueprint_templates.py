@@ -11,23 +11,23 @@ are filled by the feedback and loyalty features, like the defaults that use them
 
 from __future__ import annotations
 
-from notifications.defaults import _button, _email, _sms
+from notifications.template_kit import button, email_template, sms_template
 
 
 def _support_button(label: str) -> str:
-    button = _button("{{ merchant.support_url }}", label)
-    return "{% if merchant.support_url %}" + button + "{% endif %}"
+    support = button("{{ merchant.support_url }}", label)
+    return "{% if merchant.support_url %}" + support + "{% endif %}"
 
 
 BLUEPRINT_TEMPLATES: list[dict] = [
-    _sms(
+    sms_template(
         "order_confirmation_sms",
         "Order confirmation (SMS)",
         "transactional",
         "{{ merchant.name }}: thanks for your order {{ order.number }}! We'll let you know as "
         "soon as it ships.",
     ),
-    _email(
+    email_template(
         "onboarding_setup",
         "Set-up guide",
         "onboarding",
@@ -43,7 +43,7 @@ BLUEPRINT_TEMPLATES: list[dict] = [
         "<p>Stuck? Reply to this email and we'll help you finish.</p>\n"
         + _support_button("Set-up help"),
     ),
-    _email(
+    email_template(
         "onboarding_care",
         "Care guide",
         "onboarding",
@@ -60,7 +60,7 @@ BLUEPRINT_TEMPLATES: list[dict] = [
         "<li>Give new shoes a day or two around the house before a long walk.</li>\n</ul>\n"
         + _support_button("Size and care help"),
     ),
-    _email(
+    email_template(
         "troubleshooting_guide",
         "Troubleshooting guide",
         "onboarding",
@@ -78,7 +78,7 @@ BLUEPRINT_TEMPLATES: list[dict] = [
         "<p>Still stuck? Reply to this email with your order number, {{ order.number }}, and "
         "we'll sort it out with you.</p>\n" + _support_button("Get set-up help"),
     ),
-    _email(
+    email_template(
         "review_reminder",
         "Review reminder",
         "feedback",
@@ -90,9 +90,9 @@ BLUEPRINT_TEMPLATES: list[dict] = [
         "have a minute, a short review helps other shoppers choose, and tells us what to keep "
         "doing.</p>\n"
         "<p>This is the last time we'll ask about order {{ order.number }}.</p>\n"
-        + _button("{{ survey_url }}", "Write a review"),
+        + button("{{ survey_url }}", "Write a review"),
     ),
-    _email(
+    email_template(
         "win_back_second",
         "Win-back, second touch",
         "re_engagement",
@@ -105,7 +105,7 @@ BLUEPRINT_TEMPLATES: list[dict] = [
         "<p>If something put you off, reply and tell us: we read every message, and it helps "
         "us do better.</p>\n" + _support_button("Get in touch"),
     ),
-    _email(
+    email_template(
         "birthday_reward",
         "Birthday reward",
         "relationship",
@@ -115,6 +115,6 @@ BLUEPRINT_TEMPLATES: list[dict] = [
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>Happy birthday from all of us at {{ merchant.name }}! To celebrate, a birthday "
         "reward is waiting for you in your rewards account.</p>\n"
-        + _button("{{ loyalty_url }}", "Claim your reward"),
+        + button("{{ loyalty_url }}", "Claim your reward"),
     ),
 ]

@@ -9,108 +9,24 @@ frequency cap). Onboarding tips explain what was bought, so they are transaction
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from notifications.errors import NotificationsErrorCode
 from notifications.models import MessageTemplate
 from notifications.services import message_template_save
+from notifications.template_kit import (
+    LINES,
+    button,
+    email_template,
+    help_button,
+    link_button,
+    sms_template,
+)
 from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import Merchant
 
-LINES = """<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">
-{% for line in order.lines %}<tr>
-<td style="padding:6px 0;">{{ line.quantity }} × {{ line.title }}</td>
-<td align="right" style="padding:6px 0;">{{ line.unit_price }} {{ order.currency }}</td>
-</tr>{% endfor %}
-<tr><td style="padding:6px 0;border-top:1px solid #e5e7eb;"><strong>Total</strong></td>
-<td align="right" style="padding:6px 0;border-top:1px solid #e5e7eb;">
-<strong>{{ order.total }} {{ order.currency }}</strong></td></tr>
-</table>"""
-
-BUTTON = (
-    '<p><a href="{url}" style="display:inline-block;padding:12px 20px;background:'
-    "{{{{ brand.accent_colour }}}};color:#ffffff;text-decoration:none;border-radius:6px;"
-    '">{label}</a></p>'
-)
-
-
-LINES_TEXT = """{% for line in order.lines %}{{ line.quantity }} × {{ line.title }} \
-- {{ line.unit_price }} {{ order.currency }}
-{% endfor %}Total: {{ order.total }} {{ order.currency }}
-"""
-
-BUTTON_TEXT = re.compile(r'<p><a href="([^"]+)"[^>]*>([^<]+)</a></p>')
-
-
-def _button(url: str, label: str, *, when: str = "") -> str:
-    """A button; with ``when`` (a Jinja test), only when it holds: a link the sender may not
-    have (a tracking page before the parcel has one) leaves no broken button behind."""
-    button = BUTTON.format(url=url, label=label)
-    return f"{{% if {when} %}}{button}{{% endif %}}" if when else button
-
-
-def _link_button(link: str, label: str) -> str:
-    """A button to ``link`` (a shopper link variable) when the message has it."""
-    return _button(f"{{{{ {link} }}}}", label, when=f"{link} is defined")
-
-
-def _help_button(label: str) -> str:
-    """The merchant's help page, else the order's tracking page, else nothing."""
-    return (
-        "{% if merchant.support_url %}"
-        + _button("{{ merchant.support_url }}", label)
-        + "{% elif tracking_url is defined %}"
-        + _button("{{ tracking_url }}", label)
-        + "{% endif %}"
-    )
-
-
-def _text(html: str) -> str:
-    """The hand-made text part of a default's HTML, which is built from a few known pieces
-    (paragraphs, a list, the order lines, a button): each piece written out as text, links in
-    full. Giving it spares converting every message's HTML on send."""
-    text = html.replace(LINES, LINES_TEXT)
-    text = BUTTON_TEXT.sub(lambda m: f"{m.group(2)}: {m.group(1)}", text)
-    text = text.replace("<li>", "- ").replace("</li>", "").replace("<ul>\n", "")
-    text = text.replace("</ul>", "").replace("</p>", "\n").replace("<p>", "")
-    text = re.sub(r"</?(strong|em|b|i)>", "", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-
-
-def _email(key, name, kind, category, subject, preheader, html) -> dict:
-    variant = {
-        "locale": "en",
-        "subject": subject,
-        "preheader": preheader,
-        "html_body": html,
-        "text_body": _text(html),
-    }
-    return {
-        "key": key,
-        "name": name,
-        "channel": "email",
-        "category": category,
-        "kind": kind,
-        "default_locale": "en",
-        "variants": [variant],
-    }
-
-
-def _sms(key, name, kind, body) -> dict:
-    return {
-        "key": key,
-        "name": name,
-        "channel": "sms",
-        "category": "transactional",
-        "kind": kind,
-        "default_locale": "en",
-        "variants": [{"locale": "en", "sms_body": body}],
-    }
-
-
 DEFAULT_TEMPLATES: list[dict] = [
-    _email(
+    email_template(
         "order_confirmation",
         "Order confirmation",
         "transactional",
@@ -119,12 +35,9 @@ DEFAULT_TEMPLATES: list[dict] = [
         "Thanks for your order, {{ customer.first_name }}.",
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>Thanks for your order {{ order.number }}. We're getting it ready and will let you "
-        "know when it ships.</p>\n"
-        + LINES
-        + "\n"
-        + _link_button("tracking_url", "View your order"),
+        "know when it ships.</p>\n" + LINES + "\n" + link_button("tracking_url", "View your order"),
     ),
-    _email(
+    email_template(
         "onboarding_tips",
         "Getting started",
         "onboarding",
@@ -135,9 +48,9 @@ DEFAULT_TEMPLATES: list[dict] = [
         "<p>Your {{ order.lines[0].title }} should be with you by now. A few things that help "
         "from day one:</p>\n<ul>\n<li>Read the quick-start card in the box before first use.</li>\n"
         "<li>Keep the packaging for a couple of weeks, in case you need to return it.</li>\n"
-        "<li>Questions? Our team is one reply away.</li>\n</ul>\n" + _help_button("Get help"),
+        "<li>Questions? Our team is one reply away.</li>\n</ul>\n" + help_button("Get help"),
     ),
-    _email(
+    email_template(
         "shipped",
         "Shipped",
         "status",
@@ -148,16 +61,16 @@ DEFAULT_TEMPLATES: list[dict] = [
         "<p>Good news: order {{ order.number }} has shipped with {{ shipment.carrier }}"
         "{% if shipment.estimated_delivery %} and should arrive by "
         "{{ shipment.estimated_delivery.strftime('%A %d %B') }}{% endif %}.</p>\n"
-        + _link_button("tracking_url", "Track your parcel"),
+        + link_button("tracking_url", "Track your parcel"),
     ),
-    _sms(
+    sms_template(
         "shipped_sms",
         "Shipped (SMS)",
         "status",
         "{{ merchant.name }}: order {{ order.number }} has shipped."
         "{% if tracking_url is defined %} Track it: {{ tracking_url }}{% endif %}",
     ),
-    _email(
+    email_template(
         "out_for_delivery",
         "Out for delivery",
         "status",
@@ -167,16 +80,16 @@ DEFAULT_TEMPLATES: list[dict] = [
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>Your parcel from order {{ order.number }} is out for delivery with "
         "{{ shipment.carrier }} and should reach you today.</p>\n"
-        + _link_button("tracking_url", "Follow it live"),
+        + link_button("tracking_url", "Follow it live"),
     ),
-    _sms(
+    sms_template(
         "out_for_delivery_sms",
         "Out for delivery (SMS)",
         "status",
         "{{ merchant.name }}: your order {{ order.number }} is out for delivery today."
         "{% if tracking_url is defined %} {{ tracking_url }}{% endif %}",
     ),
-    _email(
+    email_template(
         "delivered",
         "Delivered",
         "status",
@@ -187,16 +100,16 @@ DEFAULT_TEMPLATES: list[dict] = [
         "<p>Your order {{ order.number }} has been delivered. We hope you love it.</p>\n"
         "{% if return_url is defined %}"
         "<p>Something not right? You can start a return in a few clicks.</p>\n"
-        + _button("{{ return_url }}", "Start a return")
+        + button("{{ return_url }}", "Start a return")
         + "{% endif %}",
     ),
-    _sms(
+    sms_template(
         "delivered_sms",
         "Delivered (SMS)",
         "status",
         "{{ merchant.name }}: order {{ order.number }} has been delivered. Enjoy!",
     ),
-    _email(
+    email_template(
         "delayed",
         "Delayed",
         "status",
@@ -209,16 +122,16 @@ DEFAULT_TEMPLATES: list[dict] = [
         "{% if shipment.estimated_delivery %}; it should now arrive by "
         "{{ shipment.estimated_delivery.strftime('%A %d %B') }}{% endif %}. "
         "We're sorry for the wait and are keeping an eye on it.</p>\n"
-        + _link_button("tracking_url", "See the latest"),
+        + link_button("tracking_url", "See the latest"),
     ),
-    _sms(
+    sms_template(
         "delayed_sms",
         "Delayed (SMS)",
         "status",
         "{{ merchant.name }}: sorry, order {{ order.number }} is delayed."
         "{% if tracking_url is defined %} Latest: {{ tracking_url }}{% endif %}",
     ),
-    _email(
+    email_template(
         "review_request",
         "Review request",
         "feedback",
@@ -228,9 +141,9 @@ DEFAULT_TEMPLATES: list[dict] = [
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>You've had your {{ order.lines[0].title }} for a little while now. Would you tell "
         "other shoppers what you think? It takes a minute.</p>\n"
-        + _button("{{ survey_url }}", "Write a review"),
+        + button("{{ survey_url }}", "Write a review"),
     ),
-    _email(
+    email_template(
         "survey_request",
         "Satisfaction survey",
         "feedback",
@@ -239,9 +152,9 @@ DEFAULT_TEMPLATES: list[dict] = [
         "How did we do?",
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>How satisfied are you with your order {{ order.number }}? One click tells us, and "
-        "we read every answer.</p>\n" + _button("{{ survey_url }}", "Answer the question"),
+        "we read every answer.</p>\n" + button("{{ survey_url }}", "Answer the question"),
     ),
-    _email(
+    email_template(
         "thank_you",
         "Thank you",
         "relationship",
@@ -254,7 +167,7 @@ DEFAULT_TEMPLATES: list[dict] = [
         "with us.{% endif %} Small shops like {{ merchant.name }} grow because of shoppers like "
         "you.</p>\n",
     ),
-    _email(
+    email_template(
         "loyalty_invite",
         "Loyalty invitation",
         "relationship",
@@ -263,9 +176,9 @@ DEFAULT_TEMPLATES: list[dict] = [
         "Earn points on every order.",
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>Join our rewards programme: earn points on every order, and a treat on your "
-        "birthday.</p>\n" + _button("{{ loyalty_url }}", "See your rewards"),
+        "birthday.</p>\n" + button("{{ loyalty_url }}", "See your rewards"),
     ),
-    _email(
+    email_template(
         "win_back",
         "Win-back",
         "re_engagement",
@@ -274,7 +187,7 @@ DEFAULT_TEMPLATES: list[dict] = [
         "Here's what's new since your last visit.",
         "<p>Hi {{ customer.first_name }},</p>\n"
         "<p>It's been a while since your last order with {{ merchant.name }}. We've added a "
-        "lot since then, and we'd love to see you again.</p>\n" + _help_button("See what's new"),
+        "lot since then, and we'd love to see you again.</p>\n" + help_button("See what's new"),
     ),
 ]
 

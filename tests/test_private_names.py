@@ -21,12 +21,6 @@ APPS = (
     "feedback",
     "analytics",
 )
-# Sites other parts of issue 12 are removing; an entry that no longer matches is harmless, and
-# the lead deletes it.
-STILL_MOVING = {
-    # part 7: notifications.defaults' _button, _email, _sms become public (template_kit.py)
-    "journeys/blueprint_templates.py",
-}
 
 
 def module_name(path: Path) -> str:
@@ -64,9 +58,7 @@ def test_no_module_imports_another_modules_private_names():
     ]
     # when
     offending = {
-        str(path.relative_to(ROOT)): names
-        for path in files
-        if (names := private_imports(path)) and str(path.relative_to(ROOT)) not in STILL_MOVING
+        str(path.relative_to(ROOT)): names for path in files if (names := private_imports(path))
     }
     # then
     assert offending == {}
