@@ -29,6 +29,7 @@ from connectors.shopify import (
     shopify_refund,
 )
 from connectors.tracking import tracking_shipment_update
+from orders.events import ORDER_REFUNDED
 from orders.models import FinancialStatus, Order, OrderLine, Shipment
 from orders.services.orders import order_ingest
 from orders.services.shipments import shipment_ingest
@@ -39,7 +40,7 @@ from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import money_str
 
-REFUND_EVENT = "order.refunded"
+REFUND_EVENT = ORDER_REFUNDED
 AMOUNT = models.DecimalField(max_digits=20, decimal_places=3)
 
 

@@ -44,6 +44,7 @@ from journeys.models import (
     JourneyVersion,
 )
 from notifications.models import MessageTemplate, MessageTemplateVariant
+from orders.events import ORDER_PLACED
 from orders.models import Customer, Order
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
@@ -254,7 +255,7 @@ def _handle(event: Event, now: datetime, only_journey: int | None = None) -> lis
     return created
 
 
-NEW_ORDER_EVENTS = frozenset({"order.placed"})  # about a new order, never an enrollment's own
+NEW_ORDER_EVENTS = frozenset({ORDER_PLACED})  # about a new order, never an enrollment's own
 
 
 def about_its_order(key: str, event: Event) -> bool:
