@@ -1,0 +1,49 @@
+"""Fixtures shared by the journeys test files split by subject (the API's, the dashboard's, the
+engine's and the blueprints'). A test file that defines a fixture of the same name keeps its own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from journeys.services import journey_publish, journey_save
+from notifications.services import message_template_save
+from tests.factories import CustomerFactory
+from tests.journeys.api_helpers import DEFINITION, T0, fire
+
+
+@pytest.fixture
+def follow_up(merchant_a):
+    """A live journey and four customers through it:
+    ada (vip) waited for her review, got it, was thanked and converted: completed;
+    bob (no email) was not sent the confirmation and waits out the delay: active;
+    cy (vip) waits for her review: waiting; dee cancelled her order: exited."""
+    message_template_save(
+        merchant=merchant_a,
+        payload={
+            "key": "hello",
+            "name": "Hello",
+            "channel": "email",
+            "category": "transactional",
+            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
+        },
+    )
+    journey = journey_save(
+        merchant=merchant_a,
+        key="follow-up",
+        name="Follow-up",
+        description="Thanks, then a review.",
+        definition=DEFINITION,
+        now=T0 - timedelta(days=1),
+    )
+    journey_publish(journey=journey, now=T0)
+    ada, cy = (CustomerFactory(merchant=merchant_a, tags=["vip"], timezone="UTC") for _ in range(2))
+    bob = CustomerFactory(merchant=merchant_a, email="", timezone="UTC")
+    dee = CustomerFactory(merchant=merchant_a, timezone="UTC")
+    for customer in (ada, bob, cy, dee):
+        fire(merchant_a, customer, "order.placed", T0, order_id=customer.pk)
+    fire(merchant_a, ada, "review.submitted", T0 + timedelta(hours=1), total="10.00")
+    fire(merchant_a, dee, "order.cancelled", T0 + timedelta(hours=1))
+    journey.refresh_from_db()
+    return journey
