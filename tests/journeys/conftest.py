@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 
 from journeys.services import journey_publish, journey_save
 from notifications.services import message_template_save
@@ -47,3 +48,33 @@ def follow_up(merchant_a):
     fire(merchant_a, dee, "order.cancelled", T0 + timedelta(hours=1))
     journey.refresh_from_db()
     return journey
+
+
+@pytest.fixture
+def signed_in():
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def owner(owner_a, signed_in):
+    return signed_in(owner_a)
+
+
+@pytest.fixture
+def templates_a(merchant_a):
+    for key in ("hello", "reminder"):
+        message_template_save(
+            merchant=merchant_a,
+            payload={
+                "key": key,
+                "name": key.title(),
+                "channel": "email",
+                "category": "transactional",
+                "variants": [{"locale": "en", "subject": key, "html_body": "<p>Hi</p>"}],
+            },
+        )
