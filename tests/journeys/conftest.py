@@ -10,7 +10,10 @@ from django.test import Client
 
 from journeys.services import journey_publish, journey_save
 from notifications.services import message_template_save
-from tests.factories import CustomerFactory
+from tests.factories import (
+    CustomerFactory,
+    MerchantFactory,
+)
 from tests.journeys.api_helpers import DEFINITION, T0, fire
 
 
@@ -78,3 +81,27 @@ def templates_a(merchant_a):
                 "variants": [{"locale": "en", "subject": key, "html_body": "<p>Hi</p>"}],
             },
         )
+
+
+@pytest.fixture
+def shop(db):
+    merchant = MerchantFactory(timezone="UTC", name="Demo Outfitters")
+    for key in ("hello", "reminder", "thanks", "fallback_sms"):
+        message_template_save(
+            merchant=merchant,
+            payload={
+                "key": key,
+                "name": key,
+                "channel": "sms" if key.endswith("sms") else "email",
+                "category": "transactional",
+                "variants": [
+                    {"locale": "en", "sms_body": "Hi from {{ merchant.name }}"}
+                    if key.endswith("sms")
+                    else {"locale": "en", "subject": key, "html_body": "<p>{{ merchant.name }}</p>"}
+                ],
+            },
+        )
+    customer = CustomerFactory(
+        merchant=merchant, email="ada@example.com", phone="+14155550123", timezone="UTC"
+    )
+    return merchant, customer
