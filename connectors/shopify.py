@@ -231,6 +231,32 @@ def shopify_lines(items: Any) -> list[dict]:
     return lines
 
 
+def shopify_address(data: Any) -> dict | None:
+    """A ``ShippingAddressIn`` payload from a Shopify MailingAddress (``zip`` is the postal
+    code; the name, when Shopify leaves it out, is first and last), or ``None`` for none. Cut to
+    the lengths the payload takes; a country code that is not two letters is left out rather
+    than refusing the order."""
+    if not isinstance(data, dict):
+        return None
+    name = _text(data.get("name"), 255) or _text(
+        " ".join(_text(data.get(key), 100) for key in ("first_name", "last_name")), 255
+    )
+    country = _text(data.get("country_code"), 2)
+    return {
+        "name": name,
+        "company": _text(data.get("company"), 255),
+        "address1": _text(data.get("address1"), 255),
+        "address2": _text(data.get("address2"), 255),
+        "city": _text(data.get("city"), 100),
+        "province_code": _text(data.get("province_code"), 16),
+        "postal_code": _text(data.get("zip"), 20),
+        "country_code": country
+        if len(country) == 2 and country.isascii() and country.isalpha()
+        else "",
+        "phone": _text(data.get("phone"), 32),
+    }
+
+
 def shopify_order(data: Any, *, region: str = "") -> dict:
     """An ``OrderIn`` payload from a Shopify Order."""
     order = _object(data, "order")
@@ -255,6 +281,7 @@ def shopify_order(data: Any, *, region: str = "") -> dict:
         "cancelled_at": order.get("cancelled_at"),
         "cancel_reason": _text(order.get("cancel_reason"), 100),
         "source": "shopify",
+        "shipping_address": shopify_address(order.get("shipping_address")),
         "lines": shopify_lines(order.get("line_items")),
     }
     financial = FINANCIAL_STATUSES.get(order.get("financial_status"))

@@ -23,6 +23,13 @@ ORDER_IN = {
         "accepts_email_marketing": True,
         "consent_source": "checkout",
     },
+    "shipping_address": {
+        "name": "Ada Lovelace",
+        "address1": "12 St James's Square",
+        "city": "London",
+        "postal_code": "SW1Y 4JH",
+        "country_code": "GB",
+    },
     "lines": [
         {
             "external_id": "l1",
@@ -51,6 +58,17 @@ ORDER_OUT = {
     "cancel_reason": "",
     "source": "api",
     "source_updated_at": "2026-11-20T14:05:00Z",
+    "shipping_address": {
+        "name": "Ada Lovelace",
+        "company": "",
+        "address1": "12 St James's Square",
+        "address2": "",
+        "city": "London",
+        "province_code": "",
+        "postal_code": "SW1Y 4JH",
+        "country_code": "GB",
+        "phone": "",
+    },
     "lines": [
         {
             "id": 901,

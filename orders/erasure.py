@@ -2,12 +2,13 @@
 orders' parcels, and the core rows about them (the event log, the API's kept responses).
 
 Erased: the customer's contact details, names, birthday, time zone, locale, tags and marketing
-consents; the carrier scans of their parcels (description,
+consents; their orders' shipping addresses; the carrier scans of their parcels (description,
 location and the carrier's raw data); personal values in their events' payloads and in their
 events' consumer errors; the API responses kept for ``Idempotency-Key`` replays that name them.
 Kept: the customer row's id, the store's id and derived figures (order count, total spent);
-orders, lines, shipments, totals, statuses and times. Orders and shipments hold no address,
-email or phone of their own (a shopper's contact details live on the customer only).
+orders, lines, shipments, totals, statuses and times. Apart from the shipping address, orders
+and shipments hold no address, email or phone of their own (a shopper's contact details live
+on the customer).
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ def tracking_scans_erase(*, merchant: Merchant, order_ids: list[int] | tuple[int
     return merged + changed
 
 
+def shipping_addresses_erase(*, merchant: Merchant, order_ids: list[int] | tuple[int, ...]) -> int:
+    """Blank these orders' shipping addresses (name, street, postcode, phone: all of it is the
+    shopper's). Returns how many orders had one; a second erasure changes nothing."""
+    orders = Order.unscoped.filter(merchant=merchant, pk__in=list(order_ids))
+    return orders.exclude(shipping_address={}).update(shipping_address={})
+
+
 def _api_responses_erase(target: PrivacyTarget) -> int:
     """Drop the kept API responses (``Idempotency-Key`` replays, a day at most) that name the
     person: a replay must not hand their data back. They are encrypted, so each is read."""
@@ -112,10 +120,13 @@ def _api_responses_erase(target: PrivacyTarget) -> int:
 
 def orders_erase(*, merchant: Merchant, target: PrivacyTarget, now: datetime) -> dict[str, int]:
     """The orders part's eraser (registered in ``OrdersConfig.ready``): how many customers,
-    events, carrier scans and kept API responses changed."""
+    events, shipping addresses, carrier scans and kept API responses changed."""
     return {
         "customers": _customers_erase(target, now),
         "events": _events_scrub(merchant, target),
+        "shipping_addresses": shipping_addresses_erase(
+            merchant=merchant, order_ids=target.order_ids
+        ),
         "tracking_events": tracking_scans_erase(merchant=merchant, order_ids=target.order_ids),
         "api_responses": _api_responses_erase(target),
     }
@@ -186,6 +197,7 @@ def _order_export(order: Order) -> dict[str, Any]:
         "financial_status": order.financial_status,
         "fulfillment_status": order.fulfillment_status,
         "cancelled_at": _iso(order.cancelled_at),
+        "shipping_address": order.shipping_address or None,
         "lines": [
             {
                 "external_id": line.external_id,

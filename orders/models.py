@@ -122,6 +122,11 @@ class Order(TenantModel):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=50, blank=True, help_text="web, pos, shopify, api, ...")
+    # Where the order ships, as the store sent it (``orders.schemas.ShippingAddressIn``'s keys),
+    # ``{}`` when it sent none. One JSON value rather than nine columns: it is read whole (the
+    # API, the export), blanked whole (an erasure), and matched only after the order's number has
+    # found the order (the shopper's lookup compares the postcode there, so no index needs it).
+    shipping_address = models.JSONField(default=dict, blank=True)
     # The source system's own last-change time: an update older than this one is ignored.
     source_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=django_tz.now)

@@ -161,6 +161,39 @@ class OrderLineIn(_Payload):
         return errors
 
 
+def postal_code_normalise(value: str) -> str:
+    """A postal code as compared (the shopper's lookup): upper case, without spaces or hyphens,
+    so ``sw1a 1aa``, ``SW1A1AA`` and ``SW1A 1AA`` are one code, as are ``12345-6789`` and
+    ``123456789``."""
+    return "".join(value.split()).replace("-", "").upper()
+
+
+class ShippingAddressIn(_Payload):
+    """Where the order ships, as stores send it (Shopify's ``shipping_address``: ``zip`` is
+    ``postal_code`` here). Every part is optional (a digital order has none); the country is an
+    ISO 3166-1 alpha-2 code, the province a region code (``ON``, ``CA``, ``NSW``). Kept as
+    text: it is shown and exported, never routed on."""
+
+    name: Annotated[str, Field(max_length=255)] = ""
+    company: Annotated[str, Field(max_length=255)] = ""
+    address1: Annotated[str, Field(max_length=255)] = ""
+    address2: Annotated[str, Field(max_length=255)] = ""
+    city: Annotated[str, Field(max_length=100)] = ""
+    province_code: Annotated[str, Field(max_length=16)] = ""
+    postal_code: Annotated[str, Field(max_length=20)] = ""
+    country_code: Annotated[str, Field(max_length=2, pattern=r"^([A-Za-z]{2})?$")] = ""
+    phone: Annotated[str, Field(max_length=32)] = ""
+
+    _upper = field_validator("province_code", "country_code")(
+        classmethod(lambda cls, value: value.upper())
+    )
+
+    def stored(self) -> dict[str, str]:
+        """The value ``Order.shipping_address`` holds: every key, or ``{}`` when all are blank."""
+        values = self.model_dump()
+        return values if any(values.values()) else {}
+
+
 MONEY_FIELDS = ("subtotal", "discount", "shipping", "tax", "total")
 
 
@@ -193,6 +226,8 @@ class OrderIn(_Payload):
     cancel_reason: Annotated[str, Field(max_length=100)] = ""
     source: Annotated[str, Field(max_length=50)] = ""
     updated_at: AwareDatetime | None = None
+    # Unsaid on an update: the order keeps the address it has; null: the order has none.
+    shipping_address: ShippingAddressIn | None = None
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=500)]
 
     _currency = field_validator("currency")(classmethod(lambda cls, v: check_currency(v)))

@@ -8,6 +8,7 @@ from datetime import date
 from django.db.models import Prefetch, Q, QuerySet
 
 from orders.models import Customer, Order, OrderLine, Shipment, ShipmentStatus, TrackingEvent
+from orders.schemas import postal_code_normalise
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Merchant
 
@@ -91,20 +92,30 @@ def dashboard_counts(*, today: date) -> dict[str, int]:
     }
 
 
-def order_for_lookup(*, number: str, email: str) -> int | None:
+def order_for_lookup(*, number: str, email: str = "", postal_code: str = "") -> int | None:
     """The current merchant's order numbered ``number`` (with or without its ``#``) whose
-    customer's email is ``email`` (any case), for the shopper's order lookup. One query and a
-    constant-time comparison whether or not such a number exists, so "no such order" and
-    "wrong email" take the same path."""
+    customer's email is ``email`` (any case) or, when no email is given, whose shipping address's
+    postal code is ``postal_code`` (any case, spaces and hyphens aside), for the shopper's order
+    lookup. One query and a constant-time comparison whether or not such a number exists, and
+    whichever was typed, so "no such order", "wrong email" and "wrong postal code" take the
+    same path. A blank on either side never matches."""
     candidates = list(
         Order.objects.filter(number__in=(number, f"#{number}"))
         .order_by("-placed_at", "-id")
-        .values_list("pk", "customer__email")[:5]
-    ) or [(None, "")]
-    typed = email.strip().casefold().encode()
+        .values_list("pk", "customer__email", "shipping_address__postal_code")[:5]
+    ) or [(None, "", "")]
+    if email:
+        typed = email.strip().casefold().encode()
+    else:
+        typed = postal_code_normalise(postal_code).encode()
     found = None
-    for pk, stored in candidates:
-        matches = hmac.compare_digest((stored or "").strip().casefold().encode() or b"\0", typed)
+    for pk, stored_email, stored_postal_code in candidates:
+        if email:
+            stored = (stored_email or "").strip().casefold().encode()
+        else:
+            stored = postal_code_normalise(str(stored_postal_code or "")).encode()
+        # b"\0" never equals what a shopper types: a blank stored value never matches.
+        matches = hmac.compare_digest(stored or b"\0", typed)
         if matches and found is None:
             found = pk
     return found

@@ -165,9 +165,29 @@ class ShipmentSerializer(CachedModelSerializer):
         read_only_fields = fields
 
 
+class ShippingAddressSerializer(serializers.Serializer):
+    """``Order.shipping_address`` as stored (``orders.schemas.ShippingAddressIn``'s keys)."""
+
+    name = serializers.CharField()
+    company = serializers.CharField()
+    address1 = serializers.CharField()
+    address2 = serializers.CharField()
+    city = serializers.CharField()
+    province_code = serializers.CharField(help_text="A region code: ON, CA, NSW.")
+    postal_code = serializers.CharField()
+    country_code = serializers.CharField(help_text="ISO 3166-1 alpha-2, upper case.")
+    phone = serializers.CharField()
+
+
+def _shipping_address(order: Order) -> dict | None:
+    """The stored address, or ``None`` when the store sent none."""
+    return order.shipping_address or None
+
+
 class OrderSerializer(CachedModelSerializer):
     customer_id = serializers.IntegerField(allow_null=True)
     customer_external_id = serializers.SerializerMethodField()
+    shipping_address = serializers.SerializerMethodField()
     subtotal = MoneyField("subtotal", _order_currency)
     discount = MoneyField("discount", _order_currency)
     shipping = MoneyField("shipping", _order_currency)
@@ -196,6 +216,7 @@ class OrderSerializer(CachedModelSerializer):
             "cancel_reason",
             "source",
             "source_updated_at",
+            "shipping_address",
             "lines",
             "created_at",
             "updated_at",
@@ -204,6 +225,10 @@ class OrderSerializer(CachedModelSerializer):
 
     def get_customer_external_id(self, order: Order) -> str | None:
         return order.customer.external_id if order.customer_id else None
+
+    @extend_schema_field(ShippingAddressSerializer(allow_null=True))
+    def get_shipping_address(self, order: Order) -> dict | None:
+        return _shipping_address(order)
 
     def to_representation(self, order: Order) -> dict:
         """The declared fields, built directly: an order is the API's most frequent answer, and
@@ -231,6 +256,7 @@ class OrderSerializer(CachedModelSerializer):
             "cancel_reason": order.cancel_reason,
             "source": order.source,
             "source_updated_at": _moment(order.source_updated_at),
+            "shipping_address": _shipping_address(order),
             "lines": [
                 {
                     "id": line.pk,

@@ -124,6 +124,19 @@ PLACES = tuple(Place(*row) for row in (
     ("619", "San Diego", "CA", "America/Los_Angeles", "0.0775", 3, 32.7, -117.2),
     ("907", "Anchorage", "AK", "America/Anchorage", "0", 1, 61.2, -149.9),
 ))  # fmt: skip
+# The first three digits of each place's ZIP codes (by area code: two Portlands), for the
+# demo's shipping addresses, so the demo store's orders can be looked up by postcode.
+ZIP_PREFIXES = {
+    "212": "100", "718": "112", "617": "021", "802": "054", "207": "041", "603": "031",
+    "215": "191", "202": "200", "404": "303", "828": "288", "305": "331", "312": "606",
+    "612": "554", "512": "787", "615": "372", "303": "802", "970": "805", "801": "841",
+    "406": "597", "208": "837", "602": "850", "206": "981", "503": "972", "415": "941",
+    "213": "900", "619": "921", "907": "995",
+}  # fmt: skip
+STREETS = (
+    "Main Street", "Oak Avenue", "Maple Street", "Cedar Lane", "Pine Street", "Elm Street",
+    "Washington Avenue", "Lake Road", "Hill Street", "Park Avenue", "River Road", "Spruce Court",
+)  # fmt: skip
 # Shoppers in these zones are served from the western fulfilment centre.
 WEST = {
     "America/Denver",

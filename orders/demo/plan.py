@@ -29,7 +29,9 @@ from orders.demo.data import (
     SMALL_PARCEL,
     STORE_TZ,
     STORE_URL,
+    STREETS,
     WINDOW_DAYS,
+    ZIP_PREFIXES,
 )
 from orders.demo.parcels import ensure_every_state, plan_parcels
 from orders.demo.shapes import (
@@ -300,6 +302,22 @@ def _customer_payload(person: Person) -> dict:
     return payload
 
 
+def _shipping_address(person: Person) -> dict:
+    """Where a shopper's orders ship: a street and a ZIP code in their city. Drawn from a
+    generator of the shopper's own (seeded by their email), so the plan's other draws, and so
+    its figures, are the same as before addresses were added."""
+    rng = random.Random(f"address:{person.email}")
+    return {
+        "name": f"{person.first_name} {person.last_name}",
+        "address1": f"{rng.randint(1, 2999)} {rng.choice(STREETS)}",
+        "city": person.place.city,
+        "province_code": person.place.state,
+        "postal_code": f"{ZIP_PREFIXES[person.place.area_code]}{rng.randint(1, 99):02d}",
+        "country_code": "US",
+        "phone": person.phone,
+    }
+
+
 def _order_payload(order: OrderPlan) -> dict:
     shipped: Counter[str] = Counter()
     for parcel in order.parcels:
@@ -326,6 +344,7 @@ def _order_payload(order: OrderPlan) -> dict:
         "fulfillment_status": fulfillment,
         "source": order.source,
         "updated_at": iso(max(at for at in changes if at is not None)),
+        "shipping_address": _shipping_address(order.person),
         "lines": [
             {
                 "external_id": external_id,

@@ -40,6 +40,7 @@ ORDER_TRACKED_FIELDS = (
     "cancelled_at",
     "cancel_reason",
     "source",
+    "shipping_address",
 )
 CUSTOMER_PROFILE_FIELDS = (
     "email",
@@ -158,7 +159,8 @@ def order_values(
     data: OrderIn, *, order: Order | None, customer: Customer | None, source: str
 ) -> dict[str, Any]:
     """The order's fields from the payload. For an existing order: the channel it came from is
-    kept, an unsaid fulfillment status is kept, and ``source_updated_at`` never goes back."""
+    kept, an unsaid fulfillment status or shipping address is kept, and ``source_updated_at``
+    never goes back."""
     values = {
         "number": data.number,
         "customer": customer,
@@ -175,12 +177,16 @@ def order_values(
         "cancel_reason": data.cancel_reason,
         "source": data.source or source,
         "source_updated_at": data.updated_at,
+        "shipping_address": data.shipping_address.stored() if data.shipping_address else {},
     }
     if order is not None:
         values.pop("source")
         values["source_updated_at"] = latest(order.source_updated_at, data.updated_at)
         if "fulfillment_status" not in data.model_fields_set:
             values.pop("fulfillment_status")
+        # Unsaid (a refund's or a PATCH's payload built from the row): the address stays.
+        if "shipping_address" not in data.model_fields_set:
+            values.pop("shipping_address")
     return values
 
 

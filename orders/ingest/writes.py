@@ -56,6 +56,7 @@ ORDER_FIELDS = (
     "fulfillment_status",
     "cancelled_at",
     "cancel_reason",
+    "shipping_address",
     "source_updated_at",
     "updated_at",
 )

@@ -1,21 +1,25 @@
 """Order lookup: a shopper without a link finds their order by its number and the email
-address it was placed with, and is sent on to a page about it (its status today; tracking or a
-return later).
+address it was placed with, or the postal code it ships to (a gift's recipient knows that, not
+the buyer's email), and is sent on to a page about it (its status today; tracking or a return
+later).
 
 The shell knows no order model: the app that holds orders registers the **finder** (given the
-number and the email, the order's id or ``None``), and apps register **destinations** (a page a
+number and the email or the postal code, the order's id or ``None``), and apps register
+**destinations** (a page a
 found order can be sent to, made as a signed link for it), both in ``AppConfig.ready()``. The
 lookup page sends the shopper to the destination named by ``?for=<name>`` (a return portal links
 to the lookup with ``?for=returns``), else to the one with the highest ``priority``.
 
 Guessing is what this page invites, so:
 
-- **one answer** for "no such order" and "wrong email": the same page, status and words, and the
-  finder does the same work either way (one query, then a constant-time comparison);
+- **one answer** for "no such order", "wrong email" and "wrong postal code": the same page,
+  status and words, and the finder does the same work either way (one query, then a
+  constant-time comparison);
 - **rate limits** through the shared cache (``postpurchase.dashboard.throttling``'s fixed windows):
   ``SHOPPER_LOOKUP_RATE_PER_IP`` per client address and ``SHOPPER_LOOKUP_RATE_PER_ORDER`` per
   merchant and order number typed (from any address), each counted before the finder runs,
-  found or not; over either limit the finder does not run and the page answers 429.
+  found or not, whichever the shopper typed; over either limit the finder does not run and the
+  page answers 429.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from django.http import HttpRequest
 from postpurchase.dashboard.throttling import attempt_count, client_address, rate_parse
 from postpurchase.tenancy.models import Merchant
 
-# finder(*, number, email) -> the order's id, or None; called inside the merchant's scope.
+# finder(*, number, email, postal_code) -> the order's id, or None (one of email and
+# postal_code is given, the other is ""); called inside the merchant's scope.
 OrderFinder = Callable[..., int | None]
 
 
@@ -94,10 +99,16 @@ def _digest(text: str) -> str:
 
 
 def order_lookup(
-    *, request: HttpRequest, merchant: Merchant, number: str, email: str, now: float
+    *,
+    request: HttpRequest,
+    merchant: Merchant,
+    number: str,
+    email: str = "",
+    postal_code: str = "",
+    now: float,
 ) -> LookupOutcome:
-    """Count the attempt (per client address and per order number), then ask the finder.
-    Runs inside the merchant's scope."""
+    """Count the attempt (per client address and per order number), then ask the finder with
+    the email or the postal code typed. Runs inside the merchant's scope."""
     attempt = attempt_count(
         keys=[
             (
@@ -119,4 +130,6 @@ def order_lookup(
         return LookupOutcome(order_id=None, retry_after=attempt.retry_after)
     if not _finders:
         return LookupOutcome(order_id=None)
-    return LookupOutcome(order_id=_finders[0](number=order_number_normalise(number), email=email))
+    finder = _finders[0]
+    number = order_number_normalise(number)
+    return LookupOutcome(order_id=finder(number=number, email=email, postal_code=postal_code))

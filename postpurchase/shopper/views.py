@@ -136,13 +136,15 @@ class ShopperNotFoundView(ShopperView):
 
 
 NOT_FOUND_MESSAGE = (
-    "We couldn’t find an order with that number and email address. Check both and try again."
+    "We couldn’t find an order with that number and email address or postal code. "
+    "Check both and try again."
 )
 
 
 class OrderLookupView(ShopperView):
-    """Find an order by its number and email (``postpurchase.shopper.lookup``) and go on to the
-    destination's signed page. "No such order" and "wrong email" are one answer."""
+    """Find an order by its number and email or postal code (``postpurchase.shopper.lookup``)
+    and go on to the destination's signed page. "No such order", "wrong email" and "wrong
+    postal code" are one answer."""
 
     referrer_policy = FORM_REFERRER_POLICY
     template_name = "shopper/lookup.html"
@@ -169,6 +171,7 @@ class OrderLookupView(ShopperView):
             merchant=self.merchant,
             number=form.cleaned_data["number"],
             email=form.cleaned_data["email"],
+            postal_code=form.cleaned_data["postal_code"],
             now=throttling.clock(),
         )
         if outcome.throttled:

@@ -120,6 +120,17 @@ def test_data_request_builds_the_export_of_everything_we_hold(shopify, connected
                 "financial_status": "paid",
                 "fulfillment_status": "fulfilled",
                 "cancelled_at": None,
+                "shipping_address": {
+                    "name": "Jon Snow",
+                    "company": "",
+                    "address1": "1 Wall Street",
+                    "address2": "",
+                    "city": "Ottawa",
+                    "province_code": "ON",
+                    "postal_code": "K1A 0B1",
+                    "country_code": "CA",
+                    "phone": "",
+                },
                 "lines": [
                     {
                         "external_id": str(payloads.LINE_ID),
@@ -268,6 +279,7 @@ def test_customer_redact_erases_personal_data_and_keeps_the_order_figures(
         {
             "customers": 1,
             "events": 1,
+            "shipping_addresses": 1,
             "tracking_events": 1,
             "deliveries": 4,
             "api_responses": 0,
@@ -303,6 +315,7 @@ def test_shop_redact_erases_every_shopify_customer_and_switches_the_connection_o
     assert PrivacyRequest.unscoped.get().summary == {
         "customers": 1,
         "events": 1,
+        "shipping_addresses": 1,
         "tracking_events": 1,
         "deliveries": 3,
         "api_responses": 0,
@@ -380,6 +393,7 @@ def test_redact_erases_the_export_made_for_that_store_customer_even_if_we_held_n
     assert PrivacyRequest.unscoped.get(kind="customers/redact").summary == {
         "customers": 0,
         "events": 0,
+        "shipping_addresses": 0,
         "tracking_events": 0,
         "deliveries": 1,
         "api_responses": 0,

@@ -57,6 +57,7 @@ def test_customer_redact_empties_the_scans_of_their_parcels_and_the_tracking_bod
     assert PrivacyRequest.unscoped.get().summary == {
         "customers": 1,
         "events": 0,
+        "shipping_addresses": 1,
         "tracking_events": 1,
         "deliveries": 3,
         "api_responses": 0,

@@ -1,7 +1,8 @@
 """A shopper without a link finds their order on a phone: a wrong email first (the same answer
-as no such order), then the right one, on to the order page with the parcel's tracking link, in
-Chromium under the shopper pages' Content Security Policy (the ``page`` fixture fails the test
-on any violation)."""
+as no such order), then the right one, on to the order page with the parcel's tracking link; a
+gift's recipient finds it by the postcode it ships to, typed their own way. In Chromium under
+the shopper pages' Content Security Policy (the ``page`` fixture fails the test on any
+violation)."""
 
 import pytest
 
@@ -21,7 +22,13 @@ def order():
         accent_colour="#aa5500",
         support_email="help@alpha.example",
     )
-    return make_order(merchant, number="#1001", email="ada@example.net")
+    return make_order(merchant, number="#1001", email="ada@example.net", postal_code="SW1A 1AA")
+
+
+NOT_FOUND = (
+    "We couldn’t find an order with that number and email address or postal code. "
+    "Check both and try again."
+)
 
 
 def test_shopper_looks_up_an_order_and_sees_its_parcel(page, live_server, order):
@@ -34,18 +41,16 @@ def test_shopper_looks_up_an_order_and_sees_its_parcel(page, live_server, order)
 
     # when: a wrong email
     page.fill("input[name=number]", "1001")
-    page.fill("input[name=email]", "eve@example.net")
+    page.fill("input[name=contact]", "eve@example.net")
     page.click("text=Find my order")
 
     # then
     page.wait_for_selector("[data-lookup-error]")
-    assert page.text_content("[data-lookup-error]").strip() == (
-        "We couldn’t find an order with that number and email address. Check both and try again."
-    )
+    assert page.text_content("[data-lookup-error]").strip() == NOT_FOUND
 
     # when: the right one (the number kept as typed)
     assert page.input_value("input[name=number]") == "1001"
-    page.fill("input[name=email]", "ADA@example.net")
+    page.fill("input[name=contact]", "ADA@example.net")
     page.click("text=Find my order")
 
     # then: the order's page, under a signed link
@@ -66,3 +71,30 @@ def test_shopper_looks_up_an_order_and_sees_its_parcel(page, live_server, order)
     box = page.locator("main").bounding_box()
     assert box["width"] == 640  # 40rem
     assert box["x"] == (1280 - 640) / 2
+
+
+def test_a_gift_recipient_looks_up_the_order_by_its_postcode(page, live_server, order):
+    # given: the lookup page on a phone-sized screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/s/alpha/")
+    assert page.text_content("label[for=id_contact]").strip() == "Email or postal code"
+
+    # when: a wrong postcode
+    page.fill("input[name=number]", "#1001")
+    page.fill("input[name=contact]", "SW1A 2AA")
+    page.click("text=Find my order")
+
+    # then: the same answer as a wrong email
+    page.wait_for_selector("[data-lookup-error]")
+    assert page.text_content("[data-lookup-error]").strip() == NOT_FOUND
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # when: the right one, typed in lower case without its space
+    page.fill("input[name=contact]", "sw1a1aa")
+    page.click("text=Find my order")
+
+    # then: the order's page
+    page.wait_for_selector("[data-page=order]")
+    assert "/s/alpha/order/" in page.url
+    assert page.text_content("[data-total]").strip() == "$85.00"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -34,8 +34,20 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 EMAIL, PHONE = "jon.snow@example.com", "+16135550123"
 ADDRESS = "1 Wall Street, Ottawa K1A 0B1"
+# Where his order ships (the API's shipping_address).
+SHIPPING_ADDRESS = {
+    "name": "Jon Snow",
+    "company": "",
+    "address1": "1 Wall Street",
+    "address2": "Apt 5",
+    "city": "Ottawa",
+    "province_code": "ON",
+    "postal_code": "K1A 0B1",
+    "country_code": "CA",
+    "phone": PHONE,
+}
 # What must not survive anywhere (matched case-insensitively).
-PERSONAL = [EMAIL, PHONE, "Jon Snow", "Snow", ADDRESS, "K1A 0B1"]
+PERSONAL = [EMAIL, PHONE, "Jon Snow", "Snow", ADDRESS, "K1A 0B1", "1 Wall Street"]
 # Kept on purpose, documented in notifications/privacy.py: the opt-out list keeps its promise.
 KEPT = {("notifications.Suppression", "address")}
 
@@ -78,6 +90,7 @@ def _seed(merchant, api) -> Customer:
         {
             **{k: v for k, v in order_payload(currency="USD").items() if k != "customer"},
             "customer_external_id": "cust-jon",
+            "shipping_address": SHIPPING_ADDRESS,
         },
         format="json",
     )
@@ -236,6 +249,7 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
     seeded = personal_data_left()
     assert {label for label, _, _ in seeded} >= {
         "orders.Customer",
+        "orders.Order",
         "orders.TrackingEvent",
         "events.Event",
         "notifications.Message",
@@ -255,6 +269,7 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
     assert erased == {
         "customers": 1,
         "events": 1,
+        "shipping_addresses": 1,
         "tracking_events": 1,
         "api_responses": 1,
         "enrollments": 1,
@@ -302,6 +317,7 @@ def test_a_second_erasure_changes_nothing_and_records_nothing(merchant_a, jon):
     assert set(again) == {
         "customers",
         "events",
+        "shipping_addresses",
         "tracking_events",
         "api_responses",
         "enrollments",
@@ -351,6 +367,7 @@ def test_the_export_gathers_every_apps_sections(merchant_a, jon):
     assert [o["shipments"][0]["tracking_events"][0]["location"] for o in export["orders"]] == [
         ADDRESS
     ]
+    assert [o["shipping_address"] for o in export["orders"]] == [SHIPPING_ADDRESS]
     assert [(m["channel"], m["to"]) for m in export["messages"]] == [
         ("email", EMAIL),
         ("sms", PHONE),

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 NOTHING = {
     "customers": 0,
     "events": 0,
+    "shipping_addresses": 0,
     "tracking_events": 0,
     "api_responses": 0,
     "enrollments": 0,

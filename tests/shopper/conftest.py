@@ -13,12 +13,14 @@ from orders.models import Shipment, ShipmentStatus
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory
 
 
-def make_order(merchant, *, number, email, first_name="Ada"):
+def make_order(merchant, *, number, email, first_name="Ada", postal_code=""):
     customer = CustomerFactory(merchant=merchant, email=email, first_name=first_name)
+    address = {"name": f"{first_name} Lovelace", "city": "London", "postal_code": postal_code}
     order = OrderFactory(
         merchant=merchant,
         customer=customer,
         number=number,
+        shipping_address=address if postal_code else {},
         currency="USD",
         subtotal=Decimal("80.00"),
         shipping=Decimal("5.00"),
@@ -44,7 +46,9 @@ def make_order(merchant, *, number, email, first_name="Ada"):
 
 @pytest.fixture
 def order_a(merchant_a):
-    return make_order(merchant_a, number="#1001", email="Ada.Lovelace@example.net")
+    return make_order(
+        merchant_a, number="#1001", email="Ada.Lovelace@example.net", postal_code="SW1A 1AA"
+    )
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""The order lookup: order number + email finds the order and goes on to its signed page; "no
-such order" and "wrong email" are one answer; attempts are limited per client address and per
-order number, found or not."""
+"""The order lookup: order number + email, or + the postal code the order ships to, finds the
+order and goes on to its signed page; "no such order", "wrong email" and "wrong postal code" are
+one answer; attempts are limited per client address and per order number, found or not."""
 
 import pytest
 from django.db import connection
@@ -10,15 +10,19 @@ from orders.shopper_views import ORDER_STATUS
 from postpurchase.shopper import lookup
 from postpurchase.shopper.lookup import LookupDestination, order_number_normalise
 from postpurchase.shopper.tokens import link_read
-from tests.shopper.conftest import without_csrf
+from tests.shopper.conftest import make_order, without_csrf
 
-NOT_FOUND = "We couldn’t find an order with that number and email address."
+NOT_FOUND = (
+    "We couldn’t find an order with that number and email address or postal code. "
+    "Check both and try again."
+)
 
 
-def find(client, number, email, *, slug="alpha", ip="203.0.113.7", destination=""):
+def find(client, number, contact, *, slug="alpha", ip="203.0.113.7", destination=""):
+    """Post the lookup form; ``contact`` is what the shopper types: an email or a postal code."""
     return client.post(
         f"/s/{slug}/",
-        {"number": number, "email": email, "destination": destination},
+        {"number": number, "contact": contact, "destination": destination},
         REMOTE_ADDR=ip,
     )
 
@@ -100,6 +104,89 @@ def test_no_such_order_and_a_wrong_email_take_the_same_queries(client, order_a):
     assert len(unknown.captured_queries) == 2  # the merchant, the order with its customer's email
 
 
+@pytest.mark.parametrize("postal_code", ["SW1A 1AA", "sw1a1aa", " Sw1A-1aA "])
+def test_number_and_postal_code_find_the_order(client, order_a, postal_code):
+    # when: a gift's recipient knows the postcode, not the buyer's email
+    response = find(client, "1001", postal_code)
+
+    # then
+    assert response.status_code == 303
+    token = token_of(response["Location"])
+    assert link_read(token, purpose=ORDER_STATUS, merchant_id=order_a.merchant_id) == {
+        "m": order_a.merchant_id,
+        "o": order_a.pk,
+    }
+
+
+def test_a_wrong_postal_code_is_the_same_answer_as_no_such_order(client, order_a):
+    # when
+    wrong_postal_code = find(client, "#1001", "SW1A 2AA")
+    unknown = find(client, "#9999", "SW1A 2AA")
+    wrong_email = find(client, "#1001", "eve@example.net")
+
+    # then: one page, but for what was typed
+    assert (wrong_postal_code.status_code, unknown.status_code) == (200, 200)
+    assert NOT_FOUND in wrong_postal_code.content.decode()
+    assert without_csrf(unknown.content).replace(b"9999", b"1001") == without_csrf(
+        wrong_postal_code.content
+    )
+    assert without_csrf(wrong_postal_code.content).replace(
+        b'value="SW1A 2AA"', b'value="eve@example.net"'
+    ) == without_csrf(wrong_email.content)
+
+
+def test_a_postal_code_and_an_email_take_the_same_queries(client, order_a):
+    # when
+    with CaptureQueriesContext(connection) as by_postal_code:
+        find(client, "#1001", "SW1A 2AA")
+    with CaptureQueriesContext(connection) as by_email:
+        find(client, "#1001", "eve@example.net")
+
+    # then
+    assert [q["sql"] for q in by_postal_code.captured_queries] == [
+        q["sql"] for q in by_email.captured_queries
+    ]
+
+
+@pytest.mark.parametrize("order_postal_code", ["", "K1A 0B1"])
+def test_a_postal_code_never_finds_an_order_without_that_one(client, merchant_a, order_postal_code):
+    # given: an order shipping nowhere (a gift card), and one shipping to Ottawa
+    make_order(merchant_a, number="#77", email="x@example.net", postal_code=order_postal_code)
+
+    # when
+    typed_blank_like = find(client, "#77", "-")
+    typed_other = find(client, "#77", "SW1A 1AA")
+
+    # then
+    assert typed_blank_like.status_code == 200
+    assert "Enter an email address or a postal code." in typed_blank_like.content.decode()
+    assert typed_other.status_code == 200
+    assert NOT_FOUND in typed_other.content.decode()
+
+
+def test_an_email_never_matches_the_postal_code_or_the_reverse(client, order_a):
+    # when
+    postal_code_as_email = find(client, "#1001", "sw1a1aa@example.net")
+    email_as_postal_code = find(client, "#1001", "AdaLovelace")
+
+    # then
+    assert NOT_FOUND in postal_code_as_email.content.decode()
+    assert NOT_FOUND in email_as_postal_code.content.decode()
+
+
+def test_postal_code_and_email_tries_share_the_order_limit(client, order_a, limits):
+    # when: wrong postcodes and a wrong email on one number, from three addresses
+    answers = [
+        find(client, "#1001", contact, ip=f"198.51.100.{n}").status_code
+        for n, contact in enumerate(("10001", "eve@example.net", "90210"))
+    ]
+    fourth = find(client, "#1001", "SW1A 1AA", ip="198.51.100.9")
+
+    # then: the fourth is refused even with the right postcode
+    assert answers == [200, 200, 200]
+    assert fourth.status_code == 429
+
+
 def test_another_merchants_order_is_not_found(client, order_a, merchant_b):
     # when
     response = find(client, "#1001", "ada.lovelace@example.net", slug="bravo")
@@ -126,7 +213,7 @@ def test_an_order_without_a_customer_is_never_found(client, order_a):
 def test_a_form_error_is_shown_and_counts_nothing(client, order_a, limits):
     # when
     for _ in range(5):
-        response = find(client, "", "not an address")
+        response = find(client, "", "not@an address")
 
     # then
     assert response.status_code == 200
