@@ -29,6 +29,7 @@ from connectors.shopify import (
     shopify_refund,
 )
 from connectors.tracking import tracking_shipment_update
+from orders.errors import OrdersErrorCode
 from orders.events import ORDER_REFUNDED
 from orders.models import FinancialStatus, Order, OrderLine, Shipment
 from orders.services.orders import order_ingest
@@ -77,9 +78,8 @@ def is_early(error: DomainError) -> bool:
     if error.code == ErrorCode.NOT_FOUND:
         return field == "order_external_id" or bool(LINE_NOT_YET.fullmatch(field))
     return (
-        error.code == ErrorCode.INVALID
+        error.code == OrdersErrorCode.QUANTITY_EXCEEDS_UNSHIPPED
         and bool(QUANTITY_NOT_YET.fullmatch(field))
-        and "left to ship" in error.message
     )
 
 

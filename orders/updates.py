@@ -9,12 +9,13 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from orders.errors import OrdersErrorCode
 from orders.ingest.results import IngestResult
 from orders.ingest.rules import customer_values, ingest_context
 from orders.models import Customer
 from orders.schemas import CustomerIn
 from orders.services.customers import customer_apply, customer_upsert
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import parse_payload
 
@@ -26,7 +27,7 @@ def customer_update(
     updated through ``customer_upsert``, so both paths apply the same rules (consent is only
     replaced by a newer statement of it)."""
     if not isinstance(changes, dict):
-        raise DomainError(ErrorCode.INVALID, "The payload must be a JSON object.")
+        raise DomainError(OrdersErrorCode.INVALID, "The payload must be a JSON object.")
     held_id = customer.external_id
     if held_id and changes.get("external_id", held_id) == held_id:
         return customer_upsert(
@@ -47,7 +48,7 @@ def customer_update(
             changed = customer_apply(customer=locked, values=values, now=now)
     except IntegrityError:
         raise DomainError(
-            ErrorCode.CONFLICT,
+            OrdersErrorCode.EXTERNAL_ID_TAKEN,
             f"Another customer already has external_id {data.external_id!r}.",
             field="external_id",
         ) from None

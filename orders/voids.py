@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from orders.events import SHIPMENT_CANCELLED
 from orders.ingest.events import shipment_event_payload
 from orders.ingest.rules import FULFILLMENT_RANK
 from orders.models import FulfillmentStatus, Order, Shipment
@@ -23,7 +24,7 @@ from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
 
-VOID_EVENT = "shipment.cancelled"
+VOID_EVENT = SHIPMENT_CANCELLED
 
 
 def void_dedupe_key(shipment_external_id: str) -> str:

@@ -33,6 +33,7 @@ from datetime import datetime
 
 from django.db import DatabaseError, transaction
 
+from orders.errors import OrdersErrorCode
 from orders.ingest.replay import Batch
 from orders.ingest.results import BulkItemResult
 from orders.ingest.rules import ingest_context
@@ -87,7 +88,7 @@ def _parse(
             continue
         if data.external_id in seen:
             error = DomainError(
-                "duplicate",
+                OrdersErrorCode.DUPLICATE,
                 f"An earlier item of this request has external_id {data.external_id!r}.",
                 field="external_id",
             )
@@ -123,5 +124,7 @@ def _alone(
         if not contain:
             raise
         logger.exception("Order %r could not be stored", data.external_id)
-        error = DomainError("store_failed", f"The order could not be stored: {exc}".strip())
+        error = DomainError(
+            OrdersErrorCode.STORE_FAILED, f"The order could not be stored: {exc}".strip()
+        )
         return BulkItemResult(index, data.external_id, "failed", error=error)

@@ -12,14 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from orders.events import ORDER_CANCELLED, ORDER_FULFILLED, ORDER_PLACED, ORDER_UPDATED
 from orders.models import FulfillmentStatus, Order, OrderLine, Shipment
 from orders.schemas import OrderIn
 from postpurchase.validation import money_str
-
-ORDER_PLACED = "order.placed"
-ORDER_UPDATED = "order.updated"
-ORDER_CANCELLED = "order.cancelled"
-ORDER_FULFILLED = "order.fulfilled"
 
 
 @dataclass

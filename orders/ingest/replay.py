@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
+from orders.errors import OrdersErrorCode
 from orders.ingest import db
 from orders.ingest.events import order_events
 from orders.ingest.figures import NO_ORDERS, customer_figures, orders_outside
@@ -309,7 +310,7 @@ class Batch:
             )
             if dropped:
                 raise DomainError(
-                    ErrorCode.CONFLICT,
+                    OrdersErrorCode.LINE_SHIPPED,
                     f"Line {dropped[0]!r} has been shipped, so it cannot be removed from the "
                     "order.",
                     field="lines",

@@ -8,10 +8,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from orders.errors import OrdersErrorCode
 from orders.ingest.engine import ingest
 from orders.ingest.results import BulkItemResult, IngestResult
 from orders.schemas import OrderIn
-from postpurchase.errors import DomainError, ErrorCode
+from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import Merchant
 
 BULK_MAX = 1000
@@ -41,6 +42,6 @@ def order_bulk_ingest(
     the others, in a few statements per batch. Returns one result per payload, in order."""
     if len(payloads) > BULK_MAX:
         raise DomainError(
-            ErrorCode.INVALID, f"A request holds at most {BULK_MAX} orders.", field="orders"
+            OrdersErrorCode.INVALID, f"A request holds at most {BULK_MAX} orders.", field="orders"
         )
     return ingest(merchant, payloads, source=source, now=now or timezone.now(), contain=True)

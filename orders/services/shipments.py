@@ -10,6 +10,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from orders import events
+from orders.errors import OrdersErrorCode
 from orders.ingest.events import order_event_payload, shipment_event_payload
 from orders.ingest.results import IngestResult
 from orders.ingest.rules import FULFILLMENT_RANK, assign, fulfillment_from_quantities
@@ -32,11 +34,11 @@ from postpurchase.validation import parse_payload
 
 # Shipment statuses that record an event of the same name when a shipment enters them.
 SHIPMENT_STATUS_EVENTS = {
-    ShipmentStatus.IN_TRANSIT: "shipment.in_transit",
-    ShipmentStatus.OUT_FOR_DELIVERY: "shipment.out_for_delivery",
-    ShipmentStatus.DELIVERED: "shipment.delivered",
-    ShipmentStatus.EXCEPTION: "shipment.exception",
-    ShipmentStatus.RETURNED_TO_SENDER: "shipment.returned_to_sender",
+    ShipmentStatus.IN_TRANSIT: events.SHIPMENT_IN_TRANSIT,
+    ShipmentStatus.OUT_FOR_DELIVERY: events.SHIPMENT_OUT_FOR_DELIVERY,
+    ShipmentStatus.DELIVERED: events.SHIPMENT_DELIVERED,
+    ShipmentStatus.EXCEPTION: events.SHIPMENT_EXCEPTION,
+    ShipmentStatus.RETURNED_TO_SENDER: events.SHIPMENT_RETURNED_TO_SENDER,
 }
 MOVEMENT_STATUSES = frozenset(
     {ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED}
@@ -217,7 +219,7 @@ def _sync_shipment_lines(
         left = order_line.quantity - elsewhere.get(order_line.pk, 0)
         if quantity > left:
             raise DomainError(
-                ErrorCode.INVALID,
+                OrdersErrorCode.QUANTITY_EXCEEDS_UNSHIPPED,
                 f"Line {line_in.line_external_id!r} has only {left} left to ship.",
                 field=f"lines[{index}].quantity",
             )
@@ -264,7 +266,7 @@ def _order_fulfillment_refresh(
         _record(
             merchant,
             result,
-            "order.fulfilled",
+            events.ORDER_FULFILLED,
             customer=order.customer,
             payload=order_event_payload(order, lines),
             occurred_at=now,
@@ -328,7 +330,7 @@ def shipment_ingest(
         )
         if not created and shipment.order_id != order.pk:
             raise DomainError(
-                ErrorCode.CONFLICT,
+                OrdersErrorCode.SHIPMENT_ORDER_MISMATCH,
                 f"Shipment {data.external_id!r} belongs to another order.",
                 field="order_external_id",
             )
@@ -341,7 +343,7 @@ def shipment_ingest(
             _record(
                 merchant,
                 result,
-                "shipment.created",
+                events.SHIPMENT_CREATED,
                 customer=order.customer,
                 payload=shipment_event_payload(shipment, order),
                 occurred_at=start or now,

@@ -8,12 +8,10 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
+from journeys.links import links
 from journeys.services import journey_publish, journey_save
 from notifications.services import message_template_save
-from tests.factories import (
-    CustomerFactory,
-    MerchantFactory,
-)
+from tests.factories import CustomerFactory, MerchantFactory
 from tests.journeys.api_helpers import DEFINITION, T0, fire
 
 
@@ -105,3 +103,35 @@ def shop(db):
         merchant=merchant, email="ada@example.com", phone="+14155550123", timezone="UTC"
     )
     return merchant, customer
+
+
+@pytest.fixture
+def blueprint_links():
+    """Feedback and Loyalty, as they will register their links: with them, every blueprint
+    publishes (without them, see test_blueprint_needs.py). Not autouse here, where it would reach
+    every journeys test: the blueprints' test files ask for it with ``pytestmark``."""
+    for name in ("survey_url", "loyalty_url", "return_url"):
+        links.register(name, lambda *, customer, **about: f"https://t.example/{customer.pk}")
+    yield
+    for name in ("survey_url", "loyalty_url", "return_url"):
+        links.unregister(name)
+
+
+@pytest.fixture
+def merchant(db):
+    """The blueprints' merchant (a file that defines its own ``merchant`` keeps it)."""
+    return MerchantFactory(
+        timezone="UTC", name="Demo Outfitters", support_url="https://demo.example/help"
+    )
+
+
+@pytest.fixture
+def customer(merchant):
+    return CustomerFactory(
+        merchant=merchant,
+        first_name="Ada",
+        email="ada@example.com",
+        phone="+14155550123",
+        timezone="UTC",
+        email_marketing_consent=True,
+    )

@@ -18,7 +18,7 @@ from notifications.services import message_template_save
 from postpurchase.events.models import EventConsumerRun
 from postpurchase.events.services import event_record
 from tests.factories import CustomerFactory, event_payload
-from tests.journeys.test_dashboard import page_data
+from tests.journeys.dashboard_helpers import page_data
 
 NOW = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -429,7 +429,7 @@ def test_a_shipped_line_cannot_be_dropped_from_the_order(merchant_a):
         )
 
     # then
-    assert (excinfo.value.code, excinfo.value.field) == ("conflict", "lines")
+    assert (excinfo.value.code, excinfo.value.field) == ("line_shipped", "lines")
     assert OrderLine.unscoped.count() == 2
     assert ShipmentLine.unscoped.count() == 1
 

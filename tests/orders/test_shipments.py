@@ -175,7 +175,7 @@ def test_partial_shipment_marks_the_order_partially_fulfilled(merchant_a, order)
         (
             {"lines": [{"line_external_id": "line-1", "quantity": 3}]},
             "lines[0].quantity",
-            "invalid",
+            "quantity_exceeds_unshipped",
         ),
         (
             {"checkpoints": [{"status": "lost_in_space", "occurred_at": "2026-03-02T09:00:00Z"}]},
@@ -210,7 +210,7 @@ def test_a_shipment_cannot_move_to_another_order(merchant_a, order):
             now=NOW,
         )
 
-    assert (excinfo.value.code, excinfo.value.field) == ("conflict", "order_external_id")
+    assert (excinfo.value.code, excinfo.value.field) == ("shipment_order_mismatch", "order_external_id")
 
 
 def test_an_undated_shipment_still_follows_a_later_carrier_scan(merchant_a, order):
