@@ -26,6 +26,7 @@ from notifications.preferences import (
 )
 from notifications.shopper_forms import PreferencesForm
 from orders.models import Customer
+from orders.selectors import customer_find
 from postpurchase.errors import DomainError
 from postpurchase.shopper.views import FORM_REFERRER_POLICY, ShopperTokenView, masked_email
 
@@ -39,7 +40,7 @@ class CustomerLinkView(ShopperTokenView):
     customer: Customer
 
     def link_accept(self, link: dict[str, Any]) -> None:
-        customer = Customer.objects.filter(pk=link["c"]).first()
+        customer = customer_find(merchant=self.merchant, customer_id=link["c"], external_id=None)
         if customer is None:
             raise Http404("no such customer of this merchant")
         self.customer = customer

@@ -24,8 +24,8 @@ from django.views.decorators.http import require_POST
 
 from notifications import reports
 from notifications.esp import esp_webhook_options
-from notifications.models import Channel, ChannelSettings, Message
-from postpurchase.tenancy.models import Merchant
+from notifications.selectors import channel_settings_stored, message_sms_get_unscoped
+from postpurchase.shopper.views import merchant_for_slug
 from postpurchase.tenancy.scoping import merchant_scope
 
 logger = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ def email_report_for_merchant(request: HttpRequest, esp: str, merchant_slug: str
     """A merchant's own ESP's delivery reports: anymail's view for that ESP, checked with the
     merchant's own basic-auth secret (and any of the ESP's signing keys in its credentials),
     run with the merchant in scope so a report can only touch that merchant's messages."""
-    merchant = Merchant.objects.filter(slug=merchant_slug, is_active=True).first()
-    row = ChannelSettings.unscoped.filter(merchant=merchant).first() if merchant else None
+    merchant = merchant_for_slug(merchant_slug)
+    row = channel_settings_stored(merchant=merchant) if merchant else None
     if row is None or row.email_provider != esp or not row.email_webhook_secret:
         raise Http404("No such report address.")
     credentials = json.loads(row.email_credentials or "{}")
@@ -99,7 +99,7 @@ def _signed_by(request: HttpRequest, auth_token: str) -> bool:
 def sms_status(request: HttpRequest) -> HttpResponse:
     ref = request.GET.get("message", "")
     known = ref.isascii() and ref.isdigit() and len(ref) < 19  # a bigint, not "²" or 10**30
-    message = Message.unscoped.filter(pk=int(ref), channel=Channel.SMS).first() if known else None
+    message = message_sms_get_unscoped(message_id=int(ref)) if known else None
     # One answer for an unknown message and a bad signature: no oracle for message ids.
     if message is None or not _signed_by(request, reports.sms_auth_token(message)):
         return HttpResponseForbidden("Invalid signature.")

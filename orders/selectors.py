@@ -132,3 +132,27 @@ def customer_find(
     if customer_id is not None:
         return customers.filter(pk=customer_id).first()
     return customers.filter(external_id=external_id).first()
+
+
+def order_get_by_number(*, number: str) -> Order | None:
+    """The current merchant's order numbered ``number`` (any case, spaces around it aside),
+    with its customer, or ``None``; the newest when an import left two with one number. For the
+    template editor's preview, which renders a real order the merchant names."""
+    return (
+        Order.objects.filter(number__iexact=number.strip())
+        .select_related("customer")
+        .order_by("-placed_at", "-id")
+        .first()
+    )
+
+
+def order_first_shipment(*, order: Order) -> Shipment | None:
+    """``order``'s first parcel (the one created first), or ``None`` before it ships: what a
+    message about the order shows when it names one parcel."""
+    return order.shipments.order_by("id").first()
+
+
+def customer_get_by_email(*, email: str) -> Customer | None:
+    """The current merchant's customer with ``email`` (any case, spaces around it aside), or
+    ``None``: for the template editor's preview of a real customer's data."""
+    return Customer.objects.filter(email__iexact=email.strip()).first()

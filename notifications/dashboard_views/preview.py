@@ -4,8 +4,9 @@ The form's sources are checked the way a save checks them (``check_sources``: sy
 line, unknown variables by name, what the sandbox refuses), then rendered in the sandbox and,
 for email, put in the merchant's branded frame, like ``message_template_render`` does for a
 saved version. The data is the sample data with the merchant's own name and brand, or a real
-customer's or order's of this merchant, found in its scope only. The shopper links stay the
-samples' even then: a real unsubscribe link must not be one click away in an editor.
+customer's or order's of this merchant, found in its scope only (through ``orders.selectors``).
+The shopper links stay the samples' even then: a real unsubscribe link must not be one click
+away in an editor.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from notifications.rendering import (
 )
 from notifications.sandbox import RenderTimeout
 from notifications.schemas import EMAIL_PARTS, SMS_PARTS
-from orders.models import Customer, Order
+from orders.selectors import customer_get_by_email, order_first_shipment, order_get_by_number
 from postpurchase.tenancy.models import Merchant
 
 PART_LABELS = {
@@ -69,21 +70,16 @@ def preview_data(*, merchant: Merchant, customer_email: str = "", order_number: 
     on the scoped managers: another merchant's order is simply not found."""
     context = merchant_sample_context(merchant)
     if order_number:
-        order = (
-            Order.objects.filter(number__iexact=order_number.strip())
-            .select_related("customer")
-            .order_by("-placed_at", "-id")
-            .first()
-        )
+        order = order_get_by_number(number=order_number)
         if order is None:
             return PreviewData(context, problem=f"No order {order_number} in your store.")
-        shipment = order.shipments.order_by("id").first()
+        shipment = order_first_shipment(order=order)
         real = message_context(
             merchant=merchant, customer=order.customer, order=order, shipment=shipment
         )
         return PreviewData({**context, **real}, source=f"Order {order.number}")
     if customer_email:
-        customer = Customer.objects.filter(email__iexact=customer_email.strip()).first()
+        customer = customer_get_by_email(email=customer_email)
         if customer is None:
             return PreviewData(context, problem=f"No customer {customer_email} in your store.")
         context["customer"] = customer_context(customer, merchant.currency)

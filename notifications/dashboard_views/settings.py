@@ -19,7 +19,8 @@ from django.utils.cache import add_never_cache_headers
 from django.views import View
 
 from notifications import delivery, platform_limits
-from notifications.models import Channel, PlatformSendCount, VerifiedPhone
+from notifications.models import Channel
+from notifications.selectors import platform_sends_today, verified_phones
 from notifications.sender import (
     dkim_record_name,
     sender_domain_check,
@@ -183,11 +184,7 @@ def sending_identity_context(merchant, stored) -> dict:
     domain = sender_domain_of(merchant)
     record = sender_domain_record(merchant, domain) if domain else None
     today, _ = platform_limits.quota_day(merchant, timezone.now())
-    counts = dict(
-        PlatformSendCount.unscoped.filter(merchant=merchant, day=today).values_list(
-            "channel", "count"
-        )
-    )
+    counts = platform_sends_today(merchant=merchant, day=today)
     quotas = [
         {
             "channel": channel,
@@ -208,7 +205,7 @@ def sending_identity_context(merchant, stored) -> dict:
         "from_email": from_email,
         "reply_to": reply_to,
         "team_emails": team_emails(merchant),
-        "phones": list(VerifiedPhone.unscoped.filter(merchant=merchant).order_by("phone")),
+        "phones": verified_phones(merchant=merchant),
         "quotas": quotas,
         "sms_countries": platform_limits.sms_allowed_countries(merchant),
         "own_sms": stored.has_own_sms,

@@ -22,6 +22,12 @@ from notifications.forms import (
 )
 from notifications.models import Channel, MessageTemplate, MessageTemplateVersion
 from notifications.rendering import VARIABLES, RenderError, sms_segments
+from notifications.selectors import (
+    message_template_get,
+    message_template_list,
+    message_template_version_detail,
+    message_template_versions,
+)
 from notifications.services import (
     message_template_render,
     message_template_save,
@@ -45,7 +51,7 @@ class MessageTemplateListView(ScopedListView):
     context_object_name = "templates"
 
     def filter_scoped(self, queryset):
-        return queryset.select_related("current_version").order_by("name", "id")
+        return message_template_list(templates=queryset)
 
     def get_context_data(self, **kwargs):
         can_edit = role_has_perm(self.membership.role, Perm.EDIT_CONTENT)
@@ -58,7 +64,7 @@ class _EditorPage(DashboardMixin, View):
     template_name = "notifications/templates/editor.html"
 
     def template(self, pk: int) -> MessageTemplate:
-        template = MessageTemplate.objects.select_related("current_version").filter(pk=pk).first()
+        template = message_template_get(pk=pk)
         if template is None:
             raise Http404("No such template.")
         return template
@@ -77,7 +83,7 @@ class _EditorPage(DashboardMixin, View):
             "variables": variables_reference(),
             "can_edit": can_edit,
             "test_form": test_form or self.test_form(channel),
-            "versions": template.versions.select_related("created_by")[:VERSION_HISTORY_LENGTH]
+            "versions": message_template_versions(template=template, limit=VERSION_HISTORY_LENGTH)
             if template
             else [],
         }
@@ -262,7 +268,7 @@ class MessageTemplateVersionView(ScopedDetailView):
     context_object_name = "version"
 
     def filter_scoped(self, queryset):
-        return queryset.select_related("template", "created_by")
+        return message_template_version_detail(versions=queryset)
 
     def get_context_data(self, **kwargs):
         version = self.object
