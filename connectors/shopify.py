@@ -241,7 +241,7 @@ def shopify_address(data: Any) -> dict | None:
     name = _text(data.get("name"), 255) or _text(
         " ".join(_text(data.get(key), 100) for key in ("first_name", "last_name")), 255
     )
-    country = _text(data.get("country_code"), 2)
+    country = _text(data.get("country_code"), 3)
     return {
         "name": name,
         "company": _text(data.get("company"), 255),

@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef
 
 from orders.models import Customer, Order, Shipment, TrackingEvent
 from orders.privacy import ERASED_CUSTOMER, PrivacyTarget
+from orders.schemas import shipping_address_out
 from postpurchase.api.models import IdempotencyRecord
 from postpurchase.events.models import Event, EventConsumerRun
 from postpurchase.tenancy.models import Merchant
@@ -197,7 +198,7 @@ def _order_export(order: Order) -> dict[str, Any]:
         "financial_status": order.financial_status,
         "fulfillment_status": order.fulfillment_status,
         "cancelled_at": _iso(order.cancelled_at),
-        "shipping_address": order.shipping_address or None,
+        "shipping_address": shipping_address_out(order.shipping_address),
         "lines": [
             {
                 "external_id": line.external_id,

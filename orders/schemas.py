@@ -194,6 +194,14 @@ class ShippingAddressIn(_Payload):
         return values if any(values.values()) else {}
 
 
+def shipping_address_out(stored: dict) -> dict[str, str] | None:
+    """``Order.shipping_address`` as the API and the export show it: every key in the payload's
+    order (PostgreSQL's jsonb keeps keys in an order of its own), or ``None`` for none."""
+    if not stored:
+        return None
+    return {name: stored.get(name, "") for name in ShippingAddressIn.model_fields}
+
+
 MONEY_FIELDS = ("subtotal", "discount", "shipping", "tax", "total")
 
 

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.models import Customer, Order, OrderLine, Product, Shipment, TrackingEvent
+from orders.schemas import shipping_address_out
 from postpurchase.api.serializers import CachedModelSerializer
 from postpurchase.tenancy.scoping import current_merchant
 from postpurchase.validation import money_str
@@ -181,7 +182,7 @@ class ShippingAddressSerializer(serializers.Serializer):
 
 def _shipping_address(order: Order) -> dict | None:
     """The stored address, or ``None`` when the store sent none."""
-    return order.shipping_address or None
+    return shipping_address_out(order.shipping_address)
 
 
 class OrderSerializer(CachedModelSerializer):

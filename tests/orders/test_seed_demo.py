@@ -17,7 +17,7 @@ from django.db import transaction
 
 from orders.demo import demo_order_counts, demo_plan
 from orders.models import Customer, Order, OrderLine, Product, Shipment, TrackingEvent
-from orders.selectors import shipments_delayed
+from orders.selectors import order_for_lookup, shipments_delayed
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Membership, Merchant, User
 from postpurchase.tenancy.scoping import merchant_scope
@@ -283,6 +283,35 @@ def test_seed_demo_customers_have_valid_fictional_contact_details():
     assert 0 < sum(c.birthday is not None for c in customers) < 20
     assert 0 < sum(c.email_marketing_consent for c in customers) < 20
     assert not any(c.sms_marketing_consent and not c.phone for c in customers)
+
+
+def test_seed_demo_orders_ship_to_the_shoppers_city_and_are_found_by_postcode():
+    # when
+    seed_demo(*TINY)
+
+    # then: every order has an address in its shopper's name, a five-digit US ZIP
+    with merchant_scope(demo_merchant()):
+        orders = list(Order.objects.select_related("customer").order_by("external_id"))
+        addresses = [order.shipping_address for order in orders]
+        assert len(orders) == 6
+        assert all(
+            a["name"] == f"{o.customer.first_name} {o.customer.last_name}"
+            and a["country_code"] == "US"
+            and len(a["postal_code"]) == 5
+            and a["postal_code"].isdigit()
+            and a["city"]
+            and a["address1"]
+            for o, a in zip(orders, addresses, strict=True)
+        )
+        # one shopper, one address: their orders all ship to it
+        by_customer = {}
+        for order in orders:
+            by_customer.setdefault(order.customer_id, set()).add(str(order.shipping_address))
+        assert all(len(kept) == 1 for kept in by_customer.values())
+        first = orders[0]
+        postcode = first.shipping_address["postal_code"]
+        assert order_for_lookup(number=first.number, postal_code=f" {postcode} ") == first.pk
+        assert order_for_lookup(number=first.number, postal_code="00000") is None
 
 
 def test_seed_demo_refuses_more_orders_than_its_customers_can_place():

@@ -63,6 +63,9 @@ def test_the_scenario_on_sqlite_has_the_outcomes_the_rules_give(on_sqlite):
         ["single", "stale", []],
         ["shipment", True, ["shipment.created", "order.fulfilled"]],
         ["single", "changed", ["order.updated"]],
+        ["single", "unchanged", []],
+        ["single", "changed", ["order.updated"]],
+        ["single", "changed", ["order.updated"]],
     ]
     customers = {c["id"]: c for c in on_sqlite["rows"]["customers"]}
     # o1 is cancelled: cust-1's figures count o2 alone, placed first (first_order was true)
@@ -72,6 +75,10 @@ def test_the_scenario_on_sqlite_has_the_outcomes_the_rules_give(on_sqlite):
         customers["cust-1"]["first_order_at"],
     ) == ("1", "85.000", "2026-02-01T10:00:00+00:00")
     assert customers["guest@example.net"]["email_marketing_consent"] == "True"
+    # o3's address came, changed, and went (null); no event carries it
+    orders = {o["external_id"]: o for o in on_sqlite["rows"]["orders"]}
+    assert orders["o3"]["shipping_address"] == "{}"
+    assert not any("shipping_address" in e[3] for e in on_sqlite["rows"]["events"])
     placed = [e for e in on_sqlite["rows"]["events"] if e[0] == "order.placed"]
     assert [(e[3]["external_id"], e[3]["first_order"]) for e in placed] == [
         ("o1", True),
