@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import django_filters as filters
 from django.db import transaction
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from orders.events import ORDER_PLACED, SHIPMENT_DELIVERED
 from postpurchase.api.views import MerchantScopedGenericAPIView
 from postpurchase.errors import DomainError
-from webhooks import services
+from webhooks import selectors, services
 from webhooks.errors import WebhooksErrorCode
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from webhooks.serializers import (
@@ -182,8 +182,9 @@ class WebhookDeliveryListView(mixins.ListModelMixin, MerchantScopedGenericAPIVie
     def filter_scoped(self, queryset):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the view
             return queryset.none()
-        return queryset.filter(endpoint_id=self.kwargs["pk"]).prefetch_related("attempt_log")
+        return selectors.webhook_deliveries_of(endpoint_id=self.kwargs["pk"], deliveries=queryset)
 
     def get(self, request, pk):
-        get_object_or_404(WebhookEndpoint.objects.all(), pk=pk)  # another merchant's: 404
+        if selectors.webhook_endpoint_get(endpoint_id=pk) is None:  # another merchant's: 404
+            raise Http404("No such webhook endpoint.")
         return self.list(request)
