@@ -11,7 +11,7 @@ from django.urls import reverse
 from notifications.models import ChannelSettings, Message
 from notifications.settings_services import channel_settings_save
 from tests.factories import CustomerFactory, MerchantFactory
-from tests.notifications.test_provider_callbacks import (
+from tests.notifications.provider_callbacks import (
     POSTMARK_ID,
     POSTMARK_TRACKING,
     SITE,

@@ -18,7 +18,7 @@ from notifications.models import ChannelSettings, Message, MessageStatus
 from notifications.settings_services import channel_settings_save
 from postpurchase.errors import DomainError
 from tests.factories import CustomerFactory, MerchantFactory
-from tests.notifications.test_provider_callbacks import (
+from tests.notifications.provider_callbacks import (
     SITE,
     WEBHOOK_SECRET,
     postmark_delivery,
