@@ -112,6 +112,21 @@ class PrivacyTarget:
         return value
 
 
+def _street_lines(order_ids: tuple[int, ...]) -> set[str]:
+    """The orders' shipping addresses' street lines and names (lower case), texts a kept copy
+    is personal for holding: a street line names a home. Short ones are left out (``1 A``
+    would match too much); the postcode alone is left out for the same reason."""
+    needles = set()
+    addresses = Order.unscoped.filter(pk__in=order_ids).exclude(shipping_address={})
+    for address in addresses.values_list("shipping_address", flat=True):
+        needles.update(
+            text.strip().lower()
+            for text in (address.get("address1", ""), address.get("name", ""))
+            if len(text.strip()) >= 6 and " " in text.strip()
+        )
+    return needles
+
+
 def privacy_target(
     *,
     merchant: Merchant,
@@ -139,18 +154,21 @@ def privacy_target(
         .exclude(customer_id__in=ids)
         .values_list("pk", "external_id")
     )
+    order_ids = tuple(sorted({pk for pk, _ in orders}))
     mail = {e.lower() for e in emails if e} | {row[1].lower() for row in rows if row[1]}
     phones = {row[2] for row in rows if row[2]}
     names = {n.strip().lower() for row in rows for n in row[3:5] if n and n.strip()}
     full = {" ".join(p.strip() for p in row[3:5] if p and p.strip()).lower() for row in rows}
     return PrivacyTarget(
         customer_ids=ids,
-        order_ids=tuple(sorted({pk for pk, _ in orders})),
+        order_ids=order_ids,
         order_external_ids=frozenset(order_external_ids) | {ext for _, ext in orders},
         external_ids=frozenset(e for e in external_ids if e) | {r[0] for r in rows if r[0]},
         emails=frozenset(mail),
         phones=frozenset(phones),
-        contains=frozenset(mail | phones | {name for name in full if " " in name}),
+        contains=frozenset(
+            mail | phones | {name for name in full if " " in name} | _street_lines(order_ids)
+        ),
         equals=frozenset(names | full) - {""},
     )
 

@@ -34,9 +34,9 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 EMAIL, PHONE = "jon.snow@example.com", "+16135550123"
 ADDRESS = "1 Wall Street, Ottawa K1A 0B1"
-# Where his order ships (the API's shipping_address).
+# Where his order ships (the API's shipping_address): a gift, to a name that is not his.
 SHIPPING_ADDRESS = {
-    "name": "Jon Snow",
+    "name": "Sansa Stark",
     "company": "",
     "address1": "1 Wall Street",
     "address2": "Apt 5",
@@ -44,10 +44,10 @@ SHIPPING_ADDRESS = {
     "province_code": "ON",
     "postal_code": "K1A 0B1",
     "country_code": "CA",
-    "phone": PHONE,
+    "phone": "",
 }
 # What must not survive anywhere (matched case-insensitively).
-PERSONAL = [EMAIL, PHONE, "Jon Snow", "Snow", ADDRESS, "K1A 0B1", "1 Wall Street"]
+PERSONAL = [EMAIL, PHONE, "Jon Snow", "Snow", ADDRESS, "K1A 0B1", "1 Wall Street", "Sansa Stark"]
 # Kept on purpose, documented in notifications/privacy.py: the opt-out list keeps its promise.
 KEPT = {("notifications.Suppression", "address")}
 
@@ -93,6 +93,8 @@ def _seed(merchant, api) -> Customer:
             "shipping_address": SHIPPING_ADDRESS,
         },
         format="json",
+        # kept for replays too: it names his street
+        headers={"Idempotency-Key": f"order-{merchant.slug}"},
     )
     assert response.status_code == 201, response.content
     with merchant_scope(merchant):
@@ -259,7 +261,8 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
         "webhooks.WebhookAttempt",
         "connectors.InboundDelivery",
     }
-    assert IdempotencyRecord.unscoped.count() == 1  # the customer's response names him
+    # the customer's response names him, the order's his street
+    assert IdempotencyRecord.unscoped.count() == 2
 
     # when
     erased = customer_erase(merchant=merchant_a, customer=jon, now=NOW, source="api")
@@ -271,7 +274,7 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
         "events": 1,
         "shipping_addresses": 1,
         "tracking_events": 1,
-        "api_responses": 1,
+        "api_responses": 2,
         "enrollments": 1,
         "messages": 3,
         "preferences": 1,
@@ -344,7 +347,7 @@ def test_another_merchants_customer_with_the_same_details_is_untouched(
     assert personal_data_left(skip_merchant=merchant_a) == before_b
     customer_b = Customer.unscoped.get(merchant=merchant_b)
     assert (customer_b.email, customer_b.first_name) == (EMAIL, "Jon")
-    assert IdempotencyRecord.unscoped.filter(merchant=merchant_b).count() == 1
+    assert IdempotencyRecord.unscoped.filter(merchant=merchant_b).count() == 2
 
 
 def test_the_export_gathers_every_apps_sections(merchant_a, jon):
