@@ -210,7 +210,10 @@ def test_a_shipment_cannot_move_to_another_order(merchant_a, order):
             now=NOW,
         )
 
-    assert (excinfo.value.code, excinfo.value.field) == ("shipment_order_mismatch", "order_external_id")
+    assert (excinfo.value.code, excinfo.value.field) == (
+        "shipment_order_mismatch",
+        "order_external_id",
+    )
 
 
 def test_an_undated_shipment_still_follows_a_later_carrier_scan(merchant_a, order):
