@@ -77,9 +77,8 @@ def is_early(error: DomainError) -> bool:
     field = error.field or ""
     if error.code == ErrorCode.NOT_FOUND:
         return field == "order_external_id" or bool(LINE_NOT_YET.fullmatch(field))
-    return (
-        error.code == OrdersErrorCode.QUANTITY_EXCEEDS_UNSHIPPED
-        and bool(QUANTITY_NOT_YET.fullmatch(field))
+    return error.code == OrdersErrorCode.QUANTITY_EXCEEDS_UNSHIPPED and bool(
+        QUANTITY_NOT_YET.fullmatch(field)
     )
 
 

@@ -90,9 +90,7 @@ def test_installing_again_adds_only_what_is_missing_and_keeps_edits(merchant_a):
 
 def test_defaults_without_a_tracking_or_returns_link_leave_the_button_out(merchant_a):
     # given: a journey's message before the parcel has a tracking page (and before returns)
-    context = {
-        k: v for k, v in sample_context().items() if k not in ("tracking_url", "return_url")
-    }
+    context = {k: v for k, v in sample_context().items() if k not in ("tracking_url", "return_url")}
     needs = {"review_request": "survey_url", "survey_request": "survey_url"}
 
     for template in message_templates_install_defaults(merchant=merchant_a):

@@ -92,9 +92,9 @@ def test_unknown_variables_are_named_with_their_line():
 def test_sandbox_escapes_are_refused_on_save(source):
     [problem] = check_source(source, html=False)
     # Refused as unsafe, or not there at all (``dict`` and ``cycler`` are plain functions).
-    assert problem.message.startswith(
-        ("not allowed in a template: ", "unknown variable '")
-    ), problem
+    assert problem.message.startswith(("not allowed in a template: ", "unknown variable '")), (
+        problem
+    )
     assert problem.line == 1
 
 
