@@ -349,7 +349,7 @@ CUSTOMER_COLUMNS = (
 ORDER_COLUMNS = (
     "id, merchant_id, external_id, number, customer_id, placed_at, currency, subtotal, "
     "discount, shipping, tax, total, financial_status, fulfillment_status, cancelled_at, "
-    "cancel_reason, source, source_updated_at, created_at, updated_at"
+    "cancel_reason, source, source_updated_at, created_at, updated_at, shipping_address"
 )
 LINE_COLUMNS = (
     "merchant_id, order_id, external_id, product_id, title, sku, quantity, unit_price, "
@@ -426,7 +426,8 @@ def _floor_orders(merchant_id, orders, ids, customers, products, now):
              o["currency"], o["subtotal"], o.get("discount", "0"), o.get("shipping", "0"),
              o.get("tax", "0"), o["total"], o.get("financial_status", "paid"),
              o.get("fulfillment_status", "unfulfilled"), o.get("cancelled_at"),
-             o.get("cancel_reason", ""), o.get("source", "api"), o.get("updated_at"), now, now)
+             o.get("cancel_reason", ""), o.get("source", "api"), o.get("updated_at"), now, now,
+             json.dumps(o.get("shipping_address") or {}))
         )  # fmt: skip
         for position, line in enumerate(o["lines"]):
             line_rows.append(
