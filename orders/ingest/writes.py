@@ -19,6 +19,7 @@ from django.db.models.signals import post_init, pre_init
 
 from orders.ingest import db
 from orders.ingest.events import OrderEvent
+from orders.ingest.rules import ORDER_TRACKED_FIELDS
 from orders.models import Customer, Order, OrderLine, Product
 from postpurchase.events.services import EventSpec, event_record, event_record_many
 from postpurchase.tenancy.models import Merchant
@@ -42,21 +43,15 @@ CUSTOMER_FIELDS = (
 )
 FIGURE_FIELDS = ("orders_count", "first_order_at", "last_order_at", "total_spent")
 PRODUCT_FIELDS = ("sku", "title", "category", "price", "image_url", "url", "updated_at")
+# The columns an existing order's update writes: the fields whose change is an ``order.updated``
+# (the customer by its relation; ``source`` is set when the order is created, never after), and
+# the two timestamps.
 ORDER_FIELDS = (
-    "number",
-    "customer",
-    "placed_at",
-    "currency",
-    "subtotal",
-    "discount",
-    "shipping",
-    "tax",
-    "total",
-    "financial_status",
-    "fulfillment_status",
-    "cancelled_at",
-    "cancel_reason",
-    "shipping_address",
+    *(
+        "customer" if name == "customer_id" else name
+        for name in ORDER_TRACKED_FIELDS
+        if name != "source"
+    ),
     "source_updated_at",
     "updated_at",
 )
