@@ -11,8 +11,9 @@ loader) is a batch of one; SQLite (the embedded mode) runs the same engine
 Locks follow the one order every ingestion path uses: the batch's existing order rows (sorted by
 external id), contact advisory locks (sorted by contact), customer rows by id, then the new
 customers the batch may create by external id (claimed with a bare row before the replay, sorted
-by external id), new orders (sorted by external id), products by external id (new and changed
-ones in one statement). Ids are allocated in item order, so rows get them in the order the
+by external id), products by external id (new and changed ones in one statement at the write; in
+a round after a contended one, every product the batch names, locked as it is read), new orders
+(sorted by external id). Ids are allocated in item order, so rows get them in the order the
 items would have created them one after the other.
 
 Duplicate external ids in one request: among the items that pass validation, the first with a
@@ -20,10 +21,12 @@ given ``external_id`` is ingested; each later one fails with code ``duplicate`` 
 ``external_id`` and writes nothing.
 
 A concurrent writer that creates a row this batch meant to create, or changes a product between
-the read and the lock, sends the whole batch round again (nothing of the attempt is kept). When
-the database refuses a batch (a deadlock, a value a column cannot hold) or it is still contended
-after ``SET_ATTEMPTS`` rounds, each of its items runs again as a batch of one, each in its own
-transaction, so one bad order does not cost the others.
+the read and the lock, sends the whole batch round again (nothing of the attempt is kept); the
+rounds after the first lock the products as they read them, so a product renamed over and over
+by other writers cannot keep a batch going round. When the database refuses a batch (a deadlock,
+a value a column cannot hold) or it is still contended after ``SET_ATTEMPTS`` rounds, each of its
+items runs again as a batch of one, each in its own transaction, so one bad order does not cost
+the others.
 """
 
 from __future__ import annotations
@@ -104,10 +107,10 @@ def _batch(
 ) -> dict[int, BulkItemResult]:
     """The items as one batch in its own transaction (a savepoint inside the caller's), sent
     round again while concurrent writers take the rows it meant to create."""
-    for _ in range(SET_ATTEMPTS):
+    for attempt in range(SET_ATTEMPTS):
         try:
             with transaction.atomic(), merchant_scope(merchant):
-                return Batch(merchant, items, source, now).run()
+                return Batch(merchant, items, source, now, lock_products=attempt > 0).run()
         except Retry:
             # A concurrent writer created a row first: everything is read again.
             logger.info("A batch of %s orders went round again", len(items))

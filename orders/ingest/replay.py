@@ -64,11 +64,20 @@ class Batch:
     """One attempt at a batch: reads and locks, replays each item in memory, writes."""
 
     def __init__(
-        self, merchant: Merchant, items: list[tuple[int, OrderIn]], source: str, now: datetime
+        self,
+        merchant: Merchant,
+        items: list[tuple[int, OrderIn]],
+        source: str,
+        now: datetime,
+        *,
+        lock_products: bool = False,
     ) -> None:
         self.merchant, self.items, self.source, self.now = merchant, items, source, now
+        # A round after a contended one locks the products it reads, so they cannot change
+        # between the read and the write (the first round reads them unlocked and checks them).
+        self.lock_products = lock_products
         self.results: dict[int, BulkItemResult] = {}
-        self.out = BatchWriter(merchant, now)
+        self.out = BatchWriter(merchant, now, products_locked=lock_products)
         self.contact_index: dict[str, dict[str, list[Customer]]] = {
             name: defaultdict(list) for name in CONTACT_FIELDS
         }
@@ -185,7 +194,13 @@ class Batch:
                 external_ids.add(line.product_external_id)
         external_ids.discard(None)
         self.products: dict[str, Product] = {}
-        for product in db.fetch(Product, self.merchant, {"external_id": sorted(external_ids)}):
+        for product in db.fetch(
+            Product,
+            self.merchant,
+            {"external_id": sorted(external_ids)},
+            order_by="external_id",
+            lock=self.lock_products,
+        ):
             self.products[product.external_id] = product
             self.out.snapshots[product.pk] = product_snapshot(product)
 

@@ -137,8 +137,9 @@ def product_snapshot(product: Product) -> tuple:
 class BatchWriter:
     """What the replay of a batch decided to write, and the statements that write it."""
 
-    def __init__(self, merchant: Merchant, now: datetime) -> None:
+    def __init__(self, merchant: Merchant, now: datetime, *, products_locked: bool) -> None:
         self.merchant, self.now = merchant, now
+        self.products_locked = products_locked  # the products read were locked when read
         self.new_customers: list[Customer] = []  # their ids allocated before the replay
         self.claimed: set[int] = set()
         self.dirty_customers: dict[int, Customer] = {}
@@ -167,8 +168,8 @@ class BatchWriter:
                 OrderLine: len(self.new_lines),
             }
         )
-        self._insert_new(Order, self.new_orders, "(merchant_id, external_id)")
         self._write_products()
+        self._insert_new(Order, self.new_orders, "(merchant_id, external_id)")
         self._write_lines()
         db.update(Order, self.merchant, self.dirty_orders.values(), ORDER_FIELDS)
         return self._record_events()
@@ -241,10 +242,11 @@ class BatchWriter:
         )
         if inserted != {product.pk for product in self.new_products}:
             raise Retry
-        if changed:
+        if changed and not self.products_locked:
             held = db.fetch(Product, self.merchant, {"id": list(self.dirty_products)})
             if any(product_snapshot(p) != self.snapshots[p.pk] for p in held):
                 raise Retry
+        if changed:
             db.update(Product, self.merchant, changed, PRODUCT_FIELDS)
 
     def _write_lines(self) -> None:

@@ -330,3 +330,51 @@ def test_renaming_the_same_products_in_bulk_and_one_by_one_does_not_deadlock(
     assert_exact_figures(merchant)
     titles = set(Product.unscoped.values_list("title", flat=True))
     assert len(titles) == 10
+
+
+def test_a_product_renamed_under_every_unlocked_read_gets_through_in_the_second_round(
+    transactional_db, fallbacks, database_errors, monkeypatch
+):
+    # given: a product, and another writer that renames it (in its own connection, giving up
+    # after 300 ms of waiting for a lock) every time a delivery naming it has just read it
+    merchant = MerchantFactory(slug="race", currency="EUR")
+    order_ingest(merchant=merchant, payload=shop_order(0, {"external_id": "c"}, ["p"]), now=NOW)
+    real = Batch._load_products
+    renamed = []
+
+    def rename_after_read(self, active):
+        real(self, active)
+
+        def rename():
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET lock_timeout = '300ms'")
+                    cursor.execute(
+                        "UPDATE orders_product SET title = %s WHERE external_id = 'p'",
+                        [f"other {len(renamed)}"],
+                    )
+                renamed.append(True)
+            except DatabaseError:
+                renamed.append(False)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=rename)
+        thread.start()
+        thread.join(timeout=10)
+
+    monkeypatch.setattr(Batch, "_load_products", rename_after_read)
+    payload = shop_order(1, {"external_id": "c1"}, ["p"])
+    payload["lines"][0]["product"]["title"] = "Ours"
+
+    # when
+    result = order_ingest(merchant=merchant, payload=payload, now=NOW)
+
+    # then: the first round found the product changed and went round again; the second locked
+    # it as it read it, so the other writer waited (and gave up) and the delivery went through
+    assert renamed == [True, False]
+    assert (result.created, result.events) == (True, ["order.placed"])
+    assert Product.unscoped.get(external_id="p").title == "Ours"
+    assert fallbacks() == []
+    assert database_errors == []
+    assert_exact_figures(merchant)
