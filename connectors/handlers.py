@@ -32,7 +32,7 @@ from connectors.tracking import tracking_shipment_update
 from orders.errors import OrdersErrorCode
 from orders.events import ORDER_REFUNDED
 from orders.models import FinancialStatus, Order, OrderLine, Shipment
-from orders.services.orders import order_ingest
+from orders.services.orders import order_bulk_ingest, order_ingest
 from orders.services.shipments import shipment_ingest
 from orders.voids import shipment_void, shipment_voided
 from postpurchase.errors import DomainError, ErrorCode
@@ -101,6 +101,45 @@ def delivery_handle(*, merchant: Merchant, delivery: InboundDelivery, now: datet
 # --- Shopify ----------------------------------------------------------------------------------
 
 
+def shopify_order_plain(*, merchant: Merchant, delivery: InboundDelivery) -> dict | None:
+    """The order payload of a Shopify order delivery that carries no fulfillments (the kind
+    taken in batches: ``shopify_orders_ingest``), or ``None`` for one that must go alone
+    (fulfillments to void or ingest beside the order). Raises the mapping's ``DomainError``."""
+    if delivery.source != DeliverySource.SHOPIFY or delivery.topic not in ORDER_TOPICS:
+        return None
+    payload = shopify_order(delivery.body, region=merchant.country)
+    dead, live = shopify_order_fulfillments(delivery.body)
+    return None if dead or live else payload
+
+
+def shopify_orders_ingest(
+    *, merchant: Merchant, payloads: list[dict], now: datetime
+) -> list[Outcome | DomainError]:
+    """Several ``shopify_order_plain`` payloads, each of a different order, as one batch of the
+    orders engine: for each, the outcome its delivery would have had alone. An order the
+    database would not store is retried later, as it is alone (where the error is raised)."""
+    outcomes: list[Outcome | DomainError] = []
+    results = order_bulk_ingest(merchant=merchant, payloads=payloads, source="shopify", now=now)
+    for payload, result in zip(payloads, results, strict=True):
+        if result.status == "stale":
+            outcomes.append(_stale(payload))
+        elif result.status != "failed":
+            outcomes.append(Outcome())
+        elif result.error.code == OrdersErrorCode.STORE_FAILED:
+            outcomes.append(Outcome(DeliveryStatus.FAILED, result.error.message, retry=True))
+        else:
+            outcomes.append(result.error)
+    return outcomes
+
+
+def _stale(payload: dict) -> Outcome:
+    return Outcome(
+        DeliveryStatus.IGNORED,
+        f"Older than what we hold for order {payload['number']} (updated_at "
+        f"{payload['updated_at']}).",
+    )
+
+
 def _shopify_order(merchant: Merchant, body: dict, now: datetime) -> Outcome:
     """Dead fulfillments are voided first (a cancellation is final, so even an older payload
     says so truly, and an edit removing their lines then applies), then the order, then each
@@ -112,11 +151,7 @@ def _shopify_order(merchant: Merchant, body: dict, now: datetime) -> Outcome:
         shipment_void(merchant=merchant, shipment_external_id=external_id, now=now)
     result = order_ingest(merchant=merchant, payload=payload, source="shopify", now=now)
     if result.stale:
-        return Outcome(
-            DeliveryStatus.IGNORED,
-            f"Older than what we hold for order {payload['number']} (updated_at "
-            f"{payload['updated_at']}).",
-        )
+        return _stale(payload)
     problems, early = [], False
     for shipment in live:
         try:
