@@ -3,6 +3,8 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
@@ -48,3 +50,14 @@ app.conf.update(
     worker_hijack_root_logger=False,
 )
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def database_connections_settle(*, task, **kwargs) -> None:
+    """Before and after each task, as Django does around each request: close the database
+    connection once it is older than ``DB_CONN_MAX_AGE`` (at once with the default 0) or
+    unusable, else keep it for the next task. Not for a task run eagerly: it runs inside its
+    caller's transaction."""
+    if not getattr(task.request, "is_eager", False):
+        close_old_connections()

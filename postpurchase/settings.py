@@ -138,6 +138,9 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# A kept connection is checked before its first use in a request or task, so one the database
+# dropped (a restart, a failover) is replaced instead of failing that request or task.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the worker write while the web process reads; the timeout rides out short locks.
     DATABASES["default"]["OPTIONS"] = {
@@ -303,6 +306,10 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Longer than any task's time limit, so a slow task is not re-delivered while it still runs.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# Celery's Django fix-up closes the database connection before and after every task unless this
+# is set: a new PostgreSQL connection per task, whatever DB_CONN_MAX_AGE says. Set, it leaves
+# them to postpurchase.celery, which treats a task as Django treats a request (DB_CONN_MAX_AGE).
+CELERY_DB_REUSE_MAX = 2**62
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 EVENT_SWEEP_SECONDS = env.float("EVENT_SWEEP_SECONDS", default=30.0)
