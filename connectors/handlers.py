@@ -1,4 +1,4 @@
-"""What each kind of delivery does, called by ``services.inbound_delivery_process`` inside its
+"""What each kind of delivery does, called by ``processing.inbound_delivery_process`` inside its
 savepoint with the merchant in scope. Every write goes through the orders, events and privacy
 services; nothing here writes a commerce row itself."""
 

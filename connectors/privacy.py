@@ -98,7 +98,7 @@ def _waiting_process(merchant: Merchant, deliveries: QuerySet[InboundDelivery], 
     """Process the deliveries still waiting (received, or failed and due a retry) before their
     bodies are erased, so an order or a refund about the person is not lost with them. One a
     worker holds right now is left to it; what is still waiting afterwards is erased."""
-    from connectors.services import delivery_process_locked  # services imports this module
+    from connectors.processing import delivery_process_locked  # processing imports this module
 
     waiting = Q(status=DeliveryStatus.RECEIVED) | Q(
         status=DeliveryStatus.FAILED, next_attempt_at__isnull=False

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from connectors import services
+from connectors import processing
 from postpurchase.tenancy.scoping import current_merchant, merchant_task
 
 
 @merchant_task(acks_late=True, name="connectors.tasks.inbound_delivery_process")
 def inbound_delivery_process_task(*, delivery_id: int, merchant_id: int) -> str:
-    return services.inbound_delivery_process(merchant=current_merchant(), delivery_id=delivery_id)
+    return processing.inbound_delivery_process(merchant=current_merchant(), delivery_id=delivery_id)
 
 
 @shared_task(acks_late=True, name="connectors.tasks.inbound_delivery_sweep")
 def inbound_delivery_sweep() -> int:
-    return len(services.inbound_delivery_sweep())
+    return len(processing.inbound_delivery_sweep())

@@ -307,7 +307,7 @@ def test_each_apps_policy_is_the_one_docs_operations_md_lists():
     # given: the table in "Retries and sweeps"
     from pathlib import Path
 
-    from connectors import services as inbound
+    from connectors import processing as inbound
     from notifications import delivery as messages
     from postpurchase.events import services as events
     from webhooks import services as outbound

@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connectors import handlers, services
+from connectors import handlers, processing
 from connectors.models import InboundDelivery
-from connectors.services import inbound_delivery_process, shopify_secret_set
+from connectors.processing import inbound_delivery_process
+from connectors.services import shopify_secret_set
 from orders.errors import OrdersErrorCode
 from orders.ingest.results import BulkItemResult
 from orders.models import Order, Shipment
@@ -97,7 +98,7 @@ def test_waiting_order_deliveries_are_processed_by_the_first_task_as_one_batch(
     first = inbound_delivery_process(merchant=connected_a, delivery_id=waiting[0].pk, now=now)
     after_first = state(connected_a)
     rest = run_tasks(connected_a, waiting[1:], now)
-    monkeypatch.setattr(services, "BATCH_MAX", 1)
+    monkeypatch.setattr(processing, "BATCH_MAX", 1)
     alone = run_tasks(twin, alike, now)
     # then: the first task settled all four, counting one attempt each; the others' tasks
     # found them settled
@@ -286,3 +287,24 @@ def test_a_batch_that_killed_its_worker_is_not_batched_again(connected_a, receiv
         "#1002",
         "#1003",
     ]
+
+
+def test_two_deliveries_of_one_order_in_a_batch_are_applied_one_after_the_other(
+    connected_a, receive, monkeypatch
+):
+    # given: an order and its later update waiting, claimed together (as they would be if an
+    # order id were spelt two ways)
+    created = receive(connected_a, "orders/create", order(1), "wh-1")
+    updated = receive(
+        connected_a,
+        "orders/updated",
+        order(1, updated_at="2026-03-01T20:00:00-05:00", financial_status="refunded"),
+        "wh-2",
+    )
+    monkeypatch.setattr(processing, "_companions", lambda delivery: [updated.pk])
+    # when
+    inbound_delivery_process(merchant=connected_a, delivery_id=created.pk)
+    # then: the update went after the batch, not refused as a duplicate of it
+    assert state(connected_a) == [("wh-1", "processed", 1, ""), ("wh-2", "processed", 1, "")]
+    held = Order.unscoped.get(merchant=connected_a)
+    assert (held.external_id, held.financial_status) == (str(payloads.ORDER_ID + 1), "refunded")

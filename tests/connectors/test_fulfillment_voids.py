@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from connectors.models import InboundDelivery
-from connectors.services import inbound_delivery_sweep
+from connectors.processing import inbound_delivery_sweep
 from orders.models import Order, Shipment, ShipmentLine
 from postpurchase.events.models import Event
 from tests.connectors import payloads

@@ -10,9 +10,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from connectors import services
+from connectors import processing
 from connectors.models import InboundDelivery
-from connectors.services import (
+from connectors.processing import (
     MAX_ATTEMPTS,
     RETRY_BACKOFF,
     inbound_delivery_process,
@@ -131,7 +131,7 @@ def test_an_unexpected_error_is_recorded_and_retried(shopify, connected_a, monke
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services.handlers, "delivery_handle", broken)
+    monkeypatch.setattr(processing.handlers, "delivery_handle", broken)
     shopify(connected_a, "orders/create", payloads.order(), "wh-1")
     monkeypatch.undo()
     failed = delivery("wh-1")
@@ -196,7 +196,7 @@ def test_an_attempt_is_counted_before_the_work_so_a_delivery_that_kills_its_work
     def killed(**kwargs):
         raise WorkerKilled
 
-    monkeypatch.setattr(services.handlers, "delivery_handle", killed)
+    monkeypatch.setattr(processing.handlers, "delivery_handle", killed)
     pk = delivery("wh-1").pk
     # when: it is tried until the attempts run out, then once more
     for _ in range(MAX_ATTEMPTS):
@@ -232,7 +232,7 @@ def test_a_counted_attempt_whose_worker_died_is_due_again_after_its_backoff(
     def killed(**kwargs):
         raise WorkerKilled
 
-    monkeypatch.setattr(services.handlers, "delivery_handle", killed)
+    monkeypatch.setattr(processing.handlers, "delivery_handle", killed)
     now = timezone.now()
     # when
     with suppress(WorkerKilled):
@@ -242,5 +242,5 @@ def test_a_counted_attempt_whose_worker_died_is_due_again_after_its_backoff(
     assert (row.status, row.attempts, row.next_attempt_at) == (
         "received",
         1,
-        now + services.PROCESS_GRACE,
+        now + processing.PROCESS_GRACE,
     )

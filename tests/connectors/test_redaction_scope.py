@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from connectors.models import InboundDelivery, PrivacyRequest
-from connectors.services import inbound_delivery_process
+from connectors.processing import inbound_delivery_process
 from orders.models import Customer, Order, TrackingEvent
 from orders.services import order_ingest
 from postpurchase.events.models import Event

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection, transaction
 
 from connectors.models import InboundDelivery
-from connectors.services import inbound_delivery_process
+from connectors.processing import inbound_delivery_process
 from connectors.shopify import shopify_order
 from orders.models import Order
 from orders.services import order_ingest

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from connectors import services as connectors_services
+from connectors import processing as connectors_processing
 from connectors.models import InboundDelivery
 from journeys.models import Enrollment, Journey
 from journeys.scheduled import journeys_scheduled_entries
@@ -181,7 +181,9 @@ def test_the_webhook_sweep_passes_over_an_inactive_merchant(
 def test_the_inbound_sweep_passes_over_an_inactive_merchant(merchant_a, merchant_b, monkeypatch):
     # given: a store webhook each, received, whose processing task was lost
     enqueued = []
-    monkeypatch.setattr(connectors_services, "_enqueue", lambda pk, m: enqueued.append((pk, m)))
+    monkeypatch.setattr(
+        connectors_processing, "delivery_enqueue", lambda pk, m: enqueued.append((pk, m))
+    )
     received = {
         merchant.pk: InboundDelivery.unscoped.create(
             merchant=merchant,
@@ -196,7 +198,7 @@ def test_the_inbound_sweep_passes_over_an_inactive_merchant(merchant_a, merchant
     switch_off(merchant_a)
 
     # when
-    swept = connectors_services.inbound_delivery_sweep(now=NOON + timedelta(minutes=3))
+    swept = connectors_processing.inbound_delivery_sweep(now=NOON + timedelta(minutes=3))
 
     # then: A's waits for its reactivation, untouched
     assert swept == [received[merchant_b.pk].pk]
