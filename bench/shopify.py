@@ -172,13 +172,14 @@ def main() -> None:
     from django.db import connection
     from django.utils.crypto import get_random_string
 
+    from connectors import services
     from connectors.models import InboundDelivery
     from connectors.services import shopify_delivery_receive, shopify_secret_set
 
-    try:
+    if hasattr(services, "inbound_delivery_process"):  # the code before issue 12 (a pair)
+        inbound_delivery_process = services.inbound_delivery_process
+    else:
         from connectors.processing import inbound_delivery_process
-    except ImportError:  # the code before issue 12, for a before/after pair
-        from connectors.services import inbound_delivery_process
     from orders.models import Order
     from postpurchase.tenancy.services import merchant_create
 
@@ -248,6 +249,7 @@ def main() -> None:
             ],
             cwd=ROOT,
             env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,  # its banner
         )
         try:
             started = None
