@@ -9,6 +9,7 @@ from typing import Any
 
 from orders.forms import ORDER_STATUS_FILTERS, OrderFilterForm
 from orders.models import Order
+from orders.schemas import shipping_address_lines
 from orders.selectors import customer_timeline, dashboard_counts, order_detail, order_list
 from postpurchase.dashboard.cards import Figure, HomeCard
 from postpurchase.dashboard.formatting import event_label, status_tone
@@ -63,6 +64,7 @@ class OrderDetailView(ScopedDetailView):
         events = customer_timeline(customer=order.customer, limit=TIMELINE_LENGTH)
         return super().get_context_data(
             timeline=timeline_entries(events, order=order),
+            address_lines=shipping_address_lines(order.shipping_address),
             # the customer card's export and erase actions (orders/privacy_views.py)
             can_manage_privacy=role_has_perm(self.membership.role, Perm.MANAGE_SETTINGS),
             **kwargs,

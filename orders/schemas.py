@@ -202,6 +202,28 @@ def shipping_address_out(stored: dict) -> dict[str, str] | None:
     return {name: stored.get(name, "") for name in ShippingAddressIn.model_fields}
 
 
+def shipping_address_lines(stored: dict) -> list[str]:
+    """``Order.shipping_address`` as the lines of a parcel label (the order page shows it): the
+    name, the company, the street, the town with its region and postal code, the country, the
+    phone; blank parts left out."""
+    address = shipping_address_out(stored)
+    if address is None:
+        return []
+    town = " ".join(
+        part for part in (address["city"], address["province_code"], address["postal_code"]) if part
+    )
+    parts = (
+        address["name"],
+        address["company"],
+        address["address1"],
+        address["address2"],
+        town,
+        address["country_code"],
+        address["phone"],
+    )
+    return [part for part in parts if part]
+
+
 MONEY_FIELDS = ("subtotal", "discount", "shipping", "tax", "total")
 
 

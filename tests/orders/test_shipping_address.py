@@ -5,6 +5,7 @@ removed by null, and a change of it is an order change whose event carries no ad
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from orders.models import Order
 from orders.schemas import postal_code_normalise
@@ -172,3 +173,36 @@ def test_bulk_carries_each_orders_address(api_a):
 )
 def test_postal_codes_are_compared_in_upper_case_without_spaces_or_hyphens(typed, compared):
     assert postal_code_normalise(typed) == compared
+
+
+def order_page(client, owner, order_id) -> str:
+    client.force_login(owner)
+    response = client.get(reverse("dashboard:order_detail", kwargs={"pk": order_id}))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_order_page_shows_where_the_order_ships(api_a, owner_a, client):
+    # given
+    created = post(api_a, shipping_address={**ADDRESS_IN, "address2": "<b>Flat 2</b>"})
+    # when
+    html = order_page(client, owner_a, created.json()["id"])
+    # then: as a label, one part a line, what the store sent escaped
+    assert '<div class="card__header"><h2>Ships to</h2></div>' in html
+    assert (
+        '<address class="address">\n        Ada Lovelace<br>Analytical Engines Ltd<br>'
+        "12 St James&#x27;s Square<br>&lt;b&gt;Flat 2&lt;/b&gt;<br>London ENG SW1Y 4JH<br>GB<br>"
+        "+44 20 7946 0000\n      </address>"
+    ) in html
+
+
+def test_the_order_page_leaves_the_card_out_without_an_address(api_a, owner_a, client):
+    # given: an address with only a city and a country, and an order with none
+    partial = post(api_a, shipping_address={"city": "Lyon", "country_code": "fr"})
+    none = post(api_a, external_id="ord-2", number="1002")
+    # when
+    partial_html = order_page(client, owner_a, partial.json()["id"])
+    none_html = order_page(client, owner_a, none.json()["id"])
+    # then
+    assert '<address class="address">\n        Lyon<br>FR\n      </address>' in partial_html
+    assert "Ships to" not in none_html
