@@ -32,22 +32,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pp_bench")
 os.environ["CELERY_BROKER_URL"] = "memory://"
 
-
-def ensure_database(url: str) -> None:
-    import environ
-    import psycopg2
-    from psycopg2 import sql
-
-    config = environ.Env.db_url_config(url)
-    admin = psycopg2.connect(
-        host=config["HOST"], port=config["PORT"] or 5432, user=config["USER"], dbname="postgres"
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-    admin.close()
+from bench.common import ensure_database  # noqa: E402 - after the path is set
 
 
 def main() -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -38,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 
-from bench.common import fresh_database  # noqa: E402 - after the path is set
+from bench.common import celery_worker, fresh_database  # noqa: E402 - after the path is set
 
 
 def parse_args() -> argparse.Namespace:
@@ -250,27 +249,8 @@ def bench_latency(args, merchant) -> None:
 
     redis.Redis.from_url(args.redis).flushdb()
     env = {**os.environ, "DATABASE_URL": os.environ["DATABASE_URL"]}
-    worker = subprocess.Popen(  # noqa: S603 - our own interpreter and Celery
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "postpurchase",
-            "worker",
-            "-Q",
-            "events,journeys",  # the hand-off is bench/messages.py's
-            "-c",
-            str(args.processes),
-            "--loglevel",
-            "WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    # the hand-off (the messages queue) is bench/messages.py's
+    worker = celery_worker("events,journeys", args.processes, env=env)
     try:
         # the clock starts once the worker has taken a first event through
         warm = Customer(merchant=merchant, email="warm@example.com", first_name="Warm")

@@ -47,25 +47,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pp_bench_shopify")
 
+from bench.common import celery_worker, ensure_database  # noqa: E402 - after the path is set
+
 SECRET = "shpss_bench_0123456789abcdef0123456789abcdef"  # noqa: S105 - a benchmark's own store
 PRODUCTS = 60
-
-
-def ensure_database(url: str) -> None:
-    import environ
-    import psycopg2
-    from psycopg2 import sql
-
-    config = environ.Env.db_url_config(url)
-    admin = psycopg2.connect(
-        host=config["HOST"], port=config["PORT"] or 5432, user=config["USER"], dbname="postgres"
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-    admin.close()
 
 
 def _money(amount: str) -> dict:
@@ -230,24 +215,10 @@ def main() -> None:
     def work_off(ids: list[int]) -> float:
         """Start a worker on the backlog; the seconds from its first touch to the last settle."""
         waiting = InboundDelivery.unscoped.filter(pk__in=ids)
-        worker = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "postpurchase",
-                "worker",
-                "--queues=integrations",
-                f"--concurrency={args.concurrency}",
-                "--prefetch-multiplier=1",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--hostname=bench-{slug}@%h",
-                "--loglevel=WARNING",
-            ],
-            cwd=ROOT,
+        worker = celery_worker(
+            "integrations",
+            args.concurrency,
+            extra=("--prefetch-multiplier=1", f"--hostname=bench-{slug}@%h"),
             env=os.environ.copy(),
             stdout=subprocess.DEVNULL,  # its banner
         )

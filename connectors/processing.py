@@ -48,9 +48,6 @@ def delivery_enqueue(delivery_id: int, merchant_id: int) -> None:
         )
 
 
-# --- processing -------------------------------------------------------------------------------
-
-
 def _settle_failure(delivery: InboundDelivery, message: str, *, retry: bool, now: datetime):
     delivery.status = DeliveryStatus.FAILED
     delivery.last_error = message[:4000]
@@ -137,10 +134,13 @@ def _companions(delivery: InboundDelivery) -> list[int]:
     )
 
 
+def _settled(status: str, next_attempt_at: datetime | None) -> bool:
+    """Done with for good: processed, ignored, or failed with no attempt to come."""
+    return status in SETTLED or (status == DeliveryStatus.FAILED and not next_attempt_at)
+
+
 def _waiting(delivery: InboundDelivery) -> bool:
-    if delivery.status in SETTLED:
-        return False
-    return not (delivery.status == DeliveryStatus.FAILED and not delivery.next_attempt_at)
+    return not _settled(delivery.status, delivery.next_attempt_at)
 
 
 def _handle(
@@ -195,6 +195,7 @@ def _batch_process_locked(
     order go through the orders engine as one batch; the others (fulfillments beside the
     order) go one by one."""
     plain: list[tuple[InboundDelivery, dict]] = []
+    orders: set[str] = set()  # the external ids of the orders in ``plain``
     after: list[InboundDelivery] = []  # a second delivery of an order in the batch goes after it
     for delivery in deliveries:
         try:
@@ -204,9 +205,10 @@ def _batch_process_locked(
             continue
         if payload is None:
             _settle(delivery, _handle(merchant, delivery, now), now)
-        elif any(payload["external_id"] == other["external_id"] for _, other in plain):
+        elif payload["external_id"] in orders:
             after.append(delivery)
         else:
+            orders.add(payload["external_id"])
             plain.append((delivery, payload))
     if plain:
         try:
@@ -253,7 +255,7 @@ def inbound_delivery_process(
             "status", "next_attempt_at"
         )[:1]
         for status, next_attempt_at in seen:
-            if status in SETTLED or (status == DeliveryStatus.FAILED and not next_attempt_at):
+            if _settled(status, next_attempt_at):
                 return status
     claimed = _attempt_claim(merchant, delivery_id, now)
     if isinstance(claimed, str):

@@ -1,6 +1,6 @@
-"""Writes of the connectors app: the merchant's webhook secrets, receiving a delivery (verify,
-record, enqueue), processing it in a task, and the sweep that re-finds lost or failed ones
-(``postpurchase.outbox``).
+"""Writes of the connectors app: the merchant's webhook secrets and receiving a delivery
+(verify, record, enqueue). Processing it, and the sweep that re-finds lost or failed ones, are
+``connectors.processing``.
 
 Receiving is kept small so the sender gets its answer fast: the signature is checked before
 anything is stored, the delivery row is the inbox (its unique constraint dedupes the sender's
