@@ -13,6 +13,7 @@ from journeys.services import journey_publish, journey_save
 from notifications.services import message_template_save
 from tests.factories import CustomerFactory, MerchantFactory
 from tests.journeys.api_helpers import DEFINITION, T0, fire
+from tests.journeys.engine_helpers import hello
 
 
 @pytest.fixture
@@ -21,16 +22,7 @@ def follow_up(merchant_a):
     ada (vip) waited for her review, got it, was thanked and converted: completed;
     bob (no email) was not sent the confirmation and waits out the delay: active;
     cy (vip) waits for her review: waiting; dee cancelled her order: exited."""
-    message_template_save(
-        merchant=merchant_a,
-        payload={
-            "key": "hello",
-            "name": "Hello",
-            "channel": "email",
-            "category": "transactional",
-            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
-        },
-    )
+    hello(merchant_a)
     journey = journey_save(
         merchant=merchant_a,
         key="follow-up",

@@ -30,8 +30,8 @@ from journeys.services import journey_publish, journey_save
 from journeys.tasks import journeys_tick_task
 from notifications import delivery
 from notifications.models import ChannelSettings, Message
-from notifications.services import message_template_save
 from tests.factories import CustomerFactory, MerchantFactory
+from tests.journeys.engine_helpers import hello
 from tests.notifications.test_delivery import FakeEsp
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -103,16 +103,7 @@ def test_a_killed_journeys_worker_and_a_flushed_broker_lose_and_double_nothing(t
         email_provider="postmark",
         email_credentials=json.dumps({"server_token": "pm", "api_url": esp.url}),
     )
-    message_template_save(
-        merchant=merchant,
-        payload={
-            "key": "hello",
-            "name": "Hello",
-            "channel": "email",
-            "category": "transactional",
-            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
-        },
-    )
+    hello(merchant)
     journey = journey_save(
         merchant=merchant,
         key="j",

@@ -12,12 +12,12 @@ from journeys.models import Enrollment, JourneyStepLog
 from journeys.scheduled import journeys_scheduled_entries
 from journeys.services import journey_publish, journey_save, journeys_handle_event
 from notifications.models import Message
-from notifications.services import message_template_save
 from orders.services import order_ingest
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
 from postpurchase.events.services import event_record, events_recorded_as_history
 from tests.factories import CustomerFactory, MerchantFactory, OrderFactory, event_payload
+from tests.journeys.engine_helpers import hello
 
 NOW = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -27,16 +27,7 @@ SEND = [{"id": "s", "type": "send", "template": "hello"}]
 @pytest.fixture
 def merchant(db):
     merchant = MerchantFactory(timezone="UTC")
-    message_template_save(
-        merchant=merchant,
-        payload={
-            "key": "hello",
-            "name": "Hello",
-            "channel": "email",
-            "category": "transactional",
-            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
-        },
-    )
+    hello(merchant)
     return merchant
 
 

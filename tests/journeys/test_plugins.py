@@ -26,6 +26,7 @@ from orders.models import Shipment
 from postpurchase.errors import DomainError
 from postpurchase.events.services import event_record
 from tests.factories import CustomerFactory, MerchantFactory, OrderFactory, event_payload
+from tests.journeys.engine_helpers import hello
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 CUSTOMER_FACTS = (
@@ -196,16 +197,7 @@ def test_a_condition_step_reads_a_pillars_fact(merchant, perks):
 def test_a_pillars_facts_are_computed_once_for_a_whole_batch(db, perks):
     # given: a birthday journey for gold members, and three birthdays today
     merchant = MerchantFactory(timezone="UTC")
-    message_template_save(
-        merchant=merchant,
-        payload={
-            "key": "hello",
-            "name": "Hello",
-            "channel": "email",
-            "category": "transactional",
-            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
-        },
-    )
+    hello(merchant)
     trigger = {
         "type": "date",
         "date": "customer.birthday",

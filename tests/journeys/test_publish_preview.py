@@ -14,11 +14,11 @@ from journeys.models import Enrollment, JourneyVersion
 from journeys.schema import Definition
 from journeys.selectors import journey_publish_preview, sends_per_entry
 from journeys.services import CONSUMER_NAME, journey_publish, journey_save, journeys_handle_event
-from notifications.services import message_template_save
 from postpurchase.events.models import EventConsumerRun
 from postpurchase.events.services import event_record
 from tests.factories import CustomerFactory, event_payload
 from tests.journeys.dashboard_helpers import page_data
+from tests.journeys.engine_helpers import hello as hello_template
 
 NOW = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -32,16 +32,7 @@ CONFIRM = {
 
 @pytest.fixture
 def hello(merchant_a):
-    message_template_save(
-        merchant=merchant_a,
-        payload={
-            "key": "hello",
-            "name": "Hello",
-            "channel": "email",
-            "category": "transactional",
-            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
-        },
-    )
+    hello_template(merchant_a)
     return merchant_a
 
 

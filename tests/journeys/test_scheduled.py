@@ -11,23 +11,14 @@ from journeys.models import Enrollment
 from journeys.scheduled import journeys_scheduled_entries
 from journeys.services import journey_publish, journey_save, journeys_tick
 from notifications.models import Message
-from notifications.services import message_template_save
 from tests.factories import CustomerFactory, MerchantFactory
+from tests.journeys.engine_helpers import hello as hello_template
 
 NOW = datetime(2026, 6, 2, 5, 0, tzinfo=UTC)  # 07:00 in Paris, Tuesday 2 June
 
 
 def hello(merchant):
-    message_template_save(
-        merchant=merchant,
-        payload={
-            "key": "hello",
-            "name": "Hello",
-            "channel": "email",
-            "category": "transactional",
-            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
-        },
-    )
+    hello_template(merchant)
     return merchant
 
 

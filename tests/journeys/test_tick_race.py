@@ -16,10 +16,10 @@ from journeys.models import Enrollment
 from journeys.services import journey_publish, journey_save, journeys_handle_event
 from notifications import delivery
 from notifications.models import Message
-from notifications.services import message_template_save
 from postpurchase.events import services as event_services
 from postpurchase.events.services import event_record
 from tests.factories import CustomerFactory, MerchantFactory, event_payload
+from tests.journeys.engine_helpers import hello
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,16 +32,7 @@ def test_two_ticks_racing_on_the_same_due_set_never_send_twice(monkeypatch):
     monkeypatch.setattr(event_services, "_enqueue_dispatch", lambda event_id, merchant_id: None)
     monkeypatch.setattr(delivery, "_enqueue", lambda ids, claim, merchant_id: None)
     merchant = MerchantFactory(timezone="UTC")
-    message_template_save(
-        merchant=merchant,
-        payload={
-            "key": "hello",
-            "name": "Hello",
-            "channel": "email",
-            "category": "transactional",
-            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
-        },
-    )
+    hello(merchant)
     journey = journey_save(
         merchant=merchant,
         key="j",
@@ -90,16 +81,7 @@ def test_two_events_for_one_customer_at_once_enter_once(monkeypatch):
     monkeypatch.setattr(event_services, "_enqueue_dispatch", lambda event_id, merchant_id: None)
     monkeypatch.setattr(delivery, "_enqueue", lambda ids, claim, merchant_id: None)
     merchant = MerchantFactory(timezone="UTC")
-    message_template_save(
-        merchant=merchant,
-        payload={
-            "key": "hello",
-            "name": "Hello",
-            "channel": "email",
-            "category": "transactional",
-            "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
-        },
-    )
+    hello(merchant)
     journey = journey_save(
         merchant=merchant,
         key="j",

@@ -18,9 +18,10 @@ from journeys.scheduled import journeys_scheduled_entries
 from journeys.services import journey_publish, journey_save, journeys_tick
 from notifications import delivery
 from notifications.models import Message, MessageTemplate
-from notifications.services import message_send, message_template_save
+from notifications.services import message_send
 from postpurchase.tenancy.models import Merchant
 from tests.factories import CustomerFactory
+from tests.journeys.engine_helpers import hello
 from webhooks import services as webhooks_services
 from webhooks.models import WebhookDelivery
 from webhooks.services import webhook_endpoint_create, webhook_endpoint_send_test
@@ -31,16 +32,7 @@ NOON = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def shops(merchant_a, merchant_b):
     for merchant in (merchant_a, merchant_b):
-        message_template_save(
-            merchant=merchant,
-            payload={
-                "key": "hello",
-                "name": "Hello",
-                "channel": "email",
-                "category": "transactional",
-                "variants": [{"locale": "en", "subject": "Hi", "html_body": "<p>Hi</p>"}],
-            },
-        )
+        hello(merchant)
     return merchant_a, merchant_b
 
 
