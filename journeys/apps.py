@@ -16,12 +16,14 @@ class JourneysConfig(AppConfig):
         # sockets a pillar plugs into (journeys/facts.py, actions.py, links.py)
         builtins_register()
 
+        from journeys.consumer import journeys_on_events
         from journeys.services import CONSUMER_NAME, journeys_on_event
         from postpurchase.events.registry import registry
 
         # Every event type: any may trigger, exit, convert or wake a journey; which ones do is
-        # read from the live versions inside the consumer's transaction.
-        registry.subscribe("*", CONSUMER_NAME, journeys_on_event)
+        # read from the live versions inside the consumer's transaction. A batch of events is
+        # taken at once (journeys/consumer.py); a retry, one event alone.
+        registry.subscribe("*", CONSUMER_NAME, journeys_on_event, batch_handler=journeys_on_events)
 
         from journeys.deactivation import merchant_journeys_pause
         from postpurchase.tenancy.lifecycle import deactivation_handlers

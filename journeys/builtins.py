@@ -171,7 +171,9 @@ def carrier_tracking_url(*, merchant, customer, order, shipment, memo=None, **ab
     (read once per order in a run); None when there is none (the default templates then leave
     their tracking button out)."""
     tracked = shipment
-    if tracked is None and order is not None:
+    if tracked is None and hasattr(order, "tracked_shipments"):  # orders_for_messages loaded it
+        tracked = order.tracked_shipments[0] if order.tracked_shipments else None
+    elif tracked is None and order is not None:
 
         def latest():
             return (

@@ -34,6 +34,7 @@ from notifications.context import message_context, order_context, shipment_conte
 from notifications.models import MessageStatus, MessageTemplate
 from notifications.outbox import SendRequest, message_send_batch
 from orders.models import Customer, Order, Shipment
+from orders.selectors import orders_for_messages
 from postpurchase.pgbulk import unnest_update
 from postpurchase.tenancy.models import Merchant
 
@@ -234,6 +235,12 @@ def enrollments_advance(
         .order_by("pk")
     }
     run = Run(merchant=merchant, now=now, customers=customers)
+    order_ids = {e.context.get("order_id") for e in enrollments}
+    run.orders.update(
+        orders_for_messages(
+            merchant=merchant, order_ids={pk for pk in order_ids if isinstance(pk, int)}
+        )
+    )
     for enrollment in enrollments:
         _advance_one(run, enrollment, woken.get(enrollment.pk))
     _send(run)

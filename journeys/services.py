@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from journeys import schema
@@ -230,13 +230,13 @@ def _handle(event: Event, now: datetime, only_journey: int | None = None) -> lis
     for enrollment in opened:
         plan = definition(enrollment.version)
         if event.type in plan.exit_events and about_its_order(enrollment.key, event):
-            _exit(enrollment, f"event:{event.type}", now)
+            mark_exited(enrollment, f"event:{event.type}", now)
         elif (
             enrollment.state == EnrollmentState.WAITING
             and enrollment.wait_event == event.type
             and enrollment.journey.status == JourneyStatus.LIVE
             and (enrollment.next_run_at is None or event.occurred_at <= enrollment.next_run_at)
-            and _matches(enrollment.wait_match, event.payload)
+            and wait_matches(enrollment.wait_match, event.payload)
         ):
             woken[enrollment.pk] = "event"
     _goals(merchant, event, now, only_journey)
@@ -277,7 +277,7 @@ def too_old(event: Event, plan: schema.Definition, now: datetime) -> bool:
     return event.occurred_at < now - timedelta(hours=plan.entry.max_age_hours)
 
 
-def _matches(wanted: dict[str, Any], payload: dict[str, Any]) -> bool:
+def wait_matches(wanted: dict[str, Any], payload: dict[str, Any]) -> bool:
     """Every wanted value in the payload, compared as conditions compare (``311`` is
     ``"311"``); a value the trigger did not have (None) matches nothing."""
     return all(
@@ -286,7 +286,7 @@ def _matches(wanted: dict[str, Any], payload: dict[str, Any]) -> bool:
     )
 
 
-def _exit(enrollment: Enrollment, reason: str, now: datetime) -> None:
+def mark_exited(enrollment: Enrollment, reason: str, now: datetime) -> None:
     enrollment.state, enrollment.exit_reason, enrollment.finished_at = (
         EnrollmentState.EXITED,
         reason,
@@ -381,6 +381,22 @@ def _enter(merchant: Merchant, event: Event, now: datetime, only_journey=None) -
 
 def _enroll(merchant, version, plan, customer, event, order, now) -> Enrollment | None:
     """Enter ``customer`` on ``event`` if the entry rules allow it; ``None`` otherwise."""
+    key, context = entry_of(event, plan, order)
+    return enroll(
+        merchant=merchant,
+        version=version,
+        plan=plan,
+        customer=customer,
+        key=key,
+        context=context,
+        now=now,
+        detail=f"{event.type} #{event.pk}",
+    )
+
+
+def entry_of(event: Event, plan: schema.Definition, order: Order | None) -> tuple[str, dict]:
+    """The key and the context of an enrollment entered on ``event``: keyed by its order when the
+    journey enters once per order and the event names one, else by the customer."""
     order_id = event.payload.get("order_id")
     per_order = plan.entry.per == "order" and isinstance(order_id, int)
     context: dict[str, Any] = {"event": event.payload, "event_id": event.pk}
@@ -388,16 +404,33 @@ def _enroll(merchant, version, plan, customer, event, order, now) -> Enrollment 
         context["order_id"] = order.pk
     if isinstance(event.payload.get("shipment_id"), int):
         context["shipment_id"] = event.payload["shipment_id"]
-    return enroll(
-        merchant=merchant,
-        version=version,
-        plan=plan,
-        customer=customer,
-        key=f"order:{order_id}" if per_order else "customer",
-        context=context,
-        now=now,
-        detail=f"{event.type} #{event.pk}",
-    )
+    return (f"order:{order_id}" if per_order else "customer"), context
+
+
+def entry_allowed(
+    entry: schema.Entry,
+    key: str,
+    past: list[tuple[str, str, datetime]],
+    now: datetime,
+    once_per_key: bool = False,
+) -> bool:
+    """Whether the entry rules let a customer in under ``key``, given the ``(key, state,
+    entered_at)`` of every enrollment the customer ever had in the journey: one open at a time
+    (per order, for a journey entered per order), re-entry never or after a cooldown, at most
+    ``max_entries`` in all, and (``once_per_key``) never twice under one key."""
+    keyed = [row for row in past if row[0] == key]
+    if once_per_key and keyed:
+        return False
+    counted = keyed if entry.per == "order" and key.startswith("order:") else past
+    if any(state in OPEN_STATES for _, state, _ in counted):
+        return False
+    if counted:
+        if entry.reentry == "never":
+            return False
+        last = max(entered_at for _, _, entered_at in counted)
+        if entry.reentry == "after" and last + timedelta(hours=entry.cooldown_hours) > now:
+            return False
+    return entry.max_entries is None or len(past) < entry.max_entries
 
 
 def enroll(
@@ -416,26 +449,13 @@ def enroll(
     """A new enrollment under ``key`` if the entry rules allow it (and, ``once_per_key``, if
     none ever had that key: a date or an inactivity period enters once); ``None`` otherwise.
     It runs first at ``first_run_at`` (default: now)."""
-    entry = plan.entry
-    past = Enrollment.unscoped.filter(journey=version.journey, customer=customer)
-    keyed = past.filter(key=key)
-    if once_per_key and keyed.exists():
+    past = list(
+        Enrollment.unscoped.filter(journey=version.journey, customer=customer).values_list(
+            "key", "state", "entered_at"
+        )
+    )
+    if not entry_allowed(plan.entry, key, past, now, once_per_key=once_per_key):
         return None
-    if entry.per == "order" and key.startswith("order:"):
-        past = keyed
-    if past.filter(state__in=OPEN_STATES).exists():
-        return None
-    history = past.aggregate(n=Count("id"), last=Max("entered_at"))
-    if history["n"]:
-        if entry.reentry == "never":
-            return None
-        cooldown = timedelta(hours=entry.cooldown_hours)
-        if entry.reentry == "after" and history["last"] + cooldown > now:
-            return None
-    if entry.max_entries is not None:
-        total = Enrollment.unscoped.filter(journey=version.journey, customer=customer).count()
-        if total >= entry.max_entries:
-            return None
     enrollment = Enrollment(
         merchant=merchant,
         journey=version.journey,

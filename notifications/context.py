@@ -82,7 +82,11 @@ def order_context(order: Order) -> dict[str, Any]:
         return money_str(Decimal(value), order.currency)  # an unsaved default may be an int
 
     lines = []
-    for line in order.lines.select_related("product").order_by("position", "id"):
+    # loaded with the order for a batch (orders.selectors.orders_for_messages), else read here
+    rows = getattr(order, "lines_in_order", None)
+    if rows is None:
+        rows = order.lines.select_related("product").order_by("position", "id")
+    for line in rows:
         product = line.product
         lines.append(
             {

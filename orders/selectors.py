@@ -43,6 +43,25 @@ def order_list(
     return orders.order_by("-placed_at", "-id")
 
 
+def orders_for_messages(*, merchant: Merchant, order_ids: set[int]) -> dict[int, Order]:
+    """The orders a batch of messages speaks of, by id, each with what its message context reads
+    already loaded: ``lines_in_order`` (each line with its product, in the order's order) and
+    ``tracked_shipments`` (its parcels with a tracking page, latest first). Three queries for
+    the batch, not three per order."""
+    if not order_ids:
+        return {}
+    lines = OrderLine.unscoped.select_related("product").order_by("position", "id")
+    tracked = Shipment.unscoped.exclude(tracking_url="").order_by("-created_at", "-id")
+    return (
+        Order.unscoped.filter(merchant=merchant, pk__in=sorted(order_ids))
+        .prefetch_related(
+            Prefetch("lines", queryset=lines, to_attr="lines_in_order"),
+            Prefetch("shipments", queryset=tracked, to_attr="tracked_shipments"),
+        )
+        .in_bulk()
+    )
+
+
 def order_detail(*, order_id: int) -> Order:
     """One order with its lines, shipments and their tracking events (raises DoesNotExist)."""
     return (

@@ -40,7 +40,7 @@ def _deliveries_purge_batch(*, cutoff: datetime, batch_size: int) -> tuple[int, 
     """One batch: ``(found, deleted)``. The query matches the ``webhook_delivery_finished``
     partial index, so each batch reads only what it deletes."""
     old = WebhookDelivery.unscoped.filter(created_at__lt=cutoff, status__in=FINISHED_STATUSES)
-    ids = list(old.order_by("created_at").values_list("pk", flat=True)[:batch_size])
+    ids = list(old.order_by("created_at", "pk").values_list("pk", flat=True)[:batch_size])
     if not ids:
         return 0, 0
     with transaction.atomic():

@@ -6,6 +6,13 @@
 A consumer is called as ``handler(event)`` inside a transaction with the merchant in scope. Its name
 is stable: it keys the per-consumer marker, so renaming a consumer makes it run again.
 A type of ``"*"`` subscribes to every event.
+
+A consumer that can take many events at once also gives ``batch_handler(events)``: the events of one
+merchant, in the order they were recorded, each new to this consumer, handed over in one
+transaction with their markers. It does all of them or raises; when it raises, the dispatcher
+rolls its work back and hands each event to ``handler`` alone, so one bad event costs only itself.
+A retry (an event this consumer failed on before) always goes to ``handler`` alone. Where the order
+of one customer's events matters, the batch handler keeps it (``journeys.consumer``).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ if TYPE_CHECKING:
     from postpurchase.events.models import Event
 
 Handler = Callable[["Event"], None]
+BatchHandler = Callable[[list["Event"]], None]
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,7 @@ class Consumer:
     name: str
     event_types: frozenset[str]
     handler: Handler
+    batch_handler: BatchHandler | None = None
 
     def wants(self, event_type: str) -> bool:
         return "*" in self.event_types or event_type in self.event_types
@@ -35,14 +44,25 @@ class ConsumerRegistry:
     def __init__(self) -> None:
         self._consumers: dict[str, Consumer] = {}
 
-    def subscribe(self, event_types: str | list[str], name: str, handler: Handler) -> Consumer:
+    def subscribe(
+        self,
+        event_types: str | list[str],
+        name: str,
+        handler: Handler,
+        *,
+        batch_handler: BatchHandler | None = None,
+    ) -> Consumer:
         types = frozenset([event_types] if isinstance(event_types, str) else event_types)
         existing = self._consumers.get(name)
-        if existing is not None and existing.handler is not handler:
+        if existing is not None and (
+            existing.handler is not handler or existing.batch_handler is not batch_handler
+        ):
             raise ValueError(f"A different consumer is already registered as {name!r}.")
         if existing is not None:
             types = types | existing.event_types
-        consumer = Consumer(name=name, event_types=types, handler=handler)
+        consumer = Consumer(
+            name=name, event_types=types, handler=handler, batch_handler=batch_handler
+        )
         self._consumers[name] = consumer
         return consumer
 
@@ -57,10 +77,15 @@ class ConsumerRegistry:
 
     @contextmanager
     def temporarily(
-        self, event_types: str | list[str], name: str, handler: Handler
+        self,
+        event_types: str | list[str],
+        name: str,
+        handler: Handler,
+        *,
+        batch_handler: BatchHandler | None = None,
     ) -> Iterator[Consumer]:
         """Subscribe for the duration of a block (tests, one-off replays)."""
-        consumer = self.subscribe(event_types, name, handler)
+        consumer = self.subscribe(event_types, name, handler, batch_handler=batch_handler)
         try:
             yield consumer
         finally:

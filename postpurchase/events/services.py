@@ -2,11 +2,15 @@
 
 ``event_record`` writes the event in the caller's transaction and enqueues the dispatch task after
 commit; ``event_record_many`` does the same for a batch, in one statement and one task.
-``event_dispatch`` runs each subscribed consumer that has not finished, each in its own
-transaction together with its ``DONE`` marker; a failure is recorded with the time of its next
-attempt (``RETRY_BACKOFF``, from ``postpurchase.outbox``). ``event_sweep`` re-dispatches every
-event whose ``next_dispatch_at`` has passed: a due retry, or a dispatch task whose lease ran out
-(lost by the broker, or waiting behind a backlog longer than its lease).
+``events_dispatch`` hands a batch of events to each subscribed consumer that has not finished
+with them: per merchant and consumer, one transaction holds the consumer's work on the whole batch
+and its ``DONE`` markers (``event_dispatch`` is a batch of one). A consumer that gives a batch
+handler takes the batch in one call; if that raises, its work is rolled back and each event is
+handed to it alone, so a failing event fails alone: it is recorded with the time of its next
+attempt (``RETRY_BACKOFF``, from ``postpurchase.outbox``) and retried alone, never in a batch.
+``event_sweep`` re-dispatches every event whose ``next_dispatch_at`` has passed: a due retry, or
+a dispatch task whose lease ran out (lost by the broker, or waiting behind a backlog longer than
+its lease).
 
 A queued dispatch task holds a lease on its event (``next_dispatch_at``), so the sweep does not
 enqueue it again while it waits: ``EVENT_DISPATCH_LEASE_SECONDS`` for the first task, doubled for
@@ -22,6 +26,7 @@ import functools
 import itertools
 import logging
 import traceback
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -287,104 +292,199 @@ def _lease_release(event_ids: list[int]) -> None:
         logger.warning("Could not release the dispatch lease of %s events", len(event_ids))
 
 
-def _run_consumer(event: Event, consumer: Consumer, now: datetime) -> tuple[str, datetime | None]:
-    """Run one consumer on one event unless it has already finished. Returns its status and, when
-    it failed, the time of its next attempt; ``"busy"`` when another worker holds this consumer's
-    marker right now, ``"waiting"`` when its next attempt is not due yet."""
-    with transaction.atomic():
-        run = (
-            EventConsumerRun.objects.select_for_update(skip_locked=True)
-            .filter(event=event, consumer=consumer.name)
-            .first()
-        )
-        if run is None:
-            return "busy", None
-        if run.status != ConsumerRunStatus.FAILED:
-            return run.status, None
-        if run.next_attempt_at is not None and run.next_attempt_at > now:
-            return "waiting", run.next_attempt_at
-        run.attempts += 1
-        run.updated_at = now
-        try:
-            with transaction.atomic():
-                consumer.handler(event)
-        except Exception as exc:
-            run.last_error = "".join(traceback.format_exception(exc))[-4000:]
-            if run.attempts >= MAX_ATTEMPTS:
-                run.status = ConsumerRunStatus.GAVE_UP
-                run.finished_at = now
-                run.next_attempt_at = None
-                logger.error(
-                    "Consumer %s gave up on event %s after %s attempts",
-                    consumer.name,
-                    event.pk,
-                    run.attempts,
-                )
-            else:
-                run.next_attempt_at = now + RETRY_BACKOFF.delay(run.attempts)
-                logger.warning(
-                    "Consumer %s failed on event %s (attempt %s); retry at %s",
-                    consumer.name,
-                    event.pk,
-                    run.attempts,
-                    run.next_attempt_at,
-                )
-        else:
-            run.status = ConsumerRunStatus.DONE
-            run.finished_at = now
-            run.next_attempt_at = None
-            run.last_error = ""
-        run.save()
-        return run.status, run.next_attempt_at
-
-
 def event_dispatch(
     *, event: Event, now: datetime | None = None, consumers: ConsumerRegistry | None = None
 ) -> dict[str, str]:
-    """Hand ``event`` to every consumer of its type that has not finished. Returns each
-    consumer's status after this pass; nothing (``{}``) for history, or while the merchant is
-    inactive (the event keeps its due time, and the sweep takes it up after reactivation).
-    An event loaded with no ``next_dispatch_at`` was dispatched already (this is a duplicate
-    task): its consumers' statuses, with nothing run or written."""
-    now = now or timezone.now()
+    """Hand ``event`` to every consumer of its type that has not finished: ``events_dispatch``
+    of a batch of one. Returns each consumer's status after this pass; nothing (``{}``) for
+    history, or while the merchant is inactive (the event keeps its due time, and the sweep
+    takes it up after reactivation). An event loaded with no ``next_dispatch_at`` was
+    dispatched already (this is a duplicate task): its consumers' statuses, with nothing run or
+    written."""
     if event.is_history or not event.merchant.is_active:
         return {}
     if event.next_dispatch_at is None:
         return dict(EventConsumerRun.objects.filter(event=event).values_list("consumer", "status"))
-    wanted = (consumers or registry).consumers_for(event.type)
-    outcome: dict[str, str] = {}
-    retries: list[datetime] = []
-    with merchant_scope(event.merchant):
-        if wanted:
-            # One statement creates every missing marker; concurrent dispatchers agree on them.
-            EventConsumerRun.objects.bulk_create(
-                [
-                    EventConsumerRun(event=event, consumer=c.name, status=ConsumerRunStatus.FAILED)
-                    for c in wanted
-                ],
-                ignore_conflicts=True,
-            )
-        for consumer in wanted:
-            status, retry_at = _run_consumer(event, consumer, now)
-            outcome[consumer.name] = status
-            if retry_at is not None:
-                retries.append(retry_at)
-            elif status == "busy":
-                # Another worker holds it; look again after the grace period.
-                retries.append(now + DISPATCH_GRACE)
+    return events_dispatch(events=[event], now=now, consumers=consumers).get(event.pk, {})
 
-    # A pass ran, so no task of this event is lost: its lease and count of enqueues end here.
-    passed = {"dispatch_enqueued_at": None, "dispatch_enqueues": 0}
-    finished = (ConsumerRunStatus.DONE, ConsumerRunStatus.GAVE_UP)
-    if all(status in finished for status in outcome.values()):
-        Event.unscoped.filter(pk=event.pk).update(
-            dispatched_at=Coalesce("dispatched_at", Value(now)), next_dispatch_at=None, **passed
+
+def events_dispatch(
+    *,
+    events: Iterable[Event],
+    now: datetime | None = None,
+    consumers: ConsumerRegistry | None = None,
+) -> dict[int, dict[str, str]]:
+    """Hand a batch of events to their consumers: per merchant, each consumer takes all of its
+    events in one transaction with their markers (its ``batch_handler``, or ``handler`` for each
+    event in turn), so a batch costs a few statements per consumer rather than a few per event.
+    History, events dispatched already (no ``next_dispatch_at``: a duplicate task) and the
+    events of an inactive merchant are left alone. Returns, per event handed over, each
+    consumer's status after this pass (``busy``: another worker holds its marker right now;
+    ``waiting``: its retry is not due)."""
+    now = now or timezone.now()
+    consumers = consumers or registry
+    by_merchant: dict[int, list[Event]] = defaultdict(list)
+    for event in sorted(events, key=lambda e: e.pk):
+        if not event.is_history and event.next_dispatch_at is not None:
+            by_merchant[event.merchant_id].append(event)
+    outcomes: dict[int, dict[str, str]] = {}
+    for _, batch in sorted(by_merchant.items()):
+        merchant = batch[0].merchant
+        if merchant.is_active:
+            outcomes.update(_merchant_dispatch(merchant, batch, now, consumers))
+    return outcomes
+
+
+def _merchant_dispatch(
+    merchant: Merchant, events: list[Event], now: datetime, consumers: ConsumerRegistry
+) -> dict[int, dict[str, str]]:
+    wanted = {event.pk: consumers.consumers_for(event.type) for event in events}
+    outcome: dict[int, dict[str, str]] = {event.pk: {} for event in events}
+    retries: dict[int, list[datetime]] = defaultdict(list)
+    with merchant_scope(merchant):
+        # One statement creates every missing marker; concurrent dispatchers agree on them.
+        EventConsumerRun.objects.bulk_create(
+            [
+                EventConsumerRun(event=event, consumer=c.name, status=ConsumerRunStatus.FAILED)
+                for event in events
+                for c in wanted[event.pk]
+            ],
+            ignore_conflicts=True,
+        )
+        # Consumers in the order they subscribed, each with the events it wants.
+        order = {c.name: c for event in events for c in wanted[event.pk]}
+        for consumer in order.values():
+            its = [event for event in events if consumer in wanted[event.pk]]
+            for pk, (status, retry_at) in _consumer_run(consumer, its, now).items():
+                outcome[pk][consumer.name] = status
+                if retry_at is not None:
+                    retries[pk].append(retry_at)
+                elif status == "busy":
+                    # Another worker holds it; look again after the grace period.
+                    retries[pk].append(now + DISPATCH_GRACE)
+    _events_settle(outcome, retries, now)
+    return outcome
+
+
+def _consumer_run(
+    consumer: Consumer, events: list[Event], now: datetime
+) -> dict[int, tuple[str, datetime | None]]:
+    """One consumer on a batch of events, in one transaction with their markers. Per event, its
+    status and, when it failed, the time of its next attempt."""
+    result: dict[int, tuple[str, datetime | None]] = {}
+    with transaction.atomic():
+        runs = {
+            run.event_id: run
+            for run in EventConsumerRun.objects.select_for_update(skip_locked=True).filter(
+                event_id__in=[event.pk for event in events], consumer=consumer.name
+            )
+        }
+        fresh, alone = [], []
+        for event in events:
+            run = runs.get(event.pk)
+            if run is None:
+                result[event.pk] = ("busy", None)
+            elif run.status != ConsumerRunStatus.FAILED:
+                result[event.pk] = (run.status, None)
+            elif run.next_attempt_at is not None and run.next_attempt_at > now:
+                result[event.pk] = ("waiting", run.next_attempt_at)
+            elif run.attempts == 0 and consumer.batch_handler is not None:
+                fresh.append(event)
+            else:  # a retry, or a consumer that takes one event at a time
+                alone.append(event)
+        done = _batch_run(consumer, fresh)
+        if len(done) < len(fresh):
+            alone = sorted([*fresh, *alone], key=lambda e: e.pk)
+        for event in alone:
+            run = runs[event.pk]
+            try:
+                with transaction.atomic():
+                    consumer.handler(event)
+            except Exception as exc:
+                _run_failed(run, consumer, exc, now)
+                result[event.pk] = (run.status, run.next_attempt_at)
+            else:
+                done.append(event)
+        EventConsumerRun.objects.filter(pk__in=[runs[event.pk].pk for event in done]).update(
+            status=ConsumerRunStatus.DONE,
+            attempts=F("attempts") + 1,
+            finished_at=now,
+            next_attempt_at=None,
+            last_error="",
+            updated_at=now,
+        )
+        for event in done:
+            result[event.pk] = (ConsumerRunStatus.DONE, None)
+    return result
+
+
+def _batch_run(consumer: Consumer, events: list[Event]) -> list[Event]:
+    """The consumer's batch handler on ``events``: all of them done, or (it raised, its work
+    rolled back) none, each to be run alone."""
+    if not events:
+        return []
+    try:
+        with transaction.atomic():
+            consumer.batch_handler(events)
+    except Exception:
+        logger.warning(
+            "Consumer %s failed on a batch of %s events; each is run alone",
+            consumer.name,
+            len(events),
+            exc_info=True,
+        )
+        return []
+    return list(events)
+
+
+def _run_failed(run: EventConsumerRun, consumer: Consumer, exc: Exception, now: datetime) -> None:
+    """Record a failed attempt on its marker: the next one after ``RETRY_BACKOFF``, or given up
+    after ``MAX_ATTEMPTS``."""
+    run.attempts += 1
+    run.updated_at = now
+    run.last_error = "".join(traceback.format_exception(exc))[-4000:]
+    if run.attempts >= MAX_ATTEMPTS:
+        run.status = ConsumerRunStatus.GAVE_UP
+        run.finished_at = now
+        run.next_attempt_at = None
+        logger.error(
+            "Consumer %s gave up on event %s after %s attempts",
+            consumer.name,
+            run.event_id,
+            run.attempts,
         )
     else:
-        Event.unscoped.filter(pk=event.pk).update(
-            next_dispatch_at=min(retries) if retries else now + DISPATCH_GRACE, **passed
+        run.next_attempt_at = now + RETRY_BACKOFF.delay(run.attempts)
+        logger.warning(
+            "Consumer %s failed on event %s (attempt %s); retry at %s",
+            consumer.name,
+            run.event_id,
+            run.attempts,
+            run.next_attempt_at,
         )
-    return outcome
+    run.save()
+
+
+def _events_settle(
+    outcome: dict[int, dict[str, str]], retries: dict[int, list[datetime]], now: datetime
+) -> None:
+    """A pass ran, so no task of these events is lost: their lease and count of enqueues end
+    here. An event all of whose consumers finished is dispatched; any other is due again at its
+    first consumer's retry (or after the grace period)."""
+    passed = {"dispatch_enqueued_at": None, "dispatch_enqueues": 0}
+    finished = (ConsumerRunStatus.DONE, ConsumerRunStatus.GAVE_UP)
+    settled, again = [], defaultdict(list)
+    for pk, statuses in outcome.items():
+        if all(status in finished for status in statuses.values()):
+            settled.append(pk)
+        else:
+            again[min(retries[pk]) if retries[pk] else now + DISPATCH_GRACE].append(pk)
+    if settled:
+        Event.unscoped.filter(pk__in=settled).update(
+            dispatched_at=Coalesce("dispatched_at", Value(now)), next_dispatch_at=None, **passed
+        )
+    for due, pks in sorted(again.items()):
+        Event.unscoped.filter(pk__in=pks).update(next_dispatch_at=due, **passed)
 
 
 def event_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH) -> list[int]:

@@ -24,19 +24,15 @@ def event_dispatch_task(*, event_id: int, merchant_id: int) -> dict[str, str]:
 
 @merchant_task(acks_late=True, name="postpurchase.events.tasks.event_dispatch_many")
 def event_dispatch_many_task(*, event_ids: list[int], merchant_id: int) -> int:
-    """Dispatch a batch (recorded together by ``event_record_many``, or swept together), one
-    event after the other. A consumer failure is recorded on its event and retried by the sweep,
-    as for one event."""
-    events = (
+    """Dispatch a batch (recorded together by ``event_record_many``, or swept together): each
+    consumer takes the batch at once (``services.events_dispatch``). A consumer failure is
+    recorded on its event and retried by the sweep, as for one event."""
+    events = list(
         Event.objects.filter(pk__in=event_ids, next_dispatch_at__isnull=False)
         .select_related("merchant")
         .order_by("pk")
     )
-    dispatched = 0
-    for event in events:
-        services.event_dispatch(event=event)
-        dispatched += 1
-    return dispatched
+    return len(services.events_dispatch(events=events))
 
 
 @shared_task(acks_late=True, name="postpurchase.events.tasks.event_sweep")

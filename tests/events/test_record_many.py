@@ -7,7 +7,8 @@ import pytest
 
 from postpurchase.errors import DomainError
 from postpurchase.events import services, tasks
-from postpurchase.events.models import Event
+from postpurchase.events.models import Event, EventConsumerRun
+from postpurchase.events.registry import registry
 from postpurchase.events.services import EventSpec, event_record, event_record_many
 from tests.factories import CustomerFactory, event_payload
 
@@ -130,20 +131,30 @@ def test_a_bad_type_refuses_the_whole_call(merchant_a):
     assert Event.unscoped.count() == 0
 
 
-def test_the_batch_task_dispatches_each_event(merchant_a, monkeypatch):
+def test_the_batch_task_hands_the_events_to_a_consumer_in_one_batch(merchant_a):
     # given
     ids = event_record_many(
         merchant=merchant_a,
         events=[EventSpec(type="order.placed", payload=placed(merchant_a)), EventSpec(type="a.b")],
     )
-    dispatched = []
-    monkeypatch.setattr(
-        services, "event_dispatch", lambda *, event: dispatched.append(event.pk) or {}
-    )
+    batches, alone = [], []
 
     # when
-    count = tasks.event_dispatch_many_task.run(event_ids=[*ids, 999_999], merchant_id=merchant_a.pk)
+    with registry.temporarily(
+        "*",
+        "test.batch",
+        lambda event: alone.append(event.pk),
+        batch_handler=lambda events: batches.append([event.pk for event in events]),
+    ):
+        count = tasks.event_dispatch_many_task.run(
+            event_ids=[*ids, 999_999], merchant_id=merchant_a.pk
+        )
 
-    # then: a missing id (an event deleted since) is skipped
+    # then: a missing id (an event deleted since) is skipped; both went in one call
     assert count == 2
-    assert dispatched == ids
+    assert batches == [ids]
+    assert alone == []
+    assert sorted(
+        EventConsumerRun.objects.filter(consumer="test.batch").values_list("event_id", "status")
+    ) == [(ids[0], "done"), (ids[1], "done")]
+    assert Event.unscoped.filter(pk__in=ids, next_dispatch_at__isnull=True).count() == 2
