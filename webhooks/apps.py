@@ -13,11 +13,13 @@ class WebhooksConfig(AppConfig):
         events_register()  # its event types in the catalogue (docs/events.md)
 
         from postpurchase.events.registry import registry
-        from webhooks.services import CONSUMER_NAME, webhooks_fan_out
+        from webhooks.services import CONSUMER_NAME, webhooks_fan_out, webhooks_fan_out_many
 
         # Every event type: which endpoints want it is the endpoints' business, decided per
-        # event inside the consumer's transaction.
-        registry.subscribe("*", CONSUMER_NAME, webhooks_fan_out)
+        # event inside the consumer's transaction (a batch of events at once).
+        registry.subscribe(
+            "*", CONSUMER_NAME, webhooks_fan_out, batch_handler=webhooks_fan_out_many
+        )
 
         from postpurchase.tenancy.lifecycle import deactivation_handlers
         from webhooks.deactivation import merchant_webhook_deliveries_cancel

@@ -283,40 +283,52 @@ def webhook_deliveries_for_event(*, event: Event, now: datetime | None = None) -
     """The event-log consumer: one delivery per enabled endpoint subscribed to ``event.type``,
     once (a second run finds them there). Returns the ids of the deliveries it created; each is
     claimed and its send enqueued after commit."""
+    return webhook_deliveries_for_events(events=[event], now=now)
+
+
+def webhook_deliveries_for_events(*, events: list[Event], now: datetime | None = None) -> list[int]:
+    """``webhook_deliveries_for_event`` for a batch of one merchant's events: the endpoints read
+    once, every delivery written in one statement, each send enqueued after commit."""
     now = now or timezone.now()
-    endpoints = [e for e in WebhookEndpoint.objects.filter(enabled=True) if e.wants(event.type)]
-    if not endpoints:
-        return []
-    body = _body(event.type, event.occurred_at, _event_data(event))
+    endpoints = list(WebhookEndpoint.objects.filter(enabled=True).order_by("pk"))
     claim = uuid.uuid4().hex
-    WebhookDelivery.unscoped.bulk_create(
-        [
-            WebhookDelivery(
-                merchant_id=event.merchant_id,
-                endpoint=endpoint,
-                event=event,
-                event_type=event.type,
-                message_id=_message_id(),
-                body=body,
-                claim=claim,
-                next_attempt_at=now + LEASE,
-                created_at=now,
-            )
-            for endpoint in endpoints
-        ],
-        ignore_conflicts=True,  # the unique (merchant, endpoint, event) keeps a rerun a no-op
-    )
+    deliveries = [
+        WebhookDelivery(
+            merchant_id=event.merchant_id,
+            endpoint=endpoint,
+            event=event,
+            event_type=event.type,
+            message_id=_message_id(),
+            body=_body(event.type, event.occurred_at, _event_data(event)),
+            claim=claim,
+            next_attempt_at=now + LEASE,
+            created_at=now,
+        )
+        for event in events
+        for endpoint in endpoints
+        if endpoint.wants(event.type)
+    ]
+    if not deliveries:
+        return []
+    # the unique (merchant, endpoint, event) keeps a rerun a no-op
+    WebhookDelivery.unscoped.bulk_create(deliveries, ignore_conflicts=True)
     created = list(
-        WebhookDelivery.objects.filter(event=event, claim=claim).values_list("pk", flat=True)
+        WebhookDelivery.objects.filter(event__in=[e.pk for e in events], claim=claim)
+        .order_by("pk")
+        .values_list("pk", "merchant_id")
     )
-    merchant_id = event.merchant_id
-    transaction.on_commit(lambda: [_enqueue_send(pk, claim, merchant_id) for pk in created])
-    return created
+    transaction.on_commit(lambda: [_enqueue_send(pk, claim, merchant) for pk, merchant in created])
+    return [pk for pk, _ in created]
 
 
 def webhooks_fan_out(event: Event) -> None:
     """The handler registered with the event log (``WebhooksConfig.ready``)."""
     webhook_deliveries_for_event(event=event)
+
+
+def webhooks_fan_out_many(events: list[Event]) -> None:
+    """The batch handler registered with the event log (``WebhooksConfig.ready``)."""
+    webhook_deliveries_for_events(events=events)
 
 
 def webhook_endpoint_send_test(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from postpurchase.events.models import EventConsumerRun
 from postpurchase.events.registry import registry
@@ -17,9 +19,11 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
     CONSUMER_NAME,
     webhook_deliveries_for_event,
+    webhook_deliveries_for_events,
     webhook_endpoint_create,
     webhook_endpoint_disable,
     webhooks_fan_out,
+    webhooks_fan_out_many,
 )
 
 PLACED = typed_payload("order.placed")
@@ -53,6 +57,43 @@ def test_the_app_subscribes_its_fan_out_to_every_event():
 
     assert consumer.event_types == frozenset({"*"})
     assert consumer.handler is webhooks_fan_out
+    assert consumer.batch_handler is webhooks_fan_out_many
+
+
+def test_a_batch_of_events_makes_every_delivery_in_one_statement(
+    merchant_a, endpoints, enqueued, django_capture_on_commit_callbacks
+):
+    # given: three events of A's, one that no endpoint of A's but "every" wants
+    placed, _ = event_record(merchant=merchant_a, type="order.placed", payload=PLACED, now=T0)
+    cancelled, _ = event_record(
+        merchant=merchant_a, type="order.cancelled", payload=CANCELLED, now=T0
+    )
+    custom, _ = event_record(merchant=merchant_a, type="shop.note", payload={"n": 1}, now=T0)
+    events = [placed, cancelled, custom]
+
+    # when
+    with (
+        merchant_scope(merchant_a),
+        django_capture_on_commit_callbacks(execute=True),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        created = webhook_deliveries_for_events(events=events, now=T0)
+
+    # then: the endpoints read once, the deliveries written at once, each send enqueued
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
+    deliveries = WebhookDelivery.unscoped.order_by("event_id", "endpoint_id")
+    assert [(d.event_id, d.endpoint_id) for d in deliveries] == [
+        (placed.pk, endpoints["every"].pk),
+        (placed.pk, endpoints["placed"].pk),
+        (cancelled.pk, endpoints["every"].pk),
+        (cancelled.pk, endpoints["placed"].pk),
+        (custom.pk, endpoints["every"].pk),
+    ]
+    assert sorted(created) == sorted(d.pk for d in deliveries)
+    assert sorted(pk for pk, _, _ in enqueued) == sorted(created)
+    assert {merchant for _, _, merchant in enqueued} == {merchant_a.pk}
+    assert len(queries) == 3  # the endpoints, the insert, the ids
 
 
 def test_dispatch_creates_one_delivery_per_matching_endpoint_and_enqueues_after_commit(
