@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pp_bench")
 os.environ["CELERY_BROKER_URL"] = "memory://"
+os.environ.setdefault("DEBUG", "false")  # as in production: no query log kept per statement
 
 from bench.common import ensure_database  # noqa: E402 - after the path is set
 

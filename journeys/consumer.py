@@ -117,6 +117,13 @@ class Batch:
             .values_list("pk", flat=True)
         )
         self.live = self._live_versions()
+        # The events any version of the merchant's counts as its goal (most batches hold none).
+        self.goal_events = set(
+            JourneyVersion.unscoped.filter(merchant=self.merchant)
+            .exclude(goal_event="")
+            .values_list("goal_event", flat=True)
+            .distinct()
+        )
         created: list[Enrollment] = []
         for round_events in rounds(self.events):
             created.extend(self._round(round_events))
@@ -180,6 +187,9 @@ class Batch:
     def _goals(self, events: list[Event]) -> None:
         """A conversion on each enrollment of the round's customers whose goal is its event,
         within the goal's window since entry (``journeys.services._goals``, for a round)."""
+        events = [e for e in events if e.type in self.goal_events]
+        if not events:
+            return
         earliest = min(e.occurred_at for e in events)
         candidates = (
             Enrollment.unscoped.select_for_update()

@@ -342,15 +342,7 @@ def _merchant_dispatch(
     outcome: dict[int, dict[str, str]] = {event.pk: {} for event in events}
     retries: dict[int, list[datetime]] = defaultdict(list)
     with merchant_scope(merchant):
-        # One statement creates every missing marker; concurrent dispatchers agree on them.
-        EventConsumerRun.objects.bulk_create(
-            [
-                EventConsumerRun(event=event, consumer=c.name, status=ConsumerRunStatus.FAILED)
-                for event in events
-                for c in wanted[event.pk]
-            ],
-            ignore_conflicts=True,
-        )
+        _markers_create([(event.pk, c.name) for event in events for c in wanted[event.pk]], now)
         # Consumers in the order they subscribed, each with the events it wants.
         order = {c.name: c for event in events for c in wanted[event.pk]}
         for consumer in order.values():
@@ -366,6 +358,31 @@ def _merchant_dispatch(
     return outcome
 
 
+MARKERS_PER_STATEMENT = 1000
+
+
+def _markers_create(pairs: list[tuple[int, str]], now: datetime) -> None:
+    """Every missing marker of ``(event id, consumer name)``, committed at once so that
+    concurrent dispatchers agree on them, in a plain multi-row ``INSERT … ON CONFLICT DO
+    NOTHING`` (PostgreSQL and SQLite; a model per row costs more than the insert)."""
+    table = EventConsumerRun._meta.db_table
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    for start in range(0, len(pairs), MARKERS_PER_STATEMENT):
+        chunk = pairs[start : start + MARKERS_PER_STATEMENT]
+        values = ", ".join(["(%s, %s, %s, 0, '', %s)"] * len(chunk))
+        params = [
+            value
+            for event_id, name in chunk
+            for value in (event_id, name, ConsumerRunStatus.FAILED.value, stamp)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (event_id, consumer, status, attempts, last_error, "  # noqa: S608
+                f"updated_at) VALUES {values} ON CONFLICT (event_id, consumer) DO NOTHING",
+                params,
+            )
+
+
 def _consumer_run(
     consumer: Consumer, events: list[Event], now: datetime
 ) -> dict[int, tuple[str, datetime | None]]:
@@ -373,22 +390,24 @@ def _consumer_run(
     status and, when it failed, the time of its next attempt."""
     result: dict[int, tuple[str, datetime | None]] = {}
     with transaction.atomic():
+        # The markers as plain rows (a model per row costs more than the query); locked.
         runs = {
-            run.event_id: run
-            for run in EventConsumerRun.objects.select_for_update(skip_locked=True).filter(
-                event_id__in=[event.pk for event in events], consumer=consumer.name
-            )
+            row[1]: row
+            for row in EventConsumerRun.objects.select_for_update(skip_locked=True)
+            .filter(event_id__in=[event.pk for event in events], consumer=consumer.name)
+            .values_list("pk", "event_id", "status", "attempts", "next_attempt_at")
         }
         fresh, alone = [], []
         for event in events:
-            run = runs.get(event.pk)
-            if run is None:
+            if event.pk not in runs:
                 result[event.pk] = ("busy", None)
-            elif run.status != ConsumerRunStatus.FAILED:
-                result[event.pk] = (run.status, None)
-            elif run.next_attempt_at is not None and run.next_attempt_at > now:
-                result[event.pk] = ("waiting", run.next_attempt_at)
-            elif run.attempts == 0 and consumer.batch_handler is not None:
+                continue
+            _, _, status, attempts, next_attempt_at = runs[event.pk]
+            if status != ConsumerRunStatus.FAILED:
+                result[event.pk] = (status, None)
+            elif next_attempt_at is not None and next_attempt_at > now:
+                result[event.pk] = ("waiting", next_attempt_at)
+            elif attempts == 0 and consumer.batch_handler is not None:
                 fresh.append(event)
             else:  # a retry, or a consumer that takes one event at a time
                 alone.append(event)
@@ -396,16 +415,16 @@ def _consumer_run(
         if len(done) < len(fresh):
             alone = sorted([*fresh, *alone], key=lambda e: e.pk)
         for event in alone:
-            run = runs[event.pk]
             try:
                 with transaction.atomic():
                     consumer.handler(event)
             except Exception as exc:
+                run = EventConsumerRun.objects.get(pk=runs[event.pk][0])
                 _run_failed(run, consumer, exc, now)
                 result[event.pk] = (run.status, run.next_attempt_at)
             else:
                 done.append(event)
-        EventConsumerRun.objects.filter(pk__in=[runs[event.pk].pk for event in done]).update(
+        EventConsumerRun.objects.filter(pk__in=[runs[event.pk][0] for event in done]).update(
             status=ConsumerRunStatus.DONE,
             attempts=F("attempts") + 1,
             finished_at=now,
