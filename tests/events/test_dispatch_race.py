@@ -180,3 +180,53 @@ def test_free_running_dispatchers_never_run_a_consumer_twice(event, attempt):
     }
     assert len(calls) == 2
     assert event_state(event.pk)[1] is None
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_dispatchers_of_overlapping_batches_hand_each_event_over_once(
+    merchant_a, monkeypatch, attempt
+):
+    # given: six events, and four dispatchers of overlapping batches (a task and the sweep's
+    # duplicates), each with its own connection, released together
+    monkeypatch.setattr(services, "_enqueue_dispatch", lambda event_id, merchant_id: None)
+    events = [
+        event_record(merchant=merchant_a, type="a.b", payload={"n": n}, now=T0)[0] for n in range(6)
+    ]
+    ids = [e.pk for e in events]
+    lock = threading.Lock()
+    handed = []
+
+    def many(batch):
+        with lock:
+            handed.extend(("batch", e.pk) for e in batch)
+
+    def one(event):
+        with lock:
+            handed.append(("alone", event.pk))
+
+    consumers = ConsumerRegistry()
+    consumers.subscribe("*", "c", one, batch_handler=many)
+    slices = [ids[0:4], ids[2:6], ids[1:5], ids]
+
+    def dispatcher(chosen):
+        def run():
+            try:
+                found = Event.unscoped.filter(pk__in=chosen).select_related("merchant")
+                return services.events_dispatch(events=list(found), now=T0, consumers=consumers)
+            finally:
+                connection.close()
+
+        return run
+
+    order = iter(slices)
+    outcomes = run_together(len(slices), lambda: dispatcher(next(order))())
+
+    # then: each event went to the consumer once, in a batch; others saw it done or busy
+    assert sorted(pk for _, pk in handed) == ids
+    assert {how for how, _ in handed} == {"batch"}
+    statuses = {s["c"] for outcome in outcomes for s in outcome.values()}
+    assert statuses <= {"done", "busy"}
+    runs = EventConsumerRun.objects.filter(event_id__in=ids, consumer="c")
+    assert sorted((r.event_id, r.status, r.attempts) for r in runs) == [
+        (pk, ConsumerRunStatus.DONE, 1) for pk in ids
+    ]
