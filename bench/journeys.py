@@ -250,7 +250,7 @@ def bench_latency(args, merchant) -> None:
     redis.Redis.from_url(args.redis).flushdb()
     env = {**os.environ, "DATABASE_URL": os.environ["DATABASE_URL"]}
     # the hand-off (the messages queue) is bench/messages.py's
-    worker = celery_worker("events,journeys", args.processes, env=env)
+    worker = celery_worker("events,events_bulk,journeys", args.processes, env=env)
     try:
         # the clock starts once the worker has taken a first event through
         warm = Customer(merchant=merchant, email="warm@example.com", first_name="Warm")

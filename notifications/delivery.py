@@ -52,6 +52,7 @@ from notifications.models import (
     Suppression,
 )
 from orders.models import Customer
+from postpurchase.lanes import BULK_MIN, lane
 from postpurchase.outbox import Backoff, give_up_exhausted, sweep
 from postpurchase.pgbulk import copy_insert, unnest_update
 from postpurchase.tenancy.models import Merchant
@@ -118,13 +119,20 @@ def enqueue_after_commit(message_ids: list[int], claim: str, merchant_id: int) -
     transaction.on_commit(lambda: _enqueue(message_ids, claim, merchant_id))
 
 
-def _enqueue(message_ids: list[int], claim: str, merchant_id: int) -> None:
+def _enqueue(message_ids: list[int], claim: str, merchant_id: int, *, bulk: bool = False) -> None:
+    """Hand-off tasks of ``TASK_BATCH`` messages, in the bulk lane when they are many or
+    ``bulk`` (the sweep's), so an import's sends never hold up one order's confirmation
+    (``postpurchase.lanes``)."""
     from notifications.tasks import messages_deliver_task
 
+    queue = lane("messages", max(len(message_ids), BULK_MIN) if bulk else len(message_ids))
     for start in range(0, len(message_ids), TASK_BATCH):
         chunk = message_ids[start : start + TASK_BATCH]
         try:
-            messages_deliver_task.delay(message_ids=chunk, claim=claim, merchant_id=merchant_id)
+            messages_deliver_task.apply_async(
+                kwargs={"message_ids": chunk, "claim": claim, "merchant_id": merchant_id},
+                queue=queue,
+            )
         except Exception:
             # The broker is down: the lease runs out and the sweep claims them again.
             logger.warning("Could not enqueue messages %s; the sweep will", chunk, exc_info=True)
@@ -146,7 +154,7 @@ def messages_due_sweep(*, now: datetime | None = None, batch_size: int = SWEEP_B
         lease=LEASE,
         batch=batch_size,
         mark={"claim": claim},
-        enqueue=lambda merchant_id, ids: _enqueue(ids, claim, merchant_id),
+        enqueue=lambda merchant_id, ids: _enqueue(ids, claim, merchant_id, bulk=True),
     )
 
 

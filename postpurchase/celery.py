@@ -7,6 +7,8 @@ from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections
 from kombu import Queue
 
+from postpurchase.lanes import BULK_QUEUES
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 
 app = Celery("postpurchase")
@@ -29,6 +31,8 @@ app.conf.update(
     task_queues=[
         Queue("default"),
         *(Queue(name) for name in ENGINE_QUEUES),
+        # the bulk lanes of events and messages (postpurchase/lanes.py): consumed with them
+        *(Queue(name) for name in BULK_QUEUES),
         Queue(INTEGRATIONS_QUEUE),
     ],
     task_routes={

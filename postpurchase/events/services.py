@@ -43,6 +43,7 @@ from django.utils import timezone
 from postpurchase.events.catalogue import event_record_check, event_records_check
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
 from postpurchase.events.registry import Consumer, ConsumerRegistry, registry
+from postpurchase.lanes import BULK_MIN, lane
 from postpurchase.outbox import Backoff, Row, sweep
 from postpurchase.pgbulk import unnest_rows
 from postpurchase.tenancy.models import Merchant
@@ -250,11 +251,17 @@ def _insert_events(
         return sorted(cursor.fetchall())
 
 
-def _enqueue_dispatch_many(event_ids: list[int], merchant_id: int) -> None:
+def _enqueue_dispatch_many(event_ids: list[int], merchant_id: int, *, bulk: bool = False) -> None:
+    """One dispatch task for ``event_ids``, in the bulk lane when they are many or ``bulk``
+    (the sweep's catch-up), so they never hold up an order posted alone (``postpurchase.lanes``)."""
     from postpurchase.events.tasks import event_dispatch_many_task
 
+    size = max(len(event_ids), BULK_MIN) if bulk else len(event_ids)
     try:
-        event_dispatch_many_task.delay(event_ids=event_ids, merchant_id=merchant_id)
+        event_dispatch_many_task.apply_async(
+            kwargs={"event_ids": event_ids, "merchant_id": merchant_id},
+            queue=lane("events", size),
+        )
     except Exception:
         logger.warning(
             "Could not enqueue dispatch of %s events; the sweep will retry",
@@ -533,7 +540,7 @@ def _enqueues_next(row: Row) -> int:
 
 def _enqueue_swept(merchant_id: int, event_ids: list[int]) -> None:
     for chunk in _chunks(sorted(event_ids), SWEEP_TASK_EVENTS):
-        _enqueue_dispatch_many(chunk, merchant_id)
+        _enqueue_dispatch_many(chunk, merchant_id, bulk=True)
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:

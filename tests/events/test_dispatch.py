@@ -247,7 +247,9 @@ def test_a_failed_consumer_waits_30_seconds_doubled_each_time_up_to_6_hours():
 def test_sweep_redispatches_events_whose_dispatch_was_lost(merchant_a, monkeypatch):
     # given: two events whose dispatch task never ran, one still inside its lease
     enqueued = []
-    monkeypatch.setattr(services, "_enqueue_dispatch_many", lambda e, m: enqueued.append((e, m)))
+    monkeypatch.setattr(
+        services, "_enqueue_dispatch_many", lambda e, m, bulk=False: enqueued.append((e, m))
+    )
     lost, _ = event_record(
         merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
     )
@@ -285,7 +287,7 @@ def test_sweep_then_dispatch_delivers_a_lost_event_to_the_real_registry(merchant
         monkeypatch.setattr(
             services,
             "_enqueue_dispatch_many",
-            lambda e, m: event_dispatch_many_task.run(event_ids=e, merchant_id=m),
+            lambda e, m, bulk=False: event_dispatch_many_task.run(event_ids=e, merchant_id=m),
         )
         event_sweep(now=T0 + timedelta(minutes=10))
         event_sweep(now=T0 + timedelta(minutes=20))

@@ -38,7 +38,11 @@ def enqueued(monkeypatch):
     """What the event log hands to the broker, in order: ``(event ids, merchant id)``."""
     sent: list[tuple[list[int], int]] = []
     monkeypatch.setattr(services, "_enqueue_dispatch", lambda e, m: sent.append(([e], m)))
-    monkeypatch.setattr(services, "_enqueue_dispatch_many", lambda e, m: sent.append((e, m)))
+    monkeypatch.setattr(
+        services,
+        "_enqueue_dispatch_many",
+        lambda e, m, bulk=False: sent.append((e, m)),
+    )
     return sent
 
 
@@ -168,11 +172,11 @@ def test_a_dispatch_pass_ends_the_lease_and_a_due_retry_starts_with_the_first_le
 
 def test_an_enqueue_the_broker_refuses_makes_the_event_due_at_once(merchant_a, monkeypatch):
     # given: a broker that refuses every message
-    def refuse(**kwargs):
+    def refuse(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 
     monkeypatch.setattr(tasks.event_dispatch_task, "delay", refuse)
-    monkeypatch.setattr(tasks.event_dispatch_many_task, "delay", refuse)
+    monkeypatch.setattr(tasks.event_dispatch_many_task, "apply_async", refuse)
     event, _ = event_record(
         merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
     )
@@ -352,3 +356,22 @@ def test_a_duplicate_task_of_a_dispatched_event_reports_its_consumers_and_runs_n
     assert calls == [event.pk]
     event.refresh_from_db()
     assert (event.dispatched_at, event.next_dispatch_at) == (T0 + MINUTE, None)
+
+
+def test_the_sweep_s_catch_up_goes_to_the_bulk_lane(merchant_a, monkeypatch):
+    # given: an event whose dispatch task was lost (its lease ran out)
+    event, _ = event_record(
+        merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0
+    )
+    lanes = []
+    monkeypatch.setattr(
+        services,
+        "_enqueue_dispatch_many",
+        lambda e, m, bulk=False: lanes.append((e, bulk)),
+    )
+
+    # when
+    event_sweep(now=T0 + timedelta(hours=1))
+
+    # then: one task, however small, in the bulk lane: catch-up never cuts in front of an order
+    assert lanes == [([event.pk], True)]

@@ -73,7 +73,7 @@ def start_worker(queue: str, env: dict[str, str], log: Path) -> subprocess.Popen
             "--without-gossip",
             "--without-mingle",
             "-n",
-            f"{queue}@durability",
+            f"{queue.split(',')[0]}@durability",
             "--loglevel",
             "INFO",
         ],
@@ -134,7 +134,7 @@ def test_a_killed_journeys_worker_and_a_flushed_broker_lose_and_double_nothing(t
     broker.flushdb()
     env = worker_env(tmp_path)
     log = tmp_path / "workers.log"
-    messages_worker = start_worker("messages", env, log)
+    messages_worker = start_worker("messages,messages_bulk", env, log)
     journeys_worker = start_worker("journeys", env, log)
     try:
         # when: the tick runs; once its first batch has committed, the journeys worker is killed

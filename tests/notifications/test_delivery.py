@@ -230,7 +230,11 @@ def test_the_sweep_claims_due_messages_and_skips_the_rest(shop, anymail_test, mo
     done = queued(merchant, customer, tmpl, key="c")
     deliver(merchant, done)
     enqueued = []
-    monkeypatch.setattr(delivery, "_enqueue", lambda ids, claim, m: enqueued.append((ids, m)))
+    monkeypatch.setattr(
+        delivery,
+        "_enqueue",
+        lambda ids, claim, m, bulk=False: enqueued.append((ids, m)),
+    )
 
     # when: the lost one's lease is over, the deferral not yet
     at = NOON + delivery.LEASE + timedelta(seconds=1)
@@ -463,7 +467,7 @@ def test_a_lost_send_is_resumed_and_given_up_after_the_last_attempt(
     shop, anymail_test, monkeypatch
 ):
     # given: a worker died mid-send (status sending, lease running)
-    monkeypatch.setattr(delivery, "_enqueue", lambda ids, claim, merchant_id: None)
+    monkeypatch.setattr(delivery, "_enqueue", lambda ids, claim, merchant_id, bulk=False: None)
     merchant, customer = shop
     message = queued(merchant, customer, template(merchant))
     Message.unscoped.filter(pk=message.pk).update(

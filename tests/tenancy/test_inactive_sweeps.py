@@ -63,7 +63,9 @@ def test_the_messages_sweep_passes_over_an_inactive_merchant(shops, monkeypatch)
     # given: a message each, claimed, whose hand-off was lost (the lease is over)
     merchant_a, merchant_b = shops
     handed = []
-    monkeypatch.setattr(delivery, "_enqueue", lambda ids, claim, m: handed.append((ids, m)))
+    monkeypatch.setattr(
+        delivery, "_enqueue", lambda ids, claim, m, bulk=False: handed.append((ids, m))
+    )
     messages = {}
     for merchant in shops:
         customer = CustomerFactory(merchant=merchant, timezone="UTC")

@@ -187,7 +187,13 @@ def test_a_merchants_slow_receivers_stall_no_other_merchant(tmp_path, settings, 
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.flushdb()  # the queues, and any slot a killed earlier run left
     env, log = worker_env(tmp_path, smtp_port), tmp_path / "workers.log"
-    engine = start_worker("engine", "default,events,journeys,messages", ["-P", "solo"], env, log)
+    engine = start_worker(
+        "engine",
+        "default,events,events_bulk,journeys,messages,messages_bulk",
+        ["-P", "solo"],
+        env,
+        log,
+    )
     integrations = start_worker("integrations", "integrations", ["-c", "3"], env, log)
     try:
         # when: A's three deliveries go out; two reach the receiver and are held there

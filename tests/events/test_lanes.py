@@ -1,0 +1,111 @@
+"""Lanes (postpurchase/lanes.py): a merchant's import goes to the bulk lane of the events queue,
+an order posted alone to the events lane, and a worker takes from both in turn, so the order is
+handed over after at most one of the import's tasks, not after its whole backlog. Shown with a
+real Celery worker on the real Redis broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+
+from postpurchase.events.models import Event
+from postpurchase.events.services import EventSpec, event_record_many
+from postpurchase.lanes import BULK_MIN, lane
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE = 120  # seconds; reached only when something is broken
+IMPORT_CALLS = 30
+
+
+def test_a_batch_of_bulk_min_or_more_goes_to_the_bulk_lane():
+    assert [lane("events", n) for n in (1, BULK_MIN - 1, BULK_MIN, 500)] == [
+        "events",
+        "events",
+        "events_bulk",
+        "events_bulk",
+    ]
+    assert lane("messages", 1) == "messages"
+    assert lane("messages", 100) == "messages_bulk"
+    with pytest.raises(ValueError, match="'journeys' has no bulk lane"):
+        lane("journeys", 100)
+
+
+def start_worker(tmp_path: Path) -> subprocess.Popen:
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_RESULT_BACKEND": "",
+        "VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_SETTINGS_MODULE": "postpurchase.settings",
+    }
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and Celery
+        [
+            *(sys.executable, "-m", "celery", "-A", "postpurchase", "worker"),
+            *("-Q", "events,events_bulk", "-P", "solo", "--prefetch-multiplier=1"),
+            *("--without-heartbeat", "--without-gossip", "--without-mingle"),
+            *("-n", "lanes@test", "--loglevel", "INFO"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=(tmp_path / "worker.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for(check, what: str) -> None:
+    """Wait on a real worker process (not on a clock): poll until ``check()`` or the deadline."""
+    pause = threading.Event()
+    for _ in range(DEADLINE * 10):
+        if check():
+            return
+        pause.wait(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_posted_during_another_merchant_s_import_skips_the_import_s_backlog(
+    tmp_path, merchant_a, merchant_b
+):
+    # given: both lanes empty (a test before may have left tasks for events long gone), then
+    # merchant A's import, thirty calls of 25 events queued, then B's order posted alone
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("events", "events_bulk")
+    for call in range(IMPORT_CALLS):
+        with transaction.atomic():  # each call commits, and its dispatch task is enqueued
+            event_record_many(
+                merchant=merchant_a,
+                events=[EventSpec(type="a.b", payload={"call": call, "n": n}) for n in range(25)],
+            )
+    with transaction.atomic():
+        [order] = event_record_many(
+            merchant=merchant_b, events=[EventSpec(type="a.b", payload={"order": 1})]
+        )
+
+    # when: one worker process on the events queue and its bulk lane works the backlog
+    worker = start_worker(tmp_path)
+    try:
+        wait_for(
+            lambda: not Event.unscoped.filter(dispatched_at__isnull=True).exists(),
+            "every event dispatched",
+        )
+    finally:
+        worker.kill()
+        worker.wait(timeout=DEADLINE)
+
+    # then: B's order was handed over after at most one of the import's calls, not thirty
+    handed_at = Event.unscoped.get(pk=order).dispatched_at
+    import_calls = set(
+        Event.unscoped.filter(merchant=merchant_a).values_list("dispatched_at", flat=True)
+    )
+    assert len(import_calls) == IMPORT_CALLS
+    assert len([at for at in import_calls if at < handed_at]) <= 1
