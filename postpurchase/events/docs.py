@@ -14,7 +14,7 @@ INTRO = """\
 # Events
 
 Every change the platform notices is recorded as an **event** in the event log, in the same
-transaction as the change (see [architecture](architecture.md#the-event-log)). Journeys start,
+transaction as the change (see [the spine](spine.md#the-event-log)). Journeys start,
 wait for and end on events; outbound [webhooks](webhooks.md) send them to integrators, with the
 payload below as `data` (plus `event_id` and `customer`).
 
