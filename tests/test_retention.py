@@ -17,6 +17,7 @@ from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRu
 from postpurchase.retention.partitions import partition_create, partitions, partitions_ensure
 from postpurchase.retention.registry import logs
 from postpurchase.retention.services import log_retain, logs_retain
+from postpurchase.retention.tasks import logs_retain_task
 from tests.factories import CustomerFactory
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.purge import webhook_deliveries_purge
@@ -352,3 +353,22 @@ def test_a_month_whose_rows_sit_in_the_default_partition_is_not_made(merchant_a,
     assert "p203109" not in months_of("events_eventconsumerrun")
     assert EventConsumerRun.objects.filter(pk=stray.pk).exists()
     assert "events_eventconsumerrun_p203109 not created" in caplog.text
+
+
+def test_the_run_is_scheduled_hourly_on_the_default_queue_and_its_task_runs(db, settings):
+    # given
+    entry = settings.CELERY_BEAT_SCHEDULE["logs-retain"]
+
+    # when
+    counts = logs_retain_task.apply().get()
+
+    # then
+    assert entry["task"] == logs_retain_task.name == "postpurchase.retention.tasks.logs_retain"
+    assert entry["schedule"] == timedelta(hours=1)
+    assert entry["options"]["queue"] == "default"
+    assert counts == {
+        "events": 0,
+        "event_consumer_runs": 0,
+        "journey_step_logs": 0,
+        "messages": 0,
+    }
