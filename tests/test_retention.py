@@ -141,8 +141,9 @@ def test_events_older_than_13_months_go_unless_in_flight(merchant_a):
 
 def test_consumer_runs_go_by_whole_months_and_never_while_their_event_is_in_flight(merchant_a):
     # given: the months the task would have made in time; June 2026 has none (the default one)
-    for month in (at(2027, 3), at(2027, 4), at(2027, 5)):
+    for month in (at(2027, 2), at(2027, 3), at(2027, 4), at(2027, 5)):
         assert partition_create("events_eventconsumerrun", month)
+    event(merchant_a, at(2027, 2, 10), in_flight=True)  # no run yet, but its runs will be in Feb
     april = event(merchant_a, RUNS_CUTOFF - SECOND)
     april_runs = [run(april), run(april, consumer="webhooks", status=ConsumerRunStatus.GAVE_UP)]
     may = event(merchant_a, RUNS_CUTOFF)
@@ -161,10 +162,14 @@ def test_consumer_runs_go_by_whole_months_and_never_while_their_event_is_in_flig
         logs.get("event_consumer_runs"), now=NOW, batch_size=100, budget=timedelta(minutes=1)
     )
 
-    # then: April dropped whole; March kept for its in-flight event, less its settled run;
-    # the default partition's expired run deleted; May on kept; June to August made.
+    # then: April dropped whole; March kept for its in-flight event's runs, less its settled
+    # run; February kept for an in-flight event that has no run yet; the default partition's
+    # expired run deleted; May on kept; June to August made.
     assert "events_eventconsumerrun_p202704" in done.partitions_dropped
-    assert done.partitions_kept == ["events_eventconsumerrun_p202703"]
+    assert done.partitions_kept == [
+        "events_eventconsumerrun_p202702",
+        "events_eventconsumerrun_p202703",
+    ]
     assert done.deleted == 2
     assert set(EventConsumerRun.objects.values_list("pk", flat=True)) == {
         may_run.pk,
@@ -174,9 +179,15 @@ def test_consumer_runs_go_by_whole_months_and_never_while_their_event_is_in_flig
     assert {march_settled.pk, last_june.pk}.isdisjoint(
         EventConsumerRun.objects.values_list("pk", flat=True)
     )
-    assert {"default", "p202703", "p202705", "p202706", "p202707", "p202708"} <= months_of(
-        "events_eventconsumerrun"
-    )
+    assert {
+        "default",
+        "p202702",
+        "p202703",
+        "p202705",
+        "p202706",
+        "p202707",
+        "p202708",
+    } <= months_of("events_eventconsumerrun")
     assert "p202704" not in months_of("events_eventconsumerrun")
     # the markers' insert still finds its conflict target, and the key is still once per consumer
     with connection.cursor() as cursor:

@@ -3,6 +3,8 @@ consumer runs ``EVENT_CONSUMER_RUNS_RETENTION_DAYS``; neither while its event is
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Q
 
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
@@ -23,6 +25,13 @@ def _run_settled() -> Q:
     )
 
 
+def _month_of_events_in_flight(start: datetime, end: datetime) -> bool:
+    # A run is dated by its event: an event of that month still in flight may add runs to it.
+    return Event.unscoped.filter(
+        recorded_at__gte=start, recorded_at__lt=end, next_dispatch_at__isnull=False
+    ).exists()
+
+
 def logs_register() -> None:
     logs.register(
         LogPolicy(
@@ -41,5 +50,6 @@ def logs_register() -> None:
             setting="EVENT_CONSUMER_RUNS_RETENTION_DAYS",
             removable=_run_settled,
             monthly=True,
+            month_held=_month_of_events_in_flight,
         )
     )

@@ -24,9 +24,10 @@ class LogPolicy:
 
     ``monthly`` logs (the ones partitioned by month on PostgreSQL) keep a row until the whole
     calendar month (UTC) it is dated in has expired, on every database, so SQLite and
-    PostgreSQL keep exactly the same rows. ``purge``, when given, replaces the generic batched
-    delete for a log whose app has its own (webhook deliveries): it is called with
-    ``now``, ``days``, ``batch_size``, ``budget`` and ``clock``, and returns how many rows went.
+    PostgreSQL keep exactly the same rows. ``month_held(start, end)``, when given, says whether
+    a partition's month must be kept although none of its rows is in flight *yet*: rows may still
+    arrive in a past month (a consumer run is dated by its event, so an event still in flight
+    adds runs to its own month), and a month is dropped only once nothing can arrive in it.
     """
 
     name: str
@@ -35,7 +36,7 @@ class LogPolicy:
     setting: str
     removable: Callable[[], Q]
     monthly: bool = False
-    purge: Callable[..., int] | None = None
+    month_held: Callable[[datetime, datetime], bool] | None = None
 
 
 class LogRegistry:

@@ -111,8 +111,11 @@ def log_retain(
 def _expired_partitions_drop(
     policy: LogPolicy, expired: QuerySet, removable, cutoff: datetime, done: LogRetained
 ) -> None:
-    """Detach and drop every month wholly before ``cutoff`` that holds no row in flight. The
-    look for such a row reads that partition alone (the date range prunes the others)."""
+    """Detach and drop every month wholly before ``cutoff`` that holds no row in flight and
+    that no row can arrive in any more (``month_held``). The look for a row in flight reads
+    that partition alone (the date range prunes the others). Rows that may still arrive are
+    the reason no lock is needed between the look and the drop: a month that nothing in flight
+    can write to any more stays so."""
     table = policy.model._meta.db_table
     for partition in partitions(table):
         if partition.month is None or partition.end > cutoff:
@@ -120,7 +123,8 @@ def _expired_partitions_drop(
         inside = expired.filter(
             **{f"{policy.dated_by}__gte": partition.month, f"{policy.dated_by}__lt": partition.end}
         )
-        if inside.filter(~removable).exists():
+        held = policy.month_held is not None and policy.month_held(partition.month, partition.end)
+        if held or inside.filter(~removable).exists():
             done.partitions_kept.append(partition.name)
             continue
         if partition_drop(table, partition.name):
