@@ -31,6 +31,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
@@ -73,23 +74,26 @@ def load(events: int, now: datetime) -> int:
         merchant,
         customers,
     )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM orders_customer WHERE merchant_id = %s", [merchant])
+        [first_customer] = cursor.fetchone()
     fill(
         "INSERT INTO events_event (merchant_id, customer_id, type, occurred_at, recorded_at, "
         "payload, source, dispatched_at, next_dispatch_at, dispatch_enqueues, is_history) "
-        "SELECT %s, c.id, 'order.placed', t, t, jsonb_build_object('order_id', g), 'api', "
-        "CASE WHEN g %% 100 = 0 THEN NULL ELSE t END, "
-        "CASE WHEN g %% 100 = 0 THEN t + interval '10 minutes' END, 0, false "
+        "SELECT %s, %s + g %% %s, 'order.placed', t, t, jsonb_build_object('order_id', g), "
+        "'api', CASE WHEN g %% 10 = 0 AND t > %s THEN NULL ELSE t END, "
+        "CASE WHEN g %% 10 = 0 AND t > %s THEN t + interval '10 minutes' END, 0, false "
         "FROM generate_series(1, %s) g "
-        "CROSS JOIN LATERAL (SELECT %s::timestamptz + (g * %s / %s) * interval '1 second' AS t) w "
-        "JOIN LATERAL (SELECT id FROM orders_customer WHERE merchant_id = %s "
-        "ORDER BY id OFFSET (g %% %s) LIMIT 1) c ON true",
+        "CROSS JOIN LATERAL (SELECT %s::timestamptz + (g * %s / %s) * interval '1 second' AS t) w",
         merchant,
+        first_customer,
+        customers,
+        now - timedelta(days=1),
+        now - timedelta(days=1),
         events,
         start,
         span,
         events,
-        merchant,
-        customers,
     )
     month = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     while month <= now:
@@ -111,9 +115,9 @@ def load(events: int, now: datetime) -> int:
         "next_attempt_at) "
         "SELECT e.merchant_id, e.customer_id, 'event:' || e.id, 'email', 'transactional', "
         "'c@example.com', 'en', 'Thanks', '', '<p>Thanks</p>', 'Thanks', '', 'transactional', "
-        "CASE WHEN e.id %% 50 = 0 THEN 'queued' ELSE 'delivered' END, '', '', 1, '', "
-        "'smtp', '', e.recorded_at, e.recorded_at, "
-        "CASE WHEN e.id %% 50 = 0 THEN e.recorded_at END "
+        "CASE WHEN e.next_dispatch_at IS NOT NULL THEN 'queued' ELSE 'delivered' END, '', '', "
+        "1, '', 'smtp', '', e.recorded_at, e.recorded_at, "
+        "CASE WHEN e.next_dispatch_at IS NOT NULL THEN e.recorded_at END "
         "FROM events_event e WHERE e.merchant_id = %s AND e.id %% 3 = 0",
         merchant,
     )
@@ -150,8 +154,11 @@ def load(events: int, now: datetime) -> int:
     )
     fill(
         "INSERT INTO journeys_journeysteplog (merchant_id, enrollment_id, step_id, step_type, "
-        "outcome, detail, occurred_at) SELECT n.merchant_id, n.id, 's' || k, 'send', 'sent', "
-        "'', n.entered_at + k * interval '1 hour' FROM journeys_enrollment n "
+        "outcome, detail, occurred_at, message_id) SELECT n.merchant_id, n.id, 's' || k, "
+        "'send', 'sent', '', n.entered_at + k * interval '1 hour', "
+        "CASE WHEN k = 1 THEN m.id END FROM journeys_enrollment n "
+        "JOIN notifications_message m ON m.merchant_id = n.merchant_id "
+        "AND m.idempotency_key = 'event:' || substr(n.key, 7) "
         "CROSS JOIN generate_series(1, 4) k WHERE n.merchant_id = %s",
         merchant,
     )
@@ -233,22 +240,31 @@ def main() -> None:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:500],
     )
-    later = now + timedelta(days=365)
+    # Each retention lookup as it runs once its log's first month has expired.
+    start = now - timedelta(days=30 * MONTHS)
     for name in ("events", "event_consumer_runs", "messages", "journey_step_logs"):
         policy = logs.get(name)
-        cutoff = retention_cutoff(
-            policy, days=396 if name != "event_consumer_runs" else 30, now=later
-        )
+        days = getattr(settings, policy.setting)
+        at = start + timedelta(days=days + 31)
+        cutoff = retention_cutoff(policy, days=days, now=at)
         rows = policy.model._base_manager.filter(**{f"{policy.dated_by}__lt": cutoff})
         explain(
-            f"Retention's batch lookup: {name}",
-            rows.filter(logs.removable(policy)).order_by(policy.dated_by).values_list("pk")[:5000],
+            f"Retention's batch lookup: {name}, at {at.date()}",
+            rows.filter(logs.removable(policy))
+            .order_by(policy.dated_by)
+            .values_list("pk")[: settings.LOGS_RETENTION_BATCH],
         )
-    started = time.monotonic()
-    done = logs_retain(now=later)
-    print(f"retention run at {later.date()}: {time.monotonic() - started:.1f} s")
-    for name, result in done.items():
-        print(f"  {name}: {result.deleted} rows deleted, dropped {result.partitions_dropped}")
+    # Two runs: a month on (consumer runs: every month but the last goes), then once the
+    # first month of events, messages and step logs has expired too.
+    for at in (now + timedelta(days=31), start + timedelta(days=396 + 31)):
+        started = time.monotonic()
+        done = logs_retain(now=at)
+        print(f"retention run at {at.date()}: {time.monotonic() - started:.1f} s")
+        for name, result in done.items():
+            print(
+                f"  {name}: {result.deleted} rows deleted, dropped {result.partitions_dropped},"
+                f" kept {result.partitions_kept}"
+            )
 
 
 if __name__ == "__main__":
