@@ -10,6 +10,11 @@ class JourneysConfig(AppConfig):
 
         events_register()  # its event types in the catalogue (docs/events.md)
 
+        from journeys.retention import logs_register
+
+        # step logs, and a hold on the messages running enrollments read (docs/retention.md)
+        logs_register()
+
         from journeys.builtins import builtins_register
 
         # its own facts (customer, order), actions (tags, webhook) and tracking link, in the

@@ -10,6 +10,10 @@ class NotificationsConfig(AppConfig):
 
         events_register()  # its event types in the catalogue (docs/events.md)
 
+        from notifications.retention import logs_register
+
+        logs_register()  # messages, in the retention run (docs/retention.md)
+
         # anymail hands over delivery reports and inbound mail only by signal: these receivers
         # are thin adapters onto notifications.reports, the one place they are acted on.
         from anymail.signals import inbound, tracking

@@ -179,6 +179,8 @@ class Message(TenantModel):
         indexes = [
             models.Index(fields=["customer", "category", "created_at"], name="message_cap_window"),
             models.Index(fields=["merchant", "status", "created_at"], name="message_status"),
+            # what retention looks for: the oldest messages (docs/retention.md)
+            models.Index(fields=["created_at"], name="message_created"),
             models.Index(
                 fields=["next_attempt_at"],
                 name="message_due",

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "postpurchase.events",
     "postpurchase.api",
     "postpurchase.dashboard",
+    "postpurchase.retention",
     "orders",
     "journeys",
     "notifications",
@@ -491,4 +492,26 @@ CELERY_BEAT_SCHEDULE["journeys-scheduled-entries"] = {
     "task": "journeys.tasks.journeys_scheduled_entries",
     "schedule": timedelta(hours=1),
     "options": {"queue": "journeys", "expires": 3600},
+}
+
+# --- Log retention (postpurchase.retention; docs/retention.md) ------------------------------
+# Days each log is kept (0: for ever). Rows in flight (an event still to dispatch, a message
+# still to send, a delivery pending, the steps of a running enrollment) are never removed.
+# Consumer runs and step logs are partitioned by month on PostgreSQL: a month goes once all of
+# it is older than its retention, on SQLite too. A message's timeline goes with the message.
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=396)
+EVENT_CONSUMER_RUNS_RETENTION_DAYS = env.int("EVENT_CONSUMER_RUNS_RETENTION_DAYS", default=30)
+MESSAGES_RETENTION_DAYS = env.int("MESSAGES_RETENTION_DAYS", default=396)
+JOURNEY_STEP_LOGS_RETENTION_DAYS = env.int("JOURNEY_STEP_LOGS_RETENTION_DAYS", default=396)
+# Finished outbound webhook deliveries (with their attempts), purged by ``webhooks-purge``.
+WEBHOOK_DELIVERIES_RETENTION_DAYS = env.int("WEBHOOK_DELIVERIES_RETENTION_DAYS", default=30)
+# Rows per delete transaction, and the time one run spends deleting (shared between the logs).
+LOGS_RETENTION_BATCH = env.int("LOGS_RETENTION_BATCH", default=5000)
+LOGS_RETENTION_BUDGET_SECONDS = env.float("LOGS_RETENTION_BUDGET_SECONDS", default=120.0)
+# Monthly partitions made ahead of the current month (PostgreSQL).
+LOGS_PARTITIONS_AHEAD_MONTHS = env.int("LOGS_PARTITIONS_AHEAD_MONTHS", default=2)
+CELERY_BEAT_SCHEDULE["logs-retain"] = {
+    "task": "postpurchase.retention.tasks.logs_retain",
+    "schedule": timedelta(hours=1),
+    "options": {"queue": "default", "expires": 3600},
 }

@@ -1,4 +1,6 @@
-"""The purge of old delivery logs: finished deliveries (with their attempts) are kept 30 days."""
+"""The purge of old delivery logs: finished deliveries (with their attempts) are kept
+``WEBHOOK_DELIVERIES_RETENTION_DAYS`` (30 by default; 0 keeps them for ever). A pending delivery
+is never purged, whatever its age. The other logs' retention: docs/retention.md."""
 
 from __future__ import annotations
 
@@ -6,12 +8,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from webhooks.models import FINISHED_STATUSES, WebhookAttempt, WebhookDelivery
 
-KEEP_DELIVERIES = timedelta(days=30)
 PURGE_BATCH = 5000
 PURGE_BUDGET = timedelta(minutes=2)  # well inside the task's soft time limit (240 s)
 
@@ -23,10 +25,13 @@ def webhook_deliveries_purge(
     budget: timedelta = PURGE_BUDGET,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Delete finished deliveries (with their attempts) older than ``KEEP_DELIVERIES``, a batch
+    """Delete finished deliveries (with their attempts) older than the retention, a batch
     at a time until one comes back short or ``budget`` is spent (the next run goes on); returns
     how many deliveries went."""
-    cutoff = (now or timezone.now()) - KEEP_DELIVERIES
+    days = settings.WEBHOOK_DELIVERIES_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
     stop_at = clock() + budget.total_seconds()
     purged = 0
     while True:

@@ -57,6 +57,8 @@ class Event(TenantModel):
                 condition=models.Q(next_dispatch_at__isnull=False),
                 name="event_due_dispatch",
             ),
+            # what retention looks for: the oldest events (docs/retention.md)
+            models.Index(fields=["recorded_at"], name="event_recorded"),
         ]
 
     def __str__(self) -> str:
@@ -74,6 +76,11 @@ class EventConsumerRun(models.Model):
 
     ``DONE`` is written in the same transaction as the consumer's own writes, so a consumer's
     effect and its marker commit together or not at all.
+
+    ``event_recorded_at`` is a copy of the event's ``recorded_at``: on PostgreSQL the table is
+    partitioned by month on it (docs/retention.md), and PostgreSQL wants every unique key of a
+    partitioned table to include the partition key. Since it is a function of the event, the
+    key ``(event, consumer, event_recorded_at)`` is exactly as strict as ``(event, consumer)``.
     """
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="consumer_runs")
@@ -84,10 +91,13 @@ class EventConsumerRun(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    event_recorded_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["event", "consumer"], name="event_consumer_once")
+            models.UniqueConstraint(
+                fields=["event", "consumer", "event_recorded_at"], name="event_consumer_once"
+            )
         ]
 
     def __str__(self) -> str:

@@ -349,7 +349,7 @@ def _merchant_dispatch(
     outcome: dict[int, dict[str, str]] = {event.pk: {} for event in events}
     retries: dict[int, list[datetime]] = defaultdict(list)
     with merchant_scope(merchant):
-        _markers_create([(event.pk, c.name) for event in events for c in wanted[event.pk]], now)
+        _markers_create([(e.pk, c.name, e.recorded_at) for e in events for c in wanted[e.pk]], now)
         # Consumers in the order they subscribed, each with the events it wants.
         order = {c.name: c for event in events for c in wanted[event.pk]}
         for consumer in order.values():
@@ -368,24 +368,27 @@ def _merchant_dispatch(
 MARKERS_PER_STATEMENT = 1000
 
 
-def _markers_create(pairs: list[tuple[int, str]], now: datetime) -> None:
-    """Every missing marker of ``(event id, consumer name)``, committed at once so that
-    concurrent dispatchers agree on them, in a plain multi-row ``INSERT … ON CONFLICT DO
-    NOTHING`` (PostgreSQL and SQLite; a model per row costs more than the insert)."""
+def _markers_create(pairs: list[tuple[int, str, datetime]], now: datetime) -> None:
+    """Every missing marker of ``(event id, consumer name, event's recorded_at)``, committed at
+    once so that concurrent dispatchers agree on them, in a plain multi-row ``INSERT … ON
+    CONFLICT DO NOTHING`` (PostgreSQL and SQLite; a model per row costs more than the insert).
+    The event's ``recorded_at`` is the table's partition key (docs/retention.md)."""
     table = EventConsumerRun._meta.db_table
-    stamp = connection.ops.adapt_datetimefield_value(now)
+    adapt = connection.ops.adapt_datetimefield_value
+    stamp = adapt(now)
     for start in range(0, len(pairs), MARKERS_PER_STATEMENT):
         chunk = pairs[start : start + MARKERS_PER_STATEMENT]
-        values = ", ".join(["(%s, %s, %s, 0, '', %s)"] * len(chunk))
+        values = ", ".join(["(%s, %s, %s, 0, '', %s, %s)"] * len(chunk))
         params = [
             value
-            for event_id, name in chunk
-            for value in (event_id, name, ConsumerRunStatus.FAILED.value, stamp)
+            for event_id, name, recorded_at in chunk
+            for value in (event_id, name, ConsumerRunStatus.FAILED.value, stamp, adapt(recorded_at))
         ]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (event_id, consumer, status, attempts, last_error, "  # noqa: S608
-                f"updated_at) VALUES {values} ON CONFLICT (event_id, consumer) DO NOTHING",
+                f"updated_at, event_recorded_at) VALUES {values} "
+                "ON CONFLICT (event_id, consumer, event_recorded_at) DO NOTHING",
                 params,
             )
 

@@ -71,7 +71,12 @@ def backlog(merchant):
     placed(merchant, cy, 4, NOW - 25 * HOUR, total="500.00")  # older than a day
     placed(merchant, cy, 5, NOW - 200 * 24 * HOUR, total="80.00")  # last year's history
     handled = placed(merchant, cy, 6, NOW - 3 * HOUR, total="60.00")
-    EventConsumerRun.objects.create(event=handled, consumer=CONSUMER_NAME, status="done")
+    EventConsumerRun.objects.create(
+        event=handled,
+        consumer=CONSUMER_NAME,
+        status="done",
+        event_recorded_at=handled.recorded_at,
+    )
     dispatched = placed(merchant, cy, 7, NOW - 4 * HOUR, total="70.00")
     dispatched.dispatched_at = NOW
     dispatched.save(update_fields=["dispatched_at"])
