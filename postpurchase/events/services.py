@@ -399,12 +399,18 @@ def _consumer_run(
     """One consumer on a batch of events, in one transaction with their markers. Per event, its
     status and, when it failed, the time of its next attempt."""
     result: dict[int, tuple[str, datetime | None]] = {}
+    recorded = sorted({event.recorded_at for event in events})
     with transaction.atomic():
         # The markers as plain rows (a model per row costs more than the query); locked.
         runs = {
             row[1]: row
             for row in EventConsumerRun.objects.select_for_update(skip_locked=True)
-            .filter(event_id__in=[event.pk for event in events], consumer=consumer.name)
+            .filter(
+                event_id__in=[event.pk for event in events],
+                consumer=consumer.name,
+                # the partitions of the batch's months only (runs are dated by their event)
+                event_recorded_at__in=recorded,
+            )
             .values_list("pk", "event_id", "status", "attempts", "next_attempt_at")
         }
         fresh, alone = [], []
@@ -434,7 +440,9 @@ def _consumer_run(
                 result[event.pk] = (run.status, run.next_attempt_at)
             else:
                 done.append(event)
-        EventConsumerRun.objects.filter(pk__in=[runs[event.pk][0] for event in done]).update(
+        EventConsumerRun.objects.filter(
+            pk__in=[runs[event.pk][0] for event in done], event_recorded_at__in=recorded
+        ).update(
             status=ConsumerRunStatus.DONE,
             attempts=F("attempts") + 1,
             finished_at=now,
