@@ -304,8 +304,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # Longer than any task's time limit, so a slow task is not re-delivered while it still runs.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+    # Redis hands a message delivered and never acknowledged (its worker was killed) to another
+    # worker after this many seconds. Longer than any task's time limit (300 s) plus the time a
+    # reserved message may wait, so a slow task is not re-delivered while it still runs; RabbitMQ
+    # needs none (it re-delivers as soon as the dead worker's connection closes).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60)
+    }
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 # Celery's Django fix-up closes the database connection before and after every task unless this
 # is set: a new PostgreSQL connection per task, whatever DB_CONN_MAX_AGE says. Set, it leaves

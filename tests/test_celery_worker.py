@@ -1,29 +1,109 @@
-"""A real Celery worker (celery.contrib.testing) on the real Redis broker sees events through."""
+"""Real Celery workers on real brokers: Redis, the suite's broker, and RabbitMQ (``amqp://``,
+the other broker production may use; ``TEST_RABBITMQ_URL``, by default the local server's
+default virtual host).
+
+- A worker in a thread (celery.contrib.testing) sees events through and keeps its database
+  connection across tasks, on either broker. For RabbitMQ the app is configured a second time
+  (``postpurchase.celery.configure``) with only the broker changed, and made current for the
+  test, so what the code enqueues goes to RabbitMQ too.
+- A worker process killed with SIGKILL loses none of the messages it had taken, whether running
+  or reserved and not started (late acknowledgement): RabbitMQ puts them back as soon as the
+  connection closes; Redis keeps them aside (kombu's ``unacked``) until ``visibility_timeout``,
+  and then a worker puts them back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
 
 import pytest
+import redis
+from celery import Celery, shared_task
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.db import connection, connections, transaction
 
 from orders.models import Customer
-from postpurchase.celery import app
+from postpurchase.celery import app, configure
 from postpurchase.events.models import EventConsumerRun
 from postpurchase.events.registry import registry
 from postpurchase.events.services import event_record
 from postpurchase.events.tasks import event_dispatch_task
 from tests.factories import CustomerFactory, MerchantFactory, event_payload
 
+ROOT = Path(__file__).resolve().parents[1]
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+DEADLINE = 60  # seconds; reached only when something is broken
+
+
+def rabbitmq_app() -> Celery:
+    other = configure(Celery("postpurchase", set_as_current=False))
+    # Celery reads the broker from CELERY_BROKER_URL (the suite's Redis) before broker_url; the
+    # read and write URLs come first.
+    other.conf.broker_read_url = other.conf.broker_write_url = RABBITMQ_URL
+    other.conf.broker_transport_options = {}
+    # Without AMQP heartbeats the worker's event loop wakes every second, so a worker in a
+    # thread stops at once; with them it sleeps up to 10 s between its timers.
+    other.conf.broker_heartbeat = 0
+    return other
+
+
+@pytest.fixture
+def rabbitmq():
+    """The project's configuration on RabbitMQ; the project's app is current again after."""
+    other = rabbitmq_app()
+    try:
+        yield other
+    finally:
+        app.set_current()
+        app.set_default()
+        other.close()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker_app(request):
+    """The project's Celery app on the suite's Redis, or the same configuration on RabbitMQ."""
+    return app if request.param == "redis" else request.getfixturevalue("rabbitmq")
+
+
+@pytest.fixture
+def worker(transactional_db, broker_app):
+    broker_app.control.purge()
+    with start_worker(broker_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as w:
+        yield w
+    drop_other_connections()
+
+
+def drop_other_connections() -> None:
+    """Close the connection a worker thread kept (DB_CONN_MAX_AGE): it outlives its thread, and
+    would keep the test database from being dropped at the end."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@shared_task(name="tests.database_backend")
+def database_backend() -> int:
+    """The PostgreSQL backend (process id) this task's queries ran on."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
 
 def tag_customer(event):
     customer = Customer.objects.get(pk=event.customer_id)
     customer.tags = [*customer.tags, f"seen-{event.type}"]
     customer.save(update_fields=["tags"])
-
-
-@pytest.fixture
-def worker(transactional_db):
-    app.control.purge()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as w:
-        yield w
 
 
 def test_a_worker_dispatches_a_recorded_event_to_its_consumer(worker):
@@ -52,12 +132,47 @@ def test_a_worker_dispatches_a_recorded_event_to_its_consumer(worker):
     assert (run.consumer, run.status, run.attempts) == ("tests.tag_customer", "done", 1)
 
 
-@app.task(name="tests.database_backend")
-def database_backend() -> int:
-    """The PostgreSQL backend (process id) this task's queries ran on."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
+def test_the_queues_are_durable_and_the_messages_persistent():
+    # what RabbitMQ needs to keep queued tasks over a restart of the broker: durable queues,
+    # each bound by its own name to one durable direct exchange, and persistent messages
+    queues = app.amqp.queues.values()
+    assert sorted(
+        (q.name, q.durable, q.routing_key, q.exchange.name, q.exchange.type, q.exchange.durable)
+        for q in queues
+    ) == [
+        ("default", True, "default", "default", "direct", True),
+        ("events", True, "events", "default", "direct", True),
+        ("integrations", True, "integrations", "default", "direct", True),
+        ("journeys", True, "journeys", "default", "direct", True),
+        ("messages", True, "messages", "default", "direct", True),
+    ]
+    assert app.conf.task_default_delivery_mode == 2  # AMQP: persistent
+
+
+def test_a_worker_on_rabbitmq_declares_the_app_queues_durable(transactional_db, rabbitmq):
+    # given: a worker on RabbitMQ, consuming (a task has been through it)
+    with (
+        start_worker(rabbitmq, pool="solo", perform_ping_check=False, shutdown_timeout=10),
+        rabbitmq.connection_for_write() as conn,
+    ):
+        database_backend.apply_async(ignore_result=False).get(timeout=30)
+        # when: each queue is declared again, as the app declares it
+        channel = conn.default_channel
+        declared = []
+        for queue in rabbitmq.amqp.queues.values():
+            queue(channel).declare()
+            declared.append(channel.queue_declare(queue.name, passive=True))
+    drop_other_connections()
+
+    # then: RabbitMQ accepted the same declaration (it refuses one that differs from the
+    # queue's, e.g. not durable), and each queue has the worker as its consumer
+    assert [(ok.queue, ok.consumer_count) for ok in declared] == [
+        ("default", 1),
+        ("events", 1),
+        ("journeys", 1),
+        ("messages", 1),
+        ("integrations", 1),
+    ]
 
 
 def backends_of_three_tasks() -> list[int]:
@@ -97,3 +212,124 @@ def test_a_kept_connection_the_database_dropped_is_replaced_before_the_next_task
     # then: the next task ran on a new connection, kept for the ones after it
     assert before not in after
     assert len(set(after)) == 1
+
+
+# --- A worker process killed with SIGKILL -------------------------------------------------------
+
+
+def worker_process(
+    broker_url: str, queue: str, tmp_path: Path, *extra: str, env: dict | None = None
+) -> subprocess.Popen:
+    """``celery worker`` in a session of its own (killed as a whole), on ``queue`` alone, with
+    the probe tasks; one prefork process, as production runs them."""
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_RESULT_BACKEND": "",
+        "VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_SETTINGS_MODULE": "postpurchase.settings",
+        **(env or {}),
+    }
+    log = (tmp_path / "worker.log").open("ab")
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and Celery
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "postpurchase",
+            "worker",
+            "--include=tests.worker_probes",
+            f"--queues={queue}",
+            "--concurrency=1",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            f"--hostname={queue}@%h",
+            "--loglevel=INFO",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_for(check, what: str) -> None:
+    """Wait on real processes (not on a clock): poll until ``check()`` or the deadline."""
+    pause = threading.Event()
+    for _ in range(DEADLINE * 20):
+        if check():
+            return
+        pause.wait(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ready_count(broker_app: Celery, queue: str) -> int:
+    """Messages waiting in ``queue``, not delivered to any worker."""
+    with broker_app.connection_for_write() as conn:
+        return conn.default_channel.queue_declare(queue, passive=True).message_count
+
+
+def redis_unacked(client: redis.Redis, queue: str) -> list[float]:
+    """When each message of ``queue`` that kombu's Redis transport holds as delivered and not
+    acknowledged was delivered (Redis time, seconds)."""
+    tags = [
+        tag
+        for tag, entry in client.hgetall("unacked").items()
+        if json.loads(entry)[2] == queue  # [message, exchange, routing key]
+    ]
+    return [client.zscore("unacked_index", tag) for tag in tags]
+
+
+def test_a_killed_worker_loses_none_of_the_messages_it_had_taken(broker_app, tmp_path):
+    # given: four tasks, and a worker of one process that reserves three messages (prefetch 3):
+    # one running, held until released, and two waiting in the worker, none acknowledged
+    is_redis = broker_app is app
+    broker_url = settings.CELERY_BROKER_URL if is_redis else RABBITMQ_URL
+    run = f"held-{uuid.uuid4().hex[:12]}"  # the queue too: this test's alone on a shared broker
+    probes = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    for n in range(4):
+        broker_app.send_task("tests.worker_probes.hold", kwargs={"run": run, "n": n}, queue=run)
+    first = worker_process(broker_url, run, tmp_path, "--prefetch-multiplier=3")
+    second = None
+    try:
+        wait_for(lambda: probes.lrange(f"{run}:started", 0, -1) == ["0"], "the first task")
+        wait_for(lambda: ready_count(broker_app, run) == 1, "three messages taken")
+
+        # when: the worker dies at once, with no chance to hand anything back
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=DEADLINE)
+
+        # then: nothing was lost. RabbitMQ has the three back in the queue at once; Redis
+        # holds them as delivered until their visibility timeout, then a worker restores them
+        if is_redis:
+            assert ready_count(broker_app, run) == 1
+            delivered = redis_unacked(probes, run)
+            assert len(delivered) == 3
+            # the next worker restores what was delivered over a second ago
+            now = lambda: float(".".join(map(str, probes.time())))  # noqa: E731
+            wait_for(lambda: now() - max(delivered) > 1, "a second since the delivery")
+            visibility = {"CELERY_VISIBILITY_TIMEOUT": "1"}
+        else:
+            wait_for(lambda: ready_count(broker_app, run) == 4, "the three back in the queue")
+            visibility = {}
+        probes.rpush(f"{run}:release", "go")
+        second = worker_process(broker_url, run, tmp_path, env=visibility)
+        wait_for(lambda: probes.llen(f"{run}:finished") == 4, "every task finished")
+        started = Counter(probes.lrange(f"{run}:started", 0, -1))
+        finished = sorted(probes.lrange(f"{run}:finished", 0, -1))
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=DEADLINE)
+        probes.delete(f"{run}:started", f"{run}:finished", f"{run}:release")
+        with broker_app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(run)
+
+    # then: each task ran to the end once; the one killed mid-way started twice
+    assert finished == ["0", "1", "2", "3"], (tmp_path / "worker.log").read_text()[-3000:]
+    assert started == {"0": 2, "1": 1, "2": 1, "3": 1}
