@@ -16,11 +16,14 @@ times):
             claimed in batches of 100, as ``message_send_batch`` does), each then handed to its
             own ``messages_deliver`` task of one message: claim taken, checks, the send through
             anymail's test backend (in memory), the outcome recorded.
+  noop:     ``--tasks`` tasks that only note when they ran (bench/worker_tasks.py): what is left
+            is Celery's and the broker's own cost a task, where prefetching could matter most.
 Every task is published before the worker starts; the worker (``celery worker`` as production
 runs it: prefork, ``--prefetch-multiplier``, ``--concurrency``, on that one queue) drains them.
-Throughput is counted between the first and the last task's outcome as the database records it
-(``Event.dispatched_at``, ``Message.sent_at``), so the worker's start does not count; the
-worker's CPU (its main process and pool, from /proc) over the same window gives the CPU per task.
+Throughput is counted between the first and the last task's outcome as recorded
+(``Event.dispatched_at``, ``Message.sent_at``, the noop's note), so the worker's start does not
+count; the worker's CPU (its main process and pool, from /proc) over the same window gives the
+CPU per task. ``--kinds`` defaults to events and messages.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 
 from bench.common import celery_worker, fresh_database  # noqa: E402 - after the path is set
 
-QUEUES = {"events": "events", "messages": "messages"}
+QUEUES = {"events": "events", "messages": "messages", "noop": "default"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,7 +50,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database", default="pp_bench_worker")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/11")
-    parser.add_argument("--kinds", nargs="+", choices=sorted(QUEUES), default=sorted(QUEUES))
+    kinds = sorted(QUEUES)
+    parser.add_argument("--kinds", nargs="+", choices=kinds, default=["events", "messages"])
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--prefetch", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[2, 4])
@@ -56,6 +60,7 @@ def parse_args() -> argparse.Namespace:
         "--conn-max-age", default="60", help="DB_CONN_MAX_AGE (60 as docker-compose.yml sets it)"
     )
     parser.add_argument("--log", default=str(ROOT / "var" / "bench-worker.log"))
+    parser.add_argument("--redis", help="for the noop kind's notes; default: --broker")
     return parser.parse_args()
 
 
@@ -69,8 +74,7 @@ def prepare(args, url: str):
         PLATFORM_EMAIL_DAILY_QUOTA="0",
         SITE_URL="https://app.example",
     )
-    if args.broker.startswith("redis"):
-        os.environ["REDIS_URL"] = args.broker
+    os.environ["REDIS_URL"] = args.redis or args.broker
     import django
 
     django.setup()
@@ -119,13 +123,12 @@ def events_publish(merchant, count: int, run: str) -> None:
         event_dispatch_task.delay(event_id=event_id, merchant_id=merchant.pk)
 
 
-def events_done(merchant, run: str) -> tuple[int, list]:
+def events_done(merchant, run: str):
     from postpurchase.events.models import Event
 
-    done = Event.unscoped.filter(
+    return Event.unscoped.filter(
         merchant=merchant, dedupe_key__startswith=f"{run}:", dispatched_at__isnull=False
     )
-    return done.count(), done
 
 
 def messages_publish(merchant, count: int, run: str) -> None:
@@ -171,18 +174,52 @@ def messages_publish(merchant, count: int, run: str) -> None:
         messages_deliver_task.delay(message_ids=[message_id], claim=claim, merchant_id=merchant.pk)
 
 
-def messages_done(merchant, run: str) -> tuple[int, list]:
+def messages_done(merchant, run: str):
     from notifications.models import Message
 
-    done = Message.unscoped.filter(
+    return Message.unscoped.filter(
         merchant=merchant, idempotency_key__startswith=f"{run}:", sent_at__isnull=False
     )
-    return done.count(), done
+
+
+def noop_publish(merchant, count: int, run: str) -> None:
+    """``count`` tasks that do nothing but note when they ran (bench/worker_tasks.py)."""
+    from postpurchase.celery import app
+
+    for _ in range(count):
+        app.send_task("bench.worker_tasks.noop", kwargs={"run": run}, queue="default")
+
+
+def noop_times(run: str) -> list[float]:
+    import redis
+    from django.conf import settings
+
+    notes = redis.Redis.from_url(settings.REDIS_URL).lrange(f"bench:{run}", 0, -1)
+    return [float(t) for t in notes]
+
+
+def counted(kind: str, merchant, run: str) -> int:
+    if kind == "noop":
+        return len(noop_times(run))
+    return KINDS[kind][1](merchant, run).count()
+
+
+def span_seconds(kind: str, merchant, run: str) -> float:
+    """Seconds from the first task's outcome to the last's."""
+    from django.db.models import Max, Min
+
+    if kind == "noop":
+        times = noop_times(run)
+        return max(times) - min(times)
+    _, done, field = KINDS[kind]
+    span = done(merchant, run).aggregate(first=Min(field), last=Max(field))
+    return (span["last"] - span["first"]).total_seconds()
 
 
 KINDS = {
     "events": (events_publish, events_done, "dispatched_at"),
     "messages": (messages_publish, messages_done, "sent_at"),
+    "noop": (noop_publish, None, None),
 }
 
 
@@ -210,9 +247,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def drain(args, merchant, kind: str, concurrency: int, prefetch: int, run: str) -> dict:
-    from django.db.models import Max, Min
-
-    publish, done, field = KINDS[kind]
+    publish = KINDS[kind][0]
     purge(QUEUES[kind])
     publish(merchant, args.tasks, run)
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
@@ -220,18 +255,22 @@ def drain(args, merchant, kind: str, concurrency: int, prefetch: int, run: str) 
         worker = celery_worker(
             QUEUES[kind],
             concurrency,
-            extra=(f"--prefetch-multiplier={prefetch}", f"--hostname=bench-{run}@%h"),
+            extra=(
+                f"--prefetch-multiplier={prefetch}",
+                f"--hostname=bench-{run}@%h",
+                "--include=bench.worker_tasks",
+            ),
             env=os.environ.copy(),
             stdout=log,
             stderr=log,
         )
     pause = threading.Event()
     try:
-        while done(merchant, run)[0] == 0:
+        while counted(kind, merchant, run) == 0:
             pause.wait(0.02)
         cpu_first = cpu_seconds(worker.pid)
         deadline = time.monotonic() + 600
-        while done(merchant, run)[0] < args.tasks:
+        while counted(kind, merchant, run) < args.tasks:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{kind}: the worker did not finish in 600 s")
             pause.wait(0.05)
@@ -239,8 +278,7 @@ def drain(args, merchant, kind: str, concurrency: int, prefetch: int, run: str) 
     finally:
         worker.terminate()
         worker.wait(timeout=60)
-    span = done(merchant, run)[1].aggregate(first=Min(field), last=Max(field))
-    seconds = (span["last"] - span["first"]).total_seconds()
+    seconds = span_seconds(kind, merchant, run)
     return {
         "per_second": (args.tasks - 1) / seconds,
         "seconds": seconds,
