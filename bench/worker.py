@@ -74,7 +74,7 @@ def prepare(args, url: str):
         PLATFORM_EMAIL_DAILY_QUOTA="0",
         SITE_URL="https://app.example",
     )
-    os.environ["REDIS_URL"] = args.redis or args.broker
+    os.environ["REDIS_URL"] = getattr(args, "redis", None) or args.broker
     import django
 
     django.setup()
