@@ -329,6 +329,11 @@ def test_a_killed_worker_loses_none_of_the_messages_it_had_taken(broker_app, tmp
         probes.delete(f"{run}:started", f"{run}:finished", f"{run}:release")
         with broker_app.connection_for_write() as conn:
             conn.default_channel.queue_delete(run)
+            conn.default_channel.exchange_delete(run)  # Celery made one for the queue
+        if is_redis:  # kombu keeps the exchange's bindings in keys of its own
+            redis.Redis.from_url(broker_url).delete(
+                f"_kombu.binding.{run}", f"_kombu.binding_permanent.{run}"
+            )
 
     # then: each task ran to the end once; the one killed mid-way started twice
     assert finished == ["0", "1", "2", "3"], (tmp_path / "worker.log").read_text()[-3000:]
