@@ -6,16 +6,17 @@ worker on every queue, against the same worker beside a worker of its own for ``
 
 Creates a fresh database (``--database``, dropped first) with one merchant and its default
 templates (bench/worker.py's). For each layout:
-  one: ``celery worker -Q default,events,journeys,messages,integrations -c 2``, what scripts/run
-       started before (and docker-compose.yml's worker, but for integrations);
-  two: ``-Q default,events,journeys,integrations -c 2`` and ``-Q messages -c 1``, what they
-       start now.
+  one: one worker on every queue (the bulk lanes too), 2 processes: what scripts/run started
+       before (and docker-compose.yml's worker, but for integrations);
+  two: the same worker without ``messages`` and ``messages_bulk``, 2 processes, beside a worker
+       of one process on those two: what they start now.
 The import: ``--events`` events of a custom type recorded 100 at a time, as a bulk import records
-them, so each 100 are one ``event_dispatch_many`` task (the two registered consumers find nothing
-to do: a few seconds' work a task). Once the workers have begun on it, ``--probes`` order
-confirmations are sent one every ``--interval`` seconds (``message_send``: rendered, written,
-handed to ``messages_deliver`` on commit; anymail's test backend); for each, the time from its
-row's creation to ``sent``. Also the import's dispatch rate while the probes ran.
+them, so each 100 are one ``event_dispatch_many`` task on the bulk lane (the two registered
+consumers find nothing to do: a second or so of work a task). Once the workers have begun on
+it, ``--probes`` order confirmations are sent one every ``--interval`` seconds
+(``message_send``: rendered, written, handed to ``messages_deliver`` on commit; anymail's test
+backend); for each, the time from its row's creation to ``sent``. Also the import's dispatch
+rate while the probes ran.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 from bench.common import celery_worker, fresh_database  # noqa: E402 - after the path is set
 from bench.worker import prepare, purge  # noqa: E402
 
-ALL = "default,events,journeys,messages,integrations"
+ALL = "default,events,events_bulk,journeys,messages,messages_bulk,integrations"
 LAYOUTS = {
     "one": [(ALL, 2)],
-    "two": [("default,events,journeys,integrations", 2), ("messages", 1)],
+    "two": [("default,events,events_bulk,journeys,integrations", 2), ("messages,messages_bulk", 1)],
 }
 
 

@@ -116,7 +116,7 @@ def events_publish(merchant, count: int, run: str) -> None:
                 for i in range(count)
             ],
         )
-    purge("events")  # the batch task event_record_many enqueued: one task per event instead
+    purge("events_bulk")  # the batch task event_record_many enqueued: a task per event instead
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     for event_id in ids:
@@ -164,7 +164,7 @@ def messages_publish(merchant, count: int, run: str) -> None:
     ]
     for start in range(0, count, 100):
         message_send_batch(merchant=merchant, requests=requests[start : start + 100])
-    purge("messages")  # the tasks of 100 the outbox enqueued: one task per message instead
+    purge("messages_bulk")  # the outbox's tasks of 100 (the bulk lane): a task per message instead
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     queued = Message.unscoped.filter(

@@ -142,9 +142,11 @@ def test_the_queues_are_durable_and_the_messages_persistent():
     ) == [
         ("default", True, "default", "default", "direct", True),
         ("events", True, "events", "default", "direct", True),
+        ("events_bulk", True, "events_bulk", "default", "direct", True),
         ("integrations", True, "integrations", "default", "direct", True),
         ("journeys", True, "journeys", "default", "direct", True),
         ("messages", True, "messages", "default", "direct", True),
+        ("messages_bulk", True, "messages_bulk", "default", "direct", True),
     ]
     assert app.conf.task_default_delivery_mode == 2  # AMQP: persistent
 
@@ -171,6 +173,8 @@ def test_a_worker_on_rabbitmq_declares_the_app_queues_durable(transactional_db, 
         ("events", 1),
         ("journeys", 1),
         ("messages", 1),
+        ("events_bulk", 1),
+        ("messages_bulk", 1),
         ("integrations", 1),
     ]
 
