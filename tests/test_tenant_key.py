@@ -53,7 +53,9 @@ UNIQUE_WITHOUT_MERCHANT = {
         "lookup: a Shopify webhook's signing secret names its merchant"
     ),
     # scoped by a parent row of one merchant: the same rule with merchant_id first
-    ("events_eventconsumerrun", ("event_id", "consumer")): "parent: the event",
+    ("events_eventconsumerrun", ("event_id", "consumer", "event_recorded_at")): (
+        "parent: the event (its recorded time: the runs are partitioned by month)"
+    ),
     ("journeys_enrollment", ("journey_id", "customer_id", "key", "+ condition")): (
         "parent: the journey"
     ),
