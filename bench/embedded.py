@@ -138,9 +138,8 @@ def _measure(args, checkout: Path, env: dict, run: subprocess.Popen, started: fl
           + ", ".join(f"{s:.2f} s" for s in latencies))  # fmt: skip
 
     time.sleep(args.settle)
-    worker = _worker_pid(run.pid)
-    shares, seconds = _cpu_shares(worker, args.idle)
-    print(f"(3) idle worker over {seconds:.0f} s: {sum(shares.values()):.1f} % of one core "
+    shares, seconds = _cpu_shares(_worker_pids(run.pid), args.idle)
+    print(f"(3) idle workers over {seconds:.0f} s: {sum(shares.values()):.1f} % of one core "
           f"({_queued(args.var_dir)} messages queued at the end)")  # fmt: skip
     for pid, share in shares.items():
         print(f"      pid {pid} {_cmdline(pid)[:70]}: {share:.2f} %")
@@ -182,21 +181,22 @@ def _order_to_email(base: str, key: str, worker_log: Path, timeout: float, run) 
     return time.monotonic() - sent
 
 
-def _cpu_shares(root: int, seconds: float) -> tuple[dict[int, float], float]:
-    """Each process's share of one core (%) over ``seconds``, for ``root`` and its descendants."""
+def _cpu_shares(roots: list[int], seconds: float) -> tuple[dict[int, float], float]:
+    """Each process's share of one core (%) over ``seconds``, for ``roots`` and their
+    descendants."""
     ticks_per_second = os.sysconf("SC_CLK_TCK")
-    before, start = _ticks(root), time.monotonic()
+    before, start = _ticks(roots), time.monotonic()
     time.sleep(seconds)
-    after, elapsed = _ticks(root), time.monotonic() - start
+    after, elapsed = _ticks(roots), time.monotonic() - start
     return {
         pid: (used - before.get(pid, 0)) / ticks_per_second / elapsed * 100
         for pid, used in after.items()
     }, elapsed
 
 
-def _ticks(root: int) -> dict[int, int]:
+def _ticks(roots: list[int]) -> dict[int, int]:
     ticks = {}
-    for pid in _descendants(root):
+    for pid in (found for root in roots for found in _descendants(root)):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
@@ -216,13 +216,18 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _worker_pid(run_pid: int) -> int:
-    """The Celery worker's main process: the child of scripts/run whose command is celery."""
-    for pid in _descendants(run_pid)[1:]:
-        command = _cmdline(pid)
-        if "celery" in command and " worker" in command:
-            return pid
-    raise RuntimeError("No Celery worker under scripts/run")
+def _worker_pids(run_pid: int) -> list[int]:
+    """The Celery workers' main processes (the one with beat, the one for sends): the children
+    of scripts/run whose command is a celery worker."""
+    found = [
+        pid
+        for pid in _descendants(run_pid)[1:]
+        if "celery" in (command := _cmdline(pid)) and " worker" in command
+    ]
+    if not found:
+        raise RuntimeError("No Celery worker under scripts/run")
+    # a worker's pool processes are its descendants, measured with it: keep the main ones
+    return [pid for pid in found if not any(pid in _descendants(other)[1:] for other in found)]
 
 
 def _cmdline(pid: int) -> str:
