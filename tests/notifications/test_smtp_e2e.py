@@ -14,29 +14,32 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 from celery.contrib.testing.worker import start_worker
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 
 from notifications import delivery
-from notifications.models import Message, MessageEvent, SenderDomain, Suppression
+from notifications.models import ChannelSettings, Message, MessageEvent, SenderDomain, Suppression
 from notifications.outbox import SendRequest, message_send_batch
 from notifications.services import message_send, message_template_save
 from notifications.tasks import messages_deliver_task
 from postpurchase.celery import app
 from tests.factories import CustomerFactory, MerchantFactory
+from tests.notifications.twilio_http import ACCOUNT_SID, AUTH_TOKEN, recording
 
 NOON = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 
 
 class Mailbox:
-    """aiosmtpd's handler: keeps what it accepts and each session's client (at its EHLO);
-    answers RCPT with ``refuse`` when set, or with ``answers[address]``; ``DROP`` there closes
-    the connection instead, once."""
+    """aiosmtpd's handler: keeps what it accepts and each session's client (at its EHLO),
+    counts QUITs; answers RCPT with ``refuse`` when set, or with ``answers[address]``
+    (``DROP`` there closes the connection instead, once)."""
 
     DROP = "drop"
 
     def __init__(self):
         self.received: list[tuple[str, list[str], bytes]] = []
         self.sessions: list[tuple[str, int]] = []
+        self.quits = 0
         self.refuse = ""
         self.answers: dict[str, str] = {}
         self.arrived = threading.Event()
@@ -45,6 +48,10 @@ class Mailbox:
         session.host_name = hostname  # aiosmtpd leaves it to the hook
         self.sessions.append(session.peer)
         return responses
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.quits += 1
+        return "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         answer = self.refuse or self.answers.get(address, "")
@@ -252,6 +259,7 @@ def test_a_run_of_messages_goes_out_through_one_smtp_session(smtp):
         ("sent", "smtp", f"shopper{i}@example.com") for i in range(5)
     ]
     assert timelines(messages) == [SENT] * 5
+    assert smtp.quits == 1  # closed at the end of the run
 
 
 @pytest.mark.django_db
@@ -308,6 +316,55 @@ def test_a_dropped_session_defers_one_message_and_the_rest_go_out_on_a_new_one(s
         1, rng=random.Random(7)
     )
     assert timelines(messages) == [SENT, [*SENT[:2], ("deferred", "retry")], SENT, SENT]
+    assert smtp.quits == 1  # the second session; the first was gone
+
+
+@pytest.mark.django_db
+def test_a_run_cut_short_still_closes_its_smtp_session(smtp, settings):
+    # given: an email, then a text whose send the task's soft time limit interrupts
+    merchant, customer, email_tmpl = shop()
+    customer.phone, customer.sms_marketing_consent = "+14155550123", True
+    customer.save()
+    ChannelSettings.unscoped.create(
+        merchant=merchant,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        sms_from_number="+14155550100",
+    )
+    sms_tmpl = message_template_save(
+        merchant=merchant,
+        payload={
+            "key": "hello_sms",
+            "name": "Hello (SMS)",
+            "channel": "sms",
+            "category": "transactional",
+            "kind": "status",
+            "variants": [{"locale": "en", "sms_body": "Hi {{ customer.first_name }}"}],
+        },
+    )
+    context = {"customer": {"first_name": "Ada"}}
+    email, text = message_send_batch(
+        merchant=merchant,
+        requests=[
+            SendRequest(email_tmpl, customer, context, "winback:1"),
+            SendRequest(sms_tmpl, customer, context, "hello:1"),
+        ],
+        now=NOON,
+    )
+
+    with recording(settings) as twilio:
+        twilio.answers.append(SoftTimeLimitExceeded())
+
+        # when
+        delivery.messages_deliver(
+            merchant=merchant, message_ids=[email.pk, text.pk], claim=email.claim, now=NOON
+        )
+
+    # then: the email went, the text is handed back, and the session was closed
+    email.refresh_from_db()
+    text.refresh_from_db()
+    assert (email.status, text.status, text.attempts) == ("sent", "queued", 0)
+    assert (len(smtp.sessions), smtp.quits) == (1, 1)
 
 
 @pytest.fixture
