@@ -355,10 +355,10 @@ class ChannelConnections:
     merchant's own provider with its own credentials, never lent to another merchant) and a
     twilio client per account. Leaving the ``with`` block, however it is left, closes them.
 
-    A send that fails transiently (a connection dropped, refused or timed out, a 4xx or 5xx
-    of the server) or unexpectedly discards its connection, and the next message starts on a
-    new one: after such an error the session's state is unknown (a reply may still be on its
-    way). A refusal of the one message (a 5xx on its recipient, an API error about its number)
+    A send that fails transiently (a connection dropped, refused or timed out; an SMTP 4xx;
+    an API's 429 or 5xx) or unexpectedly discards its connection, and the next message starts
+    on a new one: after such an error the session's state is unknown (a reply may still be on
+    its way). A permanent refusal (an SMTP 5xx on the recipient, an API error about the number)
     keeps it: the provider answered in full, and smtplib resets the session after a refusal."""
 
     def __init__(self) -> None:
