@@ -10,6 +10,10 @@
 
 Each send returns a ``SendOutcome``: accepted (with the provider's message id), or failed, and
 then whether trying again could help (network errors, 429, 5xx) or not (an address refused).
+
+A run of the hand-off sends through one ``ChannelConnections``: each email backend and twilio
+client is made and opened once and serves every message of the run after it (one SMTP session,
+one HTTP keep-alive pool), rather than a connection per message.
 """
 
 from __future__ import annotations
@@ -163,8 +167,12 @@ def email_build(
     return email
 
 
-def email_send(email: EmailMultiAlternatives, provider: str) -> SendOutcome:
-    """Send one email through its connection and say what happened."""
+def email_send(
+    email: EmailMultiAlternatives, provider: str, *, keep_open: bool = False
+) -> SendOutcome:
+    """Send one email through its connection and say what happened. With ``keep_open`` the
+    connection is opened first when it is not, and left open for the next email (its owner
+    closes it); without, Django opens and closes one for this email alone."""
     from anymail.exceptions import (
         AnymailAPIError,
         AnymailConfigurationError,
@@ -174,6 +182,8 @@ def email_send(email: EmailMultiAlternatives, provider: str) -> SendOutcome:
     )
 
     try:
+        if keep_open:
+            email.connection.open()  # a failure to connect is this email's, as in send()
         email.send(fail_silently=False)
     except AnymailRecipientsRefused as exc:
         status = getattr(email, "anymail_status", None)
@@ -271,9 +281,12 @@ def twilio_client(route: SmsRoute):
     return Client(route.account_sid, route.auth_token, http_client=http_client)
 
 
-def sms_send(*, route: SmsRoute, to: str, body: str, status_callback: str = "") -> SendOutcome:
+def sms_send(
+    *, route: SmsRoute, to: str, body: str, status_callback: str = "", client=None
+) -> SendOutcome:
     """Send one text through Twilio (or, with no account anywhere in the embedded mode, the
-    log) and say what happened."""
+    log) and say what happened; through ``client`` when given (the route's own), else a new
+    one."""
     from twilio.base.exceptions import (
         TwilioException,
         TwilioRestException,
@@ -305,7 +318,8 @@ def sms_send(*, route: SmsRoute, to: str, body: str, status_callback: str = "") 
     try:
         if status_callback:
             sender["status_callback"] = status_callback
-        sent = twilio_client(route).messages.create(to=to, body=body, **sender)
+        client = client if client is not None else twilio_client(route)
+        sent = client.messages.create(to=to, body=body, **sender)
     except (TwilioRestException, TwilioServiceException) as exc:
         # Twilio answers a refusal in one of two shapes: the 2010 API's JSON (raised as
         # TwilioRestException) or RFC 9457 problem details (TwilioServiceException).
@@ -330,3 +344,113 @@ def sms_send(*, route: SmsRoute, to: str, body: str, status_callback: str = "") 
     except TwilioException as exc:
         return SendOutcome(False, "twilio", reason="provider_refused", detail=_detail(exc))
     return SendOutcome(True, "twilio", provider_message_id=sent.sid or "")
+
+
+# --- the connections of one run ---------------------------------------------------------------
+
+
+class ChannelConnections:
+    """The connections one run of the hand-off sends through, each made on first use and kept
+    for the messages after it: an email backend per configuration (the platform's, or one
+    merchant's own provider with its own credentials, never lent to another merchant) and a
+    twilio client per account. Leaving the ``with`` block, however it is left, closes them.
+
+    A send that fails transiently (a connection dropped, refused or timed out; an SMTP 4xx;
+    an API's 429 or 5xx) or unexpectedly discards its connection, and the next message starts
+    on a new one: after such an error the session's state is unknown (a reply may still be on
+    its way). A permanent refusal (an SMTP 5xx on the recipient, an API error about the number)
+    keeps it: the provider answered in full, and smtplib resets the session after a refusal."""
+
+    def __init__(self) -> None:
+        self._email: dict[tuple, tuple[Any, str] | SendOutcome] = {}
+        self._twilio: dict[tuple[str, str], Any] = {}
+
+    def __enter__(self) -> ChannelConnections:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def email_backend(self, channel_settings) -> tuple[Any, str] | SendOutcome:
+        """The email backend for a merchant's settings and its provider's name (as
+        ``email_connection``), or, when it cannot be made, the ``not_configured`` outcome
+        that every email of the run then gets."""
+        key = _email_key(channel_settings)
+        if key not in self._email:
+            try:
+                self._email[key] = email_connection(channel_settings)
+            except Exception as exc:  # a provider name or credentials the backend cannot use
+                provider = getattr(channel_settings, "email_provider", "") or "platform"
+                self._email[key] = SendOutcome(
+                    False, provider, reason="not_configured", detail=_detail(exc)
+                )
+        return self._email[key]
+
+    def email_send(self, email: EmailMultiAlternatives, provider: str) -> SendOutcome:
+        """``email_send`` through the email's backend (one of ``email_backend``'s), which
+        stays open for the next email unless this one failed transiently."""
+        try:
+            outcome = email_send(email, provider, keep_open=True)
+        except Exception:
+            _email_close(email.connection)
+            raise
+        if outcome.transient:
+            _email_close(email.connection)  # the next send opens it again
+        return outcome
+
+    def sms_send(
+        self, *, route: SmsRoute, to: str, body: str, status_callback: str = ""
+    ) -> SendOutcome:
+        """``sms_send`` through the route's account's client, made on its first text."""
+        key = (route.account_sid, route.auth_token)
+        client = None
+        if route.configured:
+            client = self._twilio.get(key)
+            if client is None:
+                client = self._twilio[key] = twilio_client(route)
+        try:
+            outcome = sms_send(
+                route=route, to=to, body=body, status_callback=status_callback, client=client
+            )
+        except Exception:
+            _twilio_close(self._twilio.pop(key, None))
+            raise
+        if outcome.transient:
+            _twilio_close(self._twilio.pop(key, None))
+        return outcome
+
+    def close(self) -> None:
+        """Close every connection; one that fails to close is logged, never raised."""
+        for made in self._email.values():
+            if not isinstance(made, SendOutcome):
+                _email_close(made[0])
+        for client in self._twilio.values():
+            _twilio_close(client)
+        self._email.clear()
+        self._twilio.clear()
+
+
+def _email_key(channel_settings) -> tuple:
+    """Which backend an email goes through: the platform's, or this merchant's provider with
+    these credentials."""
+    provider = channel_settings.email_provider if channel_settings is not None else ""
+    if not provider:
+        return ("platform",)
+    return (channel_settings.merchant_id, provider, channel_settings.email_credentials)
+
+
+def _email_close(backend) -> None:
+    try:
+        backend.close()  # Django's SMTP and anymail's backends can be opened again after
+    except Exception:
+        logger.warning("Closing an email connection failed", exc_info=True)
+
+
+def _twilio_close(client) -> None:
+    session = getattr(getattr(client, "http_client", None), "session", None)
+    if session is None:
+        return
+    try:
+        session.close()
+    except Exception:
+        logger.warning("Closing a Twilio connection failed", exc_info=True)

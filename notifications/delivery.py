@@ -9,6 +9,9 @@
   counted, a fresh lease) before anything is sent, so a re-delivered task sends nothing twice.
 - Just before sending, what may have changed since the message was decided is checked again:
   a suppression (a bounce, a STOP), consent withdrawn, a topic switched off.
+- A run sends through one ``channels.ChannelConnections``: one email backend (an SMTP session,
+  an ESP's keep-alive pool) and one twilio client serve all its messages, closed when it ends;
+  a connection error costs the one message, and the next starts on a new connection.
 - The outcome is recorded: ``sent`` with the provider's id; a transient failure (network, 429,
   5xx) is ``deferred`` to a retry after ``RETRY_BACKOFF``, until ``MAX_ATTEMPTS``
   or ``RETRY_WINDOW``; a permanent one is ``failed`` at once with the provider's reason (and a
@@ -208,29 +211,29 @@ def messages_deliver(
         now=now,
     )
     still_active = _ActiveCheck(merchant.pk)
-    connection = None
     done: list[tuple[Message, SendOutcome | None, str]] = []
     stop_at = clock() + SEND_BUDGET.total_seconds()
     sent_count = 0
     try:
-        for message in messages:
-            tick = clock()
-            if tick >= stop_at:
-                break  # a slow provider: the rest go back to the queue, within the time limit
-            reason = blocked.get(message.pk) if still_active(tick) else DEACTIVATED
-            if reason:
-                done.append((message, None, reason))
-            elif message.pk in allowance.held:  # the platform's quota or countries
-                done.append((message, allowance.held[message.pk], ""))
-            else:
-                if message.channel == Channel.EMAIL and connection is None:
-                    connection = _email_connection(channel_settings)
-                outcome = _send_one(merchant, message, channel_settings, connection)
-                done.append((message, outcome, ""))
-            sent_count += 1
-            if len(done) >= RECORD_EVERY:
-                _record(done, now=now, rng=rng)
-                done = []
+        # one SMTP session or ESP keep-alive pool, one twilio client, for the whole run;
+        # closed on the way out, however the run ends
+        with channels.ChannelConnections() as connections:
+            for message in messages:
+                tick = clock()
+                if tick >= stop_at:
+                    break  # a slow provider: the rest go back to the queue, within the limit
+                reason = blocked.get(message.pk) if still_active(tick) else DEACTIVATED
+                if reason:
+                    done.append((message, None, reason))
+                elif message.pk in allowance.held:  # the platform's quota or countries
+                    done.append((message, allowance.held[message.pk], ""))
+                else:
+                    outcome = _send_one(merchant, message, channel_settings, connections)
+                    done.append((message, outcome, ""))
+                sent_count += 1
+                if len(done) >= RECORD_EVERY:
+                    _record(done, now=now, rng=rng)
+                    done = []
     except SoftTimeLimitExceeded:
         pass  # the message in flight is treated as never sent: it goes back with the rest
     finally:
@@ -238,8 +241,6 @@ def messages_deliver(
         _record(done, now=now, rng=rng)
         _release(messages[sent_count:], now=now)
         allowance.give_back(messages[sent_count:], now=now)
-        if connection is not None and not isinstance(connection, SendOutcome):
-            connection[0].close()  # one connection (an SMTP session) served the whole batch
     return messages
 
 
@@ -260,13 +261,14 @@ class _ActiveCheck:
         return self.active
 
 
-def _send_one(merchant, message, channel_settings, connection) -> SendOutcome:
-    """One send; an error of ours or a library's that the channel did not classify fails this
-    message alone (recorded with its type), never the run."""
+def _send_one(merchant, message, channel_settings, connections) -> SendOutcome:
+    """One send through the run's ``connections``; an error of ours or a library's that the
+    channel did not classify fails this message alone (recorded with its type), never the
+    run."""
     try:
         if message.channel == Channel.EMAIL:
-            return _email_send(merchant, message, connection, channel_settings)
-        return _sms_send(message, channel_settings)
+            return _email_send(merchant, message, connections, channel_settings)
+        return _sms_send(message, channel_settings, connections)
     except SoftTimeLimitExceeded:
         raise
     except Exception as exc:
@@ -368,14 +370,6 @@ def _blocked(merchant: Merchant, messages: list[Message]) -> dict[int, str]:
     return blocked
 
 
-def _email_connection(channel_settings) -> tuple | SendOutcome:
-    try:
-        return channels.email_connection(channel_settings)
-    except Exception as exc:  # a provider name or credentials the backend cannot use
-        provider = getattr(channel_settings, "email_provider", "") or "platform"
-        return SendOutcome(False, provider, reason="not_configured", detail=channels._detail(exc))
-
-
 def sender_identity(merchant: Merchant, channel_settings=None) -> tuple[str, str]:
     """From and Reply-To (``notifications.sender``): the merchant's sender address through its
     own provider or a verified domain, else the platform's address under the merchant's name;
@@ -412,10 +406,16 @@ def _identity(merchant: Merchant, channel_settings) -> tuple[str, str]:
     return cached
 
 
-def _email_send(merchant: Merchant, message: Message, connection, channel_settings) -> SendOutcome:
-    if isinstance(connection, SendOutcome):
-        return connection
-    backend, provider = connection
+def _email_send(
+    merchant: Merchant,
+    message: Message,
+    connections: channels.ChannelConnections,
+    channel_settings,
+) -> SendOutcome:
+    backend = connections.email_backend(channel_settings)
+    if isinstance(backend, SendOutcome):  # not configured: every email of the run fails so
+        return backend
+    backend, provider = backend
     from_email, reply_to = _identity(merchant, channel_settings)
     email = channels.email_build(
         subject=message.subject,
@@ -429,7 +429,7 @@ def _email_send(merchant: Merchant, message: Message, connection, channel_settin
         tags=[message.kind] if message.kind else [],
         connection=backend,
     )
-    return channels.email_send(email, provider)
+    return connections.email_send(email, provider)
 
 
 def status_callback_url(message: Message) -> str:
@@ -437,8 +437,10 @@ def status_callback_url(message: Message) -> str:
     return f"{settings.SITE_URL.rstrip('/')}{path}?message={message.pk}"
 
 
-def _sms_send(message: Message, channel_settings) -> SendOutcome:
-    return channels.sms_send(
+def _sms_send(
+    message: Message, channel_settings, connections: channels.ChannelConnections
+) -> SendOutcome:
+    return connections.sms_send(
         route=channels.sms_route(channel_settings),
         to=message.to,
         body=message.sms,

@@ -16,6 +16,7 @@ from django.core import mail
 from notifications import delivery
 from notifications.links import UNSUBSCRIBE_SALT, token_read
 from notifications.models import ChannelSettings, Message, MessageEvent, Suppression
+from notifications.outbox import SendRequest, message_send_batch
 from notifications.rendering import sample_context
 from notifications.services import message_send, message_template_save
 from tests.factories import CustomerFactory, MerchantFactory
@@ -255,17 +256,23 @@ def test_the_sweep_claims_due_messages_and_skips_the_rest(shop, anymail_test, mo
 
 
 class FakeEsp:
-    """A local stand-in for Postmark's API: answers from a queue, records requests."""
+    """A local stand-in for Postmark's API: answers from a queue, records requests and the
+    client address (host, port) of the connection each came on. With ``keep_alive`` it speaks
+    HTTP/1.1 and keeps a connection open for the client's next request."""
 
-    def __init__(self):
+    def __init__(self, keep_alive: bool = False):
         self.answers: list[tuple[int, dict]] = []
         self.requests: list[dict] = []
+        self.connections: list[tuple[str, int]] = []
         esp = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 esp.requests.append(body)
+                esp.connections.append(self.client_address)
                 # with nothing queued, Postmark's answer to an accepted email
                 accepted = {"ErrorCode": 0, "Message": "OK", "To": body.get("To", "")}
                 accepted["MessageID"] = f"pm-{len(esp.requests)}"
@@ -285,10 +292,10 @@ class FakeEsp:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-@pytest.fixture
-def postmark(shop, settings):
+@pytest.fixture(params=[False], ids=["http1.0"])
+def postmark(request, shop, settings):
     settings.WEBHOOKS_ALLOW_LOOPBACK = True  # the fake API listens on 127.0.0.1
-    esp = FakeEsp()
+    esp = FakeEsp(keep_alive=request.param)
     merchant, _ = shop
     ChannelSettings.unscoped.create(
         merchant=merchant,
@@ -434,6 +441,60 @@ def test_retries_stop_after_the_last_attempt(shop, postmark):
         "provider_unavailable",
         delivery.MAX_ATTEMPTS,
     )
+
+
+@pytest.mark.parametrize("postmark", [True], ids=["keep-alive"], indirect=True)
+@pytest.mark.parametrize(
+    ("answers", "statuses", "connections"),
+    [
+        ([], ["sent", "sent", "sent"], 1),
+        # after a 503 the session is closed: the third email goes on a new connection
+        (
+            [accepted(), (503, {"ErrorCode": 100, "Message": "Down"})],
+            ["sent", "deferred", "sent"],
+            2,
+        ),
+    ],
+    ids=["accepted", "503"],
+)
+def test_a_run_reuses_one_connection_to_the_merchants_esp(
+    shop, postmark, answers, statuses, connections
+):
+    # given: three emails to three shoppers, written together under one claim
+    merchant, _ = shop
+    postmark.answers.extend(answers)
+    tmpl = template(merchant)
+    customers = [
+        CustomerFactory(merchant=merchant, email=f"shopper{i}@example.com", timezone="UTC")
+        for i in range(3)
+    ]
+    messages = message_send_batch(
+        merchant=merchant,
+        requests=[
+            SendRequest(tmpl, c, {"customer": {"first_name": "Ada"}}, f"order:{i}")
+            for i, c in enumerate(customers)
+        ],
+        now=NOON,
+    )
+
+    # when
+    delivery.messages_deliver(
+        merchant=merchant,
+        message_ids=[m.pk for m in messages],
+        claim=messages[0].claim,
+        now=NOON + timedelta(seconds=1),
+        rng=random.Random(7),
+    )
+
+    # then
+    assert [r["To"] for r in postmark.requests] == [f"shopper{i}@example.com" for i in range(3)]
+    assert len(set(postmark.connections)) == connections
+    assert [
+        status
+        for status in Message.unscoped.filter(pk__in=[m.pk for m in messages])
+        .order_by("pk")
+        .values_list("status", flat=True)
+    ] == statuses
 
 
 @pytest.mark.parametrize(

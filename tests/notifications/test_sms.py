@@ -14,6 +14,7 @@ from twilio.http.response import Response
 
 from notifications import channels, delivery
 from notifications.models import ChannelSettings, Message, MessageEvent, Suppression
+from notifications.outbox import SendRequest, message_send_batch
 from notifications.rendering import sample_context
 from notifications.services import message_send, message_template_save
 from tests.factories import CustomerFactory, MerchantFactory
@@ -415,6 +416,82 @@ def test_the_auth_token_never_reaches_the_messages_detail(shop, own_account, twi
     assert AUTH_TOKEN not in message.detail
     details = MessageEvent.unscoped.filter(message=message).values_list("detail", flat=True)
     assert all(AUTH_TOKEN not in detail for detail in details)
+
+
+# --- a run of texts -----------------------------------------------------------------------------
+
+
+def texts_batch(merchant, count) -> list[Message]:
+    """``count`` shoppers and a text to each, written together under one claim and handed over
+    in one run."""
+    tmpl = sms_template(merchant)
+    customers = [
+        CustomerFactory(merchant=merchant, phone=f"+1415555020{i}", timezone="UTC")
+        for i in range(count)
+    ]
+    context = {k: v for k, v in sample_context().items() if not k.endswith("_url")}
+    requests = [
+        SendRequest(tmpl, customer, context, f"order:{i}:shipped")
+        for i, customer in enumerate(customers)
+    ]
+    messages = message_send_batch(merchant=merchant, requests=requests, now=NOON)
+    delivery.messages_deliver(
+        merchant=merchant,
+        message_ids=[m.pk for m in messages],
+        claim=messages[0].claim,
+        now=AT,
+        rng=random.Random(7),
+    )
+    return list(Message.unscoped.filter(pk__in=[m.pk for m in messages]).order_by("pk"))
+
+
+def test_a_run_of_texts_goes_through_one_twilio_client(shop, own_account, twilio):
+    # given
+    merchant, _ = shop
+    sids = [f"SM{i:032x}" for i in range(3)]
+    twilio.answers.extend(Response(201, message_resource(sid=sid)) for sid in sids)
+
+    # when
+    messages = texts_batch(merchant, 3)
+
+    # then: one client made, three texts through it with the merchant's account
+    assert len(twilio.clients) == 1
+    assert [(r.data["To"], r.auth) for r in twilio.requests] == [
+        (f"+1415555020{i}", (ACCOUNT_SID, AUTH_TOKEN)) for i in range(3)
+    ]
+    assert [(m.status, m.provider_message_id) for m in messages] == [("sent", sid) for sid in sids]
+    assert [timeline(m) for m in messages] == [[("queued", ""), ("sending", ""), ("sent", "")]] * 3
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "reason", "clients"),
+    [
+        # the connection's state is unknown: the next text gets a new client
+        (requests.ConnectionError("Connection reset by peer"), "deferred", "retry", 2),
+        (error_resource(503, 20503, "Service Unavailable"), "deferred", "retry", 2),
+        # Twilio answered in full about that one number: the client goes on
+        (error_resource(400, 21211, "Invalid 'To' Phone Number"), "failed", "invalid_address", 1),
+    ],
+    ids=["connection-error", "503", "21211"],
+)
+def test_a_failed_text_costs_that_text_alone_and_the_run_goes_on(
+    shop, own_account, twilio, answer, status, reason, clients
+):
+    # given: Twilio fails the second of three texts
+    merchant, _ = shop
+    twilio.answers.extend([Response(201, message_resource()), answer])
+
+    # when
+    messages = texts_batch(merchant, 3)
+
+    # then
+    assert [(m.status, m.reason) for m in messages] == [
+        ("sent", ""),
+        (status, reason),
+        ("sent", ""),
+    ]
+    assert [r.data["To"] for r in twilio.requests] == [f"+1415555020{i}" for i in range(3)]
+    assert len(twilio.clients) == clients
 
 
 def test_an_sms_to_a_suppressed_number_is_not_sent(shop, own_account, twilio):

@@ -1,9 +1,11 @@
 """End to end through Django's SMTP backend into a real SMTP server (aiosmtpd) started by the
 test: the headers a mailbox provider reads (From, Reply-To, List-Unsubscribe, One-Click), the
-text and HTML parts, what an SMTP refusal does, and a real Celery worker doing the hand-off."""
+text and HTML parts, what an SMTP refusal does, one SMTP session for a run of messages (and a
+new one after the server drops it), and a real Celery worker doing the hand-off."""
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
@@ -12,29 +14,53 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 from celery.contrib.testing.worker import start_worker
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 
 from notifications import delivery
-from notifications.models import Message, SenderDomain, Suppression
+from notifications.models import ChannelSettings, Message, MessageEvent, SenderDomain, Suppression
+from notifications.outbox import SendRequest, message_send_batch
 from notifications.services import message_send, message_template_save
 from notifications.tasks import messages_deliver_task
 from postpurchase.celery import app
 from tests.factories import CustomerFactory, MerchantFactory
+from tests.notifications.twilio_http import ACCOUNT_SID, AUTH_TOKEN, recording
 
 NOON = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 
 
 class Mailbox:
-    """aiosmtpd's handler: keeps what it accepts; answers RCPT with ``refuse`` when set."""
+    """aiosmtpd's handler: keeps what it accepts and each session's client (at its EHLO),
+    counts QUITs; answers RCPT with ``refuse`` when set, or with ``answers[address]``
+    (``DROP`` there closes the connection instead, once)."""
+
+    DROP = "drop"
 
     def __init__(self):
         self.received: list[tuple[str, list[str], bytes]] = []
+        self.sessions: list[tuple[str, int]] = []
+        self.quits = 0
         self.refuse = ""
+        self.answers: dict[str, str] = {}
         self.arrived = threading.Event()
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname  # aiosmtpd leaves it to the hook
+        self.sessions.append(session.peer)
+        return responses
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.quits += 1
+        return "221 Bye"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.refuse:
-            return self.refuse
+        answer = self.refuse or self.answers.get(address, "")
+        if answer == self.DROP:
+            del self.answers[address]
+            server.transport.close()  # mid-transaction: the client reads end of file
+            return "421 Closing"
+        if answer:
+            return answer
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -173,6 +199,172 @@ def test_an_smtp_refusal_is_permanent_or_transient_by_its_code(
         list(Suppression.unscoped.filter(merchant=merchant).values_list("reason", flat=True))
         == suppressed
     )
+
+
+def batch(merchant, tmpl, count):
+    """``count`` shoppers and a message to each, written together under one claim (as a batch
+    of events writes them) and handed over in one run."""
+    customers = [
+        CustomerFactory(
+            merchant=merchant,
+            email=f"shopper{i}@example.com",
+            timezone="UTC",
+            email_marketing_consent=True,
+        )
+        for i in range(count)
+    ]
+    requests = [
+        SendRequest(tmpl, customer, {"customer": {"first_name": "Ada"}}, f"winback:{i}")
+        for i, customer in enumerate(customers)
+    ]
+    messages = message_send_batch(merchant=merchant, requests=requests, now=NOON)
+    delivery.messages_deliver(
+        merchant=merchant,
+        message_ids=[m.pk for m in messages],
+        claim=messages[0].claim,
+        now=NOON,
+        rng=random.Random(7),
+    )
+    return list(Message.unscoped.filter(pk__in=[m.pk for m in messages]).order_by("pk"))
+
+
+def timelines(messages):
+    return [
+        list(
+            MessageEvent.unscoped.filter(message=m)
+            .order_by("occurred_at", "id")
+            .values_list("status", "reason")
+        )
+        for m in messages
+    ]
+
+
+SENT = [("queued", ""), ("sending", ""), ("sent", "")]
+
+
+@pytest.mark.django_db
+def test_a_run_of_messages_goes_out_through_one_smtp_session(smtp):
+    # given
+    merchant, _, tmpl = shop()
+
+    # when
+    messages = batch(merchant, tmpl, 5)
+
+    # then: one session, five mails, each to its own shopper
+    assert len(smtp.sessions) == 1
+    assert [rcpt_tos for _, rcpt_tos, _ in smtp.received] == [
+        [f"shopper{i}@example.com"] for i in range(5)
+    ]
+    assert [(m.status, m.provider, m.to) for m in messages] == [
+        ("sent", "smtp", f"shopper{i}@example.com") for i in range(5)
+    ]
+    assert timelines(messages) == [SENT] * 5
+    assert smtp.quits == 1  # closed at the end of the run
+
+
+@pytest.mark.django_db
+def test_a_refused_recipient_fails_its_message_alone_and_the_session_goes_on(smtp):
+    # given: the server has no mailbox for the second shopper
+    merchant, _, tmpl = shop()
+    smtp.answers["shopper1@example.com"] = "550 5.1.1 No such user"
+
+    # when
+    messages = batch(merchant, tmpl, 3)
+
+    # then: the others went, on the same session; the refused address is suppressed
+    assert len(smtp.sessions) == 1
+    assert [rcpt_tos for _, rcpt_tos, _ in smtp.received] == [
+        ["shopper0@example.com"],
+        ["shopper2@example.com"],
+    ]
+    assert [(m.status, m.reason) for m in messages] == [
+        ("sent", ""),
+        ("failed", "rejected"),
+        ("sent", ""),
+    ]
+    assert "No such user" in messages[1].detail
+    assert timelines(messages) == [SENT, [*SENT[:2], ("failed", "rejected")], SENT]
+    assert list(
+        Suppression.unscoped.filter(merchant=merchant).values_list("address", "reason")
+    ) == [("shopper1@example.com", "bounce")]
+
+
+@pytest.mark.django_db
+def test_a_dropped_session_defers_one_message_and_the_rest_go_out_on_a_new_one(smtp):
+    # given: the server hangs up on the second message, after its MAIL FROM
+    merchant, _, tmpl = shop()
+    smtp.answers["shopper1@example.com"] = Mailbox.DROP
+
+    # when
+    messages = batch(merchant, tmpl, 4)
+
+    # then: that one is deferred to a retry; the rest went, after a second EHLO
+    assert len(smtp.sessions) == 2
+    assert [rcpt_tos for _, rcpt_tos, _ in smtp.received] == [
+        ["shopper0@example.com"],
+        ["shopper2@example.com"],
+        ["shopper3@example.com"],
+    ]
+    assert [(m.status, m.reason) for m in messages] == [
+        ("sent", ""),
+        ("deferred", "retry"),
+        ("sent", ""),
+        ("sent", ""),
+    ]
+    assert messages[1].detail == "provider_unavailable: Connection unexpectedly closed"
+    assert messages[1].next_attempt_at == NOON + delivery.RETRY_BACKOFF.delay(
+        1, rng=random.Random(7)
+    )
+    assert timelines(messages) == [SENT, [*SENT[:2], ("deferred", "retry")], SENT, SENT]
+    assert smtp.quits == 1  # the second session; the first was gone
+
+
+@pytest.mark.django_db
+def test_a_run_cut_short_still_closes_its_smtp_session(smtp, settings):
+    # given: an email, then a text whose send the task's soft time limit interrupts
+    merchant, customer, email_tmpl = shop()
+    customer.phone, customer.sms_marketing_consent = "+14155550123", True
+    customer.save()
+    ChannelSettings.unscoped.create(
+        merchant=merchant,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        sms_from_number="+14155550100",
+    )
+    sms_tmpl = message_template_save(
+        merchant=merchant,
+        payload={
+            "key": "hello_sms",
+            "name": "Hello (SMS)",
+            "channel": "sms",
+            "category": "transactional",
+            "kind": "status",
+            "variants": [{"locale": "en", "sms_body": "Hi {{ customer.first_name }}"}],
+        },
+    )
+    context = {"customer": {"first_name": "Ada"}}
+    email, text = message_send_batch(
+        merchant=merchant,
+        requests=[
+            SendRequest(email_tmpl, customer, context, "winback:1"),
+            SendRequest(sms_tmpl, customer, context, "hello:1"),
+        ],
+        now=NOON,
+    )
+
+    with recording(settings) as twilio:
+        twilio.answers.append(SoftTimeLimitExceeded())
+
+        # when
+        delivery.messages_deliver(
+            merchant=merchant, message_ids=[email.pk, text.pk], claim=email.claim, now=NOON
+        )
+
+    # then: the email went, the text is handed back, and the session was closed
+    email.refresh_from_db()
+    text.refresh_from_db()
+    assert (email.status, text.status, text.attempts) == ("sent", "queued", 0)
+    assert (len(smtp.sessions), smtp.quits) == (1, 1)
 
 
 @pytest.fixture

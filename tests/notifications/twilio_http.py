@@ -71,18 +71,22 @@ def error_resource(status: int, code: int, message: str) -> Response:
 class RecordingHttpClient(HttpClient):
     """Records ``method``, ``uri``, ``data`` and ``auth`` of each request and answers with the
     next queued ``Response`` (or raises the next queued exception); with nothing queued, a
-    created Message (201)."""
+    created Message (201). ``clients`` holds every instance made: one per twilio ``Client``
+    our code builds."""
 
     answers: ClassVar[list[Response | BaseException]] = []
     requests: ClassVar[list[RecordedRequest]] = []
+    clients: ClassVar[list[RecordingHttpClient]] = []
 
     def __init__(self):
         super().__init__(logging.getLogger("twilio.http_client"), is_async=False)
+        type(self).clients.append(self)
 
     @classmethod
     def reset(cls) -> None:
         cls.answers.clear()
         cls.requests.clear()
+        cls.clients.clear()
 
     def request(
         self,
