@@ -349,7 +349,7 @@ class Mailbox:
 
     def wait(self, numbers, deadline: float, what: str, stack: Stack) -> float | None:
         """Wait until each of ``numbers`` has arrived or ``deadline`` (monotonic) has passed,
-        printing progress every 10 s; returns when the last one arrived, or ``None``."""
+        printing progress every 30 s; returns when the last one arrived, or ``None``."""
         pending = set(numbers)
         total, reported = len(pending), time.monotonic()
         with self.lock:
@@ -364,7 +364,7 @@ class Mailbox:
             now = time.monotonic()
             if now >= deadline:
                 return None
-            if now - reported >= 10:
+            if now - reported >= 30:
                 print(f"    {what}: {total - len(pending):,} of {total:,} arrived", flush=True)
                 reported = now
             stack.check()
