@@ -62,3 +62,200 @@ def celery_worker(queues: str, processes: int, *, extra: tuple[str, ...] = (), *
         cwd=Path(__file__).resolve().parent.parent,
         **popen,
     )
+
+
+def celery_beat(schedule: str, **popen):
+    """Celery beat of this checkout in a process of its own (``subprocess.Popen``), its schedule
+    file at ``schedule``, logging warnings only: the sweeps and ticks production runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.Popen(  # noqa: S603 - this interpreter and Celery, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "postpurchase",
+            "beat",
+            "--loglevel=WARNING",
+            f"--schedule={schedule}",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        **popen,
+    )
+
+
+def group_stop(process, *, grace: float = 10.0) -> None:
+    """Stop a process started in a session of its own (``start_new_session=True``) and
+    everything it started: SIGTERM to its process group, then SIGKILL to whatever of the group
+    is left once the leader has exited or ``grace`` seconds have passed."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+
+    if process is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The ``share`` quantile of ``values`` (nearest rank, no interpolation)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+# --- Processes read from /proc (Linux only) ---------------------------------------------------
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (field 3 on), or ``None`` when
+    the process has ended."""
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every descendant alive now, from /proc's children lists."""
+    import os
+    from pathlib import Path
+
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                children = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+                pending += [int(child) for child in children]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used by ``root``'s process tree: each live process's own and
+    its children's that it has waited for (cutime, cstime), so a pool process that ended and was
+    reaped still counts."""
+    import os
+
+    ticks = 0
+    for pid in process_tree(root):
+        fields = proc_stat(pid)
+        if fields is not None:
+            ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_rss_bytes(root: int) -> dict[int, int]:
+    """The resident set size of each process of ``root``'s tree, by process id."""
+    import os
+
+    page = os.sysconf("SC_PAGE_SIZE")
+    sizes = {}
+    for pid in process_tree(root):
+        fields = proc_stat(pid)
+        if fields is not None:
+            sizes[pid] = int(fields[21]) * page  # rss, in pages
+    return sizes
+
+
+def pids_named(name: str) -> list[int]:
+    """The processes whose command name (``/proc/<pid>/comm``) is ``name``."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if Path(entry.path, "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # it ended meanwhile
+    return found
+
+
+class DatabaseBackendsCpu:
+    """The CPU used by the PostgreSQL backends serving one database (the server must run on
+    this machine). Backends come and go, so a thread reads ``pg_stat_activity`` and each
+    backend's /proc stat every ``interval`` seconds and keeps each backend's last reading; a
+    backend that ends loses at most its last ``interval`` of CPU. Its own connection is to the
+    ``postgres`` database, so it is not counted."""
+
+    def __init__(self, url: str, interval: float = 1.0):
+        import threading
+
+        import environ
+
+        config = environ.Env.db_url_config(url)
+        self.database = config["NAME"]
+        self.connect = {
+            "host": config["HOST"],
+            "port": config["PORT"] or 5432,
+            "user": config["USER"],
+            "dbname": "postgres",
+        }
+        if config.get("PASSWORD"):
+            self.connect["password"] = config["PASSWORD"]
+        self.interval = interval
+        self.ticks: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> DatabaseBackendsCpu:
+        import psycopg2
+
+        self.connection = psycopg2.connect(**self.connect)
+        self.connection.autocommit = True
+        self.sample()
+        self.thread.start()
+        return self
+
+    def sample(self) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])
+            pids = [row[0] for row in cursor.fetchall()]
+        readings = {}
+        for pid in pids:
+            fields = proc_stat(pid)
+            if fields is not None:
+                readings[pid] = int(fields[11]) + int(fields[12])
+        with self.lock:
+            self.ticks.update(readings)
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self.sample()
+
+    def reading(self) -> dict[int, int]:
+        """Each backend seen so far and its CPU ticks at its last reading (taken now)."""
+        self.sample()
+        with self.lock:
+            return dict(self.ticks)
+
+    @staticmethod
+    def seconds_between(before: dict[int, int], after: dict[int, int]) -> float:
+        """CPU seconds the backends used between two readings (one new since counts whole)."""
+        import os
+
+        used = sum(ticks - before.get(pid, 0) for pid, ticks in after.items())
+        return used / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        self.connection.close()
