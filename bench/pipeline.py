@@ -17,9 +17,11 @@ starts, each in a session of its own so that it is stopped with all it started:
     DEBUG off, persistent database connections (``DB_CONN_MAX_AGE=60``, docker-compose.yml's),
     Redis as cache and broker, the API's rate limit raised so it counts but never refuses;
   - the Celery workers of ``--layout``: ``compose`` (the default) is docker-compose.yml's, a
-    worker on default,events,journeys,messages with 4 processes and one on integrations with 8,
-    prefetch 1; ``single`` is one worker on every queue at Celery's default concurrency (the
-    CPU count), as the issue's first measurement ran; or a layout of one's own,
+    worker on default,events,events_bulk,journeys with 4 processes, one on messages and
+    messages_bulk with 2 and one on integrations with 8, prefetch 1 (on a checkout older than
+    the bulk lanes, their queues simply stay empty); ``single`` is one worker on every queue at
+    Celery's default concurrency (the CPU count), as the issue's first measurement ran; or a
+    layout of one's own,
     ``QUEUES:PROCESSES[+QUEUES:PROCESSES...]``, e.g.
     ``events,journeys:2+messages:2+default,integrations:1``;
   - Celery beat (the sweeps and the journeys' tick), as production runs it.
@@ -86,9 +88,12 @@ from bench.common import (  # noqa: E402 - after the path is set
     tree_cpu_seconds,
 )
 
-QUEUES = ("default", "events", "journeys", "messages", "integrations")
+QUEUES = (
+    *("default", "events", "events_bulk", "journeys"),
+    *("messages", "messages_bulk", "integrations"),
+)
 LAYOUTS = {
-    "compose": "default,events,journeys,messages:4+integrations:8",
+    "compose": "default,events,events_bulk,journeys:4+messages,messages_bulk:2+integrations:8",
     "single": f"{','.join(QUEUES)}:{os.cpu_count() or 1}",
 }
 PRODUCTS = 40
