@@ -23,7 +23,7 @@ starts, each in a session of its own so that it is stopped with all it started:
     Celery's default concurrency (the CPU count), as the issue's first measurement ran; or a
     layout of one's own,
     ``QUEUES:PROCESSES[+QUEUES:PROCESSES...]``, e.g.
-    ``events,journeys:2+messages:2+default,integrations:1``;
+    ``events,events_bulk,journeys:2+messages,messages_bulk:2+default,integrations:1``;
   - Celery beat (the sweeps and the journeys' tick), as production runs it.
 Each phase has merchants of its own, made through the services: a write API key, a catalogue
 of 40 products, the order-confirmation journey installed and published as ``./scripts/run``
