@@ -52,7 +52,7 @@ def start_worker(tmp_path: Path) -> subprocess.Popen:
     return subprocess.Popen(  # noqa: S603 - our own interpreter and Celery
         [
             *(sys.executable, "-m", "celery", "-A", "postpurchase", "worker"),
-            *("-Q", "events,events_bulk", "-P", "solo", "--prefetch-multiplier=1"),
+            *("-Q", "events,events_bulk", "-c", "2", "--prefetch-multiplier=1"),
             *("--without-heartbeat", "--without-gossip", "--without-mingle"),
             *("-n", "lanes@test", "--loglevel", "INFO"),
         ],
@@ -91,7 +91,8 @@ def test_an_order_posted_during_another_merchant_s_import_skips_the_import_s_bac
             merchant=merchant_b, events=[EventSpec(type="a.b", payload={"order": 1})]
         )
 
-    # when: one worker process on the events queue and its bulk lane works the backlog
+    # when: one worker of two processes (prefork, as production runs it) on the events queue and its
+    # bulk lane works the backlog
     worker = start_worker(tmp_path)
     try:
         wait_for(
