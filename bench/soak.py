@@ -20,11 +20,13 @@ the weights of ``--mix``:
              (``out_for_delivery``, then ``delivered``);
   events     ``POST /events``: a custom event for a customer of the soak.
 A kind with nothing to act on yet (no order without a shipment, say) sends a new order
-instead. Every ``--sample`` seconds it reads each process's resident memory (RSS, from /proc,
-every process of every tree: gunicorn's master and workers, each Celery worker's main process
-and its pool, beat, the SMTP server), each Celery queue's length (Redis ``LLEN``), the
-requests and errors so far and the emails arrived; a line each minute. At the end, after a
-drain of at most ``--drain-cap`` seconds:
+instead. A request a sender comes to more than ``--max-late`` seconds after its time is
+counted as missed, not sent: past what the server serves, the soak reports how much it served
+rather than growing a queue of its own. Every ``--sample`` seconds it reads each process's
+resident memory (RSS, from /proc, every process of every tree: gunicorn's master and workers,
+each Celery worker's main process and its pool, beat, the SMTP server), each Celery queue's
+length (Redis ``LLEN``), the requests and errors so far and the emails arrived; a line each
+minute. At the end, after a drain of at most ``--drain-cap`` seconds:
   - memory: each process's RSS growth from the first minute after ``--warmup-minutes`` (not
     counted) to the last minute, mean against mean; target: at most 5 %;
   - errors: answers other than 2xx and failed requests by kind, lines at ERROR in the logs,
@@ -58,6 +60,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 from bench.common import (  # noqa: E402 - after the path is set
     DatabaseBackendsCpu,
     ensure_database,
+    percentile,
     tree_rss_bytes,
 )
 from bench.pipeline import (  # noqa: E402
@@ -110,6 +113,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="weights of the request kinds",
     )
     parser.add_argument("--senders", type=int, default=64, help="sender threads")
+    parser.add_argument(
+        "--max-late",
+        type=float,
+        default=5.0,
+        help="seconds behind its time after which a request is counted missed, not sent",
+    )
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--warmup-minutes", type=float, default=2.0, help="not counted")
     parser.add_argument("--drain-cap", type=float, default=120.0)
@@ -129,13 +138,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 class Load:
     """Requests of the mixed kinds, open loop at ``rate`` per second: a scheduler hands each
-    its send time and a pool of sender threads sends it then. What the later kinds act on
-    (orders, shipments, customers) is what earlier requests made."""
+    its send time and a pool of sender threads sends it then. A request whose sender comes to
+    it more than ``max_late`` seconds after its time is not sent but counted as missed: the
+    server is behind, and the soak measures what it serves, not how long a queue of the
+    client's grows. What the later kinds act on (orders, shipments, customers) is what earlier
+    requests made."""
 
-    def __init__(self, base: str, shop: Shop, rate: float, mix: dict[str, float], senders: int):
-        self.base, self.shop, self.rate = base, shop, rate
-        self.kinds, self.weights = list(mix), list(mix.values())
-        self.jobs: Queue = Queue(maxsize=max(10, int(rate)))
+    def __init__(self, base: str, shop: Shop, args: argparse.Namespace):
+        self.base, self.shop, self.rate, self.max_late = base, shop, args.rate, args.max_late
+        self.kinds, self.weights = list(args.mix), list(args.mix.values())
+        self.jobs: Queue = Queue()
+        self.missed = 0
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.unshipped: deque[int] = deque()  # orders (their n) without a shipment
@@ -146,7 +159,9 @@ class Load:
         self.first_failures: list[str] = []
         self.late: list[float] = []
         self.numbers = itertools.count()
-        self.threads = [threading.Thread(target=self._send, daemon=True) for _ in range(senders)]
+        self.threads = [
+            threading.Thread(target=self._send, daemon=True) for _ in range(args.senders)
+        ]
 
     def start(self, seconds: float) -> Load:
         self.scheduler = threading.Thread(target=self._schedule, args=(seconds,), daemon=True)
@@ -158,7 +173,7 @@ class Load:
         rng = random.Random(7)
         start = time.monotonic() + 0.2
         for n in range(int(seconds * self.rate)):
-            if self.stopping.is_set():
+            if self.stopping.is_set() or time.monotonic() > start + seconds:
                 break
             at = start + n / self.rate
             ahead = at - time.monotonic() - 0.05
@@ -184,6 +199,10 @@ class Load:
             delay = at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            elif -delay > self.max_late:
+                with self.lock:
+                    self.missed += 1
+                continue
             self.late.append(time.monotonic() - at)
             kind, request = self._request(kind)
             try:
@@ -394,7 +413,7 @@ def main() -> None:
               f"the first {args.warmup_minutes:g} not counted", flush=True)  # fmt: skip
         meter = CpuMeter(stack, backends)
         before = meter.reading()
-        load = Load(stack.base, shop, args.rate, args.mix, args.senders).start(args.minutes * 60)
+        load = Load(stack.base, shop, args).start(args.minutes * 60)
         sampler = Sampler(stack, load, mailbox, args.redis, args.sample).start()
         while load.scheduler.is_alive():
             stack.check()
@@ -429,9 +448,11 @@ def report(args, stack, load, sampler, mailbox, shop, before, after, seconds, dr
     cores = {name: round(ms / 1000 / seconds, 3) for name, ms in used.items()}
     total = sum(load.sent.values())
     late = sorted(load.late)
-    print(f"requests: {total:,} in {seconds:.0f} s ({total / seconds:.1f}/s), by kind "
-          f"{load.sent}; the latest send {late[-1] * 1000 if late else 0:.0f} ms behind "
-          f"its schedule")  # fmt: skip
+    print(f"requests: {total:,} in {seconds:.0f} s ({total / seconds:.1f}/s of the "
+          f"{args.rate:g}/s offered), by kind {load.sent}; {load.missed:,} missed (more than "
+          f"{args.max_late:g} s behind their time); sends behind their time: p50 "
+          f"{percentile(late, 0.5) * 1000 if late else 0:,.0f} ms, max "
+          f"{late[-1] * 1000 if late else 0:,.0f} ms")  # fmt: skip
     print(f"errors: {load.failed or 'none'}"
           f"{'; first: ' + repr(load.first_failures) if load.first_failures else ''}")  # fmt: skip
     print(f"logs: {stack.log_errors() or 'no ERROR line or traceback'} (in {args.var_dir})")
@@ -460,6 +481,9 @@ def report(args, stack, load, sampler, mailbox, shop, before, after, seconds, dr
           + ", ".join(f"{n} {c:.2f}" for n, c in cores.items()))  # fmt: skip
     figures = {
         "requests": load.sent,
+        "offered_per_s": args.rate,
+        "served_per_s": round(total / seconds, 1),
+        "missed": load.missed,
         "errors": load.failed,
         "first_failures": load.first_failures,
         "mail": mail,
