@@ -118,8 +118,25 @@ def new_claim() -> str:
 
 
 def enqueue_after_commit(message_ids: list[int], claim: str, merchant_id: int) -> None:
-    """Hand ``message_ids`` (claimed with ``claim``) to a worker once the transaction commits."""
-    transaction.on_commit(lambda: _enqueue(message_ids, claim, merchant_id))
+    """Hand ``message_ids`` (claimed with ``claim``) to a worker once the transaction commits:
+    a few (one order's) to a run that takes every claimed message its merchant has waiting
+    (``messages_deliver_pending``), many (an import's) to runs of their own in the bulk lane."""
+    if len(message_ids) >= BULK_MIN:
+        transaction.on_commit(lambda: _enqueue(message_ids, claim, merchant_id))
+    else:
+        transaction.on_commit(lambda: _enqueue_pending(merchant_id))
+
+
+def _enqueue_pending(merchant_id: int, *, bulk: bool = False) -> None:
+    from notifications.tasks import messages_deliver_pending_task
+
+    try:
+        messages_deliver_pending_task.apply_async(
+            kwargs={"merchant_id": merchant_id}, queue=lane("messages", BULK_MIN if bulk else 1)
+        )
+    except Exception:
+        # The broker is down: the lease runs out and the sweep claims them again.
+        logger.warning("Could not enqueue a hand-off run; the sweep will", exc_info=True)
 
 
 def _enqueue(message_ids: list[int], claim: str, merchant_id: int, *, bulk: bool = False) -> None:
@@ -199,7 +216,46 @@ def messages_deliver(
     """Make the attempts ``claim`` stands for and record each outcome. Returns the messages it
     handled (not those whose claim was used or replaced: another worker has them)."""
     now = now or timezone.now()
-    messages = _claims_take(merchant=merchant, message_ids=list(message_ids), claim=claim, now=now)
+    if not claim or not message_ids:
+        return []
+    claimed = Q(pk__in=list(message_ids), claim=claim)
+    messages = _claims_take(merchant=merchant, claimed=claimed, now=now)
+    return _deliver(merchant, messages, now=now, rng=rng, clock=clock)
+
+
+def messages_deliver_pending(
+    *,
+    merchant: Merchant,
+    now: datetime | None = None,
+    limit: int = TASK_BATCH,
+    rng: random.Random | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[Message]:
+    """Take the merchant's oldest messages claimed for a hand-off that no run has taken yet (at
+    most ``limit``, whoever claimed them), and make their attempts as one run. A message
+    written alone enqueues this rather than a run of its own, so under load the first run
+    takes every message written since the last one, on one connection, and the runs behind it
+    find little or nothing. Rows another run is taking are skipped (``SKIP LOCKED``); a full
+    batch enqueues another run, in the bulk lane."""
+    now = now or timezone.now()
+    messages = _claims_take(
+        merchant=merchant, claimed=~Q(claim=""), now=now, limit=limit, skip_locked=True
+    )
+    if len(messages) >= limit:
+        _enqueue_pending(merchant.pk, bulk=True)
+    return _deliver(merchant, messages, now=now, rng=rng, clock=clock)
+
+
+def _deliver(
+    merchant: Merchant,
+    messages: list[Message],
+    *,
+    now: datetime,
+    rng: random.Random | None,
+    clock: Callable[[], float],
+) -> list[Message]:
+    """One run: the attempts of ``messages`` (taken by ``_claims_take``), each outcome
+    recorded."""
     if not messages:
         return []
     channel_settings = ChannelSettings.unscoped.filter(merchant=merchant).first()
@@ -294,16 +350,21 @@ def _release(messages: list[Message], *, now: datetime) -> None:
 
 
 def _claims_take(
-    *, merchant: Merchant, message_ids: list[int], claim: str, now: datetime
+    *,
+    merchant: Merchant,
+    claimed: Q,
+    now: datetime,
+    limit: int | None = None,
+    skip_locked: bool = False,
 ) -> list[Message]:
-    """Consume ``claim`` on each message and count the attempt, before anything is sent."""
-    if not claim or not message_ids:
-        return []
+    """Consume the claim on the merchant's due messages that ``claimed`` selects (the oldest
+    ``limit``; with ``skip_locked``, not those another run is taking), and count the attempt,
+    before anything is sent."""
     with transaction.atomic():
         messages = list(
-            Message.unscoped.select_for_update()
-            .filter(merchant=merchant, pk__in=message_ids, claim=claim, status__in=DUE)
-            .order_by("pk")
+            Message.unscoped.select_for_update(skip_locked=skip_locked)
+            .filter(claimed, merchant=merchant, status__in=DUE)
+            .order_by("pk")[:limit]
         )
         if not messages:
             return []

@@ -186,6 +186,12 @@ class Message(TenantModel):
                 name="message_due",
                 condition=models.Q(status__in=["queued", "deferred", "sending"]),
             ),
+            # a merchant's messages claimed for a hand-off (delivery.messages_deliver_pending)
+            models.Index(
+                fields=["merchant", "id"],
+                name="message_claimed",
+                condition=~models.Q(claim=""),
+            ),
             models.Index(
                 fields=["provider_message_id"],
                 name="message_provider_id",

@@ -16,6 +16,13 @@ def messages_deliver_task(*, message_ids: list[int], claim: str, merchant_id: in
     return len(handled)
 
 
+@merchant_task(acks_late=True, name="notifications.tasks.messages_deliver_pending")
+def messages_deliver_pending_task(*, merchant_id: int) -> int:
+    """A run of whatever the merchant has claimed and waiting (``messages_deliver_pending``):
+    what a message written alone enqueues, so that under load they batch themselves."""
+    return len(delivery.messages_deliver_pending(merchant=current_merchant()))
+
+
 @shared_task(acks_late=True, name="notifications.tasks.messages_due_sweep")
 def messages_due_sweep_task() -> int:
     return len(delivery.messages_due_sweep())

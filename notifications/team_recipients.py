@@ -73,7 +73,7 @@ def team_recipient_check(*, merchant: Merchant, channel: str, to: str) -> None:
 def send_test_throttle(*, merchant: Merchant, now: datetime) -> None:
     """Refuse a test send past the hourly limit. Call inside the transaction that writes the
     test: the merchant's row is locked, so two tests at once count one after the other."""
-    Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
+    Merchant.objects.select_for_update(no_key=True).filter(pk=merchant.pk).first()
     limit = settings.TEST_SENDS_PER_HOUR
     recent = Message.unscoped.filter(
         merchant=merchant,

@@ -137,7 +137,7 @@ def webhook_endpoint_create(
     )
     with transaction.atomic():
         # the merchant's row serialises its creations, so two at once cannot pass the cap
-        Merchant.objects.select_for_update().get(pk=merchant.pk)
+        Merchant.objects.select_for_update(no_key=True).get(pk=merchant.pk)
         _endpoint_count_check(merchant)
         endpoint.save()
     return endpoint

@@ -59,6 +59,12 @@ class Event(TenantModel):
             ),
             # what retention looks for: the oldest events (docs/retention.md)
             models.Index(fields=["recorded_at"], name="event_recorded"),
+            # a merchant's events waiting for a dispatch task (services.events_pending): few
+            models.Index(
+                fields=["merchant", "id"],
+                condition=models.Q(dispatch_enqueued_at__isnull=False),
+                name="event_dispatch_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -60,6 +60,7 @@ RETRY_BACKOFF = Backoff(base=timedelta(seconds=30), factor=2, cap=timedelta(hour
 MAX_ATTEMPTS = 12  # the last retry comes some 11 to 15 hours after the first failure
 SWEEP_BATCH = 500
 SWEEP_TASK_EVENTS = 100  # events per dispatch task the sweep enqueues
+PENDING_BATCH = 100  # events a pending dispatch claims at most
 
 _recording_history: ContextVar[bool] = ContextVar("events_recorded_as_history", default=False)
 
@@ -212,7 +213,10 @@ def event_record_many(
             ids.append(None)
     created = [pk for pk in ids if pk is not None]
     if created and not _recording_history.get():
-        transaction.on_commit(lambda: _enqueue_dispatch_many(created, merchant.pk))
+        if len(created) >= BULK_MIN:
+            transaction.on_commit(lambda: _enqueue_dispatch_many(created, merchant.pk))
+        else:  # a webhook's or a request's few events join whatever the merchant has waiting
+            transaction.on_commit(lambda: _enqueue_pending(merchant.pk, created))
     return ids
 
 
@@ -272,15 +276,28 @@ def _enqueue_dispatch_many(event_ids: list[int], merchant_id: int, *, bulk: bool
 
 
 def _enqueue_dispatch(event_id: int, merchant_id: int) -> None:
-    from postpurchase.events.tasks import event_dispatch_task
+    """After an event recorded alone: a pending dispatch of its merchant (``events_pending``)."""
+    _enqueue_pending(merchant_id, [event_id])
+
+
+def _enqueue_pending(merchant_id: int, event_ids: list[int], *, bulk: bool = False) -> None:
+    """A task that claims and dispatches whatever its merchant has waiting, ``event_ids`` among
+    it (their leases are released if the broker refuses the task)."""
+    from postpurchase.events.tasks import events_pending_task
 
     try:
-        event_dispatch_task.delay(event_id=event_id, merchant_id=merchant_id)
+        events_pending_task.apply_async(
+            kwargs={"merchant_id": merchant_id},
+            queue=lane("events", BULK_MIN if bulk else len(event_ids)),
+        )
     except Exception:
         logger.warning(
-            "Could not enqueue dispatch of event %s; the sweep will retry", event_id, exc_info=True
+            "Could not enqueue dispatch of events %s; the sweep will retry",
+            event_ids,
+            exc_info=True,
         )
-        _lease_release([event_id])
+        if event_ids:
+            _lease_release(event_ids)
 
 
 def _lease_release(event_ids: list[int]) -> None:
@@ -297,6 +314,50 @@ def _lease_release(event_ids: list[int]) -> None:
     except Exception:
         # The database is gone too: the lease runs out on its own and the sweep finds them then.
         logger.warning("Could not release the dispatch lease of %s events", len(event_ids))
+
+
+def events_pending(
+    *,
+    merchant: Merchant,
+    event_ids: list[int] | None = None,
+    now: datetime | None = None,
+    limit: int = PENDING_BATCH,
+    consumers: ConsumerRegistry | None = None,
+) -> list[int]:
+    """Claim the merchant's events waiting for a dispatch task, the oldest first, and dispatch
+    them as one batch (``events_dispatch``); returns their ids. With ``event_ids`` (a bulk
+    task's, the sweep's), those of them still waiting; without, any of the merchant's, at most
+    ``limit``, and a full batch enqueues another task (in the bulk lane).
+
+    An event recorded alone enqueues a task for its merchant rather than for itself, so under
+    load the first task to run takes every event that arrived since the last one, and the tasks
+    behind it find little or nothing: single orders batch themselves. Waiting means leased to a
+    task that has not run (``dispatch_enqueued_at`` set); the claim ends that (the column
+    cleared, as after a pass) and leases the events to this pass, under ``SKIP LOCKED``, so two
+    tasks never take the same event, a duplicate task takes nothing, and a worker lost
+    mid-pass leaves its events to the sweep when the lease runs out."""
+    now = now or timezone.now()
+    if not merchant.is_active:
+        return []
+    waiting = Event.unscoped.select_for_update(skip_locked=True).filter(
+        merchant=merchant, dispatch_enqueued_at__isnull=False, next_dispatch_at__isnull=False
+    )
+    if event_ids is not None:
+        waiting = waiting.filter(pk__in=event_ids)
+    with transaction.atomic():
+        events = list(waiting.order_by("pk")[: None if event_ids is not None else limit])
+        lease_end = now + dispatch_lease(1)
+        Event.unscoped.filter(pk__in=[event.pk for event in events]).update(
+            dispatch_enqueued_at=None, dispatch_enqueues=0, next_dispatch_at=lease_end
+        )
+    for event in events:
+        event.merchant = merchant
+        event.dispatch_enqueued_at, event.dispatch_enqueues = None, 0
+        event.next_dispatch_at = lease_end
+    if event_ids is None and len(events) >= limit:
+        _enqueue_pending(merchant.pk, [], bulk=True)
+    events_dispatch(events=events, now=now, consumers=consumers)
+    return [event.pk for event in events]
 
 
 def event_dispatch(

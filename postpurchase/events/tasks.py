@@ -11,7 +11,7 @@ from celery import shared_task
 
 from postpurchase.events import services
 from postpurchase.events.models import Event
-from postpurchase.tenancy.scoping import merchant_task
+from postpurchase.tenancy.scoping import current_merchant, merchant_task
 
 
 @merchant_task(acks_late=True, name="postpurchase.events.tasks.event_dispatch")
@@ -24,15 +24,18 @@ def event_dispatch_task(*, event_id: int, merchant_id: int) -> dict[str, str]:
 
 @merchant_task(acks_late=True, name="postpurchase.events.tasks.event_dispatch_many")
 def event_dispatch_many_task(*, event_ids: list[int], merchant_id: int) -> int:
-    """Dispatch a batch (recorded together by ``event_record_many``, or swept together): each
-    consumer takes the batch at once (``services.events_dispatch``). A consumer failure is
-    recorded on its event and retried by the sweep, as for one event."""
-    events = list(
-        Event.objects.filter(pk__in=event_ids, next_dispatch_at__isnull=False)
-        .select_related("merchant")
-        .order_by("pk")
-    )
-    return len(services.events_dispatch(events=events))
+    """Dispatch a batch (recorded together by ``event_record_many``, or swept together): those
+    of ``event_ids`` no other task has claimed, each consumer taking the batch at once
+    (``services.events_pending``). A consumer failure is recorded on its event and retried by
+    the sweep, as for one event."""
+    return len(services.events_pending(merchant=current_merchant(), event_ids=event_ids))
+
+
+@merchant_task(acks_late=True, name="postpurchase.events.tasks.events_pending")
+def events_pending_task(*, merchant_id: int) -> int:
+    """Claim and dispatch what the merchant has waiting (``services.events_pending``): what
+    an event recorded alone enqueues, so that under load they batch themselves."""
+    return len(services.events_pending(merchant=current_merchant()))
 
 
 @shared_task(acks_late=True, name="postpurchase.events.tasks.event_sweep")

@@ -66,7 +66,9 @@ def merchant_deactivate(*, merchant: Merchant, now: datetime | None = None) -> d
     stopped, by its name."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        # FOR NO KEY UPDATE: a hand-off writing its timeline (a foreign key to this row) holds
+        # its messages and wants a key-share lock here, which FOR UPDATE would make a deadlock
+        locked = Merchant.objects.select_for_update(no_key=True).get(pk=merchant.pk)
         if locked.is_active:
             locked.is_active = False
             locked.save(update_fields=["is_active"])
@@ -84,7 +86,7 @@ def merchant_reactivate(*, merchant: Merchant) -> Merchant:
     each one). Work that was held, not cancelled (inbound store webhooks received meanwhile,
     events recorded) is picked up by the sweeps."""
     with transaction.atomic():
-        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        locked = Merchant.objects.select_for_update(no_key=True).get(pk=merchant.pk)
         if not locked.is_active:
             locked.is_active = True
             locked.save(update_fields=["is_active"])

@@ -10,6 +10,7 @@ from postpurchase.events import services, tasks
 from postpurchase.events.models import Event, EventConsumerRun
 from postpurchase.events.registry import registry
 from postpurchase.events.services import EventSpec, event_record, event_record_many
+from postpurchase.lanes import BULK_MIN
 from tests.factories import CustomerFactory, event_payload
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -77,13 +78,13 @@ def test_each_spec_is_recorded_once_per_dedupe_key(merchant_a, merchant_b):
     assert Event.unscoped.filter(merchant=merchant_a).count() == 4
 
 
-def test_one_dispatch_task_is_enqueued_after_commit(
+def test_a_few_events_enqueue_their_merchants_pending_dispatch_after_commit(
     merchant_a, django_capture_on_commit_callbacks, monkeypatch
 ):
-    enqueued = []
-    monkeypatch.setattr(
-        services, "_enqueue_dispatch_many", lambda ids, m: enqueued.append((ids, m))
-    )
+    # a request's or a webhook's few events join whatever the merchant has waiting
+    pending, many = [], []
+    monkeypatch.setattr(services, "_enqueue_pending", lambda m, ids: pending.append((m, ids)))
+    monkeypatch.setattr(services, "_enqueue_dispatch_many", lambda ids, m: many.append((ids, m)))
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         ids = event_record_many(
@@ -96,10 +97,30 @@ def test_one_dispatch_task_is_enqueued_after_commit(
                 ),
             ],
         )
-        assert enqueued == []
+        assert pending == []
 
     assert len(callbacks) == 1
-    assert enqueued == [(ids, merchant_a.pk)]
+    assert (pending, many) == ([(merchant_a.pk, ids)], [])
+
+
+def test_many_events_enqueue_one_dispatch_task_of_their_own_after_commit(
+    merchant_a, django_capture_on_commit_callbacks, monkeypatch
+):
+    pending, many = [], []
+    monkeypatch.setattr(services, "_enqueue_pending", lambda m, ids: pending.append((m, ids)))
+    monkeypatch.setattr(services, "_enqueue_dispatch_many", lambda ids, m: many.append((ids, m)))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        ids = event_record_many(
+            merchant=merchant_a,
+            events=[
+                EventSpec(type="order.placed", payload=placed(merchant_a)) for _ in range(BULK_MIN)
+            ],
+        )
+
+    assert len(callbacks) == 1
+    assert (pending, many) == ([], [(ids, merchant_a.pk)])
+    assert len(ids) == BULK_MIN
 
 
 def test_nothing_new_enqueues_nothing(merchant_a, django_capture_on_commit_callbacks):

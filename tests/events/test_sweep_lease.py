@@ -175,7 +175,7 @@ def test_an_enqueue_the_broker_refuses_makes_the_event_due_at_once(merchant_a, m
     def refuse(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.event_dispatch_task, "delay", refuse)
+    monkeypatch.setattr(tasks.events_pending_task, "apply_async", refuse)
     monkeypatch.setattr(tasks.event_dispatch_many_task, "apply_async", refuse)
     event, _ = event_record(
         merchant=merchant_a, type="order.placed", payload=placed(merchant_a), now=T0

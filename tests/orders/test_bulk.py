@@ -453,6 +453,9 @@ def test_the_whole_request_is_recorded_with_one_dispatch_task(
 
     enqueued = []
     monkeypatch.setattr(services, "_enqueue_dispatch_many", lambda ids, m: enqueued.append(ids))
+    # a request of a few orders joins whatever its merchant has waiting (a bulk task of its own
+    # from BULK_MIN events on)
+    monkeypatch.setattr(services, "_enqueue_pending", lambda m, ids: enqueued.append(ids))
     payloads = [order_payload(external_id=f"o{n}", number=str(n)) for n in range(3)]
 
     with django_capture_on_commit_callbacks(execute=True):
