@@ -99,10 +99,11 @@ LAYOUTS = {
 PRODUCTS = 40
 
 # What the other benchmarks measured for each stage alone on this kind of machine (2 cores),
-# as docs/benchmarks.md records them: the floors the pipeline is read against.
+# as docs/benchmarks/ records them: the floors the pipeline is read against.
 FLOORS = (
     ("API, bulk ingest", "bench/api.py (a)", 1154, 1301, "orders/s", "issue 12's end"),
-    ("dispatch, one consumer", "bench/ingest.py, dispatch", 143, 156, "events/s", "2026-12-07"),
+    ("dispatch, no-op consumer", "bench/ingest.py, dispatch", 8475, 8475, "events/s", "batched"),
+    ("dispatch, journeys", "bench/ingest.py, journeys", 1153, 1153, "events/s", "batched"),
     ("journey entry to outbox", "bench/journeys.py (a)", 3173, 3259, "enrollments/s", "due"),
     ("outbox and hand-off", "bench/messages.py (a)", 1532, 1640, "messages/s", "2 processes"),
 )
@@ -943,7 +944,7 @@ def print_floors(figures: dict) -> None:
     events = figures.get("a", {}).get("state_at_end", {}).get("events")
     taken = figures.get("a", {}).get("orders_taken")
     per_order = events / taken if events and taken else None
-    print("(d) each stage alone, as docs/benchmarks.md records it (not re-run here):")
+    print("(d) each stage alone, as docs/benchmarks/ records it (not re-run here):")
     for stage, source, low, high, unit, note in FLOORS:
         line = f"  {stage:<24} {source:<27} {low:,}-{high:,} {unit} ({note})"
         if rate:

@@ -57,6 +57,7 @@ from notifications.models import (
 from orders.models import Customer
 from postpurchase.lanes import BULK_MIN, lane
 from postpurchase.outbox import Backoff, give_up_exhausted, sweep
+from postpurchase.pending import enqueue_once, started
 from postpurchase.pgbulk import copy_insert, unnest_update
 from postpurchase.tenancy.models import Merchant
 
@@ -128,12 +129,18 @@ def enqueue_after_commit(message_ids: list[int], claim: str, merchant_id: int) -
 
 
 def _enqueue_pending(merchant_id: int, *, bulk: bool = False) -> None:
+    """A hand-off run of whatever the merchant has claimed and waiting, unless one is queued
+    already (``postpurchase.pending``)."""
     from notifications.tasks import messages_deliver_pending_task
 
-    try:
+    def send(flag: str) -> None:
         messages_deliver_pending_task.apply_async(
-            kwargs={"merchant_id": merchant_id}, queue=lane("messages", BULK_MIN if bulk else 1)
+            kwargs={"merchant_id": merchant_id, "flag": flag},
+            queue=lane("messages", BULK_MIN if bulk else 1),
         )
+
+    try:
+        enqueue_once("messages", merchant_id, send)
     except Exception:
         # The broker is down: the lease runs out and the sweep claims them again.
         logger.warning("Could not enqueue a hand-off run; the sweep will", exc_info=True)
@@ -230,14 +237,17 @@ def messages_deliver_pending(
     limit: int = TASK_BATCH,
     rng: random.Random | None = None,
     clock: Callable[[], float] = time.monotonic,
+    flag: str = "",
 ) -> list[Message]:
     """Take the merchant's oldest messages claimed for a hand-off that no run has taken yet (at
     most ``limit``, whoever claimed them), and make their attempts as one run. A message
     written alone enqueues this rather than a run of its own, so under load the first run
     takes every message written since the last one, on one connection, and the runs behind it
     find little or nothing. Rows another run is taking are skipped (``SKIP LOCKED``); a full
-    batch enqueues another run, in the bulk lane."""
+    batch enqueues another run, in the bulk lane. ``flag``: the task's ``postpurchase.pending``
+    flag, cleared before anything is taken."""
     now = now or timezone.now()
+    started(flag)
     messages = _claims_take(
         merchant=merchant, claimed=~Q(claim=""), now=now, limit=limit, skip_locked=True
     )

@@ -17,10 +17,10 @@ def messages_deliver_task(*, message_ids: list[int], claim: str, merchant_id: in
 
 
 @merchant_task(acks_late=True, name="notifications.tasks.messages_deliver_pending")
-def messages_deliver_pending_task(*, merchant_id: int) -> int:
+def messages_deliver_pending_task(*, merchant_id: int, flag: str = "") -> int:
     """A run of whatever the merchant has claimed and waiting (``messages_deliver_pending``):
     what a message written alone enqueues, so that under load they batch themselves."""
-    return len(delivery.messages_deliver_pending(merchant=current_merchant()))
+    return len(delivery.messages_deliver_pending(merchant=current_merchant(), flag=flag))
 
 
 @shared_task(acks_late=True, name="notifications.tasks.messages_due_sweep")

@@ -22,7 +22,7 @@ INTEGRATIONS_QUEUE = "integrations"
 # Each worker process reserves one message at a time and acknowledges it only when the task has
 # finished, so a killed worker loses nothing: what it held unacknowledged goes back to the queue
 # (RabbitMQ: when its connection closes; Redis: after ``visibility_timeout``, settings). Reserving
-# more measured no faster on small tasks (bench/worker.py, docs/operations.md "Workers") and
+# more measured no faster on small tasks (bench/worker.py, docs/scaling.md "Workers") and
 # would park messages behind a busy process while another sits idle.
 CONFIG = {
     "task_serializer": "json",

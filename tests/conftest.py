@@ -53,6 +53,15 @@ def own_throttle_counters(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def own_pending_flags(monkeypatch):
+    # "A task is waiting for this merchant's events" is a flag in the shared Redis, keyed by
+    # merchant id: each test holds its own (a worker it starts reads the key from the task).
+    from postpurchase import pending
+
+    monkeypatch.setattr(pending, "KEY_PREFIX", f"pending-test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture(autouse=True)
 def own_webhook_send_slots(monkeypatch):
     # Each merchant's in-flight webhook slots live in the shared Redis, keyed by merchant id:
     # each test holds its own, apart from parallel test databases' merchants of the same id.

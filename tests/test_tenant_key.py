@@ -1,4 +1,4 @@
-"""The tenant key on every table: what sharding by merchant (Citus, docs/operations.md "Sizing")
+"""The tenant key on every table: what sharding by merchant (Citus, docs/scaling.md "Sizing")
 would need, and where the schema stands today.
 
 A distributed PostgreSQL such as Citus spreads a table over its nodes by one column, here
@@ -121,7 +121,7 @@ def test_every_unique_rule_without_merchant_id_is_reviewed():
 def test_every_tenant_table_has_the_one_column_primary_key_citus_would_widen():
     # Citus needs the distribution column in the primary key too: (merchant_id, id). Today every
     # tenant table's key is its id alone (Django cannot yet point a foreign key at a composite
-    # key), so this is the schema-wide gap operations.md describes.
+    # key), so this is the schema-wide gap scaling.md describes.
     tenant = [meta for meta in tables() if "merchant_id" in columns(meta)]
     assert {meta.pk.column for meta in tenant} == {"id"}
     assert len(tenant) == 34

@@ -45,6 +45,7 @@ from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRu
 from postpurchase.events.registry import Consumer, ConsumerRegistry, registry
 from postpurchase.lanes import BULK_MIN, lane
 from postpurchase.outbox import Backoff, Row, sweep
+from postpurchase.pending import enqueue_once, started
 from postpurchase.pgbulk import unnest_rows
 from postpurchase.tenancy.models import Merchant
 from postpurchase.tenancy.scoping import merchant_scope
@@ -282,14 +283,18 @@ def _enqueue_dispatch(event_id: int, merchant_id: int) -> None:
 
 def _enqueue_pending(merchant_id: int, event_ids: list[int], *, bulk: bool = False) -> None:
     """A task that claims and dispatches whatever its merchant has waiting, ``event_ids`` among
-    it (their leases are released if the broker refuses the task)."""
+    it, unless one is queued already (``postpurchase.pending``); if the broker refuses it, the
+    leases of ``event_ids`` are released for the next sweep."""
     from postpurchase.events.tasks import events_pending_task
 
-    try:
+    def send(flag: str) -> None:
         events_pending_task.apply_async(
-            kwargs={"merchant_id": merchant_id},
+            kwargs={"merchant_id": merchant_id, "flag": flag},
             queue=lane("events", BULK_MIN if bulk else len(event_ids)),
         )
+
+    try:
+        enqueue_once("events", merchant_id, send)
     except Exception:
         logger.warning(
             "Could not enqueue dispatch of events %s; the sweep will retry",
@@ -323,6 +328,7 @@ def events_pending(
     now: datetime | None = None,
     limit: int = PENDING_BATCH,
     consumers: ConsumerRegistry | None = None,
+    flag: str = "",
 ) -> list[int]:
     """Claim the merchant's events waiting for a dispatch task, the oldest first, and dispatch
     them as one batch (``events_dispatch``); returns their ids. With ``event_ids`` (a bulk
@@ -335,10 +341,12 @@ def events_pending(
     task that has not run (``dispatch_enqueued_at`` set); the claim ends that (the column
     cleared, as after a pass) and leases the events to this pass, under ``SKIP LOCKED``, so two
     tasks never take the same event, a duplicate task takes nothing, and a worker lost
-    mid-pass leaves its events to the sweep when the lease runs out."""
+    mid-pass leaves its events to the sweep when the lease runs out. ``flag``: the task's
+    ``postpurchase.pending`` flag, cleared before the claim."""
     now = now or timezone.now()
     if not merchant.is_active:
         return []
+    started(flag)
     waiting = Event.unscoped.select_for_update(skip_locked=True).filter(
         merchant=merchant, dispatch_enqueued_at__isnull=False, next_dispatch_at__isnull=False
     )

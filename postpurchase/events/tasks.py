@@ -32,10 +32,10 @@ def event_dispatch_many_task(*, event_ids: list[int], merchant_id: int) -> int:
 
 
 @merchant_task(acks_late=True, name="postpurchase.events.tasks.events_pending")
-def events_pending_task(*, merchant_id: int) -> int:
+def events_pending_task(*, merchant_id: int, flag: str = "") -> int:
     """Claim and dispatch what the merchant has waiting (``services.events_pending``): what
     an event recorded alone enqueues, so that under load they batch themselves."""
-    return len(services.events_pending(merchant=current_merchant()))
+    return len(services.events_pending(merchant=current_merchant(), flag=flag))
 
 
 @shared_task(acks_late=True, name="postpurchase.events.tasks.event_sweep")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
+from postpurchase import pending
 from postpurchase.events import services, tasks
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
 from postpurchase.events.registry import ConsumerRegistry
@@ -229,3 +230,55 @@ def test_two_tasks_at_once_never_take_the_same_event(merchant_a, enqueued):
     assert second == [e.pk for e in waiting[2:]]
     assert sorted(batches) == [[e.pk for e in waiting[:2]], [e.pk for e in waiting[2:]]]
     assert Event.unscoped.filter(dispatched_at=T0).count() == 4
+
+
+def test_one_task_waits_per_merchant_until_it_starts(
+    merchant_a, merchant_b, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given: the broker as a list
+    sent = []
+    monkeypatch.setattr(
+        tasks.events_pending_task,
+        "apply_async",
+        lambda kwargs, queue: sent.append((kwargs["merchant_id"], queue)),
+    )
+    flags = []
+    real = services.events_pending
+
+    # when: three events recorded for A, each in its own transaction, and one for B
+    with django_capture_on_commit_callbacks(execute=True):
+        record(merchant_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        record(merchant_a)
+        record(merchant_b)
+    # then: one task each, the second event of A joining the first's
+    assert sent == [(merchant_a.pk, "events"), (merchant_b.pk, "events")]
+
+    # when: A's task starts (its flag cleared) and a new event of A comes after
+    monkeypatch.setattr(
+        tasks.events_pending_task, "apply_async", lambda kwargs, queue: flags.append(kwargs["flag"])
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        record(merchant_a)
+    assert flags == []  # A's first task has not started: still flagged
+    with merchant_scope(merchant_a):
+        taken = real(merchant=merchant_a, flag=f"{pending.KEY_PREFIX}:events:{merchant_a.pk}")
+    with django_capture_on_commit_callbacks(execute=True):
+        record(merchant_a)
+
+    # then: the task took all three of A's, and the event after it enqueued a task of its own
+    assert len(taken) == 3
+    assert flags == [f"{pending.KEY_PREFIX}:events:{merchant_a.pk}"]
+
+
+def test_a_refused_send_leaves_no_flag_behind(merchant_a, monkeypatch):
+    def refuse(flag):
+        raise ConnectionRefusedError("broker down")
+
+    with pytest.raises(ConnectionRefusedError):
+        pending.enqueue_once("events", merchant_a.pk, refuse)
+
+    sent = []
+    assert pending.enqueue_once("events", merchant_a.pk, sent.append) is True
+    assert pending.enqueue_once("events", merchant_a.pk, sent.append) is False
+    assert sent == [f"{pending.KEY_PREFIX}:events:{merchant_a.pk}"]
