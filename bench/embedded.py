@@ -38,6 +38,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import proc_stat, process_tree
+
 # What the embedded mode keeps in VAR_DIR: nothing else is removed for a fresh start.
 VAR_DIR_CONTENTS = {
     "broker", "cache", "media", "static", "db.sqlite3", "db.sqlite3-shm", "db.sqlite3-wal",
@@ -196,24 +199,11 @@ def _cpu_shares(roots: list[int], seconds: float) -> tuple[dict[int, float], flo
 
 def _ticks(roots: list[int]) -> dict[int, int]:
     ticks = {}
-    for pid in (found for root in roots for found in _descendants(root)):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    for pid in (found for root in roots for found in process_tree(root)):
+        fields = proc_stat(pid)
+        if fields is not None:
+            ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
     return ticks
-
-
-def _descendants(pid: int) -> list[int]:
-    found = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
-                found += _descendants(int(child))
-    except FileNotFoundError:
-        pass
-    return found
 
 
 def _worker_pids(run_pid: int) -> list[int]:
@@ -221,13 +211,13 @@ def _worker_pids(run_pid: int) -> list[int]:
     of scripts/run whose command is a celery worker."""
     found = [
         pid
-        for pid in _descendants(run_pid)[1:]
+        for pid in process_tree(run_pid)[1:]
         if "celery" in (command := _cmdline(pid)) and " worker" in command
     ]
     if not found:
         raise RuntimeError("No Celery worker under scripts/run")
     # a worker's pool processes are its descendants, measured with it: keep the main ones
-    return [pid for pid in found if not any(pid in _descendants(other)[1:] for other in found)]
+    return [pid for pid in found if not any(pid in process_tree(other)[1:] for other in found)]
 
 
 def _cmdline(pid: int) -> str:

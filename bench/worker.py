@@ -40,7 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 
-from bench.common import celery_worker, fresh_database  # noqa: E402 - after the path is set
+from bench.common import (  # noqa: E402 - after the path is set
+    celery_worker,
+    fresh_database,
+    tree_cpu_seconds,
+)
 
 QUEUES = {"events": "events", "messages": "messages", "noop": "default"}
 
@@ -223,29 +227,6 @@ KINDS = {
 }
 
 
-def cpu_seconds(root: int) -> float:
-    """CPU time (user + system) of ``root`` and its descendants so far."""
-    ticks = 0
-    for pid in descendants(root):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def descendants(pid: int) -> list[int]:
-    found = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
-                found += descendants(int(child))
-    except FileNotFoundError:
-        pass
-    return found
-
-
 def drain(args, merchant, kind: str, concurrency: int, prefetch: int, run: str) -> dict:
     publish = KINDS[kind][0]
     purge(QUEUES[kind])
@@ -268,13 +249,13 @@ def drain(args, merchant, kind: str, concurrency: int, prefetch: int, run: str) 
     try:
         while counted(kind, merchant, run) == 0:
             pause.wait(0.02)
-        cpu_first = cpu_seconds(worker.pid)
+        cpu_first = tree_cpu_seconds(worker.pid)
         deadline = time.monotonic() + 600
         while counted(kind, merchant, run) < args.tasks:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{kind}: the worker did not finish in 600 s")
             pause.wait(0.05)
-        cpu_last = cpu_seconds(worker.pid)
+        cpu_last = tree_cpu_seconds(worker.pid)
     finally:
         worker.terminate()
         worker.wait(timeout=60)

@@ -227,6 +227,10 @@ STORAGES = {
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# Seconds an SMTP server may take to answer before the send counts as a transient failure (and is
+# retried); without it a server that accepts and never answers holds a hand-off run until the
+# task's time limit.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Post-purchase <no-reply@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # A platform-wide ESP instead of EMAIL_URL's backend, e.g. anymail.backends.postmark.EmailBackend,

@@ -18,8 +18,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import threading
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -37,7 +35,9 @@ from postpurchase.events.models import EventConsumerRun
 from postpurchase.events.registry import registry
 from postpurchase.events.services import event_record
 from postpurchase.events.tasks import event_dispatch_task
+from tests import worker_process as worker_processes
 from tests.factories import CustomerFactory, MerchantFactory, event_payload
+from tests.worker_process import celery_worker, worker_env
 
 ROOT = Path(__file__).resolve().parents[1]
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -226,49 +226,14 @@ def worker_process(
 ) -> subprocess.Popen:
     """``celery worker`` in a session of its own (killed as a whole), on ``queue`` alone, with
     the probe tasks; one prefork process, as production runs them."""
-    env = {
-        **os.environ,
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_RESULT_BACKEND": "",
-        "VAR_DIR": str(tmp_path / "var"),
-        "DJANGO_SETTINGS_MODULE": "postpurchase.settings",
-        **(env or {}),
-    }
-    log = (tmp_path / "worker.log").open("ab")
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and Celery
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "postpurchase",
-            "worker",
-            "--include=tests.worker_probes",
-            f"--queues={queue}",
-            "--concurrency=1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            f"--hostname={queue}@%h",
-            "--loglevel=INFO",
-            *extra,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    environment = worker_env(tmp_path, CELERY_BROKER_URL=broker_url, **(env or {}))
+    options = ("--include=tests.worker_probes", "--concurrency=1", *extra)
+    return celery_worker(queue, environment, tmp_path / "worker.log", *options, name="%h")
 
 
 def wait_for(check, what: str) -> None:
     """Wait on real processes (not on a clock): poll until ``check()`` or the deadline."""
-    pause = threading.Event()
-    for _ in range(DEADLINE * 20):
-        if check():
-            return
-        pause.wait(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    worker_processes.wait_for(check, what, DEADLINE)
 
 
 def ready_count(broker_app: Celery, queue: str) -> int:

@@ -5,20 +5,18 @@ real Celery worker on the real Redis broker."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from postpurchase.events.models import Event
 from postpurchase.events.services import EventSpec, event_record_many
 from postpurchase.lanes import BULK_MIN, lane
+from tests import worker_process
+from tests.worker_process import celery_worker, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 120  # seconds; reached only when something is broken
@@ -38,39 +36,14 @@ def test_a_batch_of_bulk_min_or_more_goes_to_the_bulk_lane():
         lane("journeys", 100)
 
 
-def start_worker(tmp_path: Path) -> subprocess.Popen:
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": "",
-        "VAR_DIR": str(tmp_path / "var"),
-        "DJANGO_SETTINGS_MODULE": "postpurchase.settings",
-    }
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and Celery
-        [
-            *(sys.executable, "-m", "celery", "-A", "postpurchase", "worker"),
-            *("-Q", "events,events_bulk", "-c", "2", "--prefetch-multiplier=1"),
-            *("--without-heartbeat", "--without-gossip", "--without-mingle"),
-            *("-n", "lanes@test", "--loglevel", "INFO"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=(tmp_path / "worker.log").open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+def start_worker(tmp_path: Path):
+    # two prefork processes taking one task at a time each, as production runs them
+    env, log = worker_env(tmp_path), tmp_path / "worker.log"
+    return celery_worker("events,events_bulk", env, log, "-c", "2", "--prefetch-multiplier=1")
 
 
 def wait_for(check, what: str) -> None:
-    """Wait on a real worker process (not on a clock): poll until ``check()`` or the deadline."""
-    pause = threading.Event()
-    for _ in range(DEADLINE * 10):
-        if check():
-            return
-        pause.wait(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    worker_process.wait_for(check, what, DEADLINE)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,18 +11,14 @@ which counts its calls). A message handed over when its worker dies mid-send can
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from journeys.models import Enrollment, EnrollmentState
@@ -32,68 +28,24 @@ from notifications import delivery
 from notifications.models import ChannelSettings, Message
 from postpurchase.events.models import Event, EventConsumerRun
 from postpurchase.events.services import EventSpec, event_record_many, event_sweep
+from tests import worker_process
 from tests.factories import CustomerFactory, MerchantFactory, event_payload
 from tests.journeys.engine_helpers import hello
 from tests.notifications.test_delivery import FakeEsp
+from tests.worker_process import celery_worker, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 DUE = 1000
 DEADLINE = 120  # seconds; reached only when something is broken
 
 
-def worker_env(tmp_path) -> dict[str, str]:
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": "",
-        "WEBHOOKS_ALLOW_LOOPBACK": "true",
-        "JOURNEYS_TICK_BATCH": "100",  # ten batches: the kill lands part-way
-        "VAR_DIR": str(tmp_path / "var"),
-        "DJANGO_SETTINGS_MODULE": "postpurchase.settings",
-    }
-
-
-def start_worker(queue: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and Celery
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "postpurchase",
-            "worker",
-            "-Q",
-            queue,
-            "-P",
-            "solo",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"{queue.split(',')[0]}@durability",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+def start_worker(queue: str, env: dict[str, str], log: Path):
+    return celery_worker(queue, env, log, "-P", "solo", name="durability")
 
 
 def wait_for(check, what: str) -> None:
-    """Wait on real worker processes (not on a clock): poll until ``check()`` or the deadline."""
-    pause = threading.Event()
-    for _ in range(DEADLINE * 10):
-        if check():
-            return
-        pause.wait(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    worker_process.wait_for(check, what, DEADLINE)
 
 
 def test_a_killed_journeys_worker_and_a_flushed_broker_lose_and_double_nothing(tmp_path):
@@ -134,7 +86,7 @@ def test_a_killed_journeys_worker_and_a_flushed_broker_lose_and_double_nothing(t
     )
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.flushdb()
-    env = worker_env(tmp_path)
+    env = worker_env(tmp_path, JOURNEYS_TICK_BATCH="100", WEBHOOKS_ALLOW_LOOPBACK="true")
     log = tmp_path / "workers.log"
     messages_worker = start_worker("messages,messages_bulk", env, log)
     journeys_worker = start_worker("journeys", env, log)
@@ -223,7 +175,7 @@ def test_a_killed_events_worker_and_a_flushed_broker_enter_and_send_each_order_o
     for start in range(0, IMPORTED, CALL):
         with transaction.atomic():
             event_record_many(merchant=merchant, events=specs[start : start + CALL])
-    env = worker_env(tmp_path)
+    env = worker_env(tmp_path, JOURNEYS_TICK_BATCH="100", WEBHOOKS_ALLOW_LOOPBACK="true")
     log = tmp_path / "workers.log"
     messages_worker = start_worker("messages,messages_bulk", env, log)
     events_worker = start_worker("events,events_bulk", env, log)

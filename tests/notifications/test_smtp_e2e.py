@@ -320,6 +320,27 @@ def test_a_dropped_session_defers_one_message_and_the_rest_go_out_on_a_new_one(s
 
 
 @pytest.mark.django_db
+def test_a_server_that_never_answers_defers_the_message_after_email_timeout(smtp, settings):
+    # given: a server that takes the connection and never says a word (no greeting)
+    merchant, _, tmpl = shop()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    settings.EMAIL_PORT = silent.getsockname()[1]
+    settings.EMAIL_TIMEOUT = 0.2
+    try:
+        # when
+        [message] = batch(merchant, tmpl, 1)
+    finally:
+        silent.close()
+
+    # then: a transient failure, retried, rather than a run held until the task's time limit
+    assert (message.status, message.reason) == ("deferred", "retry")
+    assert message.detail == "provider_unavailable: Connection unexpectedly closed: timed out"
+    assert smtp.received == []
+
+
+@pytest.mark.django_db
 def test_a_run_cut_short_still_closes_its_smtp_session(smtp, settings):
     # given: an email, then a text whose send the task's soft time limit interrupts
     merchant, customer, email_tmpl = shop()

@@ -17,7 +17,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,14 +24,15 @@ from pathlib import Path
 import pytest
 import redis
 from aiosmtpd.controller import Controller
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from notifications.models import Message
 from notifications.services import message_send, message_template_save
+from tests import worker_process
 from tests.factories import CustomerFactory, MerchantFactory
 from tests.notifications.test_smtp_e2e import Mailbox
+from tests.worker_process import celery_worker, worker_env
 from webhooks.models import WebhookDelivery
 from webhooks.services import (
     OVER_CAP_DEFER,
@@ -96,29 +96,11 @@ class HoldingReceiver:
 
 
 def wait_for(check, what: str) -> None:
-    """Wait on real worker processes (not on a clock): poll until ``check()`` or the deadline."""
-    pause = threading.Event()
-    for _ in range(DEADLINE * 20):
-        if check():
-            return
-        pause.wait(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    worker_process.wait_for(check, what, DEADLINE)
 
 
-def start_worker(name: str, queues: str, pool: list[str], env, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and Celery
-        [
-            *(sys.executable, "-m", "celery", "-A", "postpurchase", "worker"),
-            *("--queues", queues, *pool, "--prefetch-multiplier=1"),
-            *("--without-heartbeat", "--without-gossip", "--without-mingle"),
-            *("-n", f"{name}@isolation", "--loglevel", "INFO"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # a process group of its own, pool processes included
-    )
+def start_worker(name: str, queues: str, pool: list[str], env, log: Path):
+    return celery_worker(queues, env, log, *pool, "--prefetch-multiplier=1", name="isolation")
 
 
 def stop(worker: subprocess.Popen) -> None:
@@ -126,22 +108,6 @@ def stop(worker: subprocess.Popen) -> None:
     holding the test database."""
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(timeout=DEADLINE)
-
-
-def worker_env(tmp_path, smtp_port: int) -> dict[str, str]:
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": "",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "WEBHOOKS_ALLOW_LOOPBACK": "true",
-        "WEBHOOKS_MAX_IN_FLIGHT_PER_MERCHANT": str(IN_FLIGHT_CAP),
-        "VAR_DIR": str(tmp_path / "var"),
-        "DJANGO_SETTINGS_MODULE": "postpurchase.settings",
-    }
 
 
 @pytest.fixture
@@ -186,7 +152,13 @@ def test_a_merchants_slow_receivers_stall_no_other_merchant(tmp_path, settings, 
     fast = webhook_endpoint_create(merchant=beta, url=f"{receiver.url}/fast", event_types=["*"])
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.flushdb()  # the queues, and any slot a killed earlier run left
-    env, log = worker_env(tmp_path, smtp_port), tmp_path / "workers.log"
+    env = worker_env(
+        tmp_path,
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
+        WEBHOOKS_ALLOW_LOOPBACK="true",
+        WEBHOOKS_MAX_IN_FLIGHT_PER_MERCHANT=str(IN_FLIGHT_CAP),
+    )
+    log = tmp_path / "workers.log"
     engine = start_worker(
         "engine",
         "default,events,events_bulk,journeys,messages,messages_bulk",
