@@ -46,20 +46,21 @@ FULFILLMENT_STATUSES = {
     "fulfilled": FulfillmentStatus.FULFILLED,
     "restocked": FulfillmentStatus.UNFULFILLED,
 }
-# A fulfillment's shipment_status (the carrier's word, as Shopify relays it).
-SHIPMENT_STATUSES = {
-    "label_printed": ShipmentStatus.LABEL_CREATED,
-    "label_purchased": ShipmentStatus.LABEL_CREATED,
-    "confirmed": ShipmentStatus.LABEL_CREATED,
-    "carrier_picked_up": ShipmentStatus.IN_TRANSIT,
-    "in_transit": ShipmentStatus.IN_TRANSIT,
-    "out_for_delivery": ShipmentStatus.OUT_FOR_DELIVERY,
-    "ready_for_pickup": ShipmentStatus.OUT_FOR_DELIVERY,
-    "attempted_delivery": ShipmentStatus.EXCEPTION,
-    "failure": ShipmentStatus.EXCEPTION,
-    "delayed": ShipmentStatus.EXCEPTION,
-    "picked_up": ShipmentStatus.DELIVERED,
-    "delivered": ShipmentStatus.DELIVERED,
+# A fulfillment's shipment_status (the carrier's word, as Shopify relays it): our status and
+# sub-status (docs/tracking.md).
+SHIPMENT_STATUSES: dict[str, tuple[ShipmentStatus, str]] = {
+    "label_printed": (ShipmentStatus.INFO_RECEIVED, ""),
+    "label_purchased": (ShipmentStatus.INFO_RECEIVED, ""),
+    "confirmed": (ShipmentStatus.INFO_RECEIVED, ""),
+    "carrier_picked_up": (ShipmentStatus.IN_TRANSIT, ""),
+    "in_transit": (ShipmentStatus.IN_TRANSIT, ""),
+    "out_for_delivery": (ShipmentStatus.OUT_FOR_DELIVERY, ""),
+    "ready_for_pickup": (ShipmentStatus.AVAILABLE_FOR_PICKUP, ""),
+    "attempted_delivery": (ShipmentStatus.FAILED_ATTEMPT, ""),
+    "failure": (ShipmentStatus.EXCEPTION, "other"),
+    "delayed": (ShipmentStatus.EXCEPTION, "delayed"),
+    "picked_up": (ShipmentStatus.DELIVERED, "pickup_point"),
+    "delivered": (ShipmentStatus.DELIVERED, ""),
 }
 # Fulfillments in these states never left (or were taken back): nothing to track.
 DEAD_FULFILLMENTS = frozenset({"cancelled", "error", "failure"})
@@ -328,9 +329,9 @@ def shopify_fulfillment(data: Any) -> dict | None:
                     "quantity": item["quantity"],
                 }
             )
-    status = SHIPMENT_STATUSES.get(fulfillment.get("shipment_status"))
-    if status is not None:
-        payload["status"] = status
+    mapped = SHIPMENT_STATUSES.get(fulfillment.get("shipment_status"))
+    if mapped is not None:
+        payload["status"], payload["substatus"] = mapped
         # The fulfillment's own last change dates the status, so an older re-delivery never
         # moves the shipment backwards.
         if fulfillment.get("updated_at"):

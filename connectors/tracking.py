@@ -17,45 +17,47 @@ from connectors.errors import ConnectorsErrorCode
 from orders.models import ShipmentStatus
 from postpurchase.errors import DomainError
 
+S = ShipmentStatus
 # Statuses are compared in snake_case: "OutForDelivery", "out-for-delivery" and
-# "out_for_delivery" are one status.
-STATUSES: dict[str, ShipmentStatus] = {
+# "out_for_delivery" are one status. Our words, and the top-level words of the aggregators
+# (AfterShip's tags, EasyPost's and Shippo's statuses), each with the sub-status it implies.
+STATUSES: dict[str, tuple[ShipmentStatus, str]] = {
+    **dict.fromkeys(["pending"], (S.PENDING, "")),
     **dict.fromkeys(
-        ["label_created", "info_received", "pre_transit", "pending", "accepted"],
-        ShipmentStatus.LABEL_CREATED,
+        ["info_received", "label_created", "pre_transit", "accepted", "information_received"],
+        (S.INFO_RECEIVED, ""),
     ),
-    **dict.fromkeys(["in_transit", "transit", "picked_up"], ShipmentStatus.IN_TRANSIT),
+    **dict.fromkeys(["in_transit", "transit", "picked_up"], (S.IN_TRANSIT, "")),
+    "out_for_delivery": (S.OUT_FOR_DELIVERY, ""),
     **dict.fromkeys(
-        ["out_for_delivery", "available_for_pickup", "ready_for_pickup"],
-        ShipmentStatus.OUT_FOR_DELIVERY,
-    ),
-    "delivered": ShipmentStatus.DELIVERED,
-    **dict.fromkeys(
-        [
-            "exception",
-            "attempt_fail",
-            "attempted_delivery",
-            "delivery_failure",
-            "failure",
-            "error",
-            "expired",
-        ],
-        ShipmentStatus.EXCEPTION,
+        ["failed_attempt", "attempt_fail", "attempted_delivery", "delivery_attempted"],
+        (S.FAILED_ATTEMPT, ""),
     ),
     **dict.fromkeys(
-        ["returned_to_sender", "return_to_sender", "returned"], ShipmentStatus.RETURNED_TO_SENDER
+        ["available_for_pickup", "ready_for_pickup", "pickup_available"],
+        (S.AVAILABLE_FOR_PICKUP, ""),
     ),
+    "delivered": (S.DELIVERED, ""),
+    **dict.fromkeys(["exception", "failure", "delivery_failure", "error"], (S.EXCEPTION, "other")),
+    **dict.fromkeys(
+        ["returned_to_sender", "return_to_sender", "returned"], (S.RETURNED_TO_SENDER, "")
+    ),
+    "expired": (S.EXPIRED, ""),
 }
 # Words that say nothing about where the parcel is: accepted, but they change no status.
 NO_NEWS = frozenset({"unknown", "not_found", "notfound", "cancelled", "canceled"})
 
 
-def tracking_status(value: Any) -> ShipmentStatus | None:
-    """Our status for an aggregator's word, ``None`` for a word that says nothing."""
+def _word(value: str) -> str:
+    word = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", value.strip())
+    return re.sub(r"[\s\-]+", "_", word).lower()
+
+
+def tracking_status(value: Any) -> tuple[ShipmentStatus, str] | None:
+    """Our status and sub-status for a feed's word, ``None`` for a word that says nothing."""
     if not isinstance(value, str) or not value.strip():
         return None
-    word = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", value.strip())
-    word = re.sub(r"[\s\-]+", "_", word).lower()
+    word = _word(value)
     if word in STATUSES:
         return STATUSES[word]
     if word in NO_NEWS:
@@ -93,12 +95,14 @@ def tracking_checkpoints(body: dict) -> list[dict]:
             raise DomainError(
                 ConnectorsErrorCode.INVALID, f"{field}: must be an object", field=field
             )
-        status = tracking_status(raw.get("status"))
-        if status is None:
+        mapped = tracking_status(raw.get("status"))
+        if mapped is None:
             continue
         found.append(
             {
-                "status": status,
+                "status": mapped[0],
+                "substatus": mapped[1],
+                "raw_status": str(raw.get("status"))[:100],
                 "occurred_at": raw.get("occurred_at"),
                 "description": str(raw.get("description") or "")[:500],
                 "location": str(raw.get("location") or "")[:255],
@@ -115,9 +119,9 @@ def tracking_shipment_update(body: dict, *, external_id: str, order_external_id:
         "order_external_id": order_external_id,
         "checkpoints": tracking_checkpoints(body),
     }
-    status = tracking_status(body.get("status"))
-    if status is not None:
-        payload["status"] = status
+    mapped = tracking_status(body.get("status"))
+    if mapped is not None:
+        payload["status"], payload["substatus"] = mapped
         times = [c["occurred_at"] for c in payload["checkpoints"] if c["occurred_at"]]
         if times and all(isinstance(t, str) for t in times):
             # The overall status is as recent as the latest checkpoint that came with it; with

@@ -27,6 +27,9 @@ SHIPMENT_OUT_FOR_DELIVERY = "shipment.out_for_delivery"
 SHIPMENT_DELIVERED = "shipment.delivered"
 SHIPMENT_EXCEPTION = "shipment.exception"
 SHIPMENT_RETURNED_TO_SENDER = "shipment.returned_to_sender"
+SHIPMENT_FAILED_ATTEMPT = "shipment.failed_attempt"
+SHIPMENT_AVAILABLE_FOR_PICKUP = "shipment.available_for_pickup"
+SHIPMENT_EXPIRED = "shipment.expired"
 SHIPMENT_CANCELLED = "shipment.cancelled"
 CUSTOMER_REDACTED = "customer.redacted"
 
@@ -92,8 +95,15 @@ class ShipmentPayload(Payload):
     tracking_number: Text
     tracking_url: Text
     status: str = Field(
-        description="label_created, in_transit, out_for_delivery, delivered, exception or "
-        "returned_to_sender"
+        description="pending, info_received, in_transit, out_for_delivery, failed_attempt, "
+        "available_for_pickup, delivered, exception, returned_to_sender or expired "
+        "(docs/tracking.md)"
+    )
+    substatus: str = Field(
+        "",
+        description="the reason, for an exception, a failed attempt or a delivery, such as "
+        "damaged or signed (docs/tracking.md); empty for none, and in events recorded before "
+        "sub-statuses existed",
     )
     estimated_delivery: str | None = Field(description="a date (YYYY-MM-DD), or null")
 
@@ -159,6 +169,26 @@ TYPES = (
         "A shipment is going back to the store",
         ShipmentStatusPayload,
         "A shipment entered the returned_to_sender status.",
+    ),
+    (
+        SHIPMENT_FAILED_ATTEMPT,
+        "A carrier tried to deliver a shipment and could not",
+        ShipmentStatusPayload,
+        "A shipment entered the failed_attempt status (its substatus says why, when known).",
+    ),
+    (
+        SHIPMENT_AVAILABLE_FOR_PICKUP,
+        "A shipment is waiting to be collected",
+        ShipmentStatusPayload,
+        "A shipment entered the available_for_pickup status (at a pickup point, a locker or "
+        "the carrier's office).",
+    ),
+    (
+        SHIPMENT_EXPIRED,
+        "A shipment has not been scanned for a long time",
+        ShipmentStatusPayload,
+        "A shipment entered the expired status: no carrier scan for 30 days, or the feed says "
+        "its tracking expired.",
     ),
     (
         SHIPMENT_CANCELLED,

@@ -181,12 +181,20 @@ class OrderLine(TenantModel):
 
 
 class ShipmentStatus(models.TextChoices):
-    LABEL_CREATED = "label_created", "Label created"
+    """Where a parcel is, in one vocabulary whatever the carrier or the feed
+    (``orders/shipment_statuses.py`` has their order and sub-statuses; docs/tracking.md maps
+    each feed's words onto them)."""
+
+    PENDING = "pending", "Pending"
+    INFO_RECEIVED = "info_received", "Info received"
     IN_TRANSIT = "in_transit", "In transit"
     OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    FAILED_ATTEMPT = "failed_attempt", "Failed attempt"
+    AVAILABLE_FOR_PICKUP = "available_for_pickup", "Available for pickup"
     DELIVERED = "delivered", "Delivered"
     EXCEPTION = "exception", "Exception"
     RETURNED_TO_SENDER = "returned_to_sender", "Returned to sender"
+    EXPIRED = "expired", "Expired"
 
 
 class Shipment(TenantModel):
@@ -196,8 +204,11 @@ class Shipment(TenantModel):
     tracking_number = models.CharField(max_length=100, blank=True)
     tracking_url = models.URLField(max_length=500, blank=True)
     status = models.CharField(
-        max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.LABEL_CREATED
+        max_length=20, choices=ShipmentStatus.choices, default=ShipmentStatus.INFO_RECEIVED
     )
+    # Why, for the statuses that have a reason (an exception's, a failed attempt's, how it was
+    # delivered): a code of orders/shipment_statuses.py, or empty.
+    substatus = models.CharField(max_length=30, blank=True, default="", db_default="")
     # When the carrier says the current status began: older updates never override it. Empty
     # while no dated statement has been received (older than any dated one).
     status_changed_at = models.DateTimeField(null=True, blank=True)
@@ -240,6 +251,10 @@ class ShipmentLine(TenantModel):
 class TrackingEvent(TenantModel):
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking_events")
     status = models.CharField(max_length=20, choices=ShipmentStatus.choices)
+    substatus = models.CharField(max_length=30, blank=True, default="", db_default="")
+    # The feed's own word for the checkpoint, as it came (EasyPost's status_detail, AfterShip's
+    # subtag, a carrier's code), beside our status: what a merchant can search support logs for.
+    raw_status = models.CharField(max_length=100, blank=True, default="", db_default="")
     description = models.CharField(max_length=500, blank=True)
     location = models.CharField(max_length=255, blank=True)
     occurred_at = models.DateTimeField()

@@ -12,6 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from orders.models import FinancialStatus, FulfillmentStatus, ShipmentStatus
+from orders.shipment_statuses import substatus_error
 from postpurchase.validation import (
     AwareDatetime,
     ExternalId,
@@ -293,12 +295,36 @@ class OrderIn(_Payload):
         return errors
 
 
+def _status_alias(value):
+    """``label_created``, this status's name before ``info_received`` replaced it, is still
+    taken (integrations written against it keep working)."""
+    return ShipmentStatus.INFO_RECEIVED.value if value == "label_created" else value
+
+
+AnyStatus = Annotated[ShipmentStatus, BeforeValidator(_status_alias)]
+SubStatus = Annotated[str, Field(max_length=30)]
+
+
+def _substatus_errors(status, substatus: str, field: str) -> dict[str, list[dict]]:
+    problem = substatus_error(status, substatus) if status is not None else None
+    if status is None and substatus:
+        problem = "a sub-status needs a status"
+    return {field: [_error("invalid", problem)]} if problem else {}
+
+
 class CheckpointIn(_Payload):
-    status: ShipmentStatus
+    status: AnyStatus
+    # the reason, for an exception, a failed attempt or a delivery (orders/shipment_statuses.py)
+    substatus: SubStatus = ""
+    # the feed's own word for it, kept as it came
+    raw_status: Annotated[str, Field(max_length=100)] = ""
     occurred_at: AwareDatetime
     description: Annotated[str, Field(max_length=500)] = ""
     location: Text = ""
     raw: dict = Field(default_factory=dict)
+
+    def cross_field_errors(self) -> dict[str, list[dict[str, str]]]:
+        return _substatus_errors(self.status, self.substatus, "substatus")
 
     @field_validator("raw")
     @classmethod
@@ -336,7 +362,9 @@ class ShipmentIn(_Payload):
     carrier: Annotated[str, Field(max_length=100)] = ""
     tracking_number: Annotated[str, Field(max_length=100)] = ""
     tracking_url: Url = ""
-    status: ShipmentStatus | None = None
+    status: AnyStatus | None = None
+    # the reason, for an exception, a failed attempt or a delivery (orders/shipment_statuses.py)
+    substatus: SubStatus = ""
     status_at: AwareDatetime | None = None
     estimated_delivery: TextDate | None = None
     shipped_at: AwareDatetime | None = None
@@ -344,6 +372,10 @@ class ShipmentIn(_Payload):
     checkpoints: Annotated[list[CheckpointIn], Field(max_length=1000)] = Field(default_factory=list)
 
     def cross_field_errors(self) -> dict[str, list[dict[str, str]]]:
+        errors = _substatus_errors(self.status, self.substatus, "substatus")
         if self.status_at is not None and self.status is None:
-            return {"status_at": [_error("without_status", "status_at given without a status")]}
-        return {}
+            errors["status_at"] = [_error("without_status", "status_at given without a status")]
+        for index, checkpoint in enumerate(self.checkpoints):
+            for field, items in checkpoint.cross_field_errors().items():
+                errors[f"checkpoints[{index}].{field}"] = items
+        return errors

@@ -12,11 +12,16 @@ from orders.schemas import postal_code_normalise
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Merchant
 
+# Shipments not yet at their end (delivered or back with the merchant).
 OPEN_SHIPMENT_STATUSES = (
-    ShipmentStatus.LABEL_CREATED,
+    ShipmentStatus.PENDING,
+    ShipmentStatus.INFO_RECEIVED,
     ShipmentStatus.IN_TRANSIT,
     ShipmentStatus.OUT_FOR_DELIVERY,
+    ShipmentStatus.FAILED_ATTEMPT,
+    ShipmentStatus.AVAILABLE_FOR_PICKUP,
     ShipmentStatus.EXCEPTION,
+    ShipmentStatus.EXPIRED,
 )
 
 
@@ -91,7 +96,12 @@ def customer_timeline(*, customer: Customer | None, limit: int = 100) -> list[Ev
 
 def shipments_in_transit() -> QuerySet[Shipment]:
     return Shipment.objects.filter(
-        status__in=(ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY)
+        status__in=(
+            ShipmentStatus.IN_TRANSIT,
+            ShipmentStatus.OUT_FOR_DELIVERY,
+            ShipmentStatus.FAILED_ATTEMPT,
+            ShipmentStatus.AVAILABLE_FOR_PICKUP,
+        )
     )
 
 

@@ -129,7 +129,17 @@ class OrderLineSerializer(CachedModelSerializer):
 class TrackingEventSerializer(CachedModelSerializer):
     class Meta:
         model = TrackingEvent
-        fields = ["id", "status", "description", "location", "occurred_at", "raw", "created_at"]
+        fields = [
+            "id",
+            "status",
+            "substatus",
+            "raw_status",
+            "description",
+            "location",
+            "occurred_at",
+            "raw",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -155,6 +165,7 @@ class ShipmentSerializer(CachedModelSerializer):
             "tracking_number",
             "tracking_url",
             "status",
+            "substatus",
             "status_changed_at",
             "estimated_delivery",
             "shipped_at",

@@ -28,10 +28,14 @@ ORDER_STATUS = LinkPurpose("orders.status", fields={"o": int}, max_age=ORDER_LIN
 # What a shopper reads for where the order stands, furthest parcel first.
 PARCEL_PROGRESS = (
     (ShipmentStatus.EXCEPTION, "There’s a problem with a delivery"),
+    (ShipmentStatus.FAILED_ATTEMPT, "The carrier tried to deliver"),
+    (ShipmentStatus.EXPIRED, "We’ve lost sight of a parcel"),
     (ShipmentStatus.RETURNED_TO_SENDER, "A parcel is on its way back to us"),
+    (ShipmentStatus.AVAILABLE_FOR_PICKUP, "Ready to collect"),
     (ShipmentStatus.OUT_FOR_DELIVERY, "Out for delivery"),
     (ShipmentStatus.IN_TRANSIT, "On its way"),
-    (ShipmentStatus.LABEL_CREATED, "Ready to ship"),
+    (ShipmentStatus.INFO_RECEIVED, "Ready to ship"),
+    (ShipmentStatus.PENDING, "Ready to ship"),
 )
 
 

@@ -167,13 +167,13 @@ def two_line_order_payload(**overrides) -> dict:
 # same functions ingestion uses, so the event catalogue's models are held in every test.
 
 SHIPMENT_STATUS_OF = {
-    "shipment.created": "label_created",
+    "shipment.created": "info_received",
     "shipment.in_transit": "in_transit",
     "shipment.out_for_delivery": "out_for_delivery",
     "shipment.delivered": "delivered",
     "shipment.exception": "exception",
     "shipment.returned_to_sender": "returned_to_sender",
-    "shipment.cancelled": "label_created",
+    "shipment.cancelled": "info_received",
 }
 
 

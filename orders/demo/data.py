@@ -212,5 +212,5 @@ STUCK_TEXT = (
     "Held at facility: delivery address could not be verified",
 )
 CANCEL_REASONS = {"customer": 6, "inventory": 2, "fraud": 1, "declined": 1}  # and their weights
-LABEL, TRANSIT, OUT, DELIVERED = "label_created", "in_transit", "out_for_delivery", "delivered"
+LABEL, TRANSIT, OUT, DELIVERED = "info_received", "in_transit", "out_for_delivery", "delivered"
 EXCEPTION, RETURNED = "exception", "returned_to_sender"

@@ -60,6 +60,7 @@ def shipment_event_payload(shipment: Shipment, order: Order) -> dict[str, Any]:
         "tracking_number": shipment.tracking_number,
         "tracking_url": shipment.tracking_url,
         "status": shipment.status,
+        "substatus": shipment.substatus,
         "estimated_delivery": (
             shipment.estimated_delivery.isoformat() if shipment.estimated_delivery else None
         ),

@@ -26,6 +26,7 @@ from orders.models import (
 )
 from orders.schemas import CheckpointIn, ShipmentIn
 from orders.services.rows import lock_or_create
+from orders.shipment_statuses import MOVING, RANK
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.models import Merchant
@@ -39,18 +40,9 @@ SHIPMENT_STATUS_EVENTS = {
     ShipmentStatus.DELIVERED: events.SHIPMENT_DELIVERED,
     ShipmentStatus.EXCEPTION: events.SHIPMENT_EXCEPTION,
     ShipmentStatus.RETURNED_TO_SENDER: events.SHIPMENT_RETURNED_TO_SENDER,
-}
-MOVEMENT_STATUSES = frozenset(
-    {ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY, ShipmentStatus.DELIVERED}
-)
-# How far along its journey each status puts a parcel: orders undated statements and ties.
-UNDATED_ORDER = {
-    ShipmentStatus.LABEL_CREATED: 0,
-    ShipmentStatus.IN_TRANSIT: 1,
-    ShipmentStatus.OUT_FOR_DELIVERY: 2,
-    ShipmentStatus.EXCEPTION: 2,
-    ShipmentStatus.DELIVERED: 3,
-    ShipmentStatus.RETURNED_TO_SENDER: 3,
+    ShipmentStatus.FAILED_ATTEMPT: events.SHIPMENT_FAILED_ATTEMPT,
+    ShipmentStatus.AVAILABLE_FOR_PICKUP: events.SHIPMENT_AVAILABLE_FOR_PICKUP,
+    ShipmentStatus.EXPIRED: events.SHIPMENT_EXPIRED,
 }
 
 
@@ -87,6 +79,7 @@ def _apply_status(
     result: IngestResult,
     *,
     status: str,
+    substatus: str = "",
     at: datetime | None,
     now: datetime,
 ) -> None:
@@ -97,31 +90,30 @@ def _apply_status(
     shipment has no dated status, only forward along the parcel's journey, and without dating
     the shipment, so a carrier scan arriving later with the real time still applies."""
     if at is None:
-        if shipment.status_changed_at is not None or (
-            UNDATED_ORDER[status] <= UNDATED_ORDER[shipment.status]
-        ):
+        if shipment.status_changed_at is not None or (RANK[status] <= RANK[shipment.status]):
             return
         moment = now
     else:
-        if status in MOVEMENT_STATUSES and shipment.shipped_at and shipment.shipped_at > at:
+        if status in MOVING and shipment.shipped_at and shipment.shipped_at > at:
             shipment.shipped_at = at  # even a late scan tells when the parcel first moved
             result.changed = True
         held = shipment.status_changed_at
         if held is not None and (
-            at < held or (at == held and UNDATED_ORDER[status] <= UNDATED_ORDER[shipment.status])
+            at < held or (at == held and RANK[status] <= RANK[shipment.status])
         ):
             # Older than what we hold, or a tie that would not move the parcel forward (carrier
             # scans often share a minute).
             return
         shipment.status_changed_at = at
         if status == shipment.status:
+            if substatus != shipment.substatus:  # the same status, a newer reason
+                shipment.substatus = substatus
+                result.changed = True
             return
         moment = at
-    shipment.status = status
+    shipment.status, shipment.substatus = status, substatus
     result.changed = True
-    if status in MOVEMENT_STATUSES and (
-        shipment.shipped_at is None or shipment.shipped_at > moment
-    ):
+    if status in MOVING and (shipment.shipped_at is None or shipment.shipped_at > moment):
         # The parcel left no later than the first dated movement we hear of.
         shipment.shipped_at = moment
     if status == ShipmentStatus.DELIVERED:
@@ -171,6 +163,8 @@ def _apply_checkpoints(
                 shipment=shipment,
                 occurred_at=checkpoint.occurred_at,
                 status=checkpoint.status,
+                substatus=checkpoint.substatus,
+                raw_status=checkpoint.raw_status,
                 description=checkpoint.description,
                 location=checkpoint.location,
                 raw=checkpoint.raw,
@@ -187,6 +181,7 @@ def _apply_checkpoints(
             order,
             result,
             status=checkpoint.status,
+            substatus=checkpoint.substatus,
             at=checkpoint.occurred_at,
             now=now,
         )
@@ -322,7 +317,7 @@ def shipment_ingest(
             defaults={
                 **details,
                 "order": order,
-                "status": ShipmentStatus.LABEL_CREATED,
+                "status": ShipmentStatus.INFO_RECEIVED,
                 "status_changed_at": start,
                 "created_at": now,
                 "updated_at": now,
@@ -359,6 +354,7 @@ def shipment_ingest(
                 order,
                 result,
                 status=data.status,
+                substatus=data.substatus,
                 # On creation the payload's own undated status is as old as the shipment itself.
                 at=data.status_at or (start if created else None),
                 now=now,

@@ -12,8 +12,22 @@ MONEY_LOCALE = "en"
 
 STATUS_TONES = {
     "success": {"paid", "fulfilled", "delivered", "active"},
-    "info": {"in_transit", "out_for_delivery", "partially_fulfilled", "authorized"},
-    "warning": {"pending", "partially_paid", "partially_refunded", "label_created", "delayed"},
+    "info": {
+        "in_transit",
+        "out_for_delivery",
+        "available_for_pickup",
+        "partially_fulfilled",
+        "authorized",
+    },
+    "warning": {
+        "pending",
+        "partially_paid",
+        "partially_refunded",
+        "info_received",
+        "delayed",
+        "failed_attempt",
+        "expired",
+    },
     "danger": {"exception", "returned_to_sender", "cancelled", "refunded", "voided", "revoked"},
 }
 

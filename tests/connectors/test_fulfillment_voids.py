@@ -102,6 +102,7 @@ def test_voiding_lowers_the_order_to_what_its_other_shipments_carry(shopify, con
         "tracking_number": "1Z999AA10123456784",
         "tracking_url": "https://www.ups.com/WebTracking?trackNums=1Z999AA10123456784",
         "status": "in_transit",
+        "substatus": "",
         "estimated_delivery": None,
         "order_fulfillment_status": "unfulfilled",
     }

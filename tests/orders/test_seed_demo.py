@@ -197,7 +197,7 @@ def test_seed_demo_shows_every_shipment_status_a_delay_and_a_cancellation():
         late_in_transit = delayed.filter(status="in_transit", estimated_delivery__lt=ANCHOR)
         cancelled = Order.objects.filter(cancelled_at__isnull=False)
         assert statuses == {
-            "label_created",
+            "info_received",
             "in_transit",
             "out_for_delivery",
             "delivered",

@@ -29,7 +29,7 @@ def shipment_payload(**overrides):
         "estimated_delivery": "2026-03-05",
         "lines": [{"line_external_id": "line-1", "quantity": 2}],
         "checkpoints": [
-            {"status": "label_created", "occurred_at": "2026-03-01T13:00:00Z"},
+            {"status": "info_received", "occurred_at": "2026-03-01T13:00:00Z"},
         ],
     }
     payload.update(overrides)
@@ -57,7 +57,7 @@ def test_a_new_shipment_records_created_and_fulfils_the_order(merchant_a, order)
     assert result.created is True
     assert result.events == ["shipment.created", "order.fulfilled"]
     assert (shipment.status, shipment.status_changed_at) == (
-        "label_created",
+        "info_received",
         datetime(2026, 3, 1, 13, 0, tzinfo=UTC),
     )
     assert Order.unscoped.get().fulfillment_status == FulfillmentStatus.FULFILLED

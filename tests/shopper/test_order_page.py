@@ -47,7 +47,7 @@ def test_the_page_shows_the_order_its_parcel_and_what_was_ordered(client, order_
     ("statuses", "fulfillment", "cancelled", "progress"),
     [
         ([], "unfulfilled", False, "We’re preparing your order"),
-        (["label_created"], "fulfilled", False, "Ready to ship"),
+        (["info_received"], "fulfilled", False, "Ready to ship"),
         (["delivered", "out_for_delivery"], "fulfilled", False, "Out for delivery"),
         (["delivered"], "fulfilled", False, "Delivered"),
         (["delivered"], "partially_fulfilled", False, "Partly delivered"),
