@@ -15,7 +15,8 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 from connectors.errors import ConnectorsErrorCode
-from orders.models import FinancialStatus, FulfillmentStatus, ShipmentStatus
+from connectors.tracking_vocabularies import SHOPIFY_STATUS, snake
+from orders.models import FinancialStatus, FulfillmentStatus
 from postpurchase.errors import DomainError
 from postpurchase.validation import check_email, to_e164
 
@@ -45,22 +46,6 @@ FULFILLMENT_STATUSES = {
     "partial": FulfillmentStatus.PARTIALLY_FULFILLED,
     "fulfilled": FulfillmentStatus.FULFILLED,
     "restocked": FulfillmentStatus.UNFULFILLED,
-}
-# A fulfillment's shipment_status (the carrier's word, as Shopify relays it): our status and
-# sub-status (docs/tracking.md).
-SHIPMENT_STATUSES: dict[str, tuple[ShipmentStatus, str]] = {
-    "label_printed": (ShipmentStatus.INFO_RECEIVED, ""),
-    "label_purchased": (ShipmentStatus.INFO_RECEIVED, ""),
-    "confirmed": (ShipmentStatus.INFO_RECEIVED, ""),
-    "carrier_picked_up": (ShipmentStatus.IN_TRANSIT, ""),
-    "in_transit": (ShipmentStatus.IN_TRANSIT, ""),
-    "out_for_delivery": (ShipmentStatus.OUT_FOR_DELIVERY, ""),
-    "ready_for_pickup": (ShipmentStatus.AVAILABLE_FOR_PICKUP, ""),
-    "attempted_delivery": (ShipmentStatus.FAILED_ATTEMPT, ""),
-    "failure": (ShipmentStatus.EXCEPTION, "other"),
-    "delayed": (ShipmentStatus.EXCEPTION, "delayed"),
-    "picked_up": (ShipmentStatus.DELIVERED, "pickup_point"),
-    "delivered": (ShipmentStatus.DELIVERED, ""),
 }
 # Fulfillments in these states never left (or were taken back): nothing to track.
 DEAD_FULFILLMENTS = frozenset({"cancelled", "error", "failure"})
@@ -329,7 +314,8 @@ def shopify_fulfillment(data: Any) -> dict | None:
                     "quantity": item["quantity"],
                 }
             )
-    mapped = SHIPMENT_STATUSES.get(fulfillment.get("shipment_status"))
+    # the carrier's word, as Shopify relays it (docs/tracking.md); one we do not know is no news
+    mapped = SHOPIFY_STATUS.get(snake(str(fulfillment.get("shipment_status") or "")))
     if mapped is not None:
         payload["status"], payload["substatus"] = mapped
         # The fulfillment's own last change dates the status, so an older re-delivery never

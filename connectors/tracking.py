@@ -9,59 +9,41 @@ EasyPost, 17track and our own words) mapped onto ours. Pure functions: no databa
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from connectors.errors import ConnectorsErrorCode
+from connectors.tracking_vocabularies import VOCABULARIES, snake
 from orders.models import ShipmentStatus
 from postpurchase.errors import DomainError
 
 S = ShipmentStatus
-# Statuses are compared in snake_case: "OutForDelivery", "out-for-delivery" and
-# "out_for_delivery" are one status. Our words, and the top-level words of the aggregators
-# (AfterShip's tags, EasyPost's and Shippo's statuses), each with the sub-status it implies.
-STATUSES: dict[str, tuple[ShipmentStatus, str]] = {
-    **dict.fromkeys(["pending"], (S.PENDING, "")),
-    **dict.fromkeys(
-        ["info_received", "label_created", "pre_transit", "accepted", "information_received"],
-        (S.INFO_RECEIVED, ""),
-    ),
-    **dict.fromkeys(["in_transit", "transit", "picked_up"], (S.IN_TRANSIT, "")),
-    "out_for_delivery": (S.OUT_FOR_DELIVERY, ""),
-    **dict.fromkeys(
-        ["failed_attempt", "attempt_fail", "attempted_delivery", "delivery_attempted"],
-        (S.FAILED_ATTEMPT, ""),
-    ),
-    **dict.fromkeys(
-        ["available_for_pickup", "ready_for_pickup", "pickup_available"],
-        (S.AVAILABLE_FOR_PICKUP, ""),
-    ),
-    "delivered": (S.DELIVERED, ""),
-    **dict.fromkeys(["exception", "failure", "delivery_failure", "error"], (S.EXCEPTION, "other")),
-    **dict.fromkeys(
-        ["returned_to_sender", "return_to_sender", "returned"], (S.RETURNED_TO_SENDER, "")
-    ),
-    "expired": (S.EXPIRED, ""),
+# Our own words (docs/tracking.md), each with the sub-status it implies. A word that is not ours
+# is looked up in the aggregators' status words (connectors/tracking_vocabularies.py), so a
+# body written in AfterShip's, EasyPost's, Shippo's or Shopify's words is understood too.
+OURS: dict[str, tuple[ShipmentStatus, str]] = {
+    **{status.value: (status, "") for status in ShipmentStatus},
+    "label_created": (S.INFO_RECEIVED, ""),  # this status's name until issue 14
+    "exception": (S.EXCEPTION, "other"),
+    "delivery_failure": (S.FAILED_ATTEMPT, "other"),  # 17TRACK's word
 }
 # Words that say nothing about where the parcel is: accepted, but they change no status.
-NO_NEWS = frozenset({"unknown", "not_found", "notfound", "cancelled", "canceled"})
-
-
-def _word(value: str) -> str:
-    word = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", value.strip())
-    return re.sub(r"[\s\-]+", "_", word).lower()
+NO_NEWS = frozenset({"unknown", "not_found", "notfound", "cancelled", "canceled", "error"})
 
 
 def tracking_status(value: Any) -> tuple[ShipmentStatus, str] | None:
     """Our status and sub-status for a feed's word, ``None`` for a word that says nothing."""
     if not isinstance(value, str) or not value.strip():
         return None
-    word = _word(value)
-    if word in STATUSES:
-        return STATUSES[word]
+    word = snake(value)
+    if word in OURS:
+        return OURS[word]
     if word in NO_NEWS:
         return None
+    for vocabulary in ("aftership", "easypost", "shippo", "shopify"):
+        statuses, _ = VOCABULARIES[vocabulary]
+        if word in statuses:
+            return statuses[word]
     raise DomainError(
         ConnectorsErrorCode.UNKNOWN_TRACKING_STATUS,
         f"status: {value!r} is not a tracking status we know",

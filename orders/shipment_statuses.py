@@ -76,6 +76,7 @@ def substatus_error(status: str, substatus: str) -> str | None:
     """Why ``substatus`` cannot go with ``status``, or ``None`` when it can (empty always can)."""
     if not substatus:
         return None
+    status = str(getattr(status, "value", status))  # a ShipmentStatus member reads as its word
     allowed = SUBSTATUSES.get(status)
     if allowed is None:
         return f"{status!r} carries no sub-status"

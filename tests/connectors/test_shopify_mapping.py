@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 
 from connectors.shopify import (
-    SHIPMENT_STATUSES,
     shopify_customer,
     shopify_fulfillment,
     shopify_order,
     shopify_refund,
 )
+from connectors.tracking_vocabularies import SHOPIFY_STATUS
 from postpurchase.errors import DomainError
 from tests.connectors import payloads
 
@@ -146,7 +146,7 @@ def test_every_documented_shipment_status_is_mapped():
         "delivered",
         "failure",
     }
-    assert documented <= set(SHIPMENT_STATUSES)
+    assert documented <= set(SHOPIFY_STATUS)
 
 
 def test_a_refund_counts_only_successful_refund_transactions():
