@@ -201,6 +201,7 @@ class Shipment(TenantModel):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
     external_id = models.CharField(max_length=255)
     carrier = models.CharField(max_length=100, blank=True)
+    service = models.CharField(max_length=100, blank=True, default="", db_default="")
     tracking_number = models.CharField(max_length=100, blank=True)
     tracking_url = models.URLField(max_length=500, blank=True)
     status = models.CharField(
@@ -212,7 +213,13 @@ class Shipment(TenantModel):
     # When the carrier says the current status began: older updates never override it. Empty
     # while no dated statement has been received (older than any dated one).
     status_changed_at = models.DateTimeField(null=True, blank=True)
-    estimated_delivery = models.DateField(null=True, blank=True)
+    estimated_delivery = models.DateField(null=True, blank=True)  # the carrier's date
+    # The delivery range the shopper is shown (orders/estimates.py): the carrier's date, or this
+    # merchant's own transit times for the carrier, service and destination, or the carrier's
+    # usual ones; kept as last shown, so calibration can tell how often deliveries land in it.
+    estimate_earliest = models.DateField(null=True, blank=True)
+    estimate_latest = models.DateField(null=True, blank=True)
+    estimate_basis = models.CharField(max_length=10, blank=True, default="", db_default="")
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=django_tz.now)

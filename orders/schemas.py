@@ -360,6 +360,8 @@ class ShipmentIn(_Payload):
     external_id: ExternalId
     order_external_id: ExternalId
     carrier: Annotated[str, Field(max_length=100)] = ""
+    # the carrier's service level ("Ground", "Express"): estimates are measured per service
+    service: Annotated[str, Field(max_length=100)] = ""
     tracking_number: Annotated[str, Field(max_length=100)] = ""
     tracking_url: Url = ""
     status: AnyStatus | None = None

@@ -62,6 +62,15 @@ def own_pending_flags(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def own_estimate_cache(monkeypatch):
+    # A merchant's transit times are cached in the shared Redis by merchant id: each test reads
+    # its own deliveries, not another's of the same id.
+    from orders import estimates
+
+    monkeypatch.setattr(estimates, "CACHE_PREFIX", f"estimates-test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture(autouse=True)
 def own_webhook_send_slots(monkeypatch):
     # Each merchant's in-flight webhook slots live in the shared Redis, keyed by merchant id:
     # each test holds its own, apart from parallel test databases' merchants of the same id.

@@ -6,12 +6,14 @@ the engine's does (``orders.ingest.events``)."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
 from orders import events
 from orders.errors import OrdersErrorCode
+from orders.estimates import estimate_store, shipment_estimate
 from orders.ingest.events import order_event_payload, shipment_event_payload
 from orders.ingest.results import IngestResult
 from orders.ingest.rules import FULFILLMENT_RANK, assign, fulfillment_from_quantities
@@ -187,6 +189,13 @@ def _apply_checkpoints(
         )
 
 
+def _estimate_refresh(merchant: Merchant, shipment: Shipment, order: Order, now: datetime) -> bool:
+    """The delivery range the shopper is shown, kept on the shipment (``orders.estimates``)."""
+    today = now.astimezone(ZoneInfo(merchant.timezone)).date()
+    estimate = shipment_estimate(merchant=merchant, shipment=shipment, order=order, today=today)
+    return estimate_store(shipment=shipment, estimate=estimate)
+
+
 def _sync_shipment_lines(
     merchant: Merchant, shipment: Shipment, order: Order, data: ShipmentIn
 ) -> bool:
@@ -303,6 +312,7 @@ def shipment_ingest(
             name: getattr(data, name)
             for name in (
                 "carrier",
+                "service",
                 "tracking_number",
                 "tracking_url",
                 "estimated_delivery",
@@ -359,6 +369,8 @@ def shipment_ingest(
                 at=data.status_at or (start if created else None),
                 now=now,
             )
+        if _estimate_refresh(merchant, shipment, order, now):
+            result.changed = True
         shipment.updated_at = now if result.changed else shipment.updated_at
         shipment.save()
         _order_fulfillment_refresh(merchant, order, result, now)
@@ -382,6 +394,8 @@ def shipment_tracking_update(
         order = Order.unscoped.select_related("customer").get(pk=shipment.order_id)
         result = IngestResult(instance=shipment)
         _apply_checkpoints(merchant, shipment, order, result, [data], now)
+        if _estimate_refresh(merchant, shipment, order, now):
+            result.changed = True
         if result.changed:
             shipment.updated_at = now
         shipment.save()
