@@ -631,3 +631,24 @@ def test_the_secrets_are_stored_encrypted(feeds_a):
     assert EASYPOST_SECRET_A not in stored[0]
     assert AFTERSHIP_SECRET_A not in stored[1]
     assert feeds_a.feed_secrets["shippo"] not in stored[2]
+
+
+def test_a_customer_erasure_drops_the_services_bodies_about_their_parcels(
+    client, eager, shopify, feeds_a
+):
+    # given: an EasyPost update processed, an AfterShip one still waiting for its task
+    with eager():
+        feed_post(client, "alpha", "easypost", feed_payloads.easypost(), secret=EASYPOST_SECRET_A)
+    feed_post(client, "alpha", "aftership", feed_payloads.aftership(), secret=AFTERSHIP_SECRET_A)
+    # when
+    shopify(feeds_a, "customers/redact", payloads.customer_redact(), "wh-rd")
+    # then: the waiting one was applied first, then both bodies dropped
+    kept = dict(
+        InboundDelivery.unscoped.filter(topic__startswith="tracking/").values_list("topic", "body")
+    )
+    assert kept == {
+        "tracking/easypost": {"redacted": True},
+        "tracking/aftership": {"redacted": True},
+    }
+    assert Shipment.unscoped.get().status == "delivered"
+    assert [d[4] for d in feed_deliveries()] == ["processed", "processed"]
