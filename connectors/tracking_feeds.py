@@ -149,6 +149,13 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _number(value: Any) -> str:
+    """A tracking number, sent as text or (by some carriers' feeds) as a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value)
+
+
 def _place(*parts: Any) -> str:
     """The parts of a place joined as a shopper reads them: "Ottawa, ON, CA"."""
     return ", ".join(text for text in (_text(part) for part in parts) if text)
@@ -175,7 +182,7 @@ def _easypost(body: dict) -> Reading:
             )
         )
     return Reading(
-        tracking_number=_text(tracker.get("tracking_code")),
+        tracking_number=_number(tracker.get("tracking_code")),
         carrier=_text(tracker.get("carrier")),
         status=tracker.get("status"),
         status_field="result.status",
@@ -218,7 +225,7 @@ def _shippo(body: dict) -> Reading:
     if not scans and current:
         scans = [_shippo_scan(current, "data.tracking_status")]
     return Reading(
-        tracking_number=_text(track.get("tracking_number")),
+        tracking_number=_number(track.get("tracking_number")),
         carrier=_text(track.get("carrier")),
         status=current.get("status"),
         status_field="data.tracking_status.status",
@@ -262,7 +269,7 @@ def _aftership(body: dict) -> Reading:
         )
     estimated, estimated_field = _aftership_estimate(tracking)
     return Reading(
-        tracking_number=_text(tracking.get("tracking_number")),
+        tracking_number=_number(tracking.get("tracking_number")),
         carrier=_text(tracking.get("slug")),
         status=tracking.get("tag"),
         status_field="msg.tag",

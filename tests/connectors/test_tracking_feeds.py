@@ -16,6 +16,7 @@ import pytest
 
 from connectors.models import InboundConfig, InboundDelivery
 from connectors.services import feed_delivery_receive, feed_secret_set, shippo_token_rotate
+from connectors.tracking_feeds import feed_reading
 from orders.models import Shipment, TrackingEvent
 from postpurchase.errors import DomainError
 from postpurchase.events.models import Event
@@ -652,3 +653,17 @@ def test_a_customer_erasure_drops_the_services_bodies_about_their_parcels(
     }
     assert Shipment.unscoped.get().status == "delivered"
     assert [d[4] for d in feed_deliveries()] == ["processed", "processed"]
+
+
+@pytest.mark.parametrize(("value", "read"), [(940011189922, "940011189922"), (" 1Z9 ", "1Z9")])
+def test_a_tracking_number_sent_as_a_number_is_read_as_text(value, read):
+    assert feed_reading("aftership", {"msg": {"tracking_number": value}}).tracking_number == read
+
+
+def test_a_tracking_number_that_is_not_one_is_refused_naming_the_field():
+    with pytest.raises(DomainError) as refused:
+        feed_reading("shippo", {"data": {"tracking_number": True}})
+    assert (refused.value.field, refused.value.message) == (
+        "data.tracking_number",
+        "data.tracking_number: required",
+    )
