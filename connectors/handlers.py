@@ -29,6 +29,7 @@ from connectors.shopify import (
     shopify_refund,
 )
 from connectors.tracking import tracking_shipment_update
+from connectors.tracking_feeds import FEED_OF_TOPIC, feed_reading, feed_shipment_update
 from orders.errors import OrdersErrorCode
 from orders.events import ORDER_REFUNDED
 from orders.models import FinancialStatus, Order, OrderLine, Shipment
@@ -83,6 +84,8 @@ def is_early(error: DomainError) -> bool:
 
 
 def delivery_handle(*, merchant: Merchant, delivery: InboundDelivery, now: datetime) -> Outcome:
+    if delivery.source == DeliverySource.TRACKING and delivery.topic in FEED_OF_TOPIC:
+        return _feed_update(merchant, FEED_OF_TOPIC[delivery.topic], delivery.body, now)
     if delivery.source == DeliverySource.TRACKING:
         return _tracking_update(merchant, delivery.body, now)
     topic = delivery.topic
@@ -310,6 +313,26 @@ def _tracked_shipment(merchant: Merchant, tracking_number: str, carrier: str) ->
     return shipments.select_related("order").order_by("-created_at", "-id").first()
 
 
+def _no_shipment(tracking_number: str) -> Outcome:
+    return Outcome(DeliveryStatus.IGNORED, f"No shipment has tracking number {tracking_number}.")
+
+
+def _feed_update(merchant: Merchant, vendor: str, body: dict, now: datetime) -> Outcome:
+    """A tracking update of EasyPost, Shippo or AfterShip, applied as our own webhook's is."""
+    reading = feed_reading(vendor, body)
+    shipment = _tracked_shipment(merchant, reading.tracking_number, reading.carrier)
+    if shipment is None:
+        return _no_shipment(reading.tracking_number)
+    payload = feed_shipment_update(
+        vendor,
+        reading,
+        external_id=shipment.external_id,
+        order_external_id=shipment.order.external_id,
+    )
+    shipment_ingest(merchant=merchant, payload=payload, now=now)
+    return Outcome()
+
+
 def _tracking_update(merchant: Merchant, body: dict, now: datetime) -> Outcome:
     tracking_number = str(body.get("tracking_number") or "").strip()
     if not tracking_number:
@@ -318,9 +341,7 @@ def _tracking_update(merchant: Merchant, body: dict, now: datetime) -> Outcome:
         )
     shipment = _tracked_shipment(merchant, tracking_number, str(body.get("carrier") or "").strip())
     if shipment is None:
-        return Outcome(
-            DeliveryStatus.IGNORED, f"No shipment has tracking number {tracking_number}."
-        )
+        return _no_shipment(tracking_number)
     payload = tracking_shipment_update(
         body, external_id=shipment.external_id, order_external_id=shipment.order.external_id
     )

@@ -14,7 +14,8 @@ class InboundConfig(TenantModel):
     """One per merchant: the secrets inbound webhooks are verified with.
 
     The Shopify secret is the merchant's (pasted from their Shopify app); the tracking secret is
-    ours (generated, shown once). After a change the previous secret keeps verifying until
+    ours (generated, shown once); so is the Shippo token, while the EasyPost and AfterShip
+    secrets are pasted. After a change the previous secret keeps verifying until
     ``*_previous_expires_at``, so deliveries signed while the sender switches over still pass."""
 
     shopify_secret = EncryptedTextField(blank=True)
@@ -38,6 +39,22 @@ class InboundConfig(TenantModel):
     tracking_previous_secret = EncryptedTextField(blank=True)
     tracking_previous_expires_at = models.DateTimeField(null=True, blank=True)
     tracking_secret_set_at = models.DateTimeField(null=True, blank=True)
+
+    # The tracking services' own webhooks (connectors/tracking_feeds.py), each with its secret:
+    # EasyPost's webhook secret and AfterShip's are the merchant's (chosen in EasyPost, shown by
+    # AfterShip, pasted here); Shippo's is ours, a token in the URL (Shippo does not sign).
+    easypost_secret = EncryptedTextField(blank=True)
+    easypost_previous_secret = EncryptedTextField(blank=True)
+    easypost_previous_expires_at = models.DateTimeField(null=True, blank=True)
+    easypost_secret_set_at = models.DateTimeField(null=True, blank=True)
+    shippo_secret = EncryptedTextField(blank=True)
+    shippo_previous_secret = EncryptedTextField(blank=True)
+    shippo_previous_expires_at = models.DateTimeField(null=True, blank=True)
+    shippo_secret_set_at = models.DateTimeField(null=True, blank=True)
+    aftership_secret = EncryptedTextField(blank=True)
+    aftership_previous_secret = EncryptedTextField(blank=True)
+    aftership_previous_expires_at = models.DateTimeField(null=True, blank=True)
+    aftership_secret_set_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -37,6 +37,7 @@ from connectors.models import (
     PrivacyRequestKind,
 )
 from connectors.shopify import FULFILLMENT_TOPICS, ORDER_TOPICS, REFUND_TOPIC
+from connectors.tracking_feeds import FEED_OF_TOPIC
 from orders.erasure import tracking_scans_erase
 from orders.models import Customer, Order, Shipment
 from orders.privacy import (
@@ -91,7 +92,9 @@ def _order_ids(body: dict, key: str) -> list[str]:
 
 
 # What a privacy request processes before it erases: deliveries that only carry figures.
-PROCESS_FIRST = ORDER_TOPICS | FULFILLMENT_TOPICS | {REFUND_TOPIC, "tracking/update"}
+PROCESS_FIRST = (
+    ORDER_TOPICS | FULFILLMENT_TOPICS | {REFUND_TOPIC, "tracking/update"} | set(FEED_OF_TOPIC)
+)
 
 
 def _waiting_process(merchant: Merchant, deliveries: QuerySet[InboundDelivery], now) -> None:
@@ -158,7 +161,13 @@ def _deliveries_of(merchant: Merchant, target: PrivacyTarget) -> QuerySet[Inboun
         .distinct()
     )
     shopify = Q(source=DeliverySource.SHOPIFY) & _deliveries_about(target)
-    tracking = Q(source=DeliverySource.TRACKING, body__tracking_number__in=numbers)
+    # Our own tracking body, and EasyPost's, Shippo's and AfterShip's (tracking_feeds.py).
+    tracking = Q(source=DeliverySource.TRACKING) & (
+        Q(body__tracking_number__in=numbers)
+        | Q(body__result__tracking_code__in=numbers)
+        | Q(body__data__tracking_number__in=numbers)
+        | Q(body__msg__tracking_number__in=numbers)
+    )
     return (
         InboundDelivery.unscoped.filter(merchant=merchant)
         .filter(shopify | tracking)

@@ -29,11 +29,15 @@ from connectors.shopify import (
     shopify_shop_domain,
 )
 from connectors.signatures import (
+    aftership_signature_valid,
+    easypost_signature_valid,
+    shippo_token_valid,
     shopify_secret_fingerprints,
     shopify_signature_valid,
     tracking_signature_valid,
 )
 from connectors.tracking import tracking_delivery_id
+from connectors.tracking_feeds import FEED_TOPICS, FEEDS, NAMES, feed_event
 from postpurchase.crypto import random_secret
 from postpurchase.errors import DomainError
 from postpurchase.tenancy.models import Merchant
@@ -45,6 +49,7 @@ logger = logging.getLogger(__name__)
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 TRACKING_SECRET_PREFIX = "trk_"  # noqa: S105 (a prefix, not a secret)
 TRACKING_TOPIC = "tracking/update"
+SHIPPO_TOKEN_PREFIX = "shp_"  # noqa: S105 (a prefix, not a secret)
 SHOPIFY_HEADERS = ("X-Shopify-Shop-Domain", "X-Shopify-API-Version", "X-Shopify-Triggered-At")
 
 
@@ -148,6 +153,62 @@ def tracking_secret_rotate(
         config.updated_at = now
         config.save()
     return config, secret
+
+
+def _feed_check(vendor: str) -> str:
+    if vendor not in FEEDS:
+        raise DomainError(
+            ConnectorsErrorCode.INVALID, f"{vendor!r} is not a tracking service we take"
+        )
+    return vendor
+
+
+def _feed_secret_store(merchant: Merchant, vendor: str, secret: str, now: datetime):
+    """Store ``secret`` as the vendor's, under the config's row lock; the one it replaces keeps
+    verifying for ``PREVIOUS_SECRET_GRACE``."""
+    with transaction.atomic():
+        config = _config_locked(merchant)
+        current = getattr(config, f"{vendor}_secret")
+        if current and current != secret:
+            setattr(config, f"{vendor}_previous_secret", current)
+            setattr(config, f"{vendor}_previous_expires_at", now + PREVIOUS_SECRET_GRACE)
+        setattr(config, f"{vendor}_secret", secret)
+        setattr(config, f"{vendor}_secret_set_at", now)
+        config.updated_at = now
+        config.save()
+    return config
+
+
+def feed_secret_set(
+    *, merchant: Merchant, vendor: str, secret: str, now: datetime | None = None
+) -> InboundConfig:
+    """Keep the webhook secret the merchant set in EasyPost or copied from AfterShip
+    (Settings → Webhooks there), so that service's deliveries verify here. Never logged."""
+    vendor = _feed_check(vendor)
+    if vendor == "shippo":
+        raise DomainError(
+            ConnectorsErrorCode.INVALID,
+            "Shippo does not sign its webhooks: generate a Shippo token instead.",
+            field="secret",
+        )
+    secret = (secret or "").strip()
+    if not 8 <= len(secret) <= 255 or any(ch.isspace() for ch in secret):
+        raise DomainError(
+            ConnectorsErrorCode.INVALID,
+            f"Paste the webhook secret exactly as {NAMES[vendor]} has it (8 to 255 "
+            "characters, no spaces).",
+            field="secret",
+        )
+    return _feed_secret_store(merchant, vendor, secret, now or timezone.now())
+
+
+def shippo_token_rotate(
+    *, merchant: Merchant, now: datetime | None = None
+) -> tuple[InboundConfig, str]:
+    """Generate the token Shippo's webhook URL carries (``?token=``) and return it, the only
+    time it is shown; the previous one keeps working for a while."""
+    token = SHIPPO_TOKEN_PREFIX + random_secret(32)
+    return _feed_secret_store(merchant, "shippo", token, now or timezone.now()), token
 
 
 def _secrets(config: InboundConfig | None, prefix: str, now: datetime) -> list[str]:
@@ -334,4 +395,66 @@ def tracking_delivery_receive(
             topic=TRACKING_TOPIC,
             body=data,
             now=now,
+        )
+
+
+def _feed_authentic(
+    vendor: str, secrets: list[str], body: bytes, headers: Mapping[str, str], token: str | None
+) -> bool:
+    if vendor == "easypost":
+        return easypost_signature_valid(
+            secrets=secrets, body=body, header=headers.get("X-Hmac-Signature")
+        )
+    if vendor == "aftership":
+        return aftership_signature_valid(
+            secrets=secrets, body=body, header=headers.get("aftership-hmac-sha256")
+        )
+    return shippo_token_valid(secrets=secrets, token=token)
+
+
+def feed_delivery_receive(
+    *,
+    vendor: str,
+    merchant_slug: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    token: str | None = None,
+    now: datetime | None = None,
+) -> tuple[InboundDelivery, bool]:
+    """Verify and record a webhook of EasyPost, Shippo or AfterShip (``tracking_feeds.FEEDS``)
+    sent to the merchant's URL for it: EasyPost's and AfterShip's signatures, Shippo's URL
+    token, each checked against the secret the merchant keeps for that service, before anything
+    is stored (``signature_invalid`` otherwise). A tracking update is recorded and processed as
+    our own tracking webhook's are; any other event of the service is recorded as *ignored*,
+    its body not kept. Deduped on the service's event id and on the body's digest."""
+    now = now or timezone.now()
+    vendor = _feed_check(vendor)
+    merchant, config = _config_for_slug(merchant_slug)
+    secrets = _secrets(config, vendor, now)
+    if not secrets or not _feed_authentic(vendor, secrets, body, headers, token):
+        raise _signature_invalid()
+    data = _parse_body(body)
+    digest = hashlib.sha256(body).hexdigest()
+    try:
+        event = feed_event(vendor, data, body_sha256=digest)
+    except DomainError as error:
+        raise _body_invalid(error.message) from None
+    extra: dict = {"body_sha256": digest}
+    if not event.tracking:
+        # Nothing of it is used: only its name is kept, not what it says (addresses, rates).
+        data = {"event": event.name}
+        extra |= {
+            "status": DeliveryStatus.IGNORED,
+            "last_error": f"{NAMES[vendor]} event {event.name or '(unnamed)'} is not a "
+            "tracking update.",
+        }
+    with transaction.atomic():
+        return _record(
+            merchant,
+            source=DeliverySource.TRACKING,
+            delivery_id=event.delivery_id,
+            topic=FEED_TOPICS[vendor],
+            body=data,
+            now=now,
+            **extra,
         )

@@ -1,8 +1,12 @@
-"""The two signature schemes inbound webhooks are verified with.
+"""The signature schemes inbound webhooks are verified with.
 
 Shopify: ``X-Shopify-Hmac-Sha256`` is base64(HMAC-SHA256(raw body, shared secret)).
 Tracking: ``X-Tracking-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">``,
 accepted within ``TRACKING_TOLERANCE`` of our clock (a replayed old delivery is refused).
+EasyPost: ``X-Hmac-Signature: hmac-sha256-hex=<hex HMAC-SHA256(raw body, secret)>``, the secret
+NFKD-normalised and UTF-8 encoded first (as EasyPost's own ``validate_webhook`` does).
+AfterShip: ``aftership-hmac-sha256`` is base64(HMAC-SHA256(raw body, secret)).
+Shippo signs nothing: its URL carries a token of ours (``?token=``).
 Every comparison is constant-time.
 
 A Shopify secret's fingerprint is a keyed hash (HMAC-SHA256 under a key derived from
@@ -15,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -97,3 +102,37 @@ def tracking_signature_valid(
             if hmac.compare_digest(expected, signature.encode()):
                 valid = True
     return valid
+
+
+def easypost_signature(*, secret: str, body: bytes) -> str:
+    key = unicodedata.normalize("NFKD", secret).encode()
+    return "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def aftership_signature(*, secret: str, body: bytes) -> str:
+    return shopify_signature(secret=secret, body=body)  # the same scheme: base64 of the HMAC
+
+
+def _any_matches(secrets: Iterable[str], given: str | None, expected_for) -> bool:
+    """True when ``given`` equals what one of ``secrets`` gives; every secret is tried, with no
+    early exit, and each comparison is constant-time."""
+    if not given:
+        return False
+    given_bytes = given.strip().encode()
+    valid = False
+    for secret in secrets:
+        if secret and hmac.compare_digest(expected_for(secret).encode(), given_bytes):
+            valid = True
+    return valid
+
+
+def easypost_signature_valid(*, secrets: Iterable[str], body: bytes, header: str | None) -> bool:
+    return _any_matches(secrets, header, lambda s: easypost_signature(secret=s, body=body))
+
+
+def aftership_signature_valid(*, secrets: Iterable[str], body: bytes, header: str | None) -> bool:
+    return _any_matches(secrets, header, lambda s: aftership_signature(secret=s, body=body))
+
+
+def shippo_token_valid(*, secrets: Iterable[str], token: str | None) -> bool:
+    return _any_matches(secrets, token, lambda s: s)

@@ -52,3 +52,17 @@ def shopify_webhook(request, merchant_slug: str) -> JsonResponse:
 @require_POST
 def tracking_webhook(request, merchant_slug: str) -> JsonResponse:
     return _receive(services.tracking_delivery_receive, request, merchant_slug)
+
+
+@csrf_exempt
+@require_POST
+def tracking_feed_webhook(request, merchant_slug: str, vendor: str) -> JsonResponse:
+    """EasyPost's, Shippo's or AfterShip's own webhook, at the merchant's URL for that service.
+    Shippo's token is read from the query string; it is never logged or stored."""
+
+    def receive(**kwargs):
+        return services.feed_delivery_receive(
+            vendor=vendor, token=request.GET.get("token"), **kwargs
+        )
+
+    return _receive(receive, request, merchant_slug)
