@@ -4,6 +4,7 @@ namespace."""
 from django.urls import path
 
 from connectors import dashboard_views
+from connectors.dashboard_views import PASTED_FEEDS
 
 urlpatterns = [
     path("", dashboard_views.IntegrationsView.as_view(), name="settings_integrations"),
@@ -16,6 +17,21 @@ urlpatterns = [
         "tracking-secret/",
         dashboard_views.TrackingSecretView.as_view(),
         name="settings_integrations_tracking_secret",
+    ),
+    # The tracking services' webhooks: EasyPost's and AfterShip's secrets, Shippo's token.
+    *(
+        path(
+            f"{vendor}-secret/",
+            dashboard_views.FeedSecretView.as_view(),
+            {"vendor": vendor},
+            name=f"settings_integrations_{vendor}_secret",
+        )
+        for vendor in PASTED_FEEDS
+    ),
+    path(
+        "shippo-token/",
+        dashboard_views.ShippoTokenView.as_view(),
+        name="settings_integrations_shippo_token",
     ),
     path(
         "privacy-requests/<int:pk>/export/",

@@ -141,6 +141,16 @@ POSTS = [
         {"secret": "shpss_sneaky_0123456789"},
     ),
     ("dashboard:settings_integrations_tracking_secret", {}, Perm.MANAGE_SETTINGS, {}),
+    *(
+        (
+            f"dashboard:settings_integrations_{vendor}_secret",
+            {},
+            Perm.MANAGE_SETTINGS,
+            {"secret": f"{vendor}-sneaky-0123456789"},
+        )
+        for vendor in ("easypost", "aftership")
+    ),
+    ("dashboard:settings_integrations_shippo_token", {}, Perm.MANAGE_SETTINGS, {}),
     (
         "dashboard:settings_webhooks",
         {},
