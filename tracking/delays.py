@@ -28,6 +28,7 @@ from orders import events
 from orders.ingest.events import order_event_payload, shipment_event_payload
 from orders.models import FulfillmentStatus, Order, OrderLine, Shipment, ShipmentStatus
 from orders.services import shipment_ingest
+from postpurchase.errors import DomainError
 from postpurchase.events.services import EventSpec, event_record_many
 from postpurchase.tenancy.models import Merchant
 from tracking.models import DELAY_SETTINGS, DelayIncident, DelayReason, DelaySettings
@@ -128,9 +129,7 @@ found AS (
         {rule.since} AS since, {rule.delayed_at} AS delayed_at
     FROM {Shipment._meta.db_table} sh
     JOIN settings st ON st.merchant_id = sh.merchant_id
-    JOIN {Order._meta.db_table} o ON o.id = sh.order_id AND o.merchant_id = sh.merchant_id
-    WHERE sh.status = ANY(%(statuses)s) AND o.cancelled_at IS NULL
-        AND ({rule.condition}) AND {stale}
+    WHERE sh.status = ANY(%(statuses)s) AND ({rule.condition}) AND {stale}
 )
 INSERT INTO {DelayIncident._meta.db_table} ({INCIDENT_COLUMNS})
 SELECT f.merchant_id, f.order_id, f.shipment_id, %(reason)s, f.since, f.delayed_at, %(now)s
@@ -139,6 +138,9 @@ WHERE f.delayed_at <= %(now)s AND NOT EXISTS (
     SELECT 1 FROM {DelayIncident._meta.db_table} i
     WHERE i.merchant_id = f.merchant_id AND i.shipment_id = f.shipment_id
         AND i.reason = %(reason)s AND i.since = f.since
+) AND NOT EXISTS (
+    SELECT 1 FROM {Order._meta.db_table} o
+    WHERE o.id = f.order_id AND o.merchant_id = f.merchant_id AND o.cancelled_at IS NOT NULL
 )
 ORDER BY f.merchant_id, f.shipment_id
 {"LIMIT %(limit)s" if expiring else ""}
@@ -329,16 +331,21 @@ def _shipments_expire(now: datetime, limit: int) -> int:
         expired = 0
         for incident in found:
             shipment = shipments[incident.shipment_id]
-            result = shipment_ingest(
-                merchant=merchants[incident.merchant_id],
-                payload={
-                    "external_id": shipment.external_id,
-                    "order_external_id": shipment.order.external_id,
-                    "status": ShipmentStatus.EXPIRED.value,
-                    "status_at": incident.delayed_at.isoformat(),
-                },
-                now=now,
-            )
+            try:
+                result = shipment_ingest(
+                    merchant=merchants[incident.merchant_id],
+                    payload={
+                        "external_id": shipment.external_id,
+                        "order_external_id": shipment.order.external_id,
+                        "status": ShipmentStatus.EXPIRED.value,
+                        "status_at": incident.delayed_at.isoformat(),
+                    },
+                    now=now,
+                )
+            except DomainError as error:
+                # Its own savepoint rolled back; the incident stays, so it is not tried again.
+                logger.warning("shipment %s not expired: %s", shipment.pk, error)
+                continue
             expired += events.SHIPMENT_EXPIRED in result.events
         return expired
 

@@ -435,3 +435,13 @@ def test_the_scan_is_scheduled_hourly_by_beat_on_the_default_queue(merchant_la, 
     # and the task scans at the current time
     shipment_of(merchant_la, status="exception", created_at=timezone.now() - timedelta(hours=1))
     assert delays_scan_task.apply().get() == counts(exception=1)
+
+
+def test_the_shipments_of_a_cancelled_order_are_never_late(merchant_la, shipment_of):
+    # given
+    shipment = shipment_of(merchant_la, status="exception", created_at=at("2026-04-01T12:00:00Z"))
+    shipment.order.cancelled_at = at("2026-04-01T13:00:00Z")
+    shipment.order.save(update_fields=["cancelled_at"])
+
+    # when / then
+    assert delays_scan(now=at("2026-04-02T12:00:00Z")).counts == ZERO
