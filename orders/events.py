@@ -31,6 +31,8 @@ SHIPMENT_FAILED_ATTEMPT = "shipment.failed_attempt"
 SHIPMENT_AVAILABLE_FOR_PICKUP = "shipment.available_for_pickup"
 SHIPMENT_EXPIRED = "shipment.expired"
 SHIPMENT_CANCELLED = "shipment.cancelled"
+SHIPMENT_DELAYED = "shipment.delayed"
+ORDER_FULFILLMENT_DELAYED = "order.fulfillment_delayed"
 CUSTOMER_REDACTED = "customer.redacted"
 
 Text = Annotated[str, Field(description="text, possibly empty")]
@@ -119,6 +121,41 @@ class ShipmentCancelledPayload(ShipmentPayload):
     )
 
 
+class ShipmentDelayedPayload(ShipmentPayload):
+    """A delay the tracking pillar's scan found (``tracking/delays.py``), once per incident."""
+
+    reason: str = Field(
+        description="no_first_scan (no carrier scan N days after fulfilment), "
+        "no_scan_in_transit (no scan for N days while with the carrier), "
+        "past_estimated_delivery (the estimated delivery date has passed) or exception (the "
+        "carrier reports a problem: see substatus)"
+    )
+    since: Timestamp = Field(
+        description="when the incident began: the fulfilment, the last scan, the start of the "
+        "day after the estimated delivery date, or the exception (in the merchant's time zone "
+        "for the dates)"
+    )
+    days: int = Field(
+        description="whole days from since to the moment the delay was detected, counted in "
+        "the merchant's time zone"
+    )
+
+
+class OrderFulfillmentDelayedPayload(OrderUpdatedPayload):
+    """An order not fulfilled within the merchant's promise (``tracking/delays.py``), once."""
+
+    reason: str = Field(description="fulfillment_late")
+    fulfillment_status: str = Field(description="unfulfilled or partially_fulfilled")
+    promised_by: str = Field(
+        description="the last day (YYYY-MM-DD, the merchant's time zone) the promise allowed: "
+        "the order's day plus the promised business days, weekends skipped"
+    )
+    since: Timestamp = Field(
+        description="when the order became late: the start of the day after promised_by"
+    )
+    days: int = Field(description="whole days from since to the moment the delay was detected")
+
+
 class CustomerRedactedPayload(Payload):
     customer_id: int = Field(description="our id of the customer, whose personal data is gone")
 
@@ -189,6 +226,21 @@ TYPES = (
         ShipmentStatusPayload,
         "A shipment entered the expired status: no carrier scan for 30 days, or the feed says "
         "its tracking expired.",
+    ),
+    (
+        SHIPMENT_DELAYED,
+        "A shipment is late",
+        ShipmentDelayedPayload,
+        "The delay scan found a shipment late (no first scan, no scan in transit, past its "
+        "estimated delivery, or in exception), once per incident: a shipment that moves and "
+        "stalls again raises it again (docs/tracking.md, Delay detection).",
+    ),
+    (
+        ORDER_FULFILLMENT_DELAYED,
+        "An order was not fulfilled within the promise",
+        OrderFulfillmentDelayedPayload,
+        "The delay scan found an order not (fully) fulfilled within the merchant's promise in "
+        "business days, once per order (docs/tracking.md, Delay detection).",
     ),
     (
         SHIPMENT_CANCELLED,

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "analytics",
     "connectors",
     "webhooks",
+    "tracking",
 ]
 
 MIDDLEWARE = [
@@ -521,6 +522,14 @@ LOGS_RETENTION_BUDGET_SECONDS = env.float("LOGS_RETENTION_BUDGET_SECONDS", defau
 LOGS_PARTITIONS_AHEAD_MONTHS = env.int("LOGS_PARTITIONS_AHEAD_MONTHS", default=2)
 CELERY_BEAT_SCHEDULE["logs-retain"] = {
     "task": "postpurchase.retention.tasks.logs_retain",
+    "schedule": timedelta(hours=1),
+    "options": {"queue": "default", "expires": 3600},
+}
+
+# --- Tracking (tracking app; docs/tracking.md) -----------------------------------------------
+# The delay scan: every merchant's late shipments and orders, once per incident, every hour.
+CELERY_BEAT_SCHEDULE["tracking-delays"] = {
+    "task": "tracking.tasks.delays_scan",
     "schedule": timedelta(hours=1),
     "options": {"queue": "default", "expires": 3600},
 }

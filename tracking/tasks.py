@@ -1,0 +1,13 @@
+"""Celery entry point of the delay scan (beat entry ``tracking-delays``, hourly, ``default``
+queue). Thin: the scan is ``tracking.delays``."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from tracking.delays import delays_scan
+
+
+@shared_task(acks_late=True, name="tracking.tasks.delays_scan")
+def delays_scan_task() -> dict[str, int]:
+    return delays_scan().counts
