@@ -16,6 +16,7 @@ APPS = (
     "journeys",
     "webhooks",
     "connectors",
+    "tracking",
     "returns",
     "loyalty",
     "feedback",

@@ -86,6 +86,8 @@ def test_every_app_declares_its_types_and_namespaces():
         "shipment.failed_attempt",
         "shipment.available_for_pickup",
         "shipment.expired",
+        "shipment.delayed",
+        "order.fulfillment_delayed",
         "shipment.cancelled",
         "order.refunded",
         "customer.redacted",

@@ -29,6 +29,8 @@ CATALOGUE = [
     ("shipment.failed_attempt", "A carrier tried to deliver a shipment and could not"),
     ("shipment.available_for_pickup", "A shipment is waiting to be collected"),
     ("shipment.expired", "A shipment has not been scanned for a long time"),
+    ("shipment.delayed", "A shipment is late"),
+    ("order.fulfillment_delayed", "An order was not fulfilled within the promise"),
     ("shipment.cancelled", "A shipment was cancelled by the store (its fulfillment voided)"),
     ("order.refunded", "A refund was issued on an order"),
     ("customer.redacted", "A customer's personal data was erased (a privacy request)"),
