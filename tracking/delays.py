@@ -62,8 +62,10 @@ def _later(moment: str, days: str) -> str:
 # (orders.services.shipments._apply_status), so no checkpoint is newer than it; a shipment with
 # only undated statements falls back to when it moved, then to when it reached us.
 LAST_SCAN = "COALESCE(sh.status_changed_at, sh.shipped_at, sh.created_at)"
-# The merchant's midnight starting the day after the estimated delivery date.
-AFTER_ESTIMATE = "((sh.estimated_delivery + 1)::timestamp AT TIME ZONE st.tz)"
+# The latest day the shopper was told (the end of the range shown, orders/estimates.py; the
+# carrier's own date where no range was kept), and the merchant's midnight that ends it.
+LATEST_PROMISED = "COALESCE(sh.estimate_latest, sh.estimated_delivery)"
+AFTER_ESTIMATE = f"(({LATEST_PROMISED} + 1)::timestamp AT TIME ZONE st.tz)"
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ SHIPMENT_RULES = (
         OPEN,
         since=AFTER_ESTIMATE,
         delayed_at=AFTER_ESTIMATE,
-        condition="sh.estimated_delivery IS NOT NULL",
+        condition=f"{LATEST_PROMISED} IS NOT NULL",
     ),
     ShipmentRule(
         DelayReason.EXCEPTION,

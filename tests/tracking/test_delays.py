@@ -174,6 +174,23 @@ def test_past_the_estimated_delivery_from_the_merchants_next_midnight(merchant_l
     assert event.payload["estimated_delivery"] == "2026-04-10"
 
 
+def test_past_the_end_of_the_range_shown_when_the_carrier_gave_no_date(merchant_la, shipment_of):
+    # given: no carrier date; the shopper was shown 8 to 10 April from the merchant's history
+    shipment_of(
+        merchant_la,
+        status="in_transit",
+        created_at=at("2026-04-06T12:00:00-07:00"),
+        status_changed_at=at("2026-04-10T06:00:00-07:00"),
+        estimate_earliest=date(2026, 4, 8),
+        estimate_latest=date(2026, 4, 10),
+        estimate_basis="history",
+    )
+
+    # when / then: late from the merchant's midnight ending 10 April
+    assert delays_scan(now=at("2026-04-11T06:59:59Z")).counts == ZERO
+    assert delays_scan(now=at("2026-04-11T07:00:00Z")).counts == counts(past_estimated_delivery=1)
+
+
 def test_a_delivered_shipment_is_never_late(merchant_la, shipment_of):
     # given
     shipment_of(
