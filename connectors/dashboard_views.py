@@ -118,6 +118,7 @@ class IntegrationsView(DashboardMixin, View):
         return self.render()
 
 
+@method_decorator(sensitive_post_parameters("secret"), name="dispatch")
 class ShopifySecretView(IntegrationsView):
     http_method_names = ["post"]
 

@@ -115,6 +115,14 @@ def test_saving_the_shopify_secret_never_shows_it_back(owner_a, client_for):
     )
 
 
+def test_the_shopify_secret_is_kept_out_of_error_reports(owner_a, client_for):
+    # Django's error reports (an exception mailed to the operators) replace it with stars
+    response = client_for(owner_a).post(
+        f"{PAGE}shopify-secret/", {"secret": SHOPIFY_SECRET_A, "shop_domain": "alpha.myshopify.com"}
+    )
+    assert response.wsgi_request.sensitive_post_parameters == ("secret",)
+
+
 def test_a_bad_shopify_secret_is_refused_and_not_echoed(owner_a, client_for):
     # when
     response = client_for(owner_a).post(
