@@ -359,9 +359,28 @@ class ScanResult:
     counts: dict[str, int]
 
 
+_skipped: list[bool] = []
+
+
+def _skip_once() -> None:
+    if not _skipped:
+        _skipped.append(True)
+        logger.info(
+            "Delay detection needs PostgreSQL; on %s the scan does nothing (docs/tracking.md)",
+            connection.vendor,
+        )
+
+
 def delays_scan(*, now: datetime | None = None, expire_limit: int | None = None) -> ScanResult:
     """Run every delay rule once over every active merchant (the beat entry ``tracking-delays``
-    calls it hourly). Each rule is one transaction: its incidents and their events."""
+    calls it hourly). Each rule is one transaction: its incidents and their events.
+
+    PostgreSQL only: the rules count days in each merchant's time zone inside the database,
+    which SQLite cannot. The embedded mode (SQLite) skips the scan and says so once a process;
+    docs/tracking.md tells its users delay detection needs PostgreSQL."""
+    if connection.vendor != "postgresql":
+        _skip_once()
+        return ScanResult(counts={})
     now = now or timezone.now()
     if expire_limit is None:
         expire_limit = EXPIRE_BATCH

@@ -462,3 +462,23 @@ def test_the_shipments_of_a_cancelled_order_are_never_late(merchant_la, shipment
 
     # when / then
     assert delays_scan(now=at("2026-04-02T12:00:00Z")).counts == ZERO
+
+
+def test_on_another_database_the_scan_does_nothing_and_touches_no_row(
+    merchant_la, shipment_of, monkeypatch, django_assert_num_queries
+):
+    # given: a shipment that is late by any rule, and the embedded mode's database
+    shipment_of(
+        merchant_la,
+        status="exception",
+        created_at=at("2026-04-01T12:00:00-07:00"),
+        status_changed_at=at("2026-04-02T12:00:00-07:00"),
+    )
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+
+    # when / then: no statement at all, nothing raised
+    with django_assert_num_queries(0):
+        result = delays_scan(now=at("2026-04-20T12:00:00Z"))
+    assert result.counts == {}
+    monkeypatch.undo()
+    assert DelayIncident.unscoped.count() == 0
