@@ -513,6 +513,7 @@ EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=396)
 EVENT_CONSUMER_RUNS_RETENTION_DAYS = env.int("EVENT_CONSUMER_RUNS_RETENTION_DAYS", default=30)
 MESSAGES_RETENTION_DAYS = env.int("MESSAGES_RETENTION_DAYS", default=396)
 JOURNEY_STEP_LOGS_RETENTION_DAYS = env.int("JOURNEY_STEP_LOGS_RETENTION_DAYS", default=396)
+DELAY_INCIDENTS_RETENTION_DAYS = env.int("DELAY_INCIDENTS_RETENTION_DAYS", default=396)
 # Finished outbound webhook deliveries (with their attempts), purged by ``webhooks-purge``.
 WEBHOOK_DELIVERIES_RETENTION_DAYS = env.int("WEBHOOK_DELIVERIES_RETENTION_DAYS", default=30)
 # Rows per delete transaction, and the time one run spends deleting (shared between the logs).

@@ -276,6 +276,7 @@ def test_a_run_over_every_log_keeps_what_is_in_flight_and_newer(merchant_a, enro
         "event_consumer_runs": 0,
         "journey_step_logs": 0,
         "messages": 1,
+        "delay_incidents": 0,
     }
     assert set(Event.unscoped.values_list("pk", flat=True)) == {new_event.pk, undispatched.pk}
     assert set(EventConsumerRun.objects.values_list("pk", flat=True)) == {new_run.pk, held_run.pk}
@@ -382,4 +383,5 @@ def test_the_run_is_scheduled_hourly_on_the_default_queue_and_its_task_runs(db, 
         "event_consumer_runs": 0,
         "journey_step_logs": 0,
         "messages": 0,
+        "delay_incidents": 0,
     }

@@ -8,3 +8,8 @@ class TrackingConfig(AppConfig):
 
     name = "tracking"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tracking.retention import logs_register
+
+        logs_register()  # delay incidents, in the retention run (docs/retention.md)

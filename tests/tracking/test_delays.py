@@ -482,3 +482,27 @@ def test_on_another_database_the_scan_does_nothing_and_touches_no_row(
     assert result.counts == {}
     monkeypatch.undo()
     assert DelayIncident.unscoped.count() == 0
+
+
+def test_incidents_older_than_13_months_go_in_the_retention_run(merchant_la, shipment_of):
+    from postpurchase.retention.registry import logs
+    from postpurchase.retention.services import log_retain
+
+    # given: two incidents, found just before and exactly at the cutoff (396 days ago)
+    now = at("2027-05-01T12:00:00Z")
+    cutoff = now - timedelta(days=396)
+    shipment = shipment_of(merchant_la, status="exception", created_at=at("2026-03-01T12:00:00Z"))
+    for found in (cutoff - timedelta(seconds=1), cutoff):
+        DelayIncident.unscoped.create(
+            merchant=merchant_la, order=shipment.order, shipment=shipment, reason="exception",
+            since=found, delayed_at=found, detected_at=found,
+        )  # fmt: skip
+
+    # when
+    done = log_retain(
+        logs.get("delay_incidents"), now=now, batch_size=100, budget=timedelta(minutes=1)
+    )
+
+    # then
+    assert done.deleted == 1
+    assert list(DelayIncident.unscoped.values_list("detected_at", flat=True)) == [cutoff]
