@@ -234,6 +234,12 @@ class Shipment(TenantModel):
         ]
         indexes = [
             models.Index(fields=["merchant", "status"], name="shipment_merchant_status"),
+            # a merchant's recent deliveries, which estimates read (orders/estimates.py)
+            models.Index(
+                fields=["merchant", "delivered_at"],
+                name="shipment_deliveries",
+                condition=models.Q(status="delivered"),
+            ),
             models.Index(fields=["merchant", "tracking_number"], name="shipment_tracking_number"),
         ]
 

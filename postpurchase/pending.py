@@ -11,11 +11,13 @@ committed before a request found the flag set is claimed by the task that set it
 after the clear enqueues a new task. The flag's key travels in the task's arguments, so the
 worker clears exactly the flag the request set.
 
-The flag lives ``TTL`` seconds at most: a task lost with its flag set (a broker that lost it)
-delays its merchant's next events by that much at worst (the next one recorded after it enqueues
-a task that takes them all; the sweep takes them anyway), and a task that waits longer than that
-behind a backlog gets one duplicate per ``TTL``, which takes nothing. A cache that cannot be
-reached counts as no flag: the task is sent.
+The flag lives ``TTL`` seconds at most. A task lost with its flag set (a broker that lost it,
+or a worker that could not reach the cache to clear it) leaves the work recorded meanwhile
+without a task: the first event or message its merchant records after the flag expires
+enqueues one that takes everything waiting, and without one the sweep finds them once their
+lease has run out (10 minutes: the same wait as a lost task had before there were flags). A
+task that waits longer than ``TTL`` behind a backlog gets one duplicate per ``TTL``, which takes
+nothing. A cache that cannot be reached counts as no flag: the task is sent.
 """
 
 from __future__ import annotations

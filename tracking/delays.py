@@ -42,15 +42,26 @@ OPEN = tuple(status.value for status in S if status not in DONE)
 
 # Every active merchant with its thresholds: its own row, or the defaults when it has none.
 # The statements below are built only from this module's constants and the models' table names;
-# every value (the clock, the statuses, the reason, the defaults) is a parameter.
+# every value (the clock, the statuses, the reason, the defaults) is a parameter. A time zone
+# name PostgreSQL does not know (Python's and PostgreSQL's zone lists can differ) counts as UTC,
+# so one merchant's setting can never make the statement fail for every merchant.
 SETTINGS_CTE = f"""
 settings AS (
-    SELECT m.id AS merchant_id, m.timezone AS tz,
+    SELECT m.id AS merchant_id, COALESCE(z.name, 'UTC') AS tz,
         {", ".join(f"COALESCE(d.{name}, %({name})s) AS {name}" for name in DELAY_SETTINGS)}
     FROM {Merchant._meta.db_table} m
     LEFT JOIN {DelaySettings._meta.db_table} d ON d.merchant_id = m.id
+    LEFT JOIN (SELECT DISTINCT name FROM pg_timezone_names) z ON z.name = m.timezone
     WHERE m.is_active
 )"""  # noqa: S608
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The merchant's zone, or UTC for a name this Python does not know (as the SQL does)."""
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return ZoneInfo("UTC")
 
 
 def _later(moment: str, days: str) -> str:
@@ -121,14 +132,16 @@ RETURNING = "RETURNING id, merchant_id, order_id, shipment_id, since, delayed_at
 def _shipment_statement(rule: ShipmentRule, *, expiring: bool) -> str:
     """One statement: the incidents of ``rule`` across every active merchant. A shipment silent
     for longer than the expired threshold is the expired rule's, not a delay's (``expiring``
-    turns that around, and takes at most ``%(limit)s``)."""
+    turns that around, and takes at most ``%(limit)s``, merchants in turn: each one's first
+    shipment, then each one's second, so one merchant's backlog never holds up another's)."""
     silent = f"{_later(LAST_SCAN, 'st.expired_days')} <= %(now)s"
     stale = silent if expiring else f"NOT ({silent})"
+    turn = "row_number() OVER (PARTITION BY sh.merchant_id ORDER BY sh.id)" if expiring else "1"
     return f"""
 WITH {SETTINGS_CTE},
 found AS (
     SELECT sh.merchant_id, sh.order_id, sh.id AS shipment_id,
-        {rule.since} AS since, {rule.delayed_at} AS delayed_at
+        {rule.since} AS since, {rule.delayed_at} AS delayed_at, {turn} AS turn
     FROM {Shipment._meta.db_table} sh
     JOIN settings st ON st.merchant_id = sh.merchant_id
     WHERE sh.status = ANY(%(statuses)s) AND ({rule.condition}) AND {stale}
@@ -144,7 +157,7 @@ WHERE f.delayed_at <= %(now)s AND NOT EXISTS (
     SELECT 1 FROM {Order._meta.db_table} o
     WHERE o.id = f.order_id AND o.merchant_id = f.merchant_id AND o.cancelled_at IS NOT NULL
 )
-ORDER BY f.merchant_id, f.shipment_id
+ORDER BY f.turn, f.merchant_id, f.shipment_id
 {"LIMIT %(limit)s" if expiring else ""}
 ON CONFLICT DO NOTHING
 {RETURNING}"""  # noqa: S608
@@ -233,7 +246,7 @@ def _shipments_delayed(rule: ShipmentRule, now: datetime) -> int:
         specs = []
         for incident in found:
             shipment = shipments[incident.shipment_id]
-            zone = ZoneInfo(merchants[incident.merchant_id].timezone)
+            zone = _zone(merchants[incident.merchant_id].timezone)
             payload = {
                 **shipment_event_payload(shipment, shipment.order),
                 "reason": rule.reason.value,
@@ -277,7 +290,7 @@ def _orders_delayed(now: datetime) -> int:
         specs = []
         for incident in found:
             order = orders[incident.order_id]
-            zone = ZoneInfo(merchants[incident.merchant_id].timezone)
+            zone = _zone(merchants[incident.merchant_id].timezone)
             payload = {
                 **order_event_payload(order, lines[order.pk]),
                 "reason": reason,

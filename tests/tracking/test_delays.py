@@ -16,6 +16,7 @@ from orders.ingest.events import order_event_payload, shipment_event_payload
 from orders.models import Shipment
 from postpurchase.celery import app
 from postpurchase.events.models import Event
+from postpurchase.tenancy.models import Merchant
 from tests.factories import OrderFactory, OrderLineFactory
 from tracking.delays import delays_scan
 from tracking.models import DelayIncident, DelaySettings
@@ -348,6 +349,45 @@ def test_expiries_per_scan_are_limited_and_the_rest_wait(merchant_la, shipment_o
     assert delays_scan(now=now, expire_limit=2).counts == counts(expired=2)
     assert delays_scan(now=now, expire_limit=2).counts == counts(expired=1)
     assert Shipment.unscoped.filter(merchant=merchant_la, status="expired").count() == 3
+
+
+def test_one_merchants_backlog_of_expiries_never_holds_up_anothers(
+    merchant_la, merchant_b, shipment_of
+):
+    # given: Lima (the lower id) has three silent shipments, Bravo one
+    silent = {
+        "created_at": at("2026-01-01T10:00:00Z"),
+        "status_changed_at": at("2026-01-02T10:00:00Z"),
+    }
+    for _ in range(3):
+        shipment_of(merchant_la, status="in_transit", **silent)
+    bravo = shipment_of(merchant_b, status="in_transit", **silent)
+
+    # when: a scan may expire two
+    assert delays_scan(now=at("2026-03-01T10:00:00Z"), expire_limit=2).counts == counts(expired=2)
+
+    # then: merchants take turns, so Bravo's went with Lima's first
+    bravo.refresh_from_db()
+    assert bravo.status == "expired"
+    assert Shipment.unscoped.filter(merchant=merchant_la, status="expired").count() == 1
+
+
+def test_a_time_zone_postgresql_does_not_know_counts_as_utc_and_stops_no_one(
+    merchant_la, merchant_b, shipment_of
+):
+    # given: Bravo's zone is a name PostgreSQL cannot read (Python's zone list can differ); both
+    # have a shipment in exception
+    Merchant.objects.filter(pk=merchant_b.pk).update(timezone="Mars/Olympus_Mons")
+    for merchant in (merchant_la, merchant_b):
+        shipment_of(
+            merchant,
+            status="exception",
+            created_at=at("2026-04-01T12:00:00Z"),
+            status_changed_at=at("2026-04-02T12:00:00Z"),
+        )
+
+    # when / then: the scan runs for both
+    assert delays_scan(now=at("2026-04-03T12:00:00Z")).counts == counts(exception=2)
 
 
 # --- tenancy ------------------------------------------------------------------------------
