@@ -980,25 +980,33 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def main() -> None:
-    args = parse_args()
+def prepare(args: argparse.Namespace):
+    """What both benchmarks of the stack start from (this one and bench/soak.py): this process's
+    environment set as the stack's (SIGTERM runs the caller's clean-up), the database created if
+    missing and migrated, the broker's Redis database emptied, the stack not yet started.
+    Returns ``(env, broker, stack, backends)``."""
     env = environment(args)
     os.environ.clear()
     os.environ.update(env)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ensure_database(args.database_url)
     import django
 
     django.setup()
     import redis
     from django.core.management import call_command
-    from django.db import connection
 
     call_command("migrate", verbosity=0)
     broker = redis.Redis.from_url(args.redis)
     broker.flushdb()
-    stack = Stack(args, env)
-    backends = DatabaseBackendsCpu(args.database_url)
+    return env, broker, Stack(args, env), DatabaseBackendsCpu(args.database_url)
+
+
+def main() -> None:
+    args = parse_args()
+    env, broker, stack, backends = prepare(args)
+    from django.db import connection
+
     bench = None
     figures: dict = {}
     try:

@@ -43,7 +43,6 @@ import itertools
 import json
 import os
 import random
-import signal
 import statistics
 import sys
 import threading
@@ -58,8 +57,6 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 
 from bench.common import (  # noqa: E402 - after the path is set
-    DatabaseBackendsCpu,
-    ensure_database,
     percentile,
     tree_rss_bytes,
 )
@@ -69,11 +66,11 @@ from bench.pipeline import (  # noqa: E402
     Mailbox,
     Shop,
     Stack,
-    environment,
     layout_parse,
     mail_check,
     merchant_delete,
     order_payload,
+    prepare,
     queue_depths,
     session_for,
     shop_create,
@@ -381,23 +378,9 @@ def queue_summary(samples: list[dict], warm: float) -> dict:
 
 def main() -> None:
     args = parse_args()
-    env = environment(args)
-    os.environ.clear()
-    os.environ.update(env)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
-    ensure_database(args.database_url)
-    import django
-
-    django.setup()
-    import redis
-    from django.core.management import call_command
+    env, broker, stack, backends = prepare(args)
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    broker = redis.Redis.from_url(args.redis)
-    broker.flushdb()
-    stack = Stack(args, env)
-    backends = DatabaseBackendsCpu(args.database_url)
     shop = load = sampler = None
     try:
         stack.start()

@@ -1,7 +1,7 @@
 """The journeys consumer for a batch of events: what ``journeys_handle_event`` does for one event,
 done for many with a few statements per batch instead of a dozen per event.
 
-The batch is the event log's (``postpurchase.events.services.events_dispatch``): one merchant's
+The batch is the event log's (``postpurchase.events.dispatch.events_dispatch``): one merchant's
 events, in the order they were recorded, in the consumer's transaction. It locks the open
 enrollments of every customer in the batch, then those customers (the order the tick and the
 one-event path lock in), and works through the batch in *rounds*: a round holds at most one event

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views import View
 
-from notifications import delivery, platform_limits
+from notifications import platform_limits, sending
 from notifications.models import Channel
 from notifications.selectors import platform_sends_today, verified_phones
 from notifications.sender import (
@@ -194,7 +194,7 @@ def sending_identity_context(merchant, stored) -> dict:
         for channel in Channel.values
         if platform_limits.on_platform(channel, stored)
     ]
-    from_email, reply_to = delivery.sender_identity(merchant, stored)
+    from_email, reply_to = sending.sender_identity(merchant, stored)
     return {
         "own_email": own_email,
         "sender_domain": domain,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from postpurchase.errors import DomainError
-from postpurchase.events import services
+from postpurchase.events import dispatch, services
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
 from postpurchase.events.registry import ConsumerRegistry, registry
 from postpurchase.events.services import event_dispatch, event_record, event_sweep
@@ -148,7 +148,7 @@ def test_a_failing_consumer_is_retried_with_backoff_and_its_writes_rolled_back(
     # given
     # waits of 1 and 2 minutes, without jitter
     one_minute = Backoff(base=timedelta(minutes=1), factor=2, cap=timedelta(hours=1), jitter=0)
-    monkeypatch.setattr(services, "RETRY_BACKOFF", one_minute)
+    monkeypatch.setattr(dispatch, "RETRY_BACKOFF", one_minute)
     outcomes = iter([RuntimeError("ESP down"), RuntimeError("still down"), None])
 
     def flaky(event):
@@ -202,8 +202,8 @@ def test_a_failing_consumer_is_retried_with_backoff_and_its_writes_rolled_back(
 
 def test_a_consumer_gives_up_after_the_last_attempt(merchant_a, consumers, monkeypatch):
     # given
-    monkeypatch.setattr(services, "MAX_ATTEMPTS", 2)
-    monkeypatch.setattr(services, "RETRY_BACKOFF", Backoff(base=timedelta(0), cap=timedelta(0)))
+    monkeypatch.setattr(dispatch, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(dispatch, "RETRY_BACKOFF", Backoff(base=timedelta(0), cap=timedelta(0)))
 
     def broken(event):
         raise ValueError("bad template")
@@ -230,8 +230,8 @@ def test_a_failed_consumer_waits_30_seconds_doubled_each_time_up_to_6_hours():
     import random
 
     # when
-    ceilings = [services.RETRY_BACKOFF.ceiling(n) for n in (1, 2, 3, 4, 11, 12, 20)]
-    delays = [services.RETRY_BACKOFF.delay(n, rng=random.Random(7)) for n in (1, 2, 20)]
+    ceilings = [dispatch.RETRY_BACKOFF.ceiling(n) for n in (1, 2, 3, 4, 11, 12, 20)]
+    delays = [dispatch.RETRY_BACKOFF.delay(n, rng=random.Random(7)) for n in (1, 2, 20)]
 
     # then: each wait is its ceiling less up to a quarter (random.Random(7) draws 0.3238...)
     seconds = [30, 60, 120, 240, 6 * 3600, 6 * 3600, 6 * 3600]

@@ -15,9 +15,10 @@ import pytest
 from django.db import connection
 
 from postpurchase.events import services
+from postpurchase.events.dispatch import DISPATCH_GRACE
 from postpurchase.events.models import ConsumerRunStatus, Event, EventConsumerRun
 from postpurchase.events.registry import ConsumerRegistry
-from postpurchase.events.services import DISPATCH_GRACE, event_dispatch, event_record
+from postpurchase.events.services import event_dispatch, event_record
 from tests.factories import event_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)

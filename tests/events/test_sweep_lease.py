@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from postpurchase.events import services, tasks
+from postpurchase.events import dispatch, services, tasks
 from postpurchase.events.models import Event, EventConsumerRun
 from postpurchase.events.registry import ConsumerRegistry, registry
 from postpurchase.events.services import (
@@ -142,7 +142,7 @@ def test_a_dispatch_pass_ends_the_lease_and_a_due_retry_starts_with_the_first_le
 ):
     # given: an event enqueued twice (the first task lost), whose consumer then fails
     monkeypatch.setattr(
-        services, "RETRY_BACKOFF", Backoff(base=3 * MINUTE, cap=3 * MINUTE, jitter=0)
+        dispatch, "RETRY_BACKOFF", Backoff(base=3 * MINUTE, cap=3 * MINUTE, jitter=0)
     )
     consumers = ConsumerRegistry()
 
