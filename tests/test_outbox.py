@@ -309,7 +309,7 @@ def test_each_apps_policy_is_the_one_docs_operations_md_lists():
 
     from connectors import processing as inbound
     from notifications import delivery as messages
-    from postpurchase.events import services as events
+    from postpurchase.events import dispatch as events
     from webhooks import services as outbound
 
     table = Path(__file__).resolve().parent.parent.joinpath("docs", "operations.md").read_text()
