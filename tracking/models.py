@@ -103,3 +103,98 @@ class DelayIncident(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} since {self.since:%Y-%m-%d %H:%M}"
+
+
+# --- the shopper's tracking page (tracking/shopper_views.py) ----------------------------------
+
+
+class ShipmentPageViews(TenantModel):
+    """How often a shipment's tracking page was opened, per day (UTC): one row per shipment and
+    day, counted up with an upsert. A shopper opening the page again and again is the
+    "where is my order?" signal the dashboard's Tracking page shows."""
+
+    shipment = models.ForeignKey("orders.Shipment", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    views = models.PositiveIntegerField(default=0)
+    last_viewed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "shipment page views"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "shipment", "day"], name="shipment_page_views_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "day"], name="shipment_page_views_day")]
+
+    def __str__(self) -> str:
+        return f"{self.views} views of shipment {self.shipment_id} on {self.day}"
+
+
+class ProductPairing(TenantModel):
+    """How many of the merchant's orders held both ``product`` and ``other``: what the tracking
+    page suggests beside a parcel ("bought together"). Recomputed from orders by a periodic
+    task (``tracking.pairings.pairings_refresh``), keeping each product's best few."""
+
+    product = models.ForeignKey("orders.Product", on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey("orders.Product", on_delete=models.CASCADE, related_name="+")
+    orders = models.PositiveIntegerField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "product", "other"], name="product_pairing_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} with {self.other_id}: {self.orders} orders"
+
+
+class SuggestionStats(TenantModel):
+    """Views and clicks of a product suggested on the tracking page, per day (UTC)."""
+
+    product = models.ForeignKey("orders.Product", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    views = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "suggestion stats"
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "product", "day"], name="suggestion_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Product {self.product_id} on {self.day}: {self.views} views, {self.clicks} clicks"
+
+
+class UpdateChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class TrackingSubscription(TenantModel):
+    """A shopper asked, on the tracking page, for this order's parcel updates by email or SMS
+    at ``address``. ``consent_text`` is the words they agreed to, ``source`` where
+    (``tracking_page``); ``stopped_at`` is set when they stop the updates."""
+
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, choices=UpdateChannel.choices)
+    address = models.CharField(max_length=254)
+    consent_text = models.TextField()
+    source = models.CharField(max_length=50)
+    consented_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "order", "channel", "address"],
+                name="tracking_subscription_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} updates for order {self.order_id}"
