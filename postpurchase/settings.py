@@ -534,3 +534,9 @@ CELERY_BEAT_SCHEDULE["tracking-delays"] = {
     "schedule": timedelta(hours=1),
     "options": {"queue": "default", "expires": 3600},
 }
+# Products bought together (the tracking page's suggestions), recounted from orders daily.
+CELERY_BEAT_SCHEDULE["tracking-pairings"] = {
+    "task": "tracking.tasks.pairings_refresh",
+    "schedule": timedelta(days=1),
+    "options": {"queue": "default", "expires": 86400},
+}

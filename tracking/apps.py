@@ -2,9 +2,10 @@ from django.apps import AppConfig
 
 
 class TrackingConfig(AppConfig):
-    """The tracking pillar: delay detection today (``tracking/delays.py``); the shopper's tracking
-    page and the dashboard's Tracking page to come. The events it raises are declared by orders,
-    which owns the ``shipment`` and ``order`` namespaces (``orders/events.py``)."""
+    """The tracking pillar: delay detection (``tracking/delays.py``), the shopper's tracking page
+    (``tracking/shopper_views.py``) with its updates and suggestions. The shipment and order
+    events it raises are declared by orders, which owns the ``shipment`` and ``order``
+    namespaces (``orders/events.py``)."""
 
     name = "tracking"
     default_auto_field = "django.db.models.BigAutoField"
@@ -13,3 +14,28 @@ class TrackingConfig(AppConfig):
         from tracking.retention import logs_register
 
         logs_register()  # delay incidents, in the retention run (docs/retention.md)
+
+        from journeys.links import links
+        from tracking.links import tracking_url_make
+
+        # Messages' tracking_url is this app's page from now on (the carrier's link is on it).
+        links.register("tracking_url", tracking_url_make)
+
+        from postpurchase.shopper.lookup import LookupDestination, lookup_destination_register
+        from tracking.links import tracking_page_path
+
+        # The shell's order lookup sends a found order here (above the plain order page).
+        lookup_destination_register(
+            LookupDestination(name="tracking", path_for=tracking_page_path, priority=10)
+        )
+
+        from postpurchase.events.registry import registry
+        from tracking.updates import CONSUMER, TEMPLATES, updates_handle_event
+
+        # The updates a shopper asked for on the page.
+        registry.subscribe(sorted(TEMPLATES), CONSUMER, updates_handle_event)
+
+        from orders.privacy import privacy_parts
+        from tracking.privacy import tracking_erase, tracking_export
+
+        privacy_parts.register("tracking", eraser=tracking_erase, exporter=tracking_export)

@@ -35,3 +35,13 @@ def tracking_page_path(*, merchant, order_id: int) -> str:
     """The page's path on this site, where the order lookup sends the shopper."""
     token = tracking_token(merchant_id=merchant.pk, order_id=order_id)
     return reverse(VIEW_NAME, kwargs={"merchant_slug": merchant.slug, "token": token})
+
+
+def tracking_url_make(*, merchant, customer, order, shipment, memo=None, **about) -> str | None:
+    """The ``tracking_url`` of a message (``journeys.links``): this page for the message's
+    order, opened on its parcel when the message is about one."""
+    order_id = order.pk if order is not None else getattr(shipment, "order_id", None)
+    if order_id is None:
+        return None
+    shipment_id = shipment.pk if shipment is not None else None
+    return tracking_page_url(merchant=merchant, order_id=order_id, shipment_id=shipment_id)

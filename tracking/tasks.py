@@ -11,3 +11,10 @@ from tracking.delays import delays_scan
 @shared_task(acks_late=True, name="tracking.tasks.delays_scan")
 def delays_scan_task() -> dict[str, int]:
     return delays_scan().counts
+
+
+@shared_task(acks_late=True, name="tracking.tasks.pairings_refresh")
+def pairings_refresh_task() -> dict[str, int]:
+    from tracking.pairings import pairings_refresh_all
+
+    return pairings_refresh_all()

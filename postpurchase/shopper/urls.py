@@ -17,6 +17,7 @@ SHELL = (
 APP_URLS = (
     "notifications.shopper_urls",  # unsubscribe/, preferences/
     "orders.shopper_urls",  # order/
+    "tracking.shopper_urls",  # track/
 )
 
 urlpatterns = [

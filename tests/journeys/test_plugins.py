@@ -14,7 +14,6 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from journeys.actions import ActionResult, actions
-from journeys.builtins import carrier_tracking_url
 from journeys.facts import Fact, facts
 from journeys.links import links
 from journeys.models import Enrollment, JourneyStepLog
@@ -27,6 +26,7 @@ from postpurchase.errors import DomainError
 from postpurchase.events.services import event_record
 from tests.factories import CustomerFactory, MerchantFactory, OrderFactory, event_payload
 from tests.journeys.engine_helpers import hello
+from tracking.links import tracking_page_url, tracking_url_make
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 CUSTOMER_FACTS = (
@@ -230,7 +230,7 @@ def test_a_pillars_facts_are_computed_once_for_a_whole_batch(db, perks):
 
 
 def test_the_tracking_link_comes_from_whichever_maker_is_registered(merchant, perks):
-    # given: the carrier's page, then the branded tracking page registering its own maker
+    # given: the branded tracking page's maker (the tracking app's), then another one
     live(merchant, [{"id": "tell", "type": "send", "template": "rewards"}])
     customer = CustomerFactory(merchant=merchant, email="ada@example.com")
     order = OrderFactory(merchant=merchant, customer=customer)
@@ -252,9 +252,11 @@ def test_the_tracking_link_comes_from_whichever_maker_is_registered(merchant, pe
         links.register("tracking_url", carrier)
 
     # then
-    assert carrier is carrier_tracking_url
+    assert carrier is tracking_url_make
     first, second = Message.unscoped.filter(customer=customer).order_by("pk")
-    assert "https://ups.example/1Z" in first.html
+    page = tracking_page_url(merchant=merchant, order_id=order.pk).split("/track/")[0]
+    assert f"{page}/track/" in first.html
+    assert "ups.example" not in first.html
     assert f"https://shop.example/t/{order.pk}" in second.html
     assert "ups.example" not in second.html
 

@@ -26,6 +26,7 @@ from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.scoping import merchant_scope
 from tests.factories import order_payload
+from tracking.updates import subscription_create
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_deliveries_for_event
 
@@ -150,6 +151,8 @@ def _seed(merchant, api) -> Customer:
             merchant=merchant, message=message, status="bounced", detail=f"550 <{EMAIL}>"
         )
         ContactPreference.objects.create(merchant=merchant, customer=customer, muted_kinds=["x"])
+        # he asked for texts about his parcel on its tracking page
+        subscription_create(merchant=merchant, order=order, channel="sms", address=PHONE, now=NOW)
         sms_reply_record(merchants=[merchant], sender=PHONE, body="STOP", message_sid="SM-1")
         journey = journey_save(
             merchant=merchant,
@@ -260,6 +263,7 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
         "webhooks.WebhookDelivery",
         "webhooks.WebhookAttempt",
         "connectors.InboundDelivery",
+        "tracking.TrackingSubscription",
     }
     # the customer's response names him, the order's his street
     assert IdempotencyRecord.unscoped.count() == 2
@@ -280,6 +284,7 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
         "preferences": 1,
         "deliveries": 2,
         "webhook_deliveries": 1,
+        "tracking_subscriptions": 1,
     }
     assert IdempotencyRecord.unscoped.count() == 0
     assert list(
@@ -328,6 +333,7 @@ def test_a_second_erasure_changes_nothing_and_records_nothing(merchant_a, jon):
         "preferences",
         "deliveries",
         "webhook_deliveries",
+        "tracking_subscriptions",
     }
     assert Event.unscoped.filter(type="customer.redacted").count() == 1
 
@@ -364,6 +370,7 @@ def test_the_export_gathers_every_apps_sections(merchant_a, jon):
         "messages",
         "muted_topics",
         "suppressions",
+        "tracking_subscriptions",
     ]
     assert export["merchant"] == {"name": merchant_a.name, "slug": merchant_a.slug}
     assert [c["email"] for c in export["customers"]] == [EMAIL]
@@ -395,4 +402,5 @@ def test_every_app_that_holds_personal_data_has_registered_its_part():
         "notifications",
         "connectors",
         "webhooks",
+        "tracking",
     ]

@@ -23,6 +23,7 @@ NOTHING = {
     "preferences": 0,
     "deliveries": 0,
     "webhook_deliveries": 0,
+    "tracking_subscriptions": 0,
 }
 
 

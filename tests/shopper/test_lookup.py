@@ -6,11 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders.shopper_views import ORDER_STATUS
 from postpurchase.shopper import lookup
 from postpurchase.shopper.lookup import LookupDestination, order_number_normalise
 from postpurchase.shopper.tokens import link_read
 from tests.shopper.conftest import make_order, without_csrf
+from tracking.links import TRACKING_PAGE
 
 NOT_FOUND = (
     "We couldn’t find an order with that number and email address or postal code. "
@@ -55,14 +55,14 @@ def test_the_lookup_page_is_a_csrf_form_under_the_merchants_brand(client, mercha
 def test_number_and_email_find_the_order_and_send_the_shopper_to_its_page(
     client, order_a, number, email
 ):
-    # when
+    # when: the tracking page is the default destination, above the plain order page
     response = find(client, number, email)
 
     # then
     assert response.status_code == 303
-    assert response["Location"].startswith("/s/alpha/order/")
+    assert response["Location"].startswith("/s/alpha/track/")
     token = token_of(response["Location"])
-    assert link_read(token, purpose=ORDER_STATUS, merchant_id=order_a.merchant_id) == {
+    assert link_read(token, purpose=TRACKING_PAGE, merchant_id=order_a.merchant_id) == {
         "m": order_a.merchant_id,
         "o": order_a.pk,
     }
@@ -112,7 +112,7 @@ def test_number_and_postal_code_find_the_order(client, order_a, postal_code):
     # then
     assert response.status_code == 303
     token = token_of(response["Location"])
-    assert link_read(token, purpose=ORDER_STATUS, merchant_id=order_a.merchant_id) == {
+    assert link_read(token, purpose=TRACKING_PAGE, merchant_id=order_a.merchant_id) == {
         "m": order_a.merchant_id,
         "o": order_a.pk,
     }
@@ -300,8 +300,8 @@ def test_a_named_destination_gets_the_found_order(client, order_a):
     assert 'name="destination" value="returns"' in page.content.decode()
     assert named["Location"] == "/s/alpha/returns/start/"
     assert seen == [("alpha", order_a.pk)]
-    assert default["Location"].startswith("/s/alpha/order/")
-    assert odd["Location"].startswith("/s/alpha/order/")
+    assert default["Location"].startswith("/s/alpha/track/")
+    assert odd["Location"].startswith("/s/alpha/track/")
 
 
 def test_the_default_destination_is_the_highest_priority(client, order_a):

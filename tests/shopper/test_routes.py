@@ -16,6 +16,7 @@ from postpurchase.shopper.tokens import link_token
 from postpurchase.shopper.views import SHOPPER_HEADERS, ShopperTokenView, ShopperView
 from tests.factories import CustomerFactory
 from tests.shopper.conftest import make_order
+from tracking.models import ShipmentPageViews, TrackingSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +60,9 @@ SAMPLES = {
     "orders.status": lambda merchant: {
         "o": make_order(merchant, number=f"#{merchant.slug}", email="x@example.net").pk
     },
+    "tracking.page": lambda merchant: {
+        "o": make_order(merchant, number=f"#t-{merchant.slug}", email="t@example.net").pk
+    },
 }
 
 
@@ -67,7 +71,7 @@ def url(name, slug, token):
 
 
 def state():
-    """What a page could change: consent, muted topics, orders."""
+    """What a page could change: consent, muted topics, orders, update subscriptions, views."""
     return (
         sorted(
             Customer.unscoped.values_list(
@@ -76,6 +80,8 @@ def state():
         ),
         sorted(ContactPreference.unscoped.values_list("customer_id", "muted_kinds")),
         sorted(Order.unscoped.values_list("pk", "updated_at", "fulfillment_status")),
+        sorted(TrackingSubscription.unscoped.values_list("pk", "address", "stopped_at")),
+        sorted(ShipmentPageViews.unscoped.values_list("pk", "views")),
     )
 
 
@@ -103,6 +109,7 @@ def test_the_walk_finds_every_shopper_page():
         "shopper_notifications:unsubscribe",
         "shopper_notifications:preferences",
         "shopper_orders:order",
+        "shopper_tracking:page",
         "shopper_not_found",
     }
 
@@ -118,9 +125,10 @@ def test_every_link_purpose_has_a_sample():
 
 
 def test_the_expiring_pages_are_walked_with_an_expired_link():
-    # then: the order page's links expire; message links never do
+    # then: the order and tracking pages' links expire; message links never do
     assert [case.values[0] for case in FAILURE_CASES if case.values[2] == "expired"] == [
-        "shopper_orders:order"
+        "shopper_orders:order",
+        "shopper_tracking:page",
     ]
 
 

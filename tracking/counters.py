@@ -1,0 +1,45 @@
+"""The tracking page's counters: views of each shipment's page and views and clicks of the
+products it suggests, per UTC day. One upsert statement each (``INSERT … ON CONFLICT DO
+UPDATE``, on PostgreSQL and SQLite alike), so a page view costs two short writes and two
+shoppers opening the same page at once both count."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+
+from tracking.models import ShipmentPageViews, SuggestionStats
+
+
+def shipment_view_count(*, merchant_id: int, shipment_id: int, now: datetime) -> None:
+    table = ShipmentPageViews._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (merchant_id, shipment_id, day, views, last_viewed_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, 1, %s) "
+            "ON CONFLICT (merchant_id, shipment_id, day) DO UPDATE "
+            f"SET views = {table}.views + 1, last_viewed_at = excluded.last_viewed_at",
+            [merchant_id, shipment_id, now.date(), now],
+        )
+
+
+def suggestions_count(
+    *, merchant_id: int, product_ids: list[int], now: datetime, clicked: bool = False
+) -> None:
+    """One more view (or click, ``clicked``) of each of ``product_ids`` today."""
+    if not product_ids:
+        return
+    table = SuggestionStats._meta.db_table
+    column = "clicks" if clicked else "views"
+    params: list = []
+    for product_id in sorted(set(product_ids)):  # one order for every writer: no deadlock
+        params += [merchant_id, product_id, now.date(), 0 if clicked else 1, 1 if clicked else 0]
+    rows = ", ".join(["(%s, %s, %s, %s, %s)"] * (len(params) // 5))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (merchant_id, product_id, day, views, clicks) VALUES {rows} "  # noqa: S608
+            "ON CONFLICT (merchant_id, product_id, day) DO UPDATE "
+            f"SET {column} = {table}.{column} + 1",
+            params,
+        )

@@ -1,0 +1,212 @@
+"""The shopper's tracking page, on the shopper shell: ``/s/<merchant-slug>/track/<token>/``.
+
+Reached from every message's ``tracking_url`` (this app's link maker, ``tracking.apps``) and
+from the shell's order lookup (the default destination, above the plain order page). One page
+per order; each parcel is a tab (``?parcel=<shipment id>``, plain links: the page needs no
+script). It shows the brand, where the parcel is, when it should arrive, its checkpoints in the
+shopper's time zone, its items, a notice when it is late or in trouble, the carrier's own link,
+links to start a return (when the returns feature registers its link) and to support, the
+opt-in to updates by email or SMS, and a few products bought with these.
+
+Each view of the page counts for its parcel (``ShipmentPageViews``: shoppers checking again and
+again are the "where is my order?" signal), and each suggestion shown and followed counts for
+its product (``SuggestionStats``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from journeys.links import links
+from orders.models import Order, OrderLine
+from postpurchase.dashboard import throttling
+from postpurchase.errors import DomainError
+from postpurchase.shopper.views import FORM_REFERRER_POLICY, ShopperTokenView
+from tracking import counters, page
+from tracking.links import TRACKING_PAGE
+from tracking.models import UpdateChannel
+from tracking.updates import (
+    CONSENT_AGREE,
+    SMS_TERMS,
+    masked_address,
+    subscription_create,
+    subscription_stop,
+    subscriptions_of,
+)
+
+TEMPLATE = "shopper/tracking/page.html"
+UPDATES_SAVED = {"on": "You’ll get this order’s updates.", "off": "Those updates are stopped."}
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
+class TrackingView(ShopperTokenView):
+    """The base of the page's views: the order the link names, with its lines and parcels."""
+
+    purpose = TRACKING_PAGE
+    referrer_policy = FORM_REFERRER_POLICY  # the page posts the updates form
+    order: Order
+
+    def link_accept(self, link: dict[str, Any]) -> None:
+        order = (
+            Order.objects.select_related("customer")
+            .prefetch_related(
+                Prefetch(
+                    "lines",
+                    queryset=OrderLine.unscoped.select_related("product").order_by(
+                        "position", "pk"
+                    ),
+                ),
+                "shipments",
+            )
+            .filter(pk=link["o"])
+            .first()
+        )
+        if order is None:
+            raise Http404("no such order of this merchant")
+        self.order = order
+
+    def dispatch_in_scope(self, request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
+        self.kwargs_token = token
+        return super().dispatch_in_scope(request, token=token, **kwargs)
+
+    def here(self, parcel_id: int | None = None, **query: str) -> str:
+        # The token the shopper came with, never a fresh one: following the page's own links
+        # must not renew an expiring link.
+        path = reverse(
+            "shopper_tracking:page",
+            kwargs={"merchant_slug": self.merchant.slug, "token": self.kwargs_token},
+        )
+        params = {**({"parcel": str(parcel_id)} if parcel_id else {}), **query}
+        return path + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+
+
+class TrackingPageView(TrackingView):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        go = _int(request.GET.get("go"))
+        if go is not None:
+            return self.suggestion_follow(go) or self.page(request)
+        return self.page(request)
+
+    def suggestion_follow(self, product_id: int) -> HttpResponse | None:
+        """A suggested product followed (``?go=<id>``): counted, then on to its page on the
+        store. Not one this page suggests: ``None`` (the page itself is shown)."""
+        lines = list(self.order.lines.all())
+        suggested = page.suggestions(self.order, lines)
+        product = next((p for p in suggested if p.pk == product_id), None)
+        if product is None:
+            return None
+        counters.suggestions_count(
+            merchant_id=self.merchant.pk, product_ids=[product.pk], now=timezone.now(), clicked=True
+        )
+        return HttpResponseRedirect(product.url, status=302)
+
+    def page(self, request: HttpRequest, *, form_errors: dict | None = None, status=200):
+        now = timezone.now()
+        order, merchant = self.order, self.merchant
+        zone = page.shopper_zone(order, merchant)
+        shipments = page.parcels_of(order)
+        wanted = _int(request.GET.get("parcel"))
+        chosen = next((s for s in shipments if s.pk == wanted), shipments[0] if shipments else None)
+        lines = list(order.lines.all())
+        parcel = None
+        if chosen is not None:
+            number = shipments.index(chosen) + 1
+            parcel = page.parcel_detail(
+                order=order, shipment=chosen, number=number, zone=zone, now=now
+            )
+            counters.shipment_view_count(merchant_id=merchant.pk, shipment_id=chosen.pk, now=now)
+        suggested = page.suggestions(order, lines)
+        counters.suggestions_count(
+            merchant_id=merchant.pk, product_ids=[p.pk for p in suggested], now=now
+        )
+        return_make = links.maker("return_url")
+        return_url = (
+            return_make(merchant=merchant, customer=order.customer, order=order, shipment=chosen)
+            if return_make is not None
+            else None
+        )
+        context = self.page_context(
+            order=order,
+            zone_name=str(zone),
+            steps=page.STEPS,
+            step=parcel.step if parcel else 0,
+            headline=(
+                "Cancelled"
+                if order.is_cancelled
+                else parcel.headline
+                if parcel
+                else "We’re preparing your order"
+            ),
+            parcel=parcel,
+            tabs=[
+                {"number": i, "shipment": s, "url": self.here(s.pk), "current": s == chosen}
+                for i, s in enumerate(shipments, start=1)
+            ]
+            if len(shipments) > 1
+            else [],
+            # The order's own lines when the chosen parcel does not say what it holds.
+            lines=lines,
+            cancelled=order.is_cancelled,
+            suggestions=[{"product": p, "url": self.here(go=str(p.pk))} for p in suggested],
+            return_url=return_url,
+            subscriptions=[
+                {"id": s.pk, "channel": s.get_channel_display(), "address": masked_address(s)}
+                for s in subscriptions_of(order)
+            ],
+            consent={"agree": CONSENT_AGREE, "sms_terms": SMS_TERMS},
+            form_errors=form_errors or {},
+            saved=UPDATES_SAVED.get(request.GET.get("updates", "")),
+            action=self.here(chosen.pk if chosen else None),
+        )
+        return render(request, TEMPLATE, context, status=status)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """The updates form: ``subscribe`` (channel, address) or ``stop`` (a subscription)."""
+        parcel_id = _int(request.GET.get("parcel"))
+        attempt = throttling.attempt_count(
+            keys=[
+                (
+                    f"tracking_updates:ip:{throttling.client_address(request)}",
+                    throttling.rate_parse(
+                        settings.SHOPPER_LOOKUP_RATE_PER_IP, setting="SHOPPER_LOOKUP_RATE_PER_IP"
+                    ),
+                )
+            ],
+            now=throttling.clock(),
+        )
+        if attempt.throttled:
+            errors = {"form": "Too many tries. Please try again in a few minutes."}
+            response = self.page(request, form_errors=errors, status=429)
+            response["Retry-After"] = str(attempt.retry_after)
+            return response
+        if request.POST.get("action") == "stop":
+            stopped = subscription_stop(
+                order=self.order, subscription_id=_int(request.POST.get("subscription")) or 0
+            )
+            return HttpResponseRedirect(self.here(parcel_id, updates="off" if stopped else ""), 303)
+        channel = request.POST.get("channel", "")
+        if channel not in UpdateChannel.values:
+            return self.page(request, form_errors={"form": "Choose email or text message."})
+        if request.POST.get("consent") != "yes":
+            errors = {channel: "Tick the box to agree to the updates."}
+            return self.page(request, form_errors=errors)
+        try:
+            subscription_create(
+                merchant=self.merchant,
+                order=self.order,
+                channel=channel,
+                address=request.POST.get(f"{channel}_address", ""),
+            )
+        except DomainError as exc:
+            return self.page(request, form_errors={channel: exc.message})
+        return HttpResponseRedirect(self.here(parcel_id, updates="on"), 303)
