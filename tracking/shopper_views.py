@@ -193,7 +193,9 @@ class TrackingPageView(TrackingView):
             stopped = subscription_stop(
                 order=self.order, subscription_id=_int(request.POST.get("subscription")) or 0
             )
-            return HttpResponseRedirect(self.here(parcel_id, updates="off" if stopped else ""), 303)
+            return HttpResponseRedirect(
+                self.here(parcel_id, updates="off" if stopped else ""), status=303
+            )
         channel = request.POST.get("channel", "")
         if channel not in UpdateChannel.values:
             return self.page(request, form_errors={"form": "Choose email or text message."})
@@ -209,4 +211,4 @@ class TrackingPageView(TrackingView):
             )
         except DomainError as exc:
             return self.page(request, form_errors={channel: exc.message})
-        return HttpResponseRedirect(self.here(parcel_id, updates="on"), 303)
+        return HttpResponseRedirect(self.here(parcel_id, updates="on"), status=303)
