@@ -7,9 +7,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 
 from tracking.models import ShipmentPageViews, SuggestionStats
+
+
+def page_view_count(
+    *, merchant_id: int, shipment_id: int | None, product_ids: list[int], now: datetime
+) -> None:
+    """A view of the page: its parcel's count and its suggestions' views, in one transaction
+    that does not wait for its commit to reach the disk (``synchronous_commit off`` on
+    PostgreSQL: a crash may lose the last moment's counts, never corrupt them; each view then
+    costs no disk flush)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        if shipment_id is not None:
+            shipment_view_count(merchant_id=merchant_id, shipment_id=shipment_id, now=now)
+        suggestions_count(merchant_id=merchant_id, product_ids=product_ids, now=now)
 
 
 def shipment_view_count(*, merchant_id: int, shipment_id: int, now: datetime) -> None:

@@ -124,10 +124,12 @@ class TrackingPageView(TrackingView):
             parcel = page.parcel_detail(
                 order=order, shipment=chosen, number=number, zone=zone, now=now
             )
-            counters.shipment_view_count(merchant_id=merchant.pk, shipment_id=chosen.pk, now=now)
         suggested = page.suggestions(order, lines)
-        counters.suggestions_count(
-            merchant_id=merchant.pk, product_ids=[p.pk for p in suggested], now=now
+        counters.page_view_count(
+            merchant_id=merchant.pk,
+            shipment_id=chosen.pk if chosen is not None else None,
+            product_ids=[p.pk for p in suggested],
+            now=now,
         )
         return_make = links.maker("return_url")
         return_url = (

@@ -1,0 +1,256 @@
+"""The shopper's tracking page under load on PostgreSQL, beside its bare queries
+(docs/benchmarks/tracking.md).
+
+    .venv/bin/python bench/tracking.py --shipments 100000 --rate 400 --seconds 30
+
+Makes a fresh database (``--database``, default ``pp_bench_tracking_page``; dropped first) and
+fills it as ``bench/tracking_delays.py`` does (``--shipments`` in-transit shipments over ten
+merchants, one order each), then adds what a page shows: two lines per order (of a catalogue of
+200 products, so pairs exist), each shipment's lines, ``--scans`` checkpoints per shipment, and
+the first merchant's bought-together pairs (``pairings_refresh``). Then:
+
+1. floor: the SQL one page view runs (captured from a real request in-process), replayed
+   straight on a connection for ``--floor`` pages of random shipments: what the database alone
+   costs a view (the view's counter upsert included);
+2. load: gunicorn (``--workers``, PRODUCTION and DEBUG off, persistent connections, Redis as the
+   cache) serves ``GET /s/<slug>/track/<token>/?parcel=<id>`` for random shipments of every
+   merchant at ``--rate`` requests a second, open loop, for ``--seconds``: each request's latency
+   counts from when it was due, so a slow server cannot hide its queue.
+
+The issue's target is 400 requests/s with p99 at most 60 ms on 2 cores (client included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from queue import Queue
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import percentile  # noqa: E402
+from bench.tracking_delays import load, setup_django  # noqa: E402
+
+SECRET_KEY = "bench-tracking-page-secret-key-" + "k" * 40
+
+
+def enlarge(*, scans: int, now: datetime) -> None:
+    """Lines, shipment lines, checkpoints and a catalogue on top of the delay bench's rows."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO orders_product (merchant_id, external_id, sku, title, category, "
+            "image_url, url, created_at, updated_at) "
+            "SELECT m.id, 'p' || g, 'SKU' || g, 'Product ' || g, '', '', "
+            "'https://shop.example/p/' || g, now(), now() "
+            "FROM tenancy_merchant m CROSS JOIN generate_series(1, 200) g"
+        )
+        cursor.execute(
+            "INSERT INTO orders_orderline (merchant_id, order_id, external_id, product_id, title, "
+            "sku, quantity, unit_price, discount, position) "
+            "SELECT o.merchant_id, o.id, 'l' || k, p.id, p.title, p.sku, 1, 25, 0, k "
+            "FROM orders_order o CROSS JOIN generate_series(0, 1) k "
+            "JOIN orders_product p ON p.merchant_id = o.merchant_id "
+            "AND p.external_id = 'p' || (1 + (o.id * (k + 7) + k * 13) % 200)"
+        )
+        cursor.execute(
+            "INSERT INTO orders_shipmentline (merchant_id, shipment_id, order_line_id, quantity) "
+            "SELECT s.merchant_id, s.id, l.id, l.quantity FROM orders_shipment s "
+            "JOIN orders_orderline l ON l.order_id = s.order_id"
+        )
+        cursor.execute(
+            "INSERT INTO orders_trackingevent (merchant_id, shipment_id, status, substatus, "
+            "raw_status, description, location, occurred_at, raw, created_at) "
+            "SELECT s.merchant_id, s.id, 'in_transit', '', 'IT', 'Arrived at facility ' || k, "
+            "'Louisville, KY', s.status_changed_at - make_interval(hours => k * 7), '{}', now() "
+            "FROM orders_shipment s CROSS JOIN generate_series(0, %s - 1) k",
+            [scans],
+        )
+        cursor.execute("ANALYZE")
+    from postpurchase.tenancy.models import Merchant
+    from tracking.pairings import pairings_refresh
+
+    for merchant in Merchant.objects.order_by("pk"):
+        pairings_refresh(merchant=merchant, now=now)
+
+
+def sample_paths(count: int) -> list[str]:
+    """``count`` page addresses of random shipments of every merchant, signed as messages are."""
+    from orders.models import Shipment
+    from postpurchase.tenancy.models import Merchant
+    from tracking.links import tracking_token
+
+    slugs = dict(Merchant.objects.values_list("pk", "slug"))
+    ids = list(Shipment.unscoped.values_list("pk", "merchant_id", "order_id"))
+    rng = random.Random(7)
+    paths = []
+    for shipment_id, merchant_id, order_id in rng.sample(ids, min(count, len(ids))):
+        token = tracking_token(merchant_id=merchant_id, order_id=order_id)
+        paths.append(f"/s/{slugs[merchant_id]}/track/{token}/?parcel={shipment_id}")
+    return paths
+
+
+def floor(paths: list[str]) -> dict:
+    """The page's own SQL, replayed on one connection, per page (ms)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    timings = []
+    statements = 0
+    for path in paths:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path, HTTP_HOST="127.0.0.1")
+            assert response.status_code == 200, response.status_code
+        sql = [query["sql"] for query in captured.captured_queries]
+        statements = len(sql)
+        with connection.cursor() as cursor:
+            started = time.perf_counter()
+            for statement in sql:
+                cursor.execute(statement)
+            timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "pages": len(timings),
+        "statements_per_page": statements,
+        "mean_ms": statistics.fmean(timings),
+        "p50_ms": percentile(timings, 0.50),
+        "p99_ms": percentile(timings, 0.99),
+    }
+
+
+def start_gunicorn(args, url: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": args.redis,
+        "CELERY_BROKER_URL": args.redis,
+        "SECRET_KEY": SECRET_KEY,
+        "PRODUCTION": "false",
+        "ALLOW_INSECURE_EMBEDDED": "true",  # a local benchmark: gunicorn refuses otherwise
+        "DEBUG": "false",
+        "DB_CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "postpurchase.wsgi",
+        f"--workers={args.workers}",
+        f"--bind=127.0.0.1:{args.port}",
+        "--log-level=warning",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 - our own venv binary
+    import requests
+
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{args.port}/s/nobody/", timeout=30)
+            return server
+        except requests.RequestException:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def load_over_http(args, paths: list[str], *, rate: float, seconds: float) -> dict:
+    import requests
+
+    base = f"http://127.0.0.1:{args.port}"
+    count = int(rate * seconds)
+    jobs: Queue = Queue()
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def sender() -> None:
+        session = requests.Session()
+        while (job := jobs.get()) is not None:
+            scheduled, path = job
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                response = session.get(base + path, timeout=30)
+                ok, detail = response.status_code == 200, str(response.status_code)
+            except requests.RequestException as exc:
+                ok, detail = False, repr(exc)
+            with lock:
+                latencies.append(time.perf_counter() - scheduled)
+                if not ok:
+                    errors.append(detail)
+
+    senders = [threading.Thread(target=sender) for _ in range(args.clients)]
+    for thread in senders:
+        thread.start()
+    start = time.perf_counter() + 0.5
+    for n in range(count):
+        jobs.put((start + n / rate, paths[n % len(paths)]))
+    for _ in senders:
+        jobs.put(None)
+    for thread in senders:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    ms = [value * 1000 for value in latencies]
+    return {
+        "requests": len(ms),
+        "achieved_per_s": len(ms) / elapsed,
+        "p50_ms": percentile(ms, 0.50),
+        "p95_ms": percentile(ms, 0.95),
+        "p99_ms": percentile(ms, 0.99),
+        "max_ms": max(ms),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", default="pp_bench_tracking_page")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--shipments", type=int, default=100_000)
+    parser.add_argument("--scans", type=int, default=6)
+    parser.add_argument("--now", default="2026-04-15T12:00:00+00:00")
+    parser.add_argument("--floor", type=int, default=300, help="pages replayed for the floor")
+    parser.add_argument("--paths", type=int, default=5000, help="distinct pages requested")
+    parser.add_argument("--rate", type=float, default=400)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=48)
+    parser.add_argument("--port", type=int, default=8093)
+    args = parser.parse_args()
+    now = datetime.fromisoformat(args.now).astimezone(UTC)
+
+    os.environ["SECRET_KEY"] = SECRET_KEY
+    os.environ["REDIS_URL"] = args.redis
+    setup_django(args.pg, args.database)
+    url = os.environ["DATABASE_URL"]
+    started = time.perf_counter()
+    load(merchants=10, shipments=args.shipments, unfulfilled=0, now=now)
+    enlarge(scans=args.scans, now=now)
+    print(f"loaded {args.shipments} shipments in {time.perf_counter() - started:.1f} s")
+    paths = sample_paths(args.paths)
+    print("floor (the page's SQL alone):", floor(paths[: args.floor]))
+
+    server = start_gunicorn(args, url)
+    try:
+        load_over_http(args, paths, rate=50, seconds=3)  # warm every worker
+        result = load_over_http(args, paths, rate=args.rate, seconds=args.seconds)
+        print(f"load at {args.rate:g}/s for {args.seconds:g} s:", result)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
