@@ -5,8 +5,8 @@
   at once (an order's lines for a whole batch in one query);
 - actions: ``add_tag``, ``remove_tag`` and ``webhook`` (``journeys/actions.py``);
 - the link ``tracking_url`` (``journeys/links.py``): the carrier's page of the trigger's parcel,
-  or of the order's latest parcel with one, until the branded tracking page registers its own
-  maker in its place (``links.register("tracking_url", ...)`` replaces this one).
+  or of the order's latest parcel with one. The tracking app registers its branded page's maker
+  in its place (``tracking/apps.py``); this one serves a house without that app.
 """
 
 from __future__ import annotations

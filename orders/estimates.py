@@ -15,17 +15,21 @@ A shipment's range, in this order:
    days for a carrier not listed.
 
 Days are counted from the day the parcel left (its first movement, else the day the shipment was
-recorded). Holidays are not modelled: a range around one is a day short.
+recorded). A business day is a weekday that is not a public holiday of the merchant's country
+(the ``holidays`` package's calendar of it; a country it does not know has weekdays only): the
+carriers the merchant hands parcels to keep that country's holidays.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 from django.core.cache import cache
 from django.db.models import Count, F, Q
 
@@ -67,21 +71,44 @@ class Estimate:
         return self.earliest == self.latest
 
 
-def business_days_between(start: date, end: date) -> int:
-    """Weekdays after ``start`` up to and including ``end``; 0 when ``end`` is not later."""
+@functools.lru_cache(maxsize=512)
+def public_holidays(country: str, year: int) -> frozenset[date]:
+    """The public holidays of ``country`` (ISO 3166 alpha-2) in ``year``; none for a country the
+    calendar does not know, or none given."""
+    if not country:
+        return frozenset()
+    try:
+        return frozenset(holidays.country_holidays(country.upper(), years=[year]))
+    except (NotImplementedError, KeyError):
+        return frozenset()
+
+
+def is_business_day(day: date, country: str = "") -> bool:
+    return day.weekday() < 5 and day not in public_holidays(country, day.year)
+
+
+def business_days_between(start: date, end: date, country: str = "") -> int:
+    """Business days after ``start`` up to and including ``end``; 0 when ``end`` is not later."""
     if end <= start:
         return 0
     weeks, rest = divmod((end - start).days, 7)
     weekday = start.weekday()
-    return weeks * 5 + sum(1 for step in range(1, rest + 1) if (weekday + step) % 7 < 5)
+    weekdays = weeks * 5 + sum(1 for step in range(1, rest + 1) if (weekday + step) % 7 < 5)
+    closed = sum(
+        1
+        for year in range(start.year, end.year + 1)
+        for day in public_holidays(country, year)
+        if start < day <= end and day.weekday() < 5
+    )
+    return weekdays - closed
 
 
-def business_days_after(start: date, days: int) -> date:
-    """The ``days``-th weekday after ``start`` (``start`` itself for 0)."""
+def business_days_after(start: date, days: int, country: str = "") -> date:
+    """The ``days``-th business day after ``start`` (``start`` itself for 0)."""
     current, counted = start, 0
     while counted < days:
         current += timedelta(days=1)
-        if current.weekday() < 5:
+        if is_business_day(current, country):
             counted += 1
     return current
 
@@ -143,7 +170,9 @@ def transit_days_history(
             if "province" in keys:
                 rows = rows.filter(order__shipping_address__province_code=keys["province"])
             days = [
-                business_days_between(_local_day(shipped, zone), _local_day(delivered, zone))
+                business_days_between(
+                    _local_day(shipped, zone), _local_day(delivered, zone), merchant.country
+                )
                 for shipped, delivered in rows.order_by("-delivered_at").values_list(
                     "shipped_at", "delivered_at"
                 )[:HISTORY_LIMIT]
@@ -186,10 +215,17 @@ def shipment_estimate(
     if days:
         low, high = percentile(days, LOW), percentile(days, HIGH)
         return Estimate(
-            business_days_after(start, low), business_days_after(start, high), "history", len(days)
+            business_days_after(start, low, merchant.country),
+            business_days_after(start, high, merchant.country),
+            "history",
+            len(days),
         )
     low, high = carrier_default(shipment.carrier)
-    return Estimate(business_days_after(start, low), business_days_after(start, high), "default")
+    return Estimate(
+        business_days_after(start, low, merchant.country),
+        business_days_after(start, high, merchant.country),
+        "default",
+    )
 
 
 def estimate_store(*, shipment: Shipment, estimate: Estimate | None) -> bool:

@@ -1,8 +1,9 @@
 """The shopper's order page, on the shopper shell: what was ordered, where it stands, and each
 parcel with its carrier's tracking link. Reached by a signed link that expires
 (``ORDER_STATUS``, ``postpurchase.shopper.tokens.ORDER_LINK_MAX_AGE``), made for a shopper who
-found the order through the shell's order lookup (registered in ``orders.apps``); the branded
-tracking page will take its place as the lookup's default destination.
+found the order through the shell's order lookup (registered in ``orders.apps``). The branded
+tracking page (``tracking/shopper_views.py``) is the lookup's default destination now; this
+page stays for ``?for=order`` and the links already sent.
 """
 
 from __future__ import annotations

@@ -93,6 +93,45 @@ def test_business_days_skip_the_weekend():
     assert business_days_after(monday, 5) == date(2026, 6, 22)
 
 
+def test_the_merchants_country_holidays_are_not_business_days():
+    # Thanksgiving is Thursday 26 November 2026 in the US; Germany works that day
+    wednesday = date(2026, 11, 25)
+    assert business_days_after(wednesday, 1, "US") == date(2026, 11, 27)
+    assert business_days_after(wednesday, 1, "DE") == date(2026, 11, 26)
+    assert business_days_between(wednesday, date(2026, 11, 30), "US") == 2  # Fri, Mon
+    assert business_days_between(wednesday, date(2026, 11, 30), "DE") == 3
+    christmas_eve = date(2026, 12, 24)
+    assert business_days_after(christmas_eve, 1, "US") == date(2026, 12, 28)
+    # both close 25 December and 1 January: 28 to 31 December and 4 January are left
+    assert business_days_between(christmas_eve, date(2027, 1, 4), "DE") == 5
+    assert business_days_between(christmas_eve, date(2027, 1, 4), "US") == 5
+    assert business_days_between(christmas_eve, date(2027, 1, 4)) == 7  # weekdays only
+    assert business_days_after(wednesday, 1, "ZZ") == date(2026, 11, 26)  # unknown: weekdays
+
+
+def test_a_default_range_skips_a_holiday(shop):
+    # given: a parcel with UPS (1 to 5 business days) leaving the day before Thanksgiving
+    shop.country = "US"
+    shipment = Shipment(
+        merchant=shop,
+        carrier="UPS",
+        status="in_transit",
+        shipped_at=datetime(2026, 11, 25, 18, 0, tzinfo=UTC),
+    )
+
+    # when
+    estimate = shipment_estimate(
+        merchant=shop, shipment=shipment, order=order_to(shop), today=date(2026, 11, 25)
+    )
+
+    # then
+    assert (estimate.earliest, estimate.latest, estimate.basis) == (
+        date(2026, 11, 27),
+        date(2026, 12, 3),
+        "default",
+    )
+
+
 def test_percentiles_are_nearest_rank():
     values = list(range(1, 11))
     assert (percentile(values, 25), percentile(values, 85), percentile(values, 100)) == (3, 9, 10)
