@@ -39,3 +39,8 @@ class TrackingConfig(AppConfig):
         from tracking.privacy import tracking_erase, tracking_export
 
         privacy_parts.register("tracking", eraser=tracking_erase, exporter=tracking_export)
+
+        from postpurchase.tenancy.lifecycle import demo_loaded_handlers
+        from tracking.pairings import demo_pairings
+
+        demo_loaded_handlers.register("bought-together pairs", demo_pairings)

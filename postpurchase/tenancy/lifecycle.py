@@ -11,6 +11,9 @@ that has a part in a turning point registers a handler in its ``AppConfig.ready(
   creates or refreshes it (notifications: the default message templates). Called inside the
   command's transaction that ensures the merchant and its owner; each handler returns the line
   the command prints about it, and must be safe to run again.
+- ``demo_loaded_handlers``: what an app works out from the demo's orders once they are loaded
+  (tracking: the bought-together pairs its daily run would otherwise count a day later).
+  Called after the load, outside the transaction above; same contract as above.
 """
 
 from __future__ import annotations
@@ -42,3 +45,4 @@ DemoSeedHandler = Callable[..., str]
 
 deactivation_handlers = HandlerRegistry()
 demo_seed_handlers = HandlerRegistry()
+demo_loaded_handlers = HandlerRegistry()

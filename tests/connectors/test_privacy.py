@@ -290,7 +290,6 @@ def test_customer_redact_erases_personal_data_and_keeps_the_order_figures(
             "preferences": 0,
             "enrollments": 0,
             "webhook_deliveries": 0,
-        "tracking_subscriptions": 0,
             "tracking_subscriptions": 0,
         },
     )

@@ -15,7 +15,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from orders import demo
-from postpurchase.tenancy.lifecycle import demo_seed_handlers
+from postpurchase.tenancy.lifecycle import demo_loaded_handlers, demo_seed_handlers
 
 
 class _ProgressStream:
@@ -80,6 +80,7 @@ class Command(BaseCommand):
             return tqdm(items, desc=description, unit="", file=stream, disable=hidden)
 
         report = demo.demo_load(merchant=merchant, plan=plan, progress=progress)
+        given |= demo_loaded_handlers.run(merchant=merchant)
 
         self.stdout.write(
             f"{merchant.name} ({merchant.slug}): {report.customers} customers, "
