@@ -2,9 +2,11 @@ from django.apps import AppConfig
 
 
 class TrackingConfig(AppConfig):
-    """The tracking pillar: delay detection today (``tracking/delays.py``); the shopper's tracking
-    page and the dashboard's Tracking page to come. The events it raises are declared by orders,
-    which owns the ``shipment`` and ``order`` namespaces (``orders/events.py``)."""
+    """The tracking pillar: delay detection and resolution (``tracking/delays.py``,
+    ``tracking/resolution.py``), the shipment's ``delay`` in the API, the dashboard's Tracking
+    page (``tracking/dashboard_views.py``) and the shopper's tracking page. The events it raises
+    are declared by orders, which owns the ``shipment`` and ``order`` namespaces
+    (``orders/events.py``)."""
 
     name = "tracking"
     default_auto_field = "django.db.models.BigAutoField"
@@ -13,3 +15,8 @@ class TrackingConfig(AppConfig):
         from tracking.retention import logs_register
 
         logs_register()  # delay incidents, in the retention run (docs/retention.md)
+
+        from orders.shipment_extras import shipment_extras
+        from tracking.serializers import DELAY_EXTRA
+
+        shipment_extras.register(DELAY_EXTRA)  # the API's shipment shows its open delay
