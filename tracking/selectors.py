@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 
 from orders.estimates import CalibrationRow, estimate_calibration
 from postpurchase.tenancy.models import Merchant
-from tracking.models import DelayIncident, DelayReason, ShipmentPageViews
+from tracking.models import DelayIncident, DelayReason, DelaySettings, ShipmentPageViews
 
 CALIBRATION_DAYS = 90
 RECENT_VIEW_DAYS = 7  # "last 7 days": today (UTC) and the six days before
@@ -67,20 +67,22 @@ def _views(since: datetime | None = None) -> Subquery:
 def incidents_open(
     *,
     now: datetime,
+    incidents: QuerySet[DelayIncident] | None = None,
     reason: str = "",
-    carrier: str | None = None,
+    carrier: str = "",
     age: str = "",
     sort: str = "age",
 ) -> QuerySet[DelayIncident]:
-    """The current merchant's open incidents, with their shipment and order, and
-    ``views_total`` / ``views_recent`` (the tracking page's views of the shipment, all time and in
-    the last ``RECENT_VIEW_DAYS`` UTC days; 0 for an order's incident). ``carrier`` "" is the
-    shipments without one; ``None`` any. An unknown reason, age or sort is no filter or the
-    default order (the page's form has refused it already)."""
-    incidents = DelayIncident.objects.filter(resolved_at__isnull=True)
+    """The current merchant's open incidents (of the given scoped ``incidents``), with their
+    shipment and order, and ``views_total`` / ``views_recent``: the tracking page's views of the
+    shipment, all time and in the last ``RECENT_VIEW_DAYS`` UTC days (0 for an order's
+    incident). An empty or unknown reason, age or sort is no filter or the default order (the
+    page's form has refused it already); an empty carrier is any."""
+    incidents = DelayIncident.objects.all() if incidents is None else incidents
+    incidents = incidents.filter(resolved_at__isnull=True)
     if reason in DelayReason.values:
         incidents = incidents.filter(reason=reason)
-    if carrier is not None:
+    if carrier:
         incidents = incidents.filter(shipment__carrier=carrier)
     bucket = next((bucket for bucket in AGE_BUCKETS if bucket.key == age), None)
     if bucket is not None:
@@ -143,6 +145,13 @@ def delay_states(*, merchant: Merchant, shipment_ids: Iterable[int]) -> dict[int
         shipment_id: {"reason": reason, "since": since, "delayed_at": delayed_at}
         for shipment_id, reason, since, delayed_at in rows
     }
+
+
+def delay_settings_read(*, merchant: Merchant) -> DelaySettings:
+    """The merchant's delay settings, or (unsaved) the defaults the scan uses when it has none:
+    reading them writes nothing."""
+    stored = DelaySettings.unscoped.filter(merchant=merchant).first()
+    return stored if stored is not None else DelaySettings(merchant=merchant)
 
 
 @dataclass(frozen=True)
