@@ -20,6 +20,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from orders.models import FulfillmentStatus, Order, Shipment, ShipmentStatus
+from postpurchase.tenancy.models import Merchant
 from tracking.delays import (
     DELAY_SETTINGS,
     DONE,
@@ -47,16 +48,32 @@ class Resolve:
     condition: str
     resolution: str
     reasons: tuple[str, ...] = ()
+    # Whether the condition reads the merchant's zone or thresholds (``st``): only those join
+    # the scan's settings, whose zone check reads PostgreSQL's zone list (tens of ms a time).
+    zoned: bool = False
 
 
-SHIPMENT_JOIN = (
-    f"{Shipment._meta.db_table} sh JOIN settings st ON st.merchant_id = sh.merchant_id"
-    " WHERE i.shipment_id = sh.id AND i.merchant_id = sh.merchant_id"
-)
-ORDER_JOIN = (
-    f"{Order._meta.db_table} o JOIN settings st ON st.merchant_id = o.merchant_id"
-    " WHERE i.order_id = o.id AND i.merchant_id = o.merchant_id"
-)
+MERCHANTS = Merchant._meta.db_table
+
+
+def _join(table: str, alias: str, key: str, *, zoned: bool) -> str:
+    """``FROM`` the incident's shipment or order, of an active merchant (with its settings when
+    ``zoned``)."""
+    merchant = (
+        f"JOIN settings st ON st.merchant_id = {alias}.merchant_id"
+        if zoned
+        else f"JOIN {MERCHANTS} m ON m.id = {alias}.merchant_id AND m.is_active"
+    )
+    return (
+        f"{table} {alias} {merchant}"
+        f" WHERE i.{key} = {alias}.id AND i.merchant_id = {alias}.merchant_id"
+    )
+
+
+SHIPMENT_JOIN = _join(Shipment._meta.db_table, "sh", "shipment_id", zoned=False)
+ORDER_JOIN = _join(Order._meta.db_table, "o", "order_id", zoned=False)
+ZONED_SHIPMENT_JOIN = _join(Shipment._meta.db_table, "sh", "shipment_id", zoned=True)
+ZONED_ORDER_JOIN = _join(Order._meta.db_table, "o", "order_id", zoned=True)
 NOT_DONE = "sh.status <> ALL(%(done)s)"
 
 
@@ -70,17 +87,15 @@ def _left(rule: ShipmentRule) -> str:
 
 
 def _moved(rule: ShipmentRule) -> Resolve:
-    why = (
-        DelayResolution.RE_ESTIMATED
-        if rule.reason == DelayReason.PAST_ESTIMATED_DELIVERY
-        else DelayResolution.MOVED
-    )
+    estimated = rule.reason == DelayReason.PAST_ESTIMATED_DELIVERY
+    why = DelayResolution.RE_ESTIMATED if estimated else DelayResolution.MOVED
     return Resolve(
         name=rule.reason.value,
-        joins=SHIPMENT_JOIN,
+        joins=ZONED_SHIPMENT_JOIN if estimated else SHIPMENT_JOIN,
         condition=f"{NOT_DONE} AND {_left(rule)}",
         resolution=f"'{why.value}'",
         reasons=(rule.reason.value,),
+        zoned=estimated,  # the day after the estimate ends at the merchant's midnight
     )
 
 
@@ -127,10 +142,11 @@ RESOLVES: tuple[Resolve, ...] = (
     Resolve(
         # Past the window the order rule looks in (docs/tracking.md, "Rules").
         name="order_expired",
-        joins=ORDER_JOIN,
+        joins=ZONED_ORDER_JOIN,
         condition=f"{days_later('o.placed_at', 'st.expired_days')} <= %(now)s",
         resolution=f"'{DelayResolution.EXPIRED.value}'",
         reasons=(DelayReason.FULFILLMENT_LATE.value,),
+        zoned=True,
     ),
 )
 
@@ -138,7 +154,7 @@ RESOLVES: tuple[Resolve, ...] = (
 def _statement(resolve: Resolve) -> str:
     reasons = "AND i.reason = ANY(%(reasons)s)" if resolve.reasons else ""
     return f"""
-WITH {SETTINGS_CTE}
+{f"WITH {SETTINGS_CTE}" if resolve.zoned else ""}
 UPDATE {INCIDENTS} i SET resolved_at = %(now)s, resolution = {resolve.resolution}
 FROM {resolve.joins}
     AND i.resolved_at IS NULL {reasons} AND ({resolve.condition})"""  # noqa: S608
