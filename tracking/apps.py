@@ -20,3 +20,19 @@ class TrackingConfig(AppConfig):
         from tracking.serializers import DELAY_EXTRA
 
         shipment_extras.register(DELAY_EXTRA)  # the API's shipment shows its open delay
+
+        from postpurchase.events.registry import registry
+        from tracking.resolution import (
+            CONSUMER,
+            RESOLVING_EVENTS,
+            incidents_resolve_on_event,
+            incidents_resolve_on_events,
+        )
+
+        # An incident ends as soon as its parcel arrives or moves on, or its order is cancelled.
+        registry.subscribe(
+            list(RESOLVING_EVENTS),
+            CONSUMER,
+            incidents_resolve_on_event,
+            batch_handler=incidents_resolve_on_events,
+        )

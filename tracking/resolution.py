@@ -18,8 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.utils import timezone
 
+from orders import events
 from orders.models import FulfillmentStatus, Order, Shipment, ShipmentStatus
+from orders.services.shipments import SHIPMENT_STATUS_EVENTS
+from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Merchant
 from tracking.delays import (
     DELAY_SETTINGS,
@@ -151,13 +155,21 @@ RESOLVES: tuple[Resolve, ...] = (
 )
 
 
-def _statement(resolve: Resolve) -> str:
+# The status path's narrowing: one merchant's incidents of the shipments and orders at hand.
+NARROWED = (
+    "AND i.merchant_id = %(merchant_id)s AND (i.shipment_id = ANY(%(shipment_ids)s) "
+    "OR i.order_id = ANY(%(order_ids)s))"
+)
+
+
+def _statement(resolve: Resolve, *, narrowed: bool = False) -> str:
     reasons = "AND i.reason = ANY(%(reasons)s)" if resolve.reasons else ""
     return f"""
 {f"WITH {SETTINGS_CTE}" if resolve.zoned else ""}
 UPDATE {INCIDENTS} i SET resolved_at = %(now)s, resolution = {resolve.resolution}
 FROM {resolve.joins}
-    AND i.resolved_at IS NULL {reasons} AND ({resolve.condition})"""  # noqa: S608
+    AND i.resolved_at IS NULL {reasons} {NARROWED if narrowed else ""}
+    AND ({resolve.condition})"""  # noqa: S608
 
 
 def _params(resolve: Resolve, now: datetime) -> dict:
@@ -182,3 +194,44 @@ def incidents_resolve(*, now: datetime) -> dict[str, int]:
             cursor.execute(_statement(resolve), _params(resolve, now))
             resolved[resolve.name] = cursor.rowcount
     return resolved
+
+
+# --- on the status path ---------------------------------------------------------------------
+
+# A new status of a shipment, or its order cancelled or fulfilled: what may end an incident at
+# once. (A scan in the same status records no event; the hourly scan resolves that one.)
+CONSUMER = "tracking.delays_resolve"
+RESOLVING_EVENTS = tuple(
+    sorted({*SHIPMENT_STATUS_EVENTS.values(), events.ORDER_CANCELLED, events.ORDER_FULFILLED})
+)
+
+
+def _ids(batch: list[Event], key: str) -> list[int]:
+    payloads = [event.payload for event in batch if isinstance(event.payload, dict)]
+    values = {payload.get(key) for payload in payloads}
+    return sorted(v for v in values if isinstance(v, int) and not isinstance(v, bool))
+
+
+def incidents_resolve_on_events(batch: list[Event]) -> None:
+    """The event consumer ``tracking.delays_resolve`` (one merchant's events, in one
+    transaction): resolve at once the open incidents of the shipments and orders these events
+    are about, by the kinds that need no time zone (the two that do wait for the hourly scan).
+    A few index probes per batch, however many events it holds."""
+    if not batch:
+        return
+    params = {
+        "merchant_id": batch[0].merchant_id,
+        "shipment_ids": _ids(batch, "shipment_id"),
+        "order_ids": _ids(batch, "order_id"),
+    }
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for resolve in RESOLVES:
+            if not resolve.zoned:
+                cursor.execute(
+                    _statement(resolve, narrowed=True), {**_params(resolve, now), **params}
+                )
+
+
+def incidents_resolve_on_event(event: Event) -> None:
+    incidents_resolve_on_events([event])

@@ -44,8 +44,8 @@ DELAY_EXTRA = ShipmentExtra(
             read_only=True,
             help_text=(
                 "The shipment's open delay incident (the one that became a delay first), or null: "
-                "found by the hourly delay scan and resolved by it once the parcel moves, arrives "
-                "or is re-estimated."
+                "found by the hourly delay scan, cleared once the parcel moves on or arrives, its "
+                "order is cancelled or it is re-estimated."
             ),
         )
     },

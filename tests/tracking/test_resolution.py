@@ -1,17 +1,22 @@
 """Open incidents are resolved by the scan when their condition no longer holds, each kind at its
-boundary; a resolved incident is never raised again; one statement per kind."""
+boundary; a resolved incident is never raised again; one statement per kind; and on the status
+path, as soon as a status or order event is handed to the consumer."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from django.utils import timezone
+
 from orders.models import Order, Shipment
 from orders.services import shipment_ingest
+from postpurchase.events.dispatch import events_dispatch
 from postpurchase.events.models import Event
+from postpurchase.events.registry import registry
 from tests.factories import OrderFactory
 from tracking.delays import delays_scan
 from tracking.models import DelayIncident
-from tracking.resolution import RESOLVES
+from tracking.resolution import CONSUMER, RESOLVES, incidents_resolve_on_events
 
 SECOND = timedelta(seconds=1)
 
@@ -352,4 +357,89 @@ def test_one_statement_per_kind(merchant_la, shipment_of):
         "expired",
         "fulfilled",
         "order_expired",
+    ]
+
+
+# --- on the status path ---------------------------------------------------------------------
+
+
+def test_the_consumer_is_subscribed_to_status_and_order_events():
+    # then
+    consumer = registry.get(CONSUMER)
+    assert sorted(consumer.event_types) == [
+        "order.cancelled",
+        "order.fulfilled",
+        "shipment.available_for_pickup",
+        "shipment.delivered",
+        "shipment.exception",
+        "shipment.expired",
+        "shipment.failed_attempt",
+        "shipment.in_transit",
+        "shipment.out_for_delivery",
+        "shipment.returned_to_sender",
+    ]
+    assert consumer.batch_handler is incidents_resolve_on_events
+
+
+def test_a_delivery_resolves_its_incidents_when_its_event_is_handed_over(merchant_la, shipment_of):
+    # given: late in transit and past its estimate, raised by the scan
+    shipment = stalled(shipment_of, merchant_la, estimated_delivery=date(2026, 4, 5))
+    other = stalled(shipment_of, merchant_la)
+    delays_scan(now=LATE)
+
+    # when: the carrier says it was delivered, and its event reaches the consumers
+    delivered_at = LATE + timedelta(hours=1)
+    shipment_ingest(
+        merchant=merchant_la,
+        payload={
+            "external_id": shipment.external_id,
+            "order_external_id": shipment.order.external_id,
+            "status": "delivered",
+            "status_at": delivered_at.isoformat(),
+        },
+        now=delivered_at,
+    )
+    before = timezone.now()
+    events_dispatch(
+        events=Event.unscoped.filter(type="shipment.delivered"), now=delivered_at + SECOND
+    )
+
+    # then: both of its incidents resolved at once (not waiting for the scan); the other
+    # shipment's stays open
+    resolved = states(shipment=shipment)
+    assert [(reason, why) for reason, why, _ in resolved] == [
+        ("no_scan_in_transit", "delivered"),
+        ("past_estimated_delivery", "delivered"),
+    ]
+    assert all(before <= when <= timezone.now() for _, _, when in resolved)
+    assert states(shipment=other) == [("no_scan_in_transit", "", None)]
+
+
+def test_a_scan_on_the_status_path_resolves_as_moved_and_a_re_estimate_waits(
+    merchant_la, shipment_of
+):
+    # given
+    shipment = stalled(shipment_of, merchant_la, estimated_delivery=date(2026, 4, 5))
+    delays_scan(now=LATE)
+
+    # when: out for delivery (an event), handed over
+    moved_at = LATE + timedelta(hours=1)
+    shipment_ingest(
+        merchant=merchant_la,
+        payload={
+            "external_id": shipment.external_id,
+            "order_external_id": shipment.order.external_id,
+            "status": "out_for_delivery",
+            "status_at": moved_at.isoformat(),
+        },
+        now=moved_at,
+    )
+    events_dispatch(
+        events=Event.unscoped.filter(type="shipment.out_for_delivery"), now=moved_at + SECOND
+    )
+
+    # then: the silence is over; it is still past its estimate
+    assert [(reason, why) for reason, why, _ in states()] == [
+        ("no_scan_in_transit", "moved"),
+        ("past_estimated_delivery", ""),
     ]
