@@ -23,7 +23,7 @@ class TrackingConfig(AppConfig):
 
         from postpurchase.events.registry import registry
         from tracking.resolution import (
-            CONSUMER,
+            RESOLVE_CONSUMER,
             RESOLVING_EVENTS,
             incidents_resolve_on_event,
             incidents_resolve_on_events,
@@ -32,7 +32,7 @@ class TrackingConfig(AppConfig):
         # An incident ends as soon as its parcel arrives or moves on, or its order is cancelled.
         registry.subscribe(
             list(RESOLVING_EVENTS),
-            CONSUMER,
+            RESOLVE_CONSUMER,
             incidents_resolve_on_event,
             batch_handler=incidents_resolve_on_events,
         )

@@ -200,7 +200,7 @@ def incidents_resolve(*, now: datetime) -> dict[str, int]:
 
 # A new status of a shipment, or its order cancelled or fulfilled: what may end an incident at
 # once. (A scan in the same status records no event; the hourly scan resolves that one.)
-CONSUMER = "tracking.delays_resolve"
+RESOLVE_CONSUMER = "tracking.delays_resolve"
 RESOLVING_EVENTS = tuple(
     sorted({*SHIPMENT_STATUS_EVENTS.values(), events.ORDER_CANCELLED, events.ORDER_FULFILLED})
 )

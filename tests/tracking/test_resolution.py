@@ -16,7 +16,7 @@ from postpurchase.events.registry import registry
 from tests.factories import OrderFactory
 from tracking.delays import delays_scan
 from tracking.models import DelayIncident
-from tracking.resolution import CONSUMER, RESOLVES, incidents_resolve_on_events
+from tracking.resolution import RESOLVE_CONSUMER, RESOLVES, incidents_resolve_on_events
 
 SECOND = timedelta(seconds=1)
 
@@ -365,7 +365,7 @@ def test_one_statement_per_kind(merchant_la, shipment_of):
 
 def test_the_consumer_is_subscribed_to_status_and_order_events():
     # then
-    consumer = registry.get(CONSUMER)
+    consumer = registry.get(RESOLVE_CONSUMER)
     assert sorted(consumer.event_types) == [
         "order.cancelled",
         "order.fulfilled",
