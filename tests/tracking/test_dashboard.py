@@ -8,7 +8,9 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from postpurchase.tenancy.permissions import Role
@@ -358,3 +360,25 @@ def test_one_merchants_settings_never_show_on_anothers_page(merchant_la, merchan
     assert stored(merchant_b) == (2, 4, 5, 45)
     assert 'name="expired_days" value="30"' in html
     assert stored(merchant_la) is None
+
+
+def test_the_page_reads_a_fixed_number_of_queries_whatever_it_shows(
+    merchant_la, signed_in, late, page_views
+):
+    def queries(client) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/app/tracking/?sort=views").status_code == 200
+        return len(captured)
+
+    # given: two late parcels with views, then twenty more
+    client = signed_in(merchant_la)
+    today = timezone.now().date()
+    for days in (1, 2):
+        page_views(late(days).shipment, today, 3)
+    client.get("/app/tracking/")  # the session's first page loads its membership
+    few = queries(client)
+    for days in range(3, 23):
+        page_views(late(days).shipment, today, 1)
+
+    # then
+    assert queries(client) == few
