@@ -3,11 +3,13 @@ pydantic payloads in ``orders.schemas``, the same ones every other ingestion pat
 
 from __future__ import annotations
 
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.models import Customer, Order, OrderLine, Product, Shipment, TrackingEvent
 from orders.schemas import shipping_address_out
+from orders.shipment_extras import shipment_extras
 from postpurchase.api.serializers import CachedModelSerializer
 from postpurchase.tenancy.scoping import current_merchant
 from postpurchase.validation import money_str
@@ -149,13 +151,44 @@ class ShipmentLineSerializer(serializers.Serializer):
     quantity = serializers.IntegerField()
 
 
+ESTIMATE_BASES = ("carrier", "history", "default")  # orders/estimates.py
+
+
+class ShipmentEstimateSerializer(serializers.Serializer):
+    """The delivery range the shopper is shown (``orders/estimates.py``)."""
+
+    earliest = serializers.DateField()
+    latest = serializers.DateField(help_text="The same day as earliest when confident.")
+    basis = serializers.ChoiceField(
+        choices=ESTIMATE_BASES,
+        help_text=(
+            "carrier: the carrier's date; history: this merchant's own transit times; "
+            "default: the carrier's usual range."
+        ),
+    )
+
+
+class ShipmentListSerializer(serializers.ListSerializer):
+    """Many shipments: the other apps' fields (``orders.shipment_extras``) are filled for all of
+    them at once."""
+
+    def to_representation(self, data):
+        shipments = list(data.all() if isinstance(data, models.manager.BaseManager) else data)
+        shipment_extras.attach(merchant=current_merchant(), shipments=shipments)
+        return super().to_representation(shipments)
+
+
 class ShipmentSerializer(CachedModelSerializer):
     tracking_url = serializers.CharField(help_text="An http(s) URL, or empty.")
     order_external_id = serializers.CharField(source="order.external_id")
+    estimate = serializers.SerializerMethodField(
+        help_text="The delivery range shown to the shopper; null before one is worked out."
+    )
     lines = ShipmentLineSerializer(many=True)
 
     class Meta:
         model = Shipment
+        list_serializer_class = ShipmentListSerializer
         fields = [
             "id",
             "external_id",
@@ -169,9 +202,7 @@ class ShipmentSerializer(CachedModelSerializer):
             "substatus",
             "status_changed_at",
             "estimated_delivery",
-            "estimate_earliest",
-            "estimate_latest",
-            "estimate_basis",
+            "estimate",
             "shipped_at",
             "delivered_at",
             "lines",
@@ -179,6 +210,31 @@ class ShipmentSerializer(CachedModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_fields(self):
+        """Its own fields, then those other apps add (``orders.shipment_extras``)."""
+        fields = super().get_fields()
+        for name, field in shipment_extras.fields().items():
+            if name in fields:
+                raise ValueError(f"The shipment field {name!r} is the serializer's own.")
+            fields[name] = field
+        return fields
+
+    @extend_schema_field(ShipmentEstimateSerializer(allow_null=True))
+    def get_estimate(self, shipment: Shipment) -> dict | None:
+        if None in (shipment.estimate_earliest, shipment.estimate_latest) or not (
+            shipment.estimate_basis
+        ):
+            return None
+        return {
+            "earliest": shipment.estimate_earliest.isoformat(),
+            "latest": shipment.estimate_latest.isoformat(),
+            "basis": shipment.estimate_basis,
+        }
+
+    def to_representation(self, shipment: Shipment) -> dict:
+        shipment_extras.attach(merchant=current_merchant(), shipments=[shipment])
+        return super().to_representation(shipment)
 
 
 class ShippingAddressSerializer(serializers.Serializer):
@@ -302,11 +358,23 @@ def _moment(value) -> str | None:
     return None if value is None else _DATETIME.to_representation(value)
 
 
+class OrdersWithShipmentsListSerializer(serializers.ListSerializer):
+    """A page of orders with their shipments: the other apps' shipment fields are filled for
+    every shipment of the page at once (from the prefetched shipments)."""
+
+    def to_representation(self, data):
+        orders = list(data.all() if isinstance(data, models.manager.BaseManager) else data)
+        shipments = [shipment for order in orders for shipment in order.shipments.all()]
+        shipment_extras.attach(merchant=current_merchant(), shipments=shipments)
+        return super().to_representation(orders)
+
+
 class OrderWithShipmentsSerializer(OrderSerializer):
     """An order with ``?expand=shipments``."""
 
     shipments = ShipmentSerializer(many=True)
 
     class Meta(OrderSerializer.Meta):
+        list_serializer_class = OrdersWithShipmentsListSerializer
         fields = [*OrderSerializer.Meta.fields, "shipments"]
         read_only_fields = fields

@@ -393,6 +393,8 @@ SPECTACULAR_SETTINGS = {
         "ShipmentStatusEnum": "orders.models.ShipmentStatus",
         "FinancialStatusEnum": "orders.models.FinancialStatus",
         "FulfillmentStatusEnum": "orders.models.FulfillmentStatus",
+        "EstimateBasisEnum": "orders.serializers.ESTIMATE_BASES",
+        "ShipmentDelayReasonEnum": "tracking.serializers.SHIPMENT_DELAY_REASONS",
     },
 }
 CELERY_BEAT_SCHEDULE["idempotency-purge"] = {

@@ -21,5 +21,14 @@ class DelaySettingsAdmin(ReadOnlyTenantAdmin):
 
 @admin.register(DelayIncident)
 class DelayIncidentAdmin(ReadOnlyTenantAdmin):
-    list_display = ("merchant", "reason", "shipment", "order", "since", "detected_at")
-    list_filter = ("reason",)
+    list_display = (
+        "merchant",
+        "reason",
+        "shipment",
+        "order",
+        "since",
+        "detected_at",
+        "resolved_at",
+        "resolution",
+    )
+    list_filter = ("reason", "resolution")

@@ -2,10 +2,12 @@ from django.apps import AppConfig
 
 
 class TrackingConfig(AppConfig):
-    """The tracking pillar: delay detection (``tracking/delays.py``), the shopper's tracking page
-    (``tracking/shopper_views.py``) with its updates and suggestions. The shipment and order
-    events it raises are declared by orders, which owns the ``shipment`` and ``order``
-    namespaces (``orders/events.py``)."""
+    """The tracking pillar: delay detection and resolution (``tracking/delays.py``,
+    ``tracking/resolution.py``), the shipment's ``delay`` in the API, the dashboard's Tracking
+    page (``tracking/dashboard_views.py``) and the shopper's tracking page
+    (``tracking/shopper_views.py``) with its updates and suggestions. The events it raises are
+    declared by orders, which owns the ``shipment`` and ``order`` namespaces
+    (``orders/events.py``)."""
 
     name = "tracking"
     default_auto_field = "django.db.models.BigAutoField"
@@ -44,3 +46,23 @@ class TrackingConfig(AppConfig):
         from tracking.pairings import demo_pairings
 
         demo_loaded_handlers.register("bought-together pairs", demo_pairings)
+
+        from orders.shipment_extras import shipment_extras
+        from tracking.serializers import DELAY_EXTRA
+
+        shipment_extras.register(DELAY_EXTRA)  # the API's shipment shows its open delay
+
+        from tracking.resolution import (
+            RESOLVE_CONSUMER,
+            RESOLVING_EVENTS,
+            incidents_resolve_on_event,
+            incidents_resolve_on_events,
+        )
+
+        # An incident ends as soon as its parcel arrives or moves on, or its order is cancelled.
+        registry.subscribe(
+            list(RESOLVING_EVENTS),
+            RESOLVE_CONSUMER,
+            incidents_resolve_on_event,
+            batch_handler=incidents_resolve_on_events,
+        )

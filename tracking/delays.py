@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -64,7 +64,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _later(moment: str, days: str) -> str:
+def days_later(moment: str, days: str) -> str:
     """SQL: the same wall-clock time ``days`` calendar days after ``moment``, in ``st.tz``."""
     return f"((({moment}) AT TIME ZONE st.tz) + make_interval(days => {days})) AT TIME ZONE st.tz"
 
@@ -93,13 +93,13 @@ SHIPMENT_RULES = (
         DelayReason.NO_FIRST_SCAN,
         (S.PENDING, S.INFO_RECEIVED),
         since="sh.created_at",  # the fulfilment: when its shipment reached us
-        delayed_at=_later("sh.created_at", "st.first_scan_days"),
+        delayed_at=days_later("sh.created_at", "st.first_scan_days"),
     ),
     ShipmentRule(
         DelayReason.NO_SCAN_IN_TRANSIT,
         (S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.FAILED_ATTEMPT),
         since=LAST_SCAN,
-        delayed_at=_later(LAST_SCAN, "st.transit_scan_days"),
+        delayed_at=days_later(LAST_SCAN, "st.transit_scan_days"),
     ),
     ShipmentRule(
         DelayReason.PAST_ESTIMATED_DELIVERY,
@@ -119,7 +119,7 @@ EXPIRED_RULE = ShipmentRule(
     DelayReason.EXPIRED,
     OPEN,
     since=LAST_SCAN,
-    delayed_at=_later(LAST_SCAN, "st.expired_days"),
+    delayed_at=days_later(LAST_SCAN, "st.expired_days"),
 )
 
 # Shipments moved to expired per scan, at most (each goes through the shipments' status path).
@@ -134,7 +134,7 @@ def _shipment_statement(rule: ShipmentRule, *, expiring: bool) -> str:
     for longer than the expired threshold is the expired rule's, not a delay's (``expiring``
     turns that around, and takes at most ``%(limit)s``, merchants in turn: each one's first
     shipment, then each one's second, so one merchant's backlog never holds up another's)."""
-    silent = f"{_later(LAST_SCAN, 'st.expired_days')} <= %(now)s"
+    silent = f"{days_later(LAST_SCAN, 'st.expired_days')} <= %(now)s"
     stale = silent if expiring else f"NOT ({silent})"
     turn = "row_number() OVER (PARTITION BY sh.merchant_id ORDER BY sh.id)" if expiring else "1"
     return f"""
@@ -183,7 +183,7 @@ found AS (
     FROM {Order._meta.db_table} o
     JOIN settings st ON st.merchant_id = o.merchant_id
     WHERE o.fulfillment_status = ANY(%(statuses)s) AND o.cancelled_at IS NULL
-        AND {_later("o.placed_at", "st.expired_days")} > %(now)s
+        AND {days_later("o.placed_at", "st.expired_days")} > %(now)s
 )
 INSERT INTO {DelayIncident._meta.db_table} ({INCIDENT_COLUMNS})
 SELECT f.merchant_id, f.order_id, NULL, %(reason)s, f.since, f.since, %(now)s
@@ -367,9 +367,11 @@ def _shipments_expire(now: datetime, limit: int) -> int:
 
 @dataclass(frozen=True)
 class ScanResult:
-    """Events recorded by one scan, by reason (``expired``: shipments moved to expired)."""
+    """Events recorded by one scan, by reason (``expired``: shipments moved to expired), and
+    the open incidents it resolved, by kind (``tracking.resolution.RESOLVES``)."""
 
     counts: dict[str, int]
+    resolved: dict[str, int] = field(default_factory=dict)
 
 
 _skipped: list[bool] = []
@@ -386,7 +388,9 @@ def _skip_once() -> None:
 
 def delays_scan(*, now: datetime | None = None, expire_limit: int | None = None) -> ScanResult:
     """Run every delay rule once over every active merchant (the beat entry ``tracking-delays``
-    calls it hourly). Each rule is one transaction: its incidents and their events.
+    calls it hourly). Each rule is one transaction: its incidents and their events. Then the
+    open incidents whose condition no longer holds are resolved (``tracking/resolution.py``),
+    after the expiries, so an expired shipment's other incidents end in the same scan.
 
     PostgreSQL only: the rules count days in each merchant's time zone inside the database,
     which SQLite cannot. The embedded mode (SQLite) skips the scan and says so once a process;
@@ -400,6 +404,10 @@ def delays_scan(*, now: datetime | None = None, expire_limit: int | None = None)
     counts = {rule.reason.value: _shipments_delayed(rule, now) for rule in SHIPMENT_RULES}
     counts[DelayReason.FULFILLMENT_LATE.value] = _orders_delayed(now)
     counts[DelayReason.EXPIRED.value] = _shipments_expire(now, expire_limit)
-    if any(counts.values()):
-        logger.info("delay scan at %s: %s", now.isoformat(), counts)
-    return ScanResult(counts=counts)
+    # Here rather than at the top: resolution reads this module's rules.
+    from tracking.resolution import incidents_resolve
+
+    resolved = incidents_resolve(now=now)
+    if any(counts.values()) or any(resolved.values()):
+        logger.info("delay scan at %s: %s, resolved %s", now.isoformat(), counts, resolved)
+    return ScanResult(counts=counts, resolved=resolved)

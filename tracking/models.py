@@ -65,6 +65,18 @@ class DelayReason(models.TextChoices):
     EXPIRED = "expired", "No scan for the expired threshold"
 
 
+class DelayResolution(models.TextChoices):
+    """Why an open incident stopped being one (``tracking/resolution.py``)."""
+
+    MOVED = "moved", "The carrier scanned it again"
+    RE_ESTIMATED = "re_estimated", "A later delivery date was given"
+    DELIVERED = "delivered", "Delivered"
+    RETURNED = "returned", "Returned to sender"
+    EXPIRED = "expired", "Expired"
+    FULFILLED = "fulfilled", "Fulfilled"
+    CANCELLED = "cancelled", "Order cancelled"
+
+
 class DelayIncident(TenantModel):
     """A delay the scan has raised. Its key (merchant, shipment or order, reason, since) is
     unique: the scan inserts with ``ON CONFLICT DO NOTHING`` and records an event only for the
@@ -82,6 +94,12 @@ class DelayIncident(TenantModel):
     # When the incident crossed its threshold (the event's occurred_at), and when it was found.
     delayed_at = models.DateTimeField()
     detected_at = models.DateTimeField()
+    # Open while empty: set, with why, by the scan that finds the incident's condition gone. A
+    # resolved incident stays (its key keeps it from being raised again).
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(
+        max_length=20, choices=DelayResolution.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["-detected_at", "-id"]
@@ -99,6 +117,12 @@ class DelayIncident(TenantModel):
         ]
         indexes = [
             models.Index(fields=["merchant", "detected_at"], name="delay_incident_detected"),
+            # the open incidents: what the resolution statements, the API and the dashboard read
+            models.Index(
+                fields=["merchant", "reason", "since"],
+                name="delay_incident_open",
+                condition=models.Q(resolved_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -93,10 +93,11 @@ SECTIONS: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
             NavItem(
                 "Tracking",
                 "tracking",
-                coming=(
-                    "A page in your brand for every parcel, with its timeline, delivery estimate "
-                    "and delay notices, and the shipments likely to bring a “where is my order?” "
-                    "ticket. Until then each order's page shows its shipments and checkpoints."
+                "tracking",
+                also_active_on=(
+                    "tracking_calibration",
+                    "tracking_settings",
+                    "tracking_settings_save",
                 ),
             ),
             NavItem(

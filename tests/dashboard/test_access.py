@@ -29,6 +29,7 @@ from orders.models import Customer
 from postpurchase.dashboard.mixins import ScopedListView
 from postpurchase.tenancy.permissions import Perm, Role
 from tests.factories import MembershipFactory, UserFactory
+from tracking.models import DelaySettings
 from webhooks import destinations
 from webhooks.services import webhook_endpoint_create
 
@@ -68,7 +69,7 @@ JOURNEY_FORM = {
     "steps-0-id": "s1",
     "steps-0-template": "shipped",
 }
-SOON_AREAS = ["customers", "tracking", "returns", "loyalty", "feedback", "analytics"]
+SOON_AREAS = ["customers", "returns", "loyalty", "feedback", "analytics"]
 # (url name, kwargs, required perm). A kwarg value names an object of the `objects` fixture.
 PAGES = [
     ("dashboard:home", {}, Perm.VIEW),
@@ -111,6 +112,10 @@ PAGES = [
     ("dashboard:journey_detail", {"pk": "journey"}, Perm.VIEW),
     ("dashboard:journey_enrollments", {"pk": "journey"}, Perm.VIEW),
     ("dashboard:journey_enrollment_detail", {"pk": "enrollment"}, Perm.VIEW),
+    # Readable by every member; saving the delay settings needs MANAGE_SETTINGS (the POSTS).
+    ("dashboard:tracking", {}, Perm.VIEW),
+    ("dashboard:tracking_calibration", {}, Perm.VIEW),
+    ("dashboard:tracking_settings", {}, Perm.VIEW),
 ]
 # Every endpoint that changes something: (url name, kwargs, required perm, a valid body).
 POSTS = [
@@ -242,6 +247,13 @@ POSTS = [
         for action in ("publish", "pause", "resume")
     ),
     ("dashboard:journey_blueprint_install", {}, Perm.EDIT_CONTENT, {"key": "win_back"}),
+    (
+        "dashboard:tracking_settings_save",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"first_scan_days": "9", "transit_scan_days": "9"}
+        | {"fulfillment_promise_days": "9", "expired_days": "99"},
+    ),
 ]
 # Open to anyone, or checked by their own tests (test_auth.py, test_switcher.py).
 OTHER_ENDPOINTS = {
@@ -364,6 +376,7 @@ def db_state(db_state):
             JourneyVersion,
             Enrollment,
             JourneyStepLog,
+            DelaySettings,
         ):
             state[model.__name__] = list(model.unscoped.order_by("pk").values())
         return state

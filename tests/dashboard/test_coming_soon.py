@@ -16,7 +16,6 @@ from tests.factories import CustomerFactory
 
 SOON = [
     ("customers", "Customers"),
-    ("tracking", "Tracking"),
     ("returns", "Returns"),
     ("loyalty", "Loyalty"),
     ("feedback", "Feedback"),

@@ -63,7 +63,7 @@ def test_navigation_shows_settings_links_only_to_roles_that_may_use_them(
         ("Customers", True),
         ("Journeys", False),
         ("Messages", False),
-        ("Tracking", True),
+        ("Tracking", False),
         ("Returns", True),
         ("Loyalty", True),
         ("Feedback", True),
@@ -71,7 +71,7 @@ def test_navigation_shows_settings_links_only_to_roles_that_may_use_them(
     ]
     assert [link.label for link in sections.get("Settings", [])] == settings_links
     html = response.content.decode()
-    assert html.count('<span class="soon">soon</span>') == 6
+    assert html.count('<span class="soon">soon</span>') == 5
     assert ('href="/app/settings/team/"' in html) is (role == Role.OWNER)
 
 
