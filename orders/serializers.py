@@ -203,6 +203,10 @@ class ShipmentSerializer(CachedModelSerializer):
             "status_changed_at",
             "estimated_delivery",
             "estimate",
+            # the same range, flat, as the API showed it first: kept for clients written then
+            "estimate_earliest",
+            "estimate_latest",
+            "estimate_basis",
             "shipped_at",
             "delivered_at",
             "lines",
