@@ -193,8 +193,9 @@ def arrival_words(shipment: Shipment, today: date, zone: ZoneInfo) -> tuple[str,
 
 
 def current_delay(shipment: Shipment, incidents: list[DelayIncident]) -> DelayIncident | None:
-    """The shipment's latest delay that still holds: raised after the parcel's last status
-    change (a parcel that moved since is no longer stuck) and before it was delivered."""
+    """The shipment's latest open delay (``tracking/resolution.py`` closes them) that still
+    holds: raised after the parcel's last status change (a parcel that moved since is no longer
+    stuck, even in the moment before its incident is closed) and before it was delivered."""
     if shipment.status in FINAL:
         return None
     moved = shipment.status_changed_at
@@ -259,7 +260,8 @@ def parcel_detail(
             :TIMELINE_LIMIT
         ]
     )
-    incidents = list(DelayIncident.objects.filter(shipment=shipment).order_by("-since", "-id")[:10])
+    open_incidents = DelayIncident.objects.filter(shipment=shipment, resolved_at__isnull=True)
+    incidents = list(open_incidents.order_by("-since", "-id")[:10])
     lines = list(shipment.lines.select_related("order_line").order_by("order_line__position", "pk"))
     items = [Item(line.order_line.title, line.quantity) for line in lines]
     arrival, late = arrival_words(shipment, today, zone)
