@@ -374,3 +374,27 @@ def test_money_is_not_on_the_page(client, merchant_a):
     order.save()
 
     assert "123.45" not in client.get(page_path(order)).content.decode()
+
+
+def test_a_resolved_delay_shows_no_notice(client, merchant_a, frozen):
+    # given: the same stall, its incident closed (the parcel was re-estimated)
+    order, _ = order_of(merchant_a)
+    stalled_at = datetime(2026, 2, 27, 12, 0, tzinfo=UTC)
+    shipment = parcel(order, status_changed_at=stalled_at)
+    DelayIncident.unscoped.create(
+        merchant=merchant_a,
+        order=order,
+        shipment=shipment,
+        reason=DelayReason.NO_SCAN_IN_TRANSIT,
+        since=stalled_at,
+        delayed_at=NOW - timedelta(hours=2),
+        detected_at=NOW - timedelta(hours=1),
+        resolved_at=NOW,
+        resolution="re_estimated",
+    )
+
+    # when
+    body = client.get(page_path(order)).content.decode()
+
+    # then
+    assert "data-notice" not in body
