@@ -198,3 +198,7 @@ class TrackingSubscription(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} updates for order {self.order_id}"
+
+
+# --- package protection and claims (tracking/claims/) ---------------------------------------
+from tracking.claims.models import Claim, ClaimPhoto, ProtectionSettings  # noqa: E402, F401
