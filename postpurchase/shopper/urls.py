@@ -17,6 +17,7 @@ SHELL = (
 APP_URLS = (
     "notifications.shopper_urls",  # unsubscribe/, preferences/
     "orders.shopper_urls",  # order/
+    "tracking.claim_urls",  # track/<token>/claim/ (package protection claims)
 )
 
 urlpatterns = [

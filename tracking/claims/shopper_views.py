@@ -1,0 +1,135 @@
+"""The shopper's claim pages, under the tracking page's signed link
+(``/s/<slug>/track/<token>/claim/``): the form for one parcel (``?parcel=<shipment id>``) and
+the claim's own page. The token names the order; the parcel must be one of its shipments (the
+token, not the query, is the proof). Phone-first, no script."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+
+from orders.models import Order, Shipment
+from postpurchase.errors import DomainError
+from postpurchase.shopper.views import FORM_REFERRER_POLICY, ShopperTokenView
+from tracking.claims.forms import ClaimForm
+from tracking.claims.links import claim_page_path
+from tracking.claims.models import Claim
+from tracking.claims.photos import ACCEPTED, PHOTO_MAX_BYTES, PHOTOS_MAX
+from tracking.claims.rules import eligibility, open_claim
+from tracking.claims.selectors import protection_settings_of
+from tracking.claims.services import claim_file
+from tracking.links import TRACKING_PAGE
+
+
+class _OrderLinkView(ShopperTokenView):
+    purpose = TRACKING_PAGE
+    order: Order
+    token: str
+
+    def dispatch_in_scope(self, request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
+        self.token = token  # the pages link to each other with the link the shopper holds
+        return super().dispatch_in_scope(request, token, **kwargs)
+
+    def link_accept(self, link: dict[str, Any]) -> None:
+        order = Order.objects.filter(pk=link["o"]).first()  # the merchant's orders only
+        if order is None:
+            raise Http404("no such order of this merchant")
+        self.order = order
+
+
+class ClaimFileView(_OrderLinkView):
+    referrer_policy = FORM_REFERRER_POLICY
+    template_name = "shopper/claims/file.html"
+    shipment: Shipment
+
+    def _shipment(self, request: HttpRequest) -> Shipment:
+        shipments = Shipment.objects.filter(order=self.order)
+        parcel = request.GET.get("parcel", "")
+        if parcel.isdigit():
+            found = shipments.filter(pk=int(parcel)).first()
+        else:
+            found = shipments.first() if shipments.count() == 1 else None
+        if found is None:
+            raise Http404("no such parcel of this order")
+        return found
+
+    def _page(self, request, *, form, refusal=None, photo_error="") -> HttpResponse:
+        context = self.page_context(
+            order=self.order,
+            shipment=self.shipment,
+            form=form,
+            refusal=refusal,
+            photo_error=photo_error,
+            accepted=ACCEPTED,
+            photos_max=PHOTOS_MAX,
+            photo_max_mb=PHOTO_MAX_BYTES // (1024 * 1024),
+        )
+        return render(request, self.template_name, context)
+
+    def _start(self, request: HttpRequest):
+        self.shipment = self._shipment(request)
+        existing = open_claim(self.shipment)
+        if existing is not None:
+            return None, existing
+        settings = protection_settings_of(self.merchant)
+        return eligibility(
+            order=self.order, shipment=self.shipment, settings=settings, now=timezone.now()
+        ), None
+
+    def _to_claim(self, request, claim: Claim) -> HttpResponse:
+        path = claim_page_path(merchant=self.merchant, claim=claim, token=self.token)
+        return HttpResponseRedirect(path, status=303)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        found, existing = self._start(request)
+        if existing is not None:
+            return self._to_claim(request, existing)
+        if not found.kinds:
+            return self._page(request, form=None, refusal=found.refusal.message)
+        return self._page(request, form=ClaimForm(kinds=found.kinds))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        found, existing = self._start(request)
+        if existing is not None:
+            return self._to_claim(request, existing)
+        if not found.kinds:
+            return self._page(request, form=None, refusal=found.refusal.message)
+        form = ClaimForm(request.POST, kinds=found.kinds)
+        if not form.is_valid():
+            return self._page(request, form=form)
+        try:
+            claim = claim_file(
+                merchant=self.merchant,
+                order=self.order,
+                shipment=self.shipment,
+                kind=form.cleaned_data["kind"],
+                statement=form.cleaned_data["statement"],
+                photos=request.FILES.getlist("photos"),
+            )
+        except DomainError as error:
+            if error.field == "photos":
+                return self._page(request, form=form, photo_error=error.message)
+            field = error.field if error.field in form.fields else None
+            form.add_error(field, error.message)
+            return self._page(request, form=form)
+        return self._to_claim(request, claim)
+
+
+class ClaimView(_OrderLinkView):
+    """A claim's page: where it stands, and what the store said."""
+
+    template_name = "shopper/claims/claim.html"
+
+    def get(self, request: HttpRequest, number: int) -> HttpResponse:
+        claim = (
+            Claim.objects.filter(order=self.order, number=number)
+            .select_related("shipment", "replacement_order")
+            .first()
+        )
+        if claim is None:
+            raise Http404("no such claim of this order")
+        context = self.page_context(order=self.order, claim=claim, shipment=claim.shipment)
+        return render(request, self.template_name, context)
