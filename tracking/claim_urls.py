@@ -9,9 +9,5 @@ app_name = "shopper_claims"
 
 urlpatterns = [
     path("track/<str:token>/claim/", shopper_views.ClaimFileView.as_view(), name="file"),
-    path(
-        "track/<str:token>/claim/<int:number>/",
-        shopper_views.ClaimView.as_view(),
-        name="claim",
-    ),
+    path("track/<str:token>/claim/status/", shopper_views.ClaimView.as_view(), name="claim"),
 ]

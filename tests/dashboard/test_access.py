@@ -29,6 +29,8 @@ from orders.models import Customer
 from postpurchase.dashboard.mixins import ScopedListView
 from postpurchase.tenancy.permissions import Perm, Role
 from tests.factories import MembershipFactory, UserFactory
+from tests.tracking.claims.objects import claim_objects
+from tracking.claims.models import Claim, ClaimPhoto, ProtectionSettings
 from webhooks import destinations
 from webhooks.services import webhook_endpoint_create
 
@@ -111,6 +113,10 @@ PAGES = [
     ("dashboard:journey_detail", {"pk": "journey"}, Perm.VIEW),
     ("dashboard:journey_enrollments", {"pk": "journey"}, Perm.VIEW),
     ("dashboard:journey_enrollment_detail", {"pk": "enrollment"}, Perm.VIEW),
+    ("dashboard:claim_list", {}, Perm.VIEW),
+    ("dashboard:claim_detail", {"pk": "claim"}, Perm.VIEW),
+    ("dashboard:claim_photo", {"pk": "claim_photo"}, Perm.VIEW),
+    ("dashboard:settings_protection", {}, Perm.MANAGE_SETTINGS),
 ]
 # Every endpoint that changes something: (url name, kwargs, required perm, a valid body).
 POSTS = [
@@ -242,6 +248,20 @@ POSTS = [
         for action in ("publish", "pause", "resume")
     ),
     ("dashboard:journey_blueprint_install", {}, Perm.EDIT_CONTENT, {"key": "win_back"}),
+    (
+        "dashboard:claim_decide",
+        {"pk": "claim"},
+        Perm.MANAGE_SETTINGS,
+        {"decision": "reject", "message": "Sneaky"},
+    ),
+    ("dashboard:claim_resolve", {"pk": "claim"}, Perm.MANAGE_SETTINGS, {"resolution": "refund"}),
+    (
+        "dashboard:settings_protection",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"claim_window_days": "30", "lost_after_days": "10", "claims_per_customer": "2"}
+        | {"limit_period_days": "365"},
+    ),
 ]
 # Open to anyone, or checked by their own tests (test_auth.py, test_switcher.py).
 OTHER_ENDPOINTS = {
@@ -276,6 +296,7 @@ def objects(order_a, api_key_a, merchant_a, member_of):
         "webhook_endpoint": _webhook_endpoint(merchant_a),
         **_message_objects(merchant_a),
         **_journey_objects(merchant_a, order_a.customer),
+        **claim_objects(merchant_a, order_a),
     }
 
 
@@ -364,6 +385,9 @@ def db_state(db_state):
             JourneyVersion,
             Enrollment,
             JourneyStepLog,
+            Claim,
+            ClaimPhoto,
+            ProtectionSettings,
         ):
             state[model.__name__] = list(model.unscoped.order_by("pk").values())
         return state
@@ -389,6 +413,7 @@ def objects_b(order_b, api_key_b, merchant_b, member_of):
         "webhook_endpoint": _webhook_endpoint(merchant_b),
         **_message_objects(merchant_b),
         **_journey_objects(merchant_b, order_b.customer),
+        **claim_objects(merchant_b, order_b),
     }
 
 

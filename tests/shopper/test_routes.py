@@ -59,6 +59,9 @@ SAMPLES = {
     "orders.status": lambda merchant: {
         "o": make_order(merchant, number=f"#{merchant.slug}", email="x@example.net").pk
     },
+    "tracking.page": lambda merchant: {
+        "o": make_order(merchant, number=f"#t-{merchant.slug}", email="t@example.net").pk
+    },
 }
 
 
@@ -103,6 +106,8 @@ def test_the_walk_finds_every_shopper_page():
         "shopper_notifications:unsubscribe",
         "shopper_notifications:preferences",
         "shopper_orders:order",
+        "shopper_claims:file",
+        "shopper_claims:claim",
         "shopper_not_found",
     }
 
@@ -119,8 +124,10 @@ def test_every_link_purpose_has_a_sample():
 
 def test_the_expiring_pages_are_walked_with_an_expired_link():
     # then: the order page's links expire; message links never do
-    assert [case.values[0] for case in FAILURE_CASES if case.values[2] == "expired"] == [
-        "shopper_orders:order"
+    assert sorted(case.values[0] for case in FAILURE_CASES if case.values[2] == "expired") == [
+        "shopper_claims:claim",
+        "shopper_claims:file",
+        "shopper_orders:order",
     ]
 
 

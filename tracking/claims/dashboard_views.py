@@ -161,7 +161,9 @@ class ClaimPhotoView(DashboardMixin, View):
         except FileNotFoundError:
             raise Http404("the photo's file is gone") from None
         response = FileResponse(handle, content_type=photo.content_type)
-        response["Content-Disposition"] = f'inline; filename="claim-photo-{photo.pk}.{photo.extension}"'
+        response["Content-Disposition"] = (
+            f'inline; filename="claim-photo-{photo.pk}.{photo.extension}"'
+        )
         response["Cache-Control"] = "private, no-store"
         response["X-Content-Type-Options"] = "nosniff"
         return response

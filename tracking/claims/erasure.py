@@ -33,9 +33,8 @@ def claims_erase(*, merchant: Merchant, target: PrivacyTarget, now: datetime) ->
     photos = ClaimPhoto.objects.filter(claim__in=claims)
     names = list(photos.values_list("file", flat=True))
     removed = photos.delete()[0]
-    changed = (
-        claims.exclude(statement="", decision_message="")
-        .update(statement="", decision_message="", erased_at=now, updated_at=now)
+    changed = claims.exclude(statement="", decision_message="").update(
+        statement="", decision_message="", erased_at=now, updated_at=now
     )
     if names:
         storage = claim_photo_storage()

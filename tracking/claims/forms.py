@@ -59,9 +59,7 @@ class ProtectionSettingsForm(forms.Form):
         min_value=PROTECTION_LIMITS["lost_after_days"][1],
         max_value=PROTECTION_LIMITS["lost_after_days"][2],
     )
-    damage_photo_required = forms.BooleanField(
-        label="Require a photo for damage", required=False
-    )
+    damage_photo_required = forms.BooleanField(label="Require a photo for damage", required=False)
     claims_per_customer = forms.IntegerField(
         label="Claims per customer",
         min_value=PROTECTION_LIMITS["claims_per_customer"][1],

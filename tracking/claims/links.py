@@ -28,11 +28,11 @@ def claim_file_path(*, merchant, order_id: int, shipment_id: int) -> str:
 
 
 def claim_page_path(*, merchant, claim, token: str | None = None) -> str:
+    """The page of the parcel's claim (its latest, should one have been rejected and another
+    filed), as a path on this site."""
     token = token or tracking_token(merchant_id=merchant.pk, order_id=claim.order_id)
-    return reverse(
-        CLAIM_VIEW,
-        kwargs={"merchant_slug": merchant.slug, "token": token, "number": claim.number},
-    )
+    path = reverse(CLAIM_VIEW, kwargs={"merchant_slug": merchant.slug, "token": token})
+    return f"{path}?parcel={claim.shipment_id}"
 
 
 def claim_page_url(*, merchant, claim) -> str:

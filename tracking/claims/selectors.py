@@ -73,7 +73,9 @@ def claim_state_counts() -> dict[str, int]:
 def claim_timeline(claim: Claim) -> list[TrackingEvent]:
     """The claimed parcel's carrier scans, newest first: what the merchant checks the claim
     against."""
-    return list(TrackingEvent.objects.filter(shipment_id=claim.shipment_id).order_by("-occurred_at"))
+    return list(
+        TrackingEvent.objects.filter(shipment_id=claim.shipment_id).order_by("-occurred_at")
+    )
 
 
 def claims_of_order(order: Order) -> list[Claim]:

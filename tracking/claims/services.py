@@ -278,9 +278,7 @@ def shipment_value(shipment: Shipment) -> Decimal:
     return Decimal(money_str(total, shipment.order.currency))
 
 
-def claim_resolve(
-    *, claim: Claim, resolution: str, now: datetime | None = None
-) -> Claim:
+def claim_resolve(*, claim: Claim, resolution: str, now: datetime | None = None) -> Claim:
     """Resolve an approved claim: ``reship`` places a replacement order at no charge through the
     orders engine (``claim-<number>``, the parcel's items at zero, once: a second resolve is
     refused, and the replacement's external id keeps the engine's upsert to one order);
@@ -307,7 +305,9 @@ def claim_resolve(
             resolution=resolution,
             replacement_order_id=claim.replacement_order_id,
             refund_amount=(
-                money_str(claim.refund_amount, currency) if claim.refund_amount is not None else None
+                money_str(claim.refund_amount, currency)
+                if claim.refund_amount is not None
+                else None
             ),
             currency=currency,
         )
@@ -320,9 +320,7 @@ def replacement_external_id(claim: Claim) -> str:
 
 def _replacement_lines(claim: Claim) -> list[tuple[OrderLine, int]]:
     shipped = list(
-        ShipmentLine.objects.filter(shipment=claim.shipment).select_related(
-            "order_line__product"
-        )
+        ShipmentLine.objects.filter(shipment=claim.shipment).select_related("order_line__product")
     )
     if shipped:
         return [(item.order_line, item.quantity) for item in shipped]

@@ -1,7 +1,8 @@
 """The shopper's claim pages, under the tracking page's signed link
 (``/s/<slug>/track/<token>/claim/``): the form for one parcel (``?parcel=<shipment id>``) and
-the claim's own page. The token names the order; the parcel must be one of its shipments (the
-token, not the query, is the proof). Phone-first, no script."""
+the parcel's claim (``claim/status/?parcel=…``). The token names the order; the parcel must be
+one of its shipments (the token, not the query, is the proof): any other, or none when the
+order has several, is a page saying there is no such parcel. Phone-first, no script."""
 
 from __future__ import annotations
 
@@ -23,15 +24,27 @@ from tracking.claims.selectors import protection_settings_of
 from tracking.claims.services import claim_file
 from tracking.links import TRACKING_PAGE
 
+NO_PARCEL = "We couldn’t find that parcel in this order. Please use the link on its tracking page."
+
 
 class _OrderLinkView(ShopperTokenView):
     purpose = TRACKING_PAGE
     order: Order
     token: str
+    shipment: Shipment | None
 
     def dispatch_in_scope(self, request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
         self.token = token  # the pages link to each other with the link the shopper holds
         return super().dispatch_in_scope(request, token, **kwargs)
+
+    def parcel(self, request: HttpRequest) -> Shipment | None:
+        """The order's parcel the query names; the only one when it names none."""
+        shipments = Shipment.objects.filter(order=self.order)
+        parcel = request.GET.get("parcel", "")
+        if parcel.isascii() and parcel.isdigit() and len(parcel) <= 18:
+            return shipments.filter(pk=int(parcel)).first()
+        only = list(shipments[:2])
+        return only[0] if len(only) == 1 else None
 
     def link_accept(self, link: dict[str, Any]) -> None:
         order = Order.objects.filter(pk=link["o"]).first()  # the merchant's orders only
@@ -43,18 +56,6 @@ class _OrderLinkView(ShopperTokenView):
 class ClaimFileView(_OrderLinkView):
     referrer_policy = FORM_REFERRER_POLICY
     template_name = "shopper/claims/file.html"
-    shipment: Shipment
-
-    def _shipment(self, request: HttpRequest) -> Shipment:
-        shipments = Shipment.objects.filter(order=self.order)
-        parcel = request.GET.get("parcel", "")
-        if parcel.isdigit():
-            found = shipments.filter(pk=int(parcel)).first()
-        else:
-            found = shipments.first() if shipments.count() == 1 else None
-        if found is None:
-            raise Http404("no such parcel of this order")
-        return found
 
     def _page(self, request, *, form, refusal=None, photo_error="") -> HttpResponse:
         context = self.page_context(
@@ -70,7 +71,9 @@ class ClaimFileView(_OrderLinkView):
         return render(request, self.template_name, context)
 
     def _start(self, request: HttpRequest):
-        self.shipment = self._shipment(request)
+        self.shipment = self.parcel(request)
+        if self.shipment is None:
+            return None, None
         existing = open_claim(self.shipment)
         if existing is not None:
             return None, existing
@@ -87,6 +90,8 @@ class ClaimFileView(_OrderLinkView):
         found, existing = self._start(request)
         if existing is not None:
             return self._to_claim(request, existing)
+        if found is None:
+            return self._page(request, form=None, refusal=NO_PARCEL)
         if not found.kinds:
             return self._page(request, form=None, refusal=found.refusal.message)
         return self._page(request, form=ClaimForm(kinds=found.kinds))
@@ -95,6 +100,8 @@ class ClaimFileView(_OrderLinkView):
         found, existing = self._start(request)
         if existing is not None:
             return self._to_claim(request, existing)
+        if found is None:
+            return self._page(request, form=None, refusal=NO_PARCEL)
         if not found.kinds:
             return self._page(request, form=None, refusal=found.refusal.message)
         form = ClaimForm(request.POST, kinds=found.kinds)
@@ -123,13 +130,15 @@ class ClaimView(_OrderLinkView):
 
     template_name = "shopper/claims/claim.html"
 
-    def get(self, request: HttpRequest, number: int) -> HttpResponse:
-        claim = (
-            Claim.objects.filter(order=self.order, number=number)
-            .select_related("shipment", "replacement_order")
-            .first()
-        )
-        if claim is None:
-            raise Http404("no such claim of this order")
-        context = self.page_context(order=self.order, claim=claim, shipment=claim.shipment)
+    def get(self, request: HttpRequest) -> HttpResponse:
+        shipment = self.parcel(request)
+        claim = None
+        if shipment is not None:
+            claim = (
+                Claim.objects.filter(shipment=shipment)
+                .select_related("replacement_order")
+                .order_by("-filed_at", "-id")
+                .first()
+            )
+        context = self.page_context(order=self.order, claim=claim, shipment=shipment)
         return render(request, self.template_name, context)

@@ -25,7 +25,7 @@ PROTECTION_SKU = "SHIP-PROTECT"
 
 
 def png_bytes() -> bytes:
-    """A valid 1×1 PNG, made by hand (the test needs no image library)."""
+    """A valid 1x1 PNG, made by hand (the test needs no image library)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
@@ -33,7 +33,9 @@ def png_bytes() -> bytes:
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 def jpeg_bytes() -> bytes:
@@ -57,8 +59,13 @@ def order_payload(external_id="ord-1", *, protected=True, customer="cust-1", **o
     ]
     if protected:
         lines.append(
-            {"external_id": "protect", "title": "Shipping protection", "sku": PROTECTION_SKU,
-             "quantity": 1, "unit_price": "2.50"}
+            {
+                "external_id": "protect",
+                "title": "Shipping protection",
+                "sku": PROTECTION_SKU,
+                "quantity": 1,
+                "unit_price": "2.50",
+            }
         )
     payload = {
         "external_id": external_id,
@@ -67,10 +74,19 @@ def order_payload(external_id="ord-1", *, protected=True, customer="cust-1", **o
         "currency": "USD",
         "subtotal": "77.50",
         "total": "77.50",
-        "customer": {"external_id": customer, "email": f"{customer}@example.net",
-                     "first_name": "Ada", "last_name": "Lovelace"},
-        "shipping_address": {"name": "Ada Lovelace", "address1": "1 Main St", "city": "LA",
-                             "postal_code": "90001", "country_code": "US"},
+        "customer": {
+            "external_id": customer,
+            "email": f"{customer}@example.net",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+        },
+        "shipping_address": {
+            "name": "Ada Lovelace",
+            "address1": "1 Main St",
+            "city": "LA",
+            "postal_code": "90001",
+            "country_code": "US",
+        },
         "lines": lines,
     }
     payload.update(overrides)

@@ -30,7 +30,7 @@ def api(merchant):
 
 
 def test_list_newest_first_and_by_state(api, claims):
-    first, second = claims
+    first, _ = claims
     body = api.get("/api/v1/claims").json()
     assert [row["number"] for row in body["results"]] == ["C-2", "C-1"]
     assert body["next"] is None
@@ -86,7 +86,8 @@ def test_approve_then_resolve_by_reship(api, claims):
     replacement = Order.unscoped.get(external_id="claim-1")
     assert resolved.status_code == 200
     assert (resolved.json()["resolution"], resolved.json()["replacement_order_id"]) == (
-        "reship", replacement.pk
+        "reship",
+        replacement.pk,
     )
     # a retry with the same key replays the answer; nothing is placed twice
     again = api.post(
@@ -96,7 +97,9 @@ def test_approve_then_resolve_by_reship(api, claims):
         HTTP_IDEMPOTENCY_KEY="resolve-c1",
     )
     assert (again.status_code, again.json(), again.headers["Idempotent-Replayed"]) == (
-        200, resolved.json(), "true"
+        200,
+        resolved.json(),
+        "true",
     )
     assert Order.unscoped.filter(source="claim").count() == 1
 
@@ -114,7 +117,8 @@ def test_an_illegal_step_is_a_409_problem_naming_the_state(api, claims):
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
     assert (body["code"], body["detail"]) == (
-        "illegal_transition", "Claim C-2 is rejected: it cannot be approved."
+        "illegal_transition",
+        "Claim C-2 is rejected: it cannot be approved.",
     )
     assert Claim.unscoped.get(pk=second.pk).state == "rejected"
 

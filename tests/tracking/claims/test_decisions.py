@@ -75,7 +75,9 @@ def test_each_illegal_step_is_refused_naming_the_state(merchant, claim, path, il
 def test_approve_records_the_message_and_its_event(merchant, claim):
     approved = step(merchant, "approve", claim, message="Sorry about that!", now=DECIDED)
     assert (approved.state, approved.decision_message, approved.decided_at) == (
-        "approved", "Sorry about that!", DECIDED
+        "approved",
+        "Sorry about that!",
+        DECIDED,
     )
     event = Event.unscoped.get(type="claim.approved")
     assert (event.payload["state"], event.payload["message"]) == ("approved", "Sorry about that!")
@@ -100,10 +102,15 @@ def test_reship_places_one_replacement_order_at_no_charge(merchant, claim):
     replacement = Order.unscoped.get(external_id="claim-1")
     assert resolved.replacement_order_id == replacement.pk
     assert (resolved.state, resolved.resolution, resolved.refund_amount) == (
-        "resolved", "reship", None
+        "resolved",
+        "reship",
+        None,
     )
     assert (replacement.number, replacement.total, replacement.subtotal, replacement.source) == (
-        "#ord-1-C-1", Decimal("0.000"), Decimal("0.000"), "claim"
+        "#ord-1-C-1",
+        Decimal("0.000"),
+        Decimal("0.000"),
+        "claim",
     )
     assert replacement.customer_id == claim.customer_id
     assert replacement.shipping_address["address1"] == "1 Main St"
@@ -114,9 +121,10 @@ def test_reship_places_one_replacement_order_at_no_charge(merchant, claim):
     ]
     assert Event.unscoped.filter(type="order.placed", payload__order_id=replacement.pk).count() == 1
     event = Event.unscoped.get(type="claim.resolved")
-    assert {key: event.payload[key] for key in (
-        "resolution", "replacement_order_id", "refund_amount", "currency", "state"
-    )} == {
+    assert {
+        key: event.payload[key]
+        for key in ("resolution", "replacement_order_id", "refund_amount", "currency", "state")
+    } == {
         "resolution": "reship",
         "replacement_order_id": replacement.pk,
         "refund_amount": None,
@@ -135,7 +143,7 @@ def test_resolving_twice_places_no_second_order(merchant, claim):
 
 
 def test_refund_records_what_the_parcels_items_were_paid(merchant, claim):
-    # given: one of two shoes (2 × 40.00 − 5.00 discount: 37.50 for one) and a 20.00 cap
+    # given: one of two shoes (2 x 40.00 - 5.00 discount: 37.50 for one) and a 20.00 cap
     step(merchant, "approve", claim)
 
     # when
@@ -143,11 +151,14 @@ def test_refund_records_what_the_parcels_items_were_paid(merchant, claim):
 
     # then
     assert (resolved.resolution, resolved.refund_amount, resolved.replacement_order_id) == (
-        "refund", Decimal("57.500"), None
+        "refund",
+        Decimal("57.500"),
+        None,
     )
     event = Event.unscoped.get(type="claim.resolved")
     assert (event.payload["refund_amount"], event.payload["replacement_order_id"]) == (
-        "57.50", None
+        "57.50",
+        None,
     )
     assert Order.unscoped.filter(source="claim").count() == 0
 

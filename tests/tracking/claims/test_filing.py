@@ -61,9 +61,16 @@ def test_a_damage_claim_on_the_last_moment_of_the_window_is_filed(merchant, parc
     claim = file(merchant, order, shipment, now=WINDOW_LAST_MOMENT)
 
     # then
-    assert (claim.number, claim.reference, claim.kind, claim.state) == (1, "C-1", "damaged", "filed")
+    assert (claim.number, claim.reference, claim.kind, claim.state) == (
+        1,
+        "C-1",
+        "damaged",
+        "filed",
+    )
     assert (claim.customer_id, claim.statement, claim.filed_at) == (
-        order.customer_id, "Crushed", WINDOW_LAST_MOMENT
+        order.customer_id,
+        "Crushed",
+        WINDOW_LAST_MOMENT,
     )
     stored = ClaimPhoto.unscoped.get(claim=claim)
     assert (stored.content_type, stored.size) == ("image/png", len(png_bytes()))
@@ -84,7 +91,7 @@ def test_a_damage_claim_on_the_last_moment_of_the_window_is_filed(merchant, parc
         "tracking_number": "1Z-ord-1",
     }
     assert event.payload["claim_url"].startswith("http")
-    assert event.payload["claim_url"].endswith("/claim/1/")
+    assert event.payload["claim_url"].endswith(f"/claim/status/?parcel={shipment.pk}")
 
 
 def test_a_damage_claim_at_the_merchants_midnight_after_the_window_is_refused(merchant, parcel):
@@ -103,8 +110,14 @@ def test_the_window_is_the_merchants_setting(merchant, parcel):
     file(merchant, order, shipment, "stolen", now=datetime(2026, 3, 6, 7, 59, tzinfo=UTC))
     Claim.unscoped.all().delete()
     Event.unscoped.filter(type__startswith="claim.").delete()
-    refused("claim_window_closed", merchant, order, shipment, "stolen",
-            now=datetime(2026, 3, 6, 8, 0, tzinfo=UTC))
+    refused(
+        "claim_window_closed",
+        merchant,
+        order,
+        shipment,
+        "stolen",
+        now=datetime(2026, 3, 6, 8, 0, tzinfo=UTC),
+    )
 
 
 def test_damage_and_theft_need_a_delivered_parcel(merchant, parcel):
@@ -118,8 +131,9 @@ def test_lost_after_n_days_without_a_scan_counted_in_the_merchants_zone(merchant
     order, shipment = parcel(delivered=False)
 
     # then: a second before 10:00 PDT on 12 March is too early, 10:00 is not
-    error = refused("claim_too_early", merchant, order, shipment, "lost", now=LOST_TOO_EARLY,
-                    photos=[])
+    error = refused(
+        "claim_too_early", merchant, order, shipment, "lost", now=LOST_TOO_EARLY, photos=[]
+    )
     assert error.message == (
         "The carrier scanned this parcel recently. If there’s no news by 12 March 2026, you "
         "can report it lost."
@@ -135,8 +149,9 @@ def test_a_parcel_the_carrier_says_is_lost_is_claimable_at_once(merchant, parcel
             {"status": "exception", "substatus": "lost", "occurred_at": "2026-03-03T18:00:00Z"},
         ]
     )
-    claim = file(merchant, order, shipment, "lost", photos=[],
-                 now=datetime(2026, 3, 3, 19, 0, tzinfo=UTC))
+    claim = file(
+        merchant, order, shipment, "lost", photos=[], now=datetime(2026, 3, 3, 19, 0, tzinfo=UTC)
+    )
     assert claim.kind == "lost"
 
 
@@ -166,8 +181,11 @@ def test_an_order_with_a_return_is_refused(merchant, parcel):
     # given: the returns pillar recorded a return of the order (its event on the spine)
     order, shipment = parcel()
     Event.unscoped.create(
-        merchant=merchant, customer_id=order.customer_id, type="return.requested",
-        occurred_at=WINDOW_LAST_MOMENT, recorded_at=WINDOW_LAST_MOMENT,
+        merchant=merchant,
+        customer_id=order.customer_id,
+        type="return.requested",
+        occurred_at=WINDOW_LAST_MOMENT,
+        recorded_at=WINDOW_LAST_MOMENT,
         payload={"order_id": order.pk},
     )
     refused("order_returned", merchant, order, shipment, now=WINDOW_LAST_MOMENT)
@@ -221,8 +239,8 @@ def test_the_customers_limit_counts_claims_in_the_period_rejected_ones_too(merch
 
 def test_the_limit_period_ends(merchant, parcel):
     protection_settings_update(
-        merchant=merchant, values={"claims_per_customer": 1, "limit_period_days": 10,
-                                   "claim_window_days": 30}
+        merchant=merchant,
+        values={"claims_per_customer": 1, "limit_period_days": 10, "claim_window_days": 30},
     )
     (o1, s1), (o2, s2) = parcel("ord-1"), parcel("ord-2")
     filed_at = datetime(2026, 3, 6, 0, 0, tzinfo=UTC)
@@ -237,7 +255,10 @@ def test_the_limit_period_ends(merchant, parcel):
 def test_a_damage_claim_needs_a_photo_when_the_merchant_asks(merchant, parcel):
     order, shipment = parcel()
     error = refused("photo_required", merchant, order, shipment, now=WINDOW_LAST_MOMENT, photos=[])
-    assert (error.field, error.message) == ("photos", "Please add at least one photo of the damage.")
+    assert (error.field, error.message) == (
+        "photos",
+        "Please add at least one photo of the damage.",
+    )
     protection_settings_update(merchant=merchant, values={"damage_photo_required": False})
     assert file(merchant, order, shipment, now=WINDOW_LAST_MOMENT, photos=[]).state == "filed"
 

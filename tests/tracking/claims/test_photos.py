@@ -46,7 +46,10 @@ def test_valid_photos_pass_whatever_their_name_says():
         ]
     )
     assert [photo.content_type for photo in checked] == [
-        "image/png", "image/jpeg", "image/webp", "image/heic"
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "image/heic",
     ]
 
 
@@ -82,5 +85,6 @@ def test_five_photos_pass_and_six_are_refused():
     with pytest.raises(DomainError) as caught:
         photos_check([upload(png_bytes()) for _ in range(6)])
     assert (caught.value.code, caught.value.message) == (
-        "too_many_photos", "Please send at most 5 photos."
+        "too_many_photos",
+        "Please send at most 5 photos.",
     )

@@ -34,8 +34,10 @@ def test_two_filings_at_once_make_one_claim(merchant, parcel):
 
     # when
     with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = [f.result(timeout=3 * WAIT) for f in
-                    [pool.submit(attempt, kind) for kind in ("damaged", "stolen")]]
+        outcomes = [
+            f.result(timeout=3 * WAIT)
+            for f in [pool.submit(attempt, kind) for kind in ("damaged", "stolen")]
+        ]
 
     # then
     assert sorted(outcomes, key=str) == [1, "already_claimed"]
