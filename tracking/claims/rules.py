@@ -226,10 +226,12 @@ def eligibility(
     if refusal is not None:
         return Eligibility(kinds=(), refusal=refusal)
     zone = zone_of(order.merchant)
-    kinds, first = [], None
-    for kind in ClaimKind.values:
-        found = kind_refusal(kind=kind, shipment=shipment, settings=settings, zone=zone, now=now)
-        if found is None:
-            kinds.append(kind)
-        first = first or found
-    return Eligibility(kinds=tuple(kinds), refusal=None if kinds else first)
+    refusals = {
+        kind: kind_refusal(kind=kind, shipment=shipment, settings=settings, zone=zone, now=now)
+        for kind in ClaimKind.values
+    }
+    kinds = tuple(kind for kind, refusal in refusals.items() if refusal is None)
+    # Said when nothing may be claimed: why the parcel's own kind cannot be (after delivery,
+    # the window; before it, the days without a scan).
+    main = ClaimKind.DAMAGED if is_delivered(shipment) else ClaimKind.LOST
+    return Eligibility(kinds=kinds, refusal=None if kinds else refusals[main])

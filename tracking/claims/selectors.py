@@ -4,7 +4,6 @@ merchant's claims as the dashboard and the API list them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
 
 from django.db.models import QuerySet
 
@@ -17,15 +16,24 @@ OFFERED = ""  # a claim may be filed: url is its form
 CLAIMED = "claimed"  # the parcel has a claim: url is its page
 
 
-class ClaimOffer(NamedTuple):
-    """``(url, reason)``: ``url`` is the path of the claim form (reason ``""``), the parcel's claim
-    (reason ``"claimed"``), or ``None`` with the refusal's code as the reason
+class ClaimOffer(tuple):
+    """``(url, reason)``: ``url`` is the path of the claim form (reason ``""``), of the
+    parcel's claim (reason ``"claimed"``), or ``None`` with the refusal's code as the reason
     (``protection_not_offered``, ``order_not_protected``, ``claim_too_early``…); ``message``
     is the refusal in the shopper's words."""
 
-    url: str | None
-    reason: str
-    message: str = ""
+    def __new__(cls, url: str | None, reason: str, message: str = "") -> ClaimOffer:
+        offer = super().__new__(cls, (url, reason))
+        offer.message = message
+        return offer
+
+    @property
+    def url(self) -> str | None:
+        return self[0]
+
+    @property
+    def reason(self) -> str:
+        return self[1]
 
 
 def protection_settings_of(merchant) -> ProtectionSettings:

@@ -24,6 +24,12 @@ from tracking.claims.selectors import protection_settings_of
 from tracking.claims.services import claim_file
 from tracking.links import TRACKING_PAGE
 
+
+def clock():
+    """The pages' clock (tests set it: the rules count days from now)."""
+    return timezone.now()
+
+
 NO_PARCEL = "We couldn’t find that parcel in this order. Please use the link on its tracking page."
 
 
@@ -79,7 +85,7 @@ class ClaimFileView(_OrderLinkView):
             return None, existing
         settings = protection_settings_of(self.merchant)
         return eligibility(
-            order=self.order, shipment=self.shipment, settings=settings, now=timezone.now()
+            order=self.order, shipment=self.shipment, settings=settings, now=clock()
         ), None
 
     def _to_claim(self, request, claim: Claim) -> HttpResponse:
@@ -115,6 +121,7 @@ class ClaimFileView(_OrderLinkView):
                 kind=form.cleaned_data["kind"],
                 statement=form.cleaned_data["statement"],
                 photos=request.FILES.getlist("photos"),
+                now=clock(),
             )
         except DomainError as error:
             if error.field == "photos":
