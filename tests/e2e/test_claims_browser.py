@@ -97,10 +97,11 @@ def test_a_shopper_files_a_damage_claim_and_the_merchant_reships_it(
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.click("text=C-1")
-    page.wait_for_selector("[data-claim-photo]")
-    assert page.evaluate(
-        "document.querySelector('[data-claim-photo]').naturalWidth"
-    ) == 1  # the 1x1 photo, served to the member
+    # the 1x1 photo, served to the member
+    page.wait_for_function(
+        "document.querySelector('[data-claim-photo]')?.complete"
+        " && document.querySelector('[data-claim-photo]').naturalWidth === 1"
+    )
     page.click("button[value=approve]")
     page.wait_for_selector("[data-resolve-form]")
     page.click("button[value=reship]")

@@ -26,6 +26,8 @@ from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.scoping import merchant_scope
 from tests.factories import order_payload
+from tests.tracking.claims.objects import claim_objects
+from tracking.claims.models import Claim
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_deliveries_for_event
 
@@ -190,6 +192,12 @@ def _seed(merchant, api) -> Customer:
             response_excerpt=f'{{"error": "{EMAIL} is not on our list"}}',
         )
         _inbound(merchant)
+        # a protection claim in his words, with a photo of his door
+        claim_objects(merchant, Order.objects.get())
+        Claim.objects.update(
+            statement=f"Jon Snow here: left at {ADDRESS}, gone.",
+            decision_message="Sorry, Jon Snow.",
+        )
     return customer
 
 
@@ -260,6 +268,7 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
         "webhooks.WebhookDelivery",
         "webhooks.WebhookAttempt",
         "connectors.InboundDelivery",
+        "tracking.Claim",
     }
     # the customer's response names him, the order's his street
     assert IdempotencyRecord.unscoped.count() == 2
@@ -280,6 +289,8 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
         "preferences": 1,
         "deliveries": 2,
         "webhook_deliveries": 1,
+        "claims": 1,
+        "claim_photos": 1,
     }
     assert IdempotencyRecord.unscoped.count() == 0
     assert list(
@@ -328,6 +339,8 @@ def test_a_second_erasure_changes_nothing_and_records_nothing(merchant_a, jon):
         "preferences",
         "deliveries",
         "webhook_deliveries",
+        "claims",
+        "claim_photos",
     }
     assert Event.unscoped.filter(type="customer.redacted").count() == 1
 
@@ -364,6 +377,7 @@ def test_the_export_gathers_every_apps_sections(merchant_a, jon):
         "messages",
         "muted_topics",
         "suppressions",
+        "claims",
     ]
     assert export["merchant"] == {"name": merchant_a.name, "slug": merchant_a.slug}
     assert [c["email"] for c in export["customers"]] == [EMAIL]
@@ -395,4 +409,5 @@ def test_every_app_that_holds_personal_data_has_registered_its_part():
         "notifications",
         "connectors",
         "webhooks",
+        "claims",
     ]

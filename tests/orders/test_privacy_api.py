@@ -23,6 +23,8 @@ NOTHING = {
     "preferences": 0,
     "deliveries": 0,
     "webhook_deliveries": 0,
+    "claims": 0,
+    "claim_photos": 0,
 }
 
 
