@@ -201,4 +201,9 @@ class TrackingSubscription(TenantModel):
 
 
 # --- package protection and claims (tracking/claims/) ---------------------------------------
-from tracking.claims.models import Claim, ClaimPhoto, ProtectionSettings  # noqa: E402, F401
+from tracking.claims.models import (  # noqa: E402, F401
+    Claim,
+    ClaimPhoto,
+    OrderProtection,
+    ProtectionSettings,
+)

@@ -34,6 +34,7 @@ COLLECTIONS = {
     "api:webhook-endpoint-list",
     "api:journey-list",
     "api:claim-list",
+    "api:protected-order-list",
 }
 
 

@@ -113,7 +113,9 @@ def test_a_shopper_files_a_damage_claim_and_the_merchant_reships_it(
     assert replacement.total == 0
     claim.refresh_from_db()
     assert (claim.state, claim.resolution, claim.replacement_order_id) == (
-        "resolved", "reship", replacement.pk
+        "resolved",
+        "reship",
+        replacement.pk,
     )
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}{path}")  # the form now leads to the claim

@@ -67,6 +67,25 @@ class ProtectionSettings(TenantModel):
         return f"Protection settings of merchant {self.merchant_id}"
 
 
+class OrderProtection(TenantModel):
+    """A shopper chose protection for this order, as the store told us through the API
+    (``POST /api/v1/protected-orders``), for a checkout that does not add the merchant's
+    protection product as a line. We record the choice; we never make it."""
+
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="+")
+    chosen_at = models.DateTimeField()
+    source = models.CharField(max_length=20, default="api")
+    created_at = models.DateTimeField(default=django_tz.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "order"], name="order_protection_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.order_id} protected"
+
+
 class ClaimKind(models.TextChoices):
     LOST = "lost", "Lost"
     DAMAGED = "damaged", "Damaged"

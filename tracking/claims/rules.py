@@ -21,6 +21,7 @@ from tracking.claims.models import (
     OPEN_STATES,
     Claim,
     ClaimKind,
+    OrderProtection,
     ProtectionSettings,
 )
 from tracking.errors import ClaimsErrorCode
@@ -82,7 +83,10 @@ def protection_product(line: OrderLine, settings: ProtectionSettings) -> bool:
 
 def order_protected(order: Order, settings: ProtectionSettings) -> bool:
     """Whether the shopper chose protection at checkout: a line of the order is the merchant's
-    protection product. We only read what the store sent: we never add that line."""
+    protection product, or the store recorded the choice through the API (``OrderProtection``).
+    We only read what the store sent: we never add that line nor make that choice."""
+    if OrderProtection.objects.filter(order=order).exists():
+        return True
     lines = OrderLine.objects.filter(order=order).select_related("product")
     return any(protection_product(line, settings) for line in lines)
 

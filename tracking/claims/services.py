@@ -33,6 +33,7 @@ from tracking.claims.models import (
     ClaimPhoto,
     ClaimResolution,
     ClaimState,
+    OrderProtection,
     ProtectionSettings,
 )
 from tracking.claims.photos import photos_check
@@ -114,6 +115,19 @@ def _products(value: Any) -> list[str]:
     if any(len(item) > 255 for item in cleaned):
         raise _invalid(field, "each SKU or product id has at most 255 characters")
     return cleaned
+
+
+def order_protection_record(
+    *, order: Order, chosen_at: datetime | None = None, source: str = "api"
+) -> tuple[OrderProtection, bool]:
+    """Record that the shopper chose protection for ``order`` (the store's word, through the
+    API). Once per order: a second call returns the first record and ``False``."""
+    record, created = OrderProtection.objects.get_or_create(
+        merchant_id=order.merchant_id,
+        order=order,
+        defaults={"chosen_at": chosen_at or timezone.now(), "source": source},
+    )
+    return record, created
 
 
 # --- filing ---------------------------------------------------------------------------------

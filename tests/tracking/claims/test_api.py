@@ -165,3 +165,38 @@ def test_another_merchants_claim_is_not_found(claims, merchant_b, path):
     assert Claim.unscoped.get(pk=first.pk).state == "filed"
     assert Event.unscoped.count() == before
     assert api_b.get("/api/v1/claims").json()["results"] == []
+
+
+def test_an_order_marked_protected_through_the_api_may_be_claimed(merchant, parcel, api):
+    # given: an order without the protection line
+    order, shipment = parcel("ord-9", protected=False)
+
+    # when: the store says the shopper chose protection
+    first = api.post(
+        "/api/v1/protected-orders",
+        {"order_external_id": "ord-9", "chosen_at": "2026-03-01T20:00:00Z"},
+        format="json",
+    )
+    again = api.post("/api/v1/protected-orders", {"order_external_id": "ord-9"}, format="json")
+
+    # then: recorded once, and a claim may be filed
+    assert first.status_code == 201
+    assert first.json() == {
+        "id": first.json()["id"],
+        "order_id": order.pk,
+        "order_external_id": "ord-9",
+        "order_number": "#ord-9",
+        "chosen_at": "2026-03-01T20:00:00Z",
+        "source": "api",
+    }
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert file(merchant, order, shipment, now=WINDOW_LAST_MOMENT).state == "filed"
+
+
+def test_protecting_an_unknown_or_another_merchants_order_is_a_404(merchant, parcel, merchant_b):
+    parcel("ord-9", protected=False)
+    response = client_for(merchant_b).post(
+        "/api/v1/protected-orders", {"order_external_id": "ord-9"}, format="json"
+    )
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert "order_external_id" in response.json()["errors"]
