@@ -98,10 +98,10 @@ def test_a_shopper_files_a_damage_claim_and_the_merchant_reships_it(
     page.click("button[type=submit]")
     page.click("text=C-1")
     # the 1x1 photo, served to the member
-    page.wait_for_function(
-        "document.querySelector('[data-claim-photo]')?.complete"
-        " && document.querySelector('[data-claim-photo]').naturalWidth === 1"
+    width = page.eval_on_selector(
+        "[data-claim-photo]", "img => img.decode().then(() => img.naturalWidth)"
     )
+    assert width == 1
     page.click("button[value=approve]")
     page.wait_for_selector("[data-resolve-form]")
     page.click("button[value=reship]")
