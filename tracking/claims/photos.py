@@ -8,7 +8,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.base import ContentFile
+from django.core.files.uploadhandler import FileUploadHandler
 from PIL import Image, UnidentifiedImageError
 
 from postpurchase.errors import DomainError
@@ -20,6 +22,28 @@ ACCEPTED = "image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif"
 # HEIF brands of a photo (iPhones write heic; mif1/msf1 are the generic image brands).
 HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
 PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+# A claim's whole request: every photo at its largest, and the form's words.
+REQUEST_MAX_BYTES = PHOTOS_MAX * PHOTO_MAX_BYTES + 1024 * 1024
+
+
+class UploadLimit(FileUploadHandler):
+    """Stops a claim's upload past ``REQUEST_MAX_BYTES`` (a 400) before it reaches the disk:
+    Django's own limit counts the form's fields, not its files. Put first among the request's
+    upload handlers; it passes every chunk on to the next."""
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        self.received = 0
+        if content_length and content_length > REQUEST_MAX_BYTES:
+            raise RequestDataTooBig("A claim's photos are larger than they may be together.")
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received = getattr(self, "received", 0) + len(raw_data)
+        if self.received > REQUEST_MAX_BYTES:
+            raise RequestDataTooBig("A claim's photos are larger than they may be together.")
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from orders.models import Order, Shipment
 from postpurchase.errors import DomainError
@@ -18,7 +20,7 @@ from postpurchase.shopper.views import FORM_REFERRER_POLICY, ShopperTokenView
 from tracking.claims.forms import ClaimForm
 from tracking.claims.links import claim_page_path
 from tracking.claims.models import Claim
-from tracking.claims.photos import ACCEPTED, PHOTO_MAX_BYTES, PHOTOS_MAX
+from tracking.claims.photos import ACCEPTED, PHOTO_MAX_BYTES, PHOTOS_MAX, UploadLimit
 from tracking.claims.rules import eligibility, open_claim
 from tracking.claims.selectors import protection_settings_of
 from tracking.claims.services import claim_file
@@ -59,7 +61,11 @@ class _OrderLinkView(ShopperTokenView):
         self.order = order
 
 
+@method_decorator(csrf_exempt, name="dispatch")  # checked in post(), once the limit is set
 class ClaimFileView(_OrderLinkView):
+    """The claim form. Its POST sets the upload limit before anything reads the body, then
+    checks CSRF (Django's way for a view that changes its upload handlers)."""
+
     referrer_policy = FORM_REFERRER_POLICY
     template_name = "shopper/claims/file.html"
 
@@ -103,6 +109,11 @@ class ClaimFileView(_OrderLinkView):
         return self._page(request, form=ClaimForm(kinds=found.kinds))
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        request.upload_handlers.insert(0, UploadLimit(request))
+        return self._checked_post(request)
+
+    @method_decorator(csrf_protect)
+    def _checked_post(self, request: HttpRequest) -> HttpResponse:
         found, existing = self._start(request)
         if existing is not None:
             return self._to_claim(request, existing)

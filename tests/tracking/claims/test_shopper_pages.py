@@ -155,3 +155,27 @@ def test_another_merchants_slug_is_the_branded_404(client, merchant, merchant_b,
     token = tracking_token(merchant_id=merchant.pk, order_id=order.pk)
     path = reverse("shopper_claims:file", kwargs={"merchant_slug": "bravo", "token": token})
     assert client.get(f"{path}?parcel={shipment.pk}").status_code == 404
+
+
+def test_an_upload_past_the_requests_limit_is_stopped_before_it_is_kept(
+    client, merchant, parcel, at, monkeypatch
+):
+    # given: a limit of 1 kB for the whole request (5 photos of 8 MB, and the words, in life)
+    from tracking.claims import photos
+
+    monkeypatch.setattr(photos, "REQUEST_MAX_BYTES", 1024)
+    order, shipment = parcel()
+    at(WINDOW_LAST_MOMENT)
+
+    # when
+    response = client.post(
+        file_url(merchant, order, shipment),
+        {
+            "kind": "damaged",
+            "photos": [SimpleUploadedFile("big.png", png_bytes() + b"\0" * 2048)],
+        },
+    )
+
+    # then
+    assert response.status_code == 400
+    assert Claim.unscoped.count() == 0
