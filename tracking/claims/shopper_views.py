@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -25,6 +26,7 @@ from tracking.claims.rules import eligibility, open_claim
 from tracking.claims.selectors import protection_settings_of
 from tracking.claims.services import claim_file
 from tracking.links import TRACKING_PAGE
+from tracking.links import VIEW_NAME as TRACKING_VIEW
 
 
 def clock():
@@ -44,6 +46,20 @@ class _OrderLinkView(ShopperTokenView):
     def dispatch_in_scope(self, request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
         self.token = token  # the pages link to each other with the link the shopper holds
         return super().dispatch_in_scope(request, token, **kwargs)
+
+    def page_context(self, **extra: Any) -> dict[str, Any]:
+        return super().page_context(
+            tracking_path=self.tracking_path(extra.get("shipment")), **extra
+        )
+
+    def tracking_path(self, shipment: Shipment | None) -> str:
+        """Back to the parcel on the tracking page (empty while no tracking page is routed)."""
+        kwargs = {"merchant_slug": self.merchant.slug, "token": self.token}
+        try:
+            path = reverse(TRACKING_VIEW, kwargs=kwargs)
+        except NoReverseMatch:
+            return ""
+        return f"{path}?parcel={shipment.pk}" if shipment is not None else path
 
     def parcel(self, request: HttpRequest) -> Shipment | None:
         """The order's parcel the query names; the only one when it names none."""
