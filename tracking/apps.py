@@ -4,10 +4,11 @@ from django.apps import AppConfig
 class TrackingConfig(AppConfig):
     """The tracking pillar: delay detection and resolution (``tracking/delays.py``,
     ``tracking/resolution.py``), the shipment's ``delay`` in the API, the dashboard's Tracking
-    page (``tracking/dashboard_views.py``) and the shopper's tracking page
-    (``tracking/shopper_views.py``) with its updates and suggestions. The events it raises are
-    declared by orders, which owns the ``shipment`` and ``order`` namespaces
-    (``orders/events.py``)."""
+    page (``tracking/dashboard_views.py``), the shopper's tracking page
+    (``tracking/shopper_views.py``) with its updates and suggestions, and package protection
+    with its claims (``tracking/claims/``). The shipment and order events it raises are declared
+    by orders, which owns those namespaces (``orders/events.py``); the ``claim`` namespace is its
+    own (``tracking/claims/events.py``)."""
 
     name = "tracking"
     default_auto_field = "django.db.models.BigAutoField"
@@ -66,3 +67,7 @@ class TrackingConfig(AppConfig):
             incidents_resolve_on_event,
             batch_handler=incidents_resolve_on_events,
         )
+
+        from tracking.claims.registration import claims_register
+
+        claims_register()  # claim events, the claims' part of an erasure

@@ -222,3 +222,12 @@ class TrackingSubscription(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} updates for order {self.order_id}"
+
+
+# --- package protection and claims (tracking/claims/) ---------------------------------------
+from tracking.claims.models import (  # noqa: E402, F401
+    Claim,
+    ClaimPhoto,
+    OrderProtection,
+    ProtectionSettings,
+)

@@ -53,6 +53,8 @@ DOMAIN_STATUS = {
     "feature_missing": 409,
     "not_published": 409,
     "endpoint_disabled": 409,
+    "illegal_transition": 409,
+    "already_claimed": 409,
     ApiErrorCode.TOO_LARGE: 413,
     ApiErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     IdempotencyCode.REUSED: 422,
@@ -142,6 +144,22 @@ PROBLEM_TITLES = {
     "shop_mismatch": "Shop mismatch",
     "secret_in_use": "Secret in use",
     "unknown_tracking_status": "Unknown tracking status",
+    # tracking (package protection claims)
+    "protection_not_offered": "Protection not offered",
+    "order_not_protected": "Order not protected",
+    "claim_too_early": "Too early to claim",
+    "claim_window_closed": "Claim window closed",
+    "not_delivered": "Parcel not delivered",
+    "already_delivered": "Parcel already delivered",
+    "order_refunded": "Order refunded",
+    "order_returned": "Order returned",
+    "claim_limit_reached": "Claim limit reached",
+    "already_claimed": "Parcel already claimed",
+    "photo_required": "Photo required",
+    "photo_invalid": "Photo not readable",
+    "photo_too_large": "Photo too large",
+    "too_many_photos": "Too many photos",
+    "illegal_transition": "Step not allowed in this state",
 }
 
 

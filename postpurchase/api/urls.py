@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("orders.api_urls")),
     path("", include("webhooks.api_urls")),
     path("", include("journeys.api_urls")),
+    path("", include("tracking.claim_api_urls")),
     # The OpenAPI document and Swagger UI, served from our own static files. (Not Redoc: its
     # bundle loads web fonts and a logo from other sites.)
     path("schema/", CachedSchemaView.as_view(), name="schema"),

@@ -47,6 +47,7 @@ urlpatterns = [
     path("settings/integrations/", include("connectors.dashboard_urls")),
     path("settings/webhooks/", include("webhooks.dashboard_urls")),
     path("orders/", include("orders.dashboard_urls")),
+    path("tracking/claims/", include("tracking.claim_dashboard_urls")),
     path("journeys/", include("journeys.dashboard_urls")),
     path("tracking/", include("tracking.dashboard_urls")),
     path("", include("notifications.dashboard_urls")),  # messages/ and settings/messages/

@@ -74,7 +74,7 @@ class _Events(MerchantScopedGenericAPIView):
         description=(
             "For example product.setup_completed with properties. Journeys and webhooks react "
             "to it like to the platform's own events. Types in the platform's namespaces "
-            "(order.*, shipment.*, message.*, journey.*, return.*, loyalty.*, survey.*, "
+            "(order.*, shipment.*, message.*, journey.*, return.*, loyalty.*, survey.*, claim.*, "
             "webhook.*) are refused. A second event with the same id is not recorded again "
             "(200 with the first)."
         ),

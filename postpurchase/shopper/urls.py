@@ -18,6 +18,7 @@ APP_URLS = (
     "notifications.shopper_urls",  # unsubscribe/, preferences/
     "orders.shopper_urls",  # order/
     "tracking.shopper_urls",  # track/
+    "tracking.claim_urls",  # track/<token>/claim/ (package protection claims)
 )
 
 urlpatterns = [

@@ -198,7 +198,7 @@ def test_the_schema_states_the_limits_the_api_enforces(schema):
     assert event_type["pattern"] == r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
     assert event_type["not"] == {
         # the event catalogue's reserved namespaces, and its names outside them
-        "pattern": r"^(journey|loyalty|message|order|return|shipment|survey|webhook)\."
+        "pattern": r"^(claim|journey|loyalty|message|order|return|shipment|survey|webhook)\."
         r"|^(customer\.redacted|shop\.redacted)$"
     }
     assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}

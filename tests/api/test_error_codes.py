@@ -34,6 +34,7 @@ def test_each_app_declares_its_codes_in_its_own_errors_module():
         ("notifications", "NotificationsErrorCode"),
         ("connectors", "ConnectorsErrorCode"),
         ("webhooks", "WebhooksErrorCode"),
+        ("tracking", "ClaimsErrorCode"),
     ]
 
 

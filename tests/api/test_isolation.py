@@ -14,6 +14,8 @@ from orders.services import order_ingest, shipment_ingest
 from postpurchase.events.models import Event
 from postpurchase.tenancy.scoping import merchant_scope
 from tests.factories import order_payload
+from tests.tracking.claims.objects import claim_objects
+from tracking.claims.models import Claim
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +33,8 @@ COLLECTIONS = {
     "api:merchant",
     "api:webhook-endpoint-list",
     "api:journey-list",
+    "api:claim-list",
+    "api:protected-order-list",
 }
 
 
@@ -98,6 +102,7 @@ def a_objects(merchant_a):
         "event": (event.pk, None),
         "webhook_endpoint": (endpoint.pk, None),
         "journey": (journey.pk, None),
+        "claim": (claim_objects(merchant_a, order)["claim"].pk, None),
     }
 
 
@@ -121,6 +126,10 @@ OBJECTS = {
     "api:webhook-endpoint-deliveries": "webhook_endpoint",
     "api:journey-detail": "journey",
     "api:journey-simulate": "journey",
+    "api:claim-detail": "claim",
+    "api:claim-approve": "claim",
+    "api:claim-reject": "claim",
+    "api:claim-resolve": "claim",
 }
 
 
@@ -164,6 +173,7 @@ def snapshot():
             JourneyVersion,
             Enrollment,
             JourneyStepLog,
+            Claim,
         )
     }
 
@@ -244,6 +254,7 @@ def test_put_by_the_same_external_id_makes_the_callers_own_object(
         "/api/v1/events",
         "/api/v1/webhook-endpoints",
         "/api/v1/journeys",
+        "/api/v1/claims",
         "/api/v1/orders?customer_external_id=cust-1",
         "/api/v1/shipments?order_external_id=ord-1001",
     ],

@@ -78,6 +78,7 @@ def test_data_request_builds_the_export_of_everything_we_hold(shopify, connected
         "muted_topics": 0,
         "suppressions": 0,
         "tracking_subscriptions": 0,
+        "claims": 0,
     }
     jon.refresh_from_db()
     events = Event.unscoped.filter(customer=jon).order_by("occurred_at", "id")
@@ -178,6 +179,7 @@ def test_data_request_builds_the_export_of_everything_we_hold(shopify, connected
         "muted_topics": [],
         "suppressions": [],
         "tracking_subscriptions": [],
+        "claims": [],
     }
     assert [(e["type"], e["source"]) for e in request.export["events"]] == [
         ("order.placed", "shopify"),
@@ -210,6 +212,7 @@ def test_data_request_for_a_customer_we_do_not_hold_gives_an_empty_export(shopif
         "muted_topics": [],
         "suppressions": [],
         "tracking_subscriptions": [],
+        "claims": [],
     }
     assert deliveries()[0][4:] == ("processed", 1, "Export ready: 0 customer(s), 0 order(s).")
 
@@ -291,6 +294,8 @@ def test_customer_redact_erases_personal_data_and_keeps_the_order_figures(
             "enrollments": 0,
             "webhook_deliveries": 0,
             "tracking_subscriptions": 0,
+            "claims": 0,
+            "claim_photos": 0,
         },
     )
     assert list(
@@ -328,6 +333,8 @@ def test_shop_redact_erases_every_shopify_customer_and_switches_the_connection_o
         "enrollments": 0,
         "webhook_deliveries": 0,
         "tracking_subscriptions": 0,
+        "claims": 0,
+        "claim_photos": 0,
     }
     assert list(InboundDelivery.unscoped.order_by("id").values_list("delivery_id", "body")) == [
         ("wh-1", {"redacted": True}),
@@ -407,6 +414,8 @@ def test_redact_erases_the_export_made_for_that_store_customer_even_if_we_held_n
         "enrollments": 0,
         "webhook_deliveries": 0,
         "tracking_subscriptions": 0,
+        "claims": 0,
+        "claim_photos": 0,
     }
 
 

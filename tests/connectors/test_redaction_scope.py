@@ -66,6 +66,8 @@ def test_customer_redact_empties_the_scans_of_their_parcels_and_the_tracking_bod
         "enrollments": 0,
         "webhook_deliveries": 0,
         "tracking_subscriptions": 0,
+        "claims": 0,
+        "claim_photos": 0,
     }
 
 

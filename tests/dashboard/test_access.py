@@ -30,6 +30,8 @@ from postpurchase.dashboard.mixins import ScopedListView
 from postpurchase.tenancy.permissions import Perm, Role
 from tests.factories import MembershipFactory, UserFactory
 from tracking.models import DelaySettings
+from tests.tracking.claims.objects import claim_objects
+from tracking.claims.models import Claim, ClaimPhoto, ProtectionSettings
 from webhooks import destinations
 from webhooks.services import webhook_endpoint_create
 
@@ -116,6 +118,10 @@ PAGES = [
     ("dashboard:tracking", {}, Perm.VIEW),
     ("dashboard:tracking_calibration", {}, Perm.VIEW),
     ("dashboard:tracking_settings", {}, Perm.VIEW),
+    ("dashboard:claim_list", {}, Perm.VIEW),
+    ("dashboard:claim_detail", {"pk": "claim"}, Perm.VIEW),
+    ("dashboard:claim_photo", {"pk": "claim_photo"}, Perm.VIEW),
+    ("dashboard:settings_protection", {}, Perm.MANAGE_SETTINGS),
 ]
 # Every endpoint that changes something: (url name, kwargs, required perm, a valid body).
 POSTS = [
@@ -254,6 +260,20 @@ POSTS = [
         {"first_scan_days": "9", "transit_scan_days": "9"}
         | {"fulfillment_promise_days": "9", "expired_days": "99"},
     ),
+    (
+        "dashboard:claim_decide",
+        {"pk": "claim"},
+        Perm.MANAGE_SETTINGS,
+        {"decision": "reject", "message": "Sneaky"},
+    ),
+    ("dashboard:claim_resolve", {"pk": "claim"}, Perm.MANAGE_SETTINGS, {"resolution": "refund"}),
+    (
+        "dashboard:settings_protection",
+        {},
+        Perm.MANAGE_SETTINGS,
+        {"claim_window_days": "30", "lost_after_days": "10", "claims_per_customer": "2"}
+        | {"limit_period_days": "365"},
+    ),
 ]
 # Open to anyone, or checked by their own tests (test_auth.py, test_switcher.py).
 OTHER_ENDPOINTS = {
@@ -288,6 +308,7 @@ def objects(order_a, api_key_a, merchant_a, member_of):
         "webhook_endpoint": _webhook_endpoint(merchant_a),
         **_message_objects(merchant_a),
         **_journey_objects(merchant_a, order_a.customer),
+        **claim_objects(merchant_a, order_a),
     }
 
 
@@ -377,6 +398,9 @@ def db_state(db_state):
             Enrollment,
             JourneyStepLog,
             DelaySettings,
+            Claim,
+            ClaimPhoto,
+            ProtectionSettings,
         ):
             state[model.__name__] = list(model.unscoped.order_by("pk").values())
         return state
@@ -402,6 +426,7 @@ def objects_b(order_b, api_key_b, merchant_b, member_of):
         "webhook_endpoint": _webhook_endpoint(merchant_b),
         **_message_objects(merchant_b),
         **_journey_objects(merchant_b, order_b.customer),
+        **claim_objects(merchant_b, order_b),
     }
 
 

@@ -92,8 +92,13 @@ def test_every_app_declares_its_types_and_namespaces():
         "order.refunded",
         "customer.redacted",
         "shop.redacted",
+        "claim.filed",
+        "claim.approved",
+        "claim.rejected",
+        "claim.resolved",
     ]
     assert reserved_namespaces() == {
+        "claim",
         "journey",
         "loyalty",
         "message",
@@ -106,7 +111,7 @@ def test_every_app_declares_its_types_and_namespaces():
     assert event_type_get("journey.vip_reached").name == "journey.*"
     assert event_type_get("product.setup_completed") is None
     assert reserved_types_pattern() == (
-        r"^(journey|loyalty|message|order|return|shipment|survey|webhook)\."
+        r"^(claim|journey|loyalty|message|order|return|shipment|survey|webhook)\."
         r"|^(customer\.redacted|shop\.redacted)$"
     )
 

@@ -27,6 +27,8 @@ from postpurchase.events.services import event_record
 from postpurchase.tenancy.scoping import merchant_scope
 from tests.factories import order_payload
 from tracking.updates import subscription_create
+from tests.tracking.claims.objects import claim_objects
+from tracking.claims.models import Claim
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_deliveries_for_event
 
@@ -193,6 +195,12 @@ def _seed(merchant, api) -> Customer:
             response_excerpt=f'{{"error": "{EMAIL} is not on our list"}}',
         )
         _inbound(merchant)
+        # a protection claim in his words, with a photo of his door
+        claim_objects(merchant, Order.objects.get())
+        Claim.objects.update(
+            statement=f"Jon Snow here: left at {ADDRESS}, gone.",
+            decision_message="Sorry, Jon Snow.",
+        )
     return customer
 
 
@@ -264,6 +272,7 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
         "webhooks.WebhookAttempt",
         "connectors.InboundDelivery",
         "tracking.TrackingSubscription",
+        "tracking.Claim",
     }
     # the customer's response names him, the order's his street
     assert IdempotencyRecord.unscoped.count() == 2
@@ -285,6 +294,8 @@ def test_erasing_leaves_no_copy_of_the_customers_details_in_any_table(merchant_a
         "deliveries": 2,
         "webhook_deliveries": 1,
         "tracking_subscriptions": 1,
+        "claims": 1,
+        "claim_photos": 1,
     }
     assert IdempotencyRecord.unscoped.count() == 0
     assert list(
@@ -334,6 +345,8 @@ def test_a_second_erasure_changes_nothing_and_records_nothing(merchant_a, jon):
         "deliveries",
         "webhook_deliveries",
         "tracking_subscriptions",
+        "claims",
+        "claim_photos",
     }
     assert Event.unscoped.filter(type="customer.redacted").count() == 1
 
@@ -371,6 +384,7 @@ def test_the_export_gathers_every_apps_sections(merchant_a, jon):
         "muted_topics",
         "suppressions",
         "tracking_subscriptions",
+        "claims",
     ]
     assert export["merchant"] == {"name": merchant_a.name, "slug": merchant_a.slug}
     assert [c["email"] for c in export["customers"]] == [EMAIL]
@@ -403,4 +417,5 @@ def test_every_app_that_holds_personal_data_has_registered_its_part():
         "connectors",
         "webhooks",
         "tracking",
+        "claims",
     ]

@@ -24,6 +24,8 @@ NOTHING = {
     "deliveries": 0,
     "webhook_deliveries": 0,
     "tracking_subscriptions": 0,
+    "claims": 0,
+    "claim_photos": 0,
 }
 
 

@@ -110,6 +110,8 @@ def test_the_walk_finds_every_shopper_page():
         "shopper_notifications:preferences",
         "shopper_orders:order",
         "shopper_tracking:page",
+        "shopper_claims:file",
+        "shopper_claims:claim",
         "shopper_not_found",
     }
 
@@ -125,8 +127,10 @@ def test_every_link_purpose_has_a_sample():
 
 
 def test_the_expiring_pages_are_walked_with_an_expired_link():
-    # then: the order and tracking pages' links expire; message links never do
-    assert [case.values[0] for case in FAILURE_CASES if case.values[2] == "expired"] == [
+    # then: the pages that show an order (its status, tracking, claims) expire; message links never do
+    assert sorted(case.values[0] for case in FAILURE_CASES if case.values[2] == "expired") == [
+        "shopper_claims:claim",
+        "shopper_claims:file",
         "shopper_orders:order",
         "shopper_tracking:page",
     ]

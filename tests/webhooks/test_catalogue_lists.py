@@ -35,6 +35,10 @@ CATALOGUE = [
     ("order.refunded", "A refund was issued on an order"),
     ("customer.redacted", "A customer's personal data was erased (a privacy request)"),
     ("shop.redacted", "A shop's data was erased (Shopify's shop/redact)"),
+    ("claim.filed", "A shopper filed a claim"),
+    ("claim.approved", "A claim was approved"),
+    ("claim.rejected", "A claim was rejected"),
+    ("claim.resolved", "A claim was resolved"),
 ]
 
 
