@@ -30,6 +30,7 @@ from postpurchase.dashboard import throttling
 from postpurchase.errors import DomainError
 from postpurchase.shopper.views import FORM_REFERRER_POLICY, ShopperTokenView
 from tracking import counters, page
+from tracking.claims.selectors import claim_offer
 from tracking.links import TRACKING_PAGE
 from tracking.models import UpdateChannel
 from tracking.updates import (
@@ -131,6 +132,9 @@ class TrackingPageView(TrackingView):
             product_ids=[p.pk for p in suggested],
             now=now,
         )
+        claim = (
+            claim_offer(order, chosen, now, token=self.kwargs_token) if chosen is not None else None
+        )
         return_make = links.maker("return_url")
         return_url = (
             return_make(merchant=merchant, customer=order.customer, order=order, shipment=chosen)
@@ -161,6 +165,7 @@ class TrackingPageView(TrackingView):
             cancelled=order.is_cancelled,
             suggestions=[{"product": p, "url": self.here(go=str(p.pk))} for p in suggested],
             return_url=return_url,
+            claim=claim,
             subscriptions=[
                 {"id": s.pk, "channel": s.get_channel_display(), "address": masked_address(s)}
                 for s in subscriptions_of(order)

@@ -98,6 +98,11 @@ SECTIONS: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
                     "tracking_calibration",
                     "tracking_settings",
                     "tracking_settings_save",
+                    "claim_list",
+                    "claim_detail",
+                    "claim_decide",
+                    "claim_resolve",
+                    "settings_protection",
                 ),
             ),
             NavItem(

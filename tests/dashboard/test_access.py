@@ -29,9 +29,9 @@ from orders.models import Customer
 from postpurchase.dashboard.mixins import ScopedListView
 from postpurchase.tenancy.permissions import Perm, Role
 from tests.factories import MembershipFactory, UserFactory
-from tracking.models import DelaySettings
 from tests.tracking.claims.objects import claim_objects
 from tracking.claims.models import Claim, ClaimPhoto, ProtectionSettings
+from tracking.models import DelaySettings
 from webhooks import destinations
 from webhooks.services import webhook_endpoint_create
 

@@ -26,9 +26,9 @@ from postpurchase.events.models import Event
 from postpurchase.events.services import event_record
 from postpurchase.tenancy.scoping import merchant_scope
 from tests.factories import order_payload
-from tracking.updates import subscription_create
 from tests.tracking.claims.objects import claim_objects
 from tracking.claims.models import Claim
+from tracking.updates import subscription_create
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_deliveries_for_event
 

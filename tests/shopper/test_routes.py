@@ -127,7 +127,8 @@ def test_every_link_purpose_has_a_sample():
 
 
 def test_the_expiring_pages_are_walked_with_an_expired_link():
-    # then: the pages that show an order (its status, tracking, claims) expire; message links never do
+    # then: the pages that show an order (its status, tracking, claims) expire; the links
+    # in messages that only lower what is sent never do
     assert sorted(case.values[0] for case in FAILURE_CASES if case.values[2] == "expired") == [
         "shopper_claims:claim",
         "shopper_claims:file",

@@ -20,9 +20,10 @@ def claim_file_url(*, merchant, order_id: int, shipment_id: int, now: float | No
     return f"{link_url(merchant=merchant, view_name=FILE_VIEW, token=token)}?parcel={shipment_id}"
 
 
-def claim_file_path(*, merchant, order_id: int, shipment_id: int) -> str:
-    """The claim form for one parcel, as a path on this site (the tracking page links it)."""
-    token = tracking_token(merchant_id=merchant.pk, order_id=order_id)
+def claim_file_path(*, merchant, order_id: int, shipment_id: int, token: str | None = None) -> str:
+    """The claim form for one parcel, as a path on this site (the tracking page links it, with
+    the token it was opened with: a page's links never renew an expiring link)."""
+    token = token or tracking_token(merchant_id=merchant.pk, order_id=order_id)
     path = reverse(FILE_VIEW, kwargs={"merchant_slug": merchant.slug, "token": token})
     return f"{path}?parcel={shipment_id}"
 

@@ -42,22 +42,27 @@ def protection_settings_of(merchant) -> ProtectionSettings:
     return found or ProtectionSettings(merchant=merchant)
 
 
-def claim_offer(order: Order, shipment: Shipment, now: datetime) -> ClaimOffer:
+def claim_offer(
+    order: Order, shipment: Shipment, now: datetime, token: str | None = None
+) -> ClaimOffer:
     """What the tracking page shows for a parcel: a "Report a problem with this parcel" link
     when a claim can be filed now, a link to its claim when it has one, else nothing (the
     reason says why; a page shows nothing for ``protection_not_offered`` and
-    ``order_not_protected``). Call within the merchant's scope."""
+    ``order_not_protected``). ``token``: the tracking link the page was opened with, which the
+    links reuse. Call within the merchant's scope."""
     merchant = order.merchant
     settings = protection_settings_of(merchant)
     if not settings.offered:
         return ClaimOffer(None, "protection_not_offered")
     existing = open_claim(shipment)
     if existing is not None:
-        return ClaimOffer(claim_page_path(merchant=merchant, claim=existing), CLAIMED)
+        return ClaimOffer(claim_page_path(merchant=merchant, claim=existing, token=token), CLAIMED)
     found = eligibility(order=order, shipment=shipment, settings=settings, now=now)
     if not found.kinds:
         return ClaimOffer(None, found.refusal.code, found.refusal.message)
-    url = claim_file_path(merchant=merchant, order_id=order.pk, shipment_id=shipment.pk)
+    url = claim_file_path(
+        merchant=merchant, order_id=order.pk, shipment_id=shipment.pk, token=token
+    )
     return ClaimOffer(url, OFFERED)
 
 

@@ -4,6 +4,7 @@ what the tracking page offers a parcel (``claim_offer``)."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -90,3 +91,31 @@ def test_the_offer_for_a_parcel_in_transit_says_when(merchant, parcel):
         offer = claim_offer(order, shipment, LOST_TOO_EARLY)
     assert (offer.url, offer.reason) == (None, "claim_too_early")
     assert offer.message.endswith("If there’s no news by 12 March 2026, you can report it lost.")
+
+
+def test_the_tracking_page_links_the_claim_form_with_the_link_it_was_opened_with(
+    client, merchant, parcel, monkeypatch
+):
+    # given: a delivered, protected parcel, its tracking link signed a minute ago (by the wall
+    # clock, as links expire), the page's clock on the claim window's last moment
+    from django.utils import timezone
+
+    from tracking.links import tracking_token
+
+    order, shipment = parcel()
+    monkeypatch.setattr(timezone, "now", lambda: WINDOW_LAST_MOMENT)
+    token = tracking_token(merchant_id=merchant.pk, order_id=order.pk, now=time.time() - 60)
+
+    # when
+    offered = client.get(f"/s/lima/track/{token}/").content.decode()
+    file(merchant, order, shipment, now=WINDOW_LAST_MOMENT)
+    claimed = client.get(f"/s/lima/track/{token}/").content.decode()
+    protection_settings_update(merchant=merchant, values={"offered": False})
+    off = client.get(f"/s/lima/track/{token}/").content.decode()
+
+    # then
+    form = f'href="/s/lima/track/{token}/claim/?parcel={shipment.pk}" data-claim-link>'
+    assert form + "Report a problem with this parcel</a>" in offered
+    status = f'href="/s/lima/track/{token}/claim/status/?parcel={shipment.pk}" data-claim-link>'
+    assert status + "See your claim</a>" in claimed
+    assert "data-claim-link" not in off
