@@ -430,14 +430,16 @@ def _clean_to(channel: str, to: str, region: str) -> str:
 
 def render_batch(merchant: Merchant, requests: list[SendRequest]) -> list[Any]:
     """Each request's rendered message, or why it could not be rendered (text), all in one
-    job of the render pool. A known customer's messages get their signed preference and
-    unsubscribe links (the caller's own links win)."""
+    job of the render pool. A known customer's messages to their own address get their signed
+    preference and unsubscribe links (the caller's own links win); a message to an explicit
+    address (``to``) never carries them, whoever it is about: the links change that
+    customer's consent, and the address may be someone else's."""
     from notifications.services import RenderRequest, message_templates_render
 
     renders = []
     for request in requests:
         context, customer = request.context, request.customer
-        if customer is not None:
+        if customer is not None and not request.to:
             channel = request.template.channel
             links = shopper_links(merchant=merchant, customer_id=customer.pk, channel=channel)
             context = {**links, **context}

@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from orders.privacy import PrivacyTarget
 from postpurchase.tenancy.models import Merchant
 from tracking.models import TrackingSubscription
+from tracking.updates import masked_address
 
 
 def _subscriptions(target: PrivacyTarget) -> QuerySet[TrackingSubscription]:
@@ -30,7 +31,8 @@ def tracking_export(*, merchant: Merchant, target: PrivacyTarget) -> dict[str, A
             {
                 "order_id": s.order_id,
                 "channel": s.channel,
-                "address": s.address,
+                # someone else's address (a gift's recipient) is theirs: shown masked
+                "address": s.address if s.address in target.addresses else masked_address(s),
                 "consent_text": s.consent_text,
                 "source": s.source,
                 "consented_at": s.consented_at.isoformat(),

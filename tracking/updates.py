@@ -8,9 +8,14 @@ The updates are the merchant's own status templates (``shipped``, ``out_for_deli
 apply, and each message has its key (subscription and event), so a re-delivered event sends once.
 A merchant who deleted a template sends nothing for it.
 
-What the link's holder can do with the form is bounded: ``MAX_PER_ORDER`` live subscriptions an
-order, the number read in the merchant's country, the customer's own email refused (their
-journeys already write there), and each shopper-form post counted by the shell's throttle.
+Whoever holds the link (forwarded or not) can use the form, so what it can do is bounded:
+``MAX_PER_ORDER`` live subscriptions an order and ``MAX_EVER`` in all, an address is required
+(never an empty one the outbox would swap for the customer's), a number must be of the
+merchant's or the delivery's country and not premium-rate or shared-cost, the customer's own
+email is refused (their journeys already write there), and each post is counted by the shell's
+throttle. The messages go to the subscriber as no customer: greeted "Hi there", with none of
+the customer's details or consent links (the outbox adds those only to the customer's own
+address); the tracking link in them is where updates are stopped.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import phonenumbers
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -36,7 +42,8 @@ from tracking.models import TrackingSubscription, UpdateChannel
 logger = logging.getLogger(__name__)
 
 SOURCE = "tracking_page"
-MAX_PER_ORDER = 3
+MAX_PER_ORDER = 3  # live at once
+MAX_EVER = 6  # ever, stopped ones included: swapping numbers in and out is bounded too
 # The words beside the page's checkbox; what each subscription records is exactly what was shown.
 CONSENT_AGREE = "Send me this order’s updates at the number or address above."
 SMS_TERMS = "Texts: message and data rates may apply. Reply STOP to stop them."
@@ -53,19 +60,62 @@ TEMPLATES = {
     order_events.SHIPMENT_EXCEPTION: "delayed",
 }
 CONSUMER = "tracking.updates"
+# The ``customer`` a subscriber's message is rendered with: the templates' variables, none of
+# them the customer's ("Hi there,").
+RECIPIENT = {
+    "first_name": "there",
+    "last_name": "",
+    "email": "",
+    "phone": "",
+    "locale": "",
+    "timezone": "",
+    "orders_count": 0,
+    "total_spent": "",
+    "tags": [],
+}
 
 
-def address_clean(*, channel: str, address: str, merchant: Merchant) -> str:
-    """The address as stored: a lower-cased email or an E.164 number; ``DomainError`` naming
-    the field otherwise."""
+# Numbers an opt-in may not text: paid by the sender or the receiver at premium rates, or not
+# a person's line (SMS pumping's favourites).
+REFUSED_NUMBER_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.UAN,
+        phonenumbers.PhoneNumberType.VOICEMAIL,
+        phonenumbers.PhoneNumberType.PAGER,
+    }
+)
+
+
+def _refuse(channel: str, message: str) -> DomainError:
+    return DomainError(ErrorCode.INVALID, message, field=channel)
+
+
+def address_clean(*, channel: str, address: str, merchant: Merchant, order: Order) -> str:
+    """The address as stored: a lower-cased email, or an E.164 number of the merchant's country
+    or the order's destination (not a premium or shared-cost one); ``DomainError`` naming the
+    field otherwise."""
+    address = address.strip()
+    if channel not in UpdateChannel.values:
+        raise _refuse("channel", "Choose email or text message.")
+    if not address:
+        words = "a mobile number" if channel == UpdateChannel.SMS else "an email address"
+        raise _refuse(channel, f"Enter {words}.")
     try:
         if channel == UpdateChannel.EMAIL:
-            return check_email(address.strip()).lower()
-        if channel == UpdateChannel.SMS:
-            return to_e164(address.strip(), merchant.country or None)
+            return check_email(address).lower()
+        number = to_e164(address, merchant.country or None)
     except ValueError as exc:
-        raise DomainError(ErrorCode.INVALID, str(exc), field=channel) from None
-    raise DomainError(ErrorCode.INVALID, "Choose email or SMS.", field="channel")
+        raise _refuse(channel, str(exc)) from None
+    parsed = phonenumbers.parse(number)
+    shipping = order.shipping_address if isinstance(order.shipping_address, dict) else {}
+    countries = {merchant.country.upper(), str(shipping.get("country_code") or "").upper()} - {""}
+    if phonenumbers.region_code_for_number(parsed) not in countries:
+        raise _refuse(channel, "Texts go to numbers of the store’s or the delivery’s country.")
+    if phonenumbers.number_type(parsed) in REFUSED_NUMBER_TYPES:
+        raise _refuse(channel, "This number cannot receive texts from us.")
+    return number
 
 
 def subscription_create(
@@ -74,7 +124,7 @@ def subscription_create(
     """Record that the shopper wants this order's updates at ``address`` (again: it is on
     once more, with the new consent time)."""
     now = now or timezone.now()
-    address = address_clean(channel=channel, address=address, merchant=merchant)
+    address = address_clean(channel=channel, address=address, merchant=merchant, order=order)
     customer = order.customer
     if (
         channel == UpdateChannel.EMAIL
@@ -92,6 +142,12 @@ def subscription_create(
         found = TrackingSubscription.objects.filter(
             order=order, channel=channel, address=address
         ).first()
+        if found is None and TrackingSubscription.objects.filter(order=order).count() >= MAX_EVER:
+            raise DomainError(
+                ErrorCode.INVALID,
+                f"An order can be sent to {MAX_EVER} addresses at most, stopped ones included.",
+                field=channel,
+            )
         if (found is None or found.stopped_at is not None) and live.count() >= MAX_PER_ORDER:
             raise DomainError(
                 ErrorCode.INVALID,
@@ -156,8 +212,8 @@ def updates_handle_event(event: Event) -> None:
     merchant = Merchant.objects.get(pk=event.merchant_id)
     order = Order.objects.select_related("customer").filter(pk=order_id).first()
     shipment = Shipment.objects.filter(pk=shipment_id, order_id=order_id).first()
-    if order is None or order.customer is None:
-        return  # gone, or erased: nobody to greet
+    if order is None:
+        return
     keys = {UpdateChannel.EMAIL: key, UpdateChannel.SMS: f"{key}_sms"}
     templates = {
         template.key: template
@@ -166,28 +222,27 @@ def updates_handle_event(event: Event) -> None:
     link = tracking_page_url(
         merchant=merchant, order_id=order.pk, shipment_id=shipment.pk if shipment else None
     )
+    context = message_context(
+        merchant=merchant, order=order, shipment=shipment, links={"tracking_url": link}
+    )
+    # Someone who holds the link, not necessarily the customer: greeted without a name, and
+    # nothing of the customer's (their email, phone, consent links) goes to them.
+    context["customer"] = RECIPIENT
     for subscription in subscriptions:
         template = templates.get(keys[subscription.channel])
         channel = Channel.EMAIL if subscription.channel == UpdateChannel.EMAIL else Channel.SMS
-        if template is None or template.channel != channel:
+        if template is None or template.channel != channel or not subscription.address:
             continue
-        context = message_context(
-            merchant=merchant,
-            customer=order.customer,
-            order=order,
-            shipment=shipment,
-            links={"tracking_url": link},
-        )
         try:
             message_send(
                 merchant=merchant,
                 template=template,
-                customer=order.customer,
+                customer=None,
                 context=context,
                 idempotency_key=f"tracking-update:{subscription.pk}:{event.pk}",
                 to=subscription.address,
             )
-        except DomainError as exc:  # a template it cannot render: logged, the others go on
+        except DomainError as exc:  # an address the outbox refuses: logged, the others go on
             logger.warning(
                 "tracking update not sent",
                 extra={"subscription": subscription.pk, "event": event.pk, "code": exc.code},

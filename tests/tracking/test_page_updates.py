@@ -5,6 +5,7 @@ each suggestion's views and clicks counted."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,8 +47,13 @@ def order(merchant_a):
 
 
 def page(order):
-    token = tracking_token(merchant_id=order.merchant_id, order_id=order.pk)
-    return f"/s/{order.merchant.slug}/track/{token}/"
+    return _page(order.merchant.slug, order.merchant_id, order.pk)
+
+
+@functools.lru_cache
+def _page(slug, merchant_id, order_id):
+    """One link per order (a token signed in another second is another string)."""
+    return f"/s/{slug}/track/{tracking_token(merchant_id=merchant_id, order_id=order_id)}/"
 
 
 def subscribe(client, order, channel, address, *, consent=True, ip="203.0.113.9"):
@@ -95,6 +101,24 @@ def test_a_shopper_asks_for_texts_and_the_consent_is_recorded_as_shown(client, o
             "This order’s updates already go to that address.",
         ),
         ("fax", "+14155550123", True, None, "Choose email or text message."),
+        # empty: the outbox would send to the customer's own number instead
+        ("sms", "  ", True, "sms", "Enter a mobile number."),
+        ("email", "", True, "email", "Enter an email address."),
+        # of neither the store's country (US) nor the delivery's (none given)
+        (
+            "sms",
+            "+33612345678",
+            True,
+            "sms",
+            "Texts go to numbers of the store’s or the delivery’s country.",
+        ),
+        (
+            "sms",
+            "+19005550123",
+            True,
+            "sms",
+            "This number cannot receive texts from us.",
+        ),  # premium
     ],
 )
 def test_a_bad_request_names_the_field_and_records_nothing(
@@ -140,6 +164,22 @@ def test_an_order_sends_to_three_addresses_at_most_and_a_stopped_one_can_be_stop
         ("sms", "+14155550103", True),
         ("email", "gift@example.org", True),
     ]
+
+
+def test_an_order_is_sent_to_six_addresses_in_all(client, order):
+    # given: six subscribed, each stopped in turn
+    for n in range(6):
+        assert subscribe(client, order, "sms", f"+1415555020{n}").status_code == 303
+        TrackingSubscription.unscoped.filter(stopped_at__isnull=True).update(stopped_at=NOW)
+
+    # when
+    seventh = subscribe(client, order, "sms", "+14155550299")
+    again = subscribe(client, order, "sms", "+14155550200")  # one of the six, back on
+
+    # then
+    assert "6 addresses at most, stopped ones included." in seventh.content.decode()
+    assert again.status_code == 303
+    assert TrackingSubscription.unscoped.count() == 6
 
 
 def test_another_orders_subscription_cannot_be_stopped_from_this_page(client, order, merchant_a):
@@ -200,6 +240,12 @@ def test_a_shipment_event_sends_the_status_message_to_each_live_subscription(
         ("sms", "+14155550123", f"tracking-update:{keys['+14155550123']}:{event.pk}"),
         ("email", "gift@example.org", f"tracking-update:{keys['gift@example.org']}:{event.pk}"),
     ]
+    # to someone who holds the link: nothing of the customer's, none of their consent links
+    email = Message.unscoped.get(channel="email")
+    assert email.customer_id is None
+    assert "<p>Hi there,</p>" in email.html
+    assert "Ada" not in email.html and "ada@example.net" not in email.html
+    assert "/preferences/" not in email.html and "/unsubscribe/" not in email.html
     sms = Message.unscoped.get(channel="sms")
     assert sms.sms.startswith("Alpha Apparel: your order #1001 is out for delivery today. ")
     assert "/s/alpha/track/" in sms.sms and f"?parcel={shipment.pk}" in sms.sms
