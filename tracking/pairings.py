@@ -5,7 +5,8 @@
 keeps each product's ``PAIRINGS_KEPT`` most frequent partners bought together in at least
 ``MIN_ORDERS`` orders (so one shopper's basket suggests nothing to the next), and replaces the
 merchant's rows in one transaction: a page reading meanwhile sees the old set or the new one.
-A daily beat entry (``tracking-pairings``) runs it for every active merchant.
+A daily beat entry (``tracking-pairings``) enqueues it for every active merchant, each in its
+own task under a statement timeout, over baskets of at most ``MAX_BASKET`` products.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ logger = logging.getLogger(__name__)
 PAIRING_WINDOW = timedelta(days=365)
 PAIRINGS_KEPT = 10
 MIN_ORDERS = 2
+# A basket of more distinct products than this is no shopper's (a wholesale or test order): it
+# is left out, and it keeps the pairs an order yields (n² of them) bounded.
+MAX_BASKET = 50
+# One merchant's recount may take this long on PostgreSQL; then it is abandoned (its old pairs
+# stay) and logged, and no other merchant's waits on it (each has its own task).
+STATEMENT_TIMEOUT_MS = 60_000
 
 
 def pairings_refresh(*, merchant: Merchant, now: datetime | None = None) -> int:
@@ -34,11 +41,16 @@ def pairings_refresh(*, merchant: Merchant, now: datetime | None = None) -> int:
     pairing = ProductPairing._meta.db_table
     # Table names come from the models; every value is a parameter.
     sql = f"""
-        WITH bought AS (
+        WITH lines AS (
             SELECT DISTINCT l.order_id, l.product_id
             FROM {lines} l JOIN {orders} o ON o.id = l.order_id
             WHERE l.merchant_id = %s AND o.merchant_id = %s AND l.product_id IS NOT NULL
               AND o.placed_at >= %s AND o.cancelled_at IS NULL
+        ),
+        bought AS (
+            SELECT order_id, product_id FROM lines WHERE order_id IN (
+                SELECT order_id FROM lines GROUP BY order_id HAVING COUNT(*) <= %s
+            )
         ),
         pairs AS (
             SELECT a.product_id AS product_id, b.product_id AS other_id, COUNT(*) AS together
@@ -57,6 +69,9 @@ def pairings_refresh(*, merchant: Merchant, now: datetime | None = None) -> int:
         SELECT %s, product_id, other_id, together, %s FROM ranked WHERE place <= %s
     """  # noqa: S608
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL statement_timeout = {int(STATEMENT_TIMEOUT_MS)}")
         ProductPairing.unscoped.filter(merchant=merchant).delete()
         with connection.cursor() as cursor:
             cursor.execute(
@@ -65,6 +80,7 @@ def pairings_refresh(*, merchant: Merchant, now: datetime | None = None) -> int:
                     merchant.pk,
                     merchant.pk,
                     now - PAIRING_WINDOW,
+                    MAX_BASKET,
                     MIN_ORDERS,
                     merchant.pk,
                     now,
@@ -75,14 +91,16 @@ def pairings_refresh(*, merchant: Merchant, now: datetime | None = None) -> int:
         return ProductPairing.unscoped.filter(merchant=merchant).count()
 
 
-def pairings_refresh_all(*, now: datetime | None = None) -> dict[str, int]:
-    """Every active merchant's pairs, one merchant per transaction."""
-    merchants = rows = 0
-    for merchant in Merchant.objects.filter(is_active=True).order_by("pk").iterator():
-        rows += pairings_refresh(merchant=merchant, now=now)
-        merchants += 1
-    logger.info("product pairings refreshed", extra={"merchants": merchants, "rows": rows})
-    return {"merchants": merchants, "rows": rows}
+def pairings_refresh_all() -> int:
+    """Enqueue each active merchant's recount as its own task (``tracking.tasks``), so one
+    merchant's slow or failing recount holds up no other's. How many were enqueued."""
+    from tracking.tasks import pairings_refresh_merchant_task
+
+    merchants = list(Merchant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for merchant_id in merchants:
+        pairings_refresh_merchant_task.delay(merchant_id=merchant_id)
+    logger.info("product pairings recounts enqueued", extra={"merchants": len(merchants)})
+    return len(merchants)
 
 
 def demo_pairings(*, merchant: Merchant) -> str:

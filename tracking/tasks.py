@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from postpurchase.tenancy.scoping import current_merchant, merchant_task
 from tracking.delays import delays_scan
 
 
@@ -14,7 +15,14 @@ def delays_scan_task() -> dict[str, int]:
 
 
 @shared_task(acks_late=True, name="tracking.tasks.pairings_refresh")
-def pairings_refresh_task() -> dict[str, int]:
+def pairings_refresh_task() -> int:
     from tracking.pairings import pairings_refresh_all
 
     return pairings_refresh_all()
+
+
+@merchant_task(acks_late=True, name="tracking.tasks.pairings_refresh_merchant")
+def pairings_refresh_merchant_task(*, merchant_id: int) -> int:
+    from tracking.pairings import pairings_refresh
+
+    return pairings_refresh(merchant=current_merchant())

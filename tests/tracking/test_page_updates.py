@@ -353,3 +353,24 @@ def test_the_page_suggests_what_others_bought_and_counts_views_and_clicks(
     stats = SuggestionStats.unscoped.values_list("product_id", "views", "clicks")
     # (the page shown again for the product it does not suggest counts a second view)
     assert sorted(stats) == sorted([(p["sock"].pk, 2, 1), (p["cap"].pk, 2, 0)])
+
+
+def test_a_basket_over_the_limit_yields_no_pairs(merchant_a, catalogue, monkeypatch):
+    # given: baskets of three products are over a limit of two
+    monkeypatch.setattr("tracking.pairings.MAX_BASKET", 2)
+    p = catalogue
+    for n in range(2):
+        basket(merchant_a, f"big{n}", [p["shoe"], p["sock"], p["lace"]])
+        basket(merchant_a, f"small{n}", [p["cap"], p["bag"]])
+
+    # when
+    kept = pairings_refresh(merchant=merchant_a, now=NOW)
+
+    # then
+    names = {product.pk: name for name, product in p.items()}
+    rows = ProductPairing.unscoped.values_list("product_id", "other_id", "orders")
+    assert kept == 2
+    assert sorted((names[a], names[b], n) for a, b, n in rows) == [
+        ("bag", "cap", 2),
+        ("cap", "bag", 2),
+    ]
