@@ -198,11 +198,11 @@ def limit_refusal(
     *, order: Order, settings: ProtectionSettings, now: datetime
 ) -> DomainError | None:
     """The customer's claims within the period, rejected ones included (filing again and again
-    is what the limit stops). An order without a customer is not limited."""
-    if order.customer_id is None:
-        return None
+    is what the limit stops); a guest order (no customer) is held to the same number of claims
+    on the order itself."""
     since = now - timedelta(days=settings.limit_period_days)
-    filed = Claim.objects.filter(customer_id=order.customer_id, filed_at__gt=since).count()
+    mine = {"customer_id": order.customer_id} if order.customer_id is not None else {"order": order}
+    filed = Claim.objects.filter(filed_at__gt=since, **mine).count()
     if filed >= settings.claims_per_customer:
         return _refuse(
             ClaimsErrorCode.LIMIT_REACHED,

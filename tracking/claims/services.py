@@ -46,6 +46,7 @@ from tracking.claims.rules import (
     protection_product,
     zone_of,
 )
+from tracking.claims.storage import claim_photo_storage
 from tracking.errors import ClaimsErrorCode
 
 STATEMENT_MAX = 2000
@@ -218,17 +219,26 @@ def claim_file(
             raise already_claimed(shipment) or DomainError(
                 ClaimsErrorCode.ALREADY_CLAIMED, ALREADY_CLAIMED_MESSAGE
             ) from None
-        for photo in checked:
-            row = ClaimPhoto(
-                merchant=merchant,
-                claim=claim,
-                content_type=photo.content_type,
-                size=len(photo.content),
-                created_at=now,
-            )
-            row.file.save("photo", photo.as_file(), save=False)
-            row.save()
-        _record(claim, events.CLAIM_FILED, now)
+        saved: list[str] = []
+        # The files are written before the rows commit: on a failure here (or in the caller's
+        # transaction) they are removed again, so no photo outlives its claim on the disk.
+        try:
+            for photo in checked:
+                row = ClaimPhoto(
+                    merchant=merchant,
+                    claim=claim,
+                    content_type=photo.content_type,
+                    size=len(photo.content),
+                    created_at=now,
+                )
+                row.file.save("photo", photo.as_file(), save=False)
+                saved.append(row.file.name)
+                row.save()
+            _record(claim, events.CLAIM_FILED, now)
+        except BaseException:
+            for name in saved:
+                claim_photo_storage().delete(name)
+            raise
     return claim
 
 
@@ -382,6 +392,15 @@ def _replacement_place(claim: Claim, now: datetime) -> Order:
     if not lines:
         raise DomainError(
             ClaimsErrorCode.INVALID, "The parcel holds nothing to reship: refund it instead."
+        )
+    taken = Order.objects.filter(external_id=payload["external_id"]).exclude(
+        source=REPLACEMENT_SOURCE
+    )
+    if taken.exists():  # the store's own order of that id: never overwritten by a reship
+        raise DomainError(
+            ClaimsErrorCode.INVALID,
+            f"An order with the id {payload['external_id']} came from your store; this claim "
+            "cannot be reshipped under it. Refund it, or reship it in your store.",
         )
     return order_ingest(
         merchant=order.merchant, payload=payload, source=REPLACEMENT_SOURCE, now=now

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -16,6 +17,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from orders.models import Order, Shipment
+from postpurchase.dashboard import throttling
 from postpurchase.errors import DomainError
 from postpurchase.shopper.views import FORM_REFERRER_POLICY, ShopperTokenView
 from tracking.claims.forms import ClaimForm
@@ -32,6 +34,15 @@ from tracking.links import VIEW_NAME as TRACKING_VIEW
 def clock():
     """The pages' clock (tests set it: the rules count days from now)."""
     return timezone.now()
+
+
+TOO_MANY = "Too many tries. Please try again in a few minutes."
+
+
+def _rate(which: str):
+    """The shopper pages' limits (the order lookup's settings) for the claim form's posts."""
+    name = f"SHOPPER_LOOKUP_RATE_{which}"
+    return throttling.rate_parse(getattr(django_settings, name), setting=name)
 
 
 NO_PARCEL = "We couldn’t find that parcel in this order. Please use the link on its tracking page."
@@ -125,11 +136,22 @@ class ClaimFileView(_OrderLinkView):
         return self._page(request, form=ClaimForm(kinds=found.kinds))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        request.upload_handlers.insert(0, UploadLimit(request))
-        return self._checked_post(request)
-
-    @method_decorator(csrf_protect)
-    def _checked_post(self, request: HttpRequest) -> HttpResponse:
+        """Counted first (per client address and per order), then the parcel's eligibility,
+        which reads only the address: a post that cannot become a claim is answered before
+        its body (up to the upload limit's megabytes) is read."""
+        attempt = throttling.attempt_count(
+            keys=[
+                (f"claims:ip:{throttling.client_address(request)}", _rate("PER_IP")),
+                (f"claims:order:{self.merchant.pk}:{self.order.pk}", _rate("PER_IP")),
+            ],
+            now=throttling.clock(),
+        )
+        if attempt.throttled:
+            self.shipment = self.parcel(request)
+            response = self._page(request, form=None, refusal=TOO_MANY)
+            response.status_code = 429
+            response["Retry-After"] = str(attempt.retry_after)
+            return response
         found, existing = self._start(request)
         if existing is not None:
             return self._to_claim(request, existing)
@@ -137,6 +159,11 @@ class ClaimFileView(_OrderLinkView):
             return self._page(request, form=None, refusal=NO_PARCEL)
         if not found.kinds:
             return self._page(request, form=None, refusal=found.refusal.message)
+        request.upload_handlers.insert(0, UploadLimit(request))
+        return self._checked_post(request, found)
+
+    @method_decorator(csrf_protect)
+    def _checked_post(self, request: HttpRequest, found) -> HttpResponse:
         form = ClaimForm(request.POST, kinds=found.kinds)
         if not form.is_valid():
             return self._page(request, form=form)

@@ -169,3 +169,24 @@ def test_an_unknown_resolution_is_refused_naming_the_field(merchant, claim):
         step(merchant, "resolve", claim, resolution="credit")
     assert (caught.value.code, caught.value.field) == ("invalid", "resolution")
     assert Claim.unscoped.get(pk=claim.pk).state == "approved"
+
+
+def test_a_reship_never_overwrites_the_stores_own_order_of_that_id(merchant, claim, parcel):
+    # given: the store sent an order whose id is the one a reship would take
+    parcel("claim-1")
+    step(merchant, "approve", claim, now=DECIDED)
+    before = Order.unscoped.values_list("pk", "number", "total", "source").get(
+        external_id="claim-1"
+    )
+
+    # when
+    with pytest.raises(DomainError) as caught:
+        step(merchant, "resolve", claim, resolution="reship", now=RESOLVED)
+
+    # then
+    assert caught.value.message.startswith("An order with the id claim-1 came from your store")
+    assert (
+        Order.unscoped.values_list("pk", "number", "total", "source").get(external_id="claim-1")
+        == before
+    )
+    assert Claim.unscoped.get(pk=claim.pk).state == "approved"

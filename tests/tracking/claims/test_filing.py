@@ -267,3 +267,34 @@ def test_claim_numbers_are_per_merchant(merchant, parcel, merchant_b):
     order, shipment = parcel()
     assert file(merchant, order, shipment, now=WINDOW_LAST_MOMENT).number == 1
     assert Order.unscoped.filter(merchant=merchant_b).count() == 0
+
+
+def test_a_filing_that_fails_after_its_photos_are_written_leaves_no_file(
+    merchant, parcel, monkeypatch
+):
+    # given: recording the claim's event fails, after both photos reached the disk
+    from tracking.claims import services
+    from tracking.claims.storage import claim_photo_storage
+
+    order, shipment = parcel()
+    written = []
+    real_save = services.ClaimPhoto.save
+
+    def save(row, *args, **kwargs):
+        written.append(row.file.name)
+        return real_save(row, *args, **kwargs)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services.ClaimPhoto, "save", save)
+    monkeypatch.setattr(services, "_record", fail)
+
+    # when
+    with pytest.raises(RuntimeError):
+        file(merchant, order, shipment, now=WINDOW_LAST_MOMENT, photos=[photo(), photo()])
+
+    # then
+    assert len(written) == 2
+    assert [claim_photo_storage().exists(name) for name in written] == [False, False]
+    assert Claim.unscoped.count() == 0

@@ -179,3 +179,19 @@ def test_an_upload_past_the_requests_limit_is_stopped_before_it_is_kept(
     # then
     assert response.status_code == 400
     assert Claim.unscoped.count() == 0
+
+
+def test_posts_are_counted_before_the_body_is_read(client, merchant, parcel, at, settings):
+    # given: two posts an hour, from an address or for an order
+    settings.SHOPPER_LOOKUP_RATE_PER_IP = "2/h"
+    order, shipment = parcel()
+
+    # when
+    codes = [
+        client.post(file_url(merchant, order, shipment), {"kind": "lost"}).status_code
+        for _ in range(3)
+    ]
+
+    # then
+    assert codes == [200, 200, 429]
+    assert Claim.unscoped.count() == 0
