@@ -161,9 +161,13 @@ class ClaimPhotoView(DashboardMixin, View):
         except FileNotFoundError:
             raise Http404("the photo's file is gone") from None
         response = FileResponse(handle, content_type=photo.content_type)
+        # Shown in the page when a browser can (JPEG, PNG, WebP); HEIC is downloaded.
+        disposition = "attachment" if photo.content_type == "image/heic" else "inline"
         response["Content-Disposition"] = (
-            f'inline; filename="claim-photo-{photo.pk}.{photo.extension}"'
+            f'{disposition}; filename="claim-photo-{photo.pk}.{photo.extension}"'
         )
+        # A shopper's upload, opened on its own: it may run nothing, load nothing.
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         response["Cache-Control"] = "private, no-store"
         response["X-Content-Type-Options"] = "nosniff"
         return response

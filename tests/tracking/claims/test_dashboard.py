@@ -54,6 +54,8 @@ def test_a_photo_is_served_to_members_only(owner, claim, client, merchant_b, mem
     assert b"".join(response.streaming_content) == png_bytes()
     assert response["Cache-Control"] == "private, no-store"
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["Content-Disposition"].startswith("inline; filename=")
     # nobody signed in
     assert client.get(url).status_code == 302
     # a member of another merchant

@@ -298,3 +298,20 @@ def test_a_filing_that_fails_after_its_photos_are_written_leaves_no_file(
     assert len(written) == 2
     assert [claim_photo_storage().exists(name) for name in written] == [False, False]
     assert Claim.unscoped.count() == 0
+
+
+def test_a_guest_order_is_held_to_the_limit_on_the_order(merchant, parcel):
+    # given: an order without a customer (its customer erased); two claims filed and rejected
+    order, shipment = parcel()
+    Order.unscoped.filter(pk=order.pk).update(customer=None)
+    order.refresh_from_db()
+    for _ in range(2):
+        claim = file(merchant, order, shipment, now=WINDOW_LAST_MOMENT)
+        with merchant_scope(merchant):
+            claim_reject(claim=claim, message="No.", now=WINDOW_LAST_MOMENT)
+
+    # when / then
+    with pytest.raises(DomainError) as caught:
+        file(merchant, order, shipment, now=WINDOW_LAST_MOMENT)
+    assert caught.value.code == "claim_limit_reached"
+    assert Claim.unscoped.count() == 2
