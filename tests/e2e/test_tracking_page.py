@@ -89,6 +89,12 @@ def test_shopper_follows_a_parcel_and_asks_for_texts_on_a_phone(page, live_serve
     assert page.text_content("[data-notice]").strip().startswith("Your parcel is held at customs.")
     assert no_overflow(page)
 
+    # then: the channel choices are laid out as choices (a radio beside its words)
+    radio = page.locator("input[name=channel][value=sms]").bounding_box()
+    words = page.locator("label.choice:has(input[value=sms]) .choice__label").bounding_box()
+    assert radio["width"] <= 24 and words["x"] > radio["x"]
+    assert words["width"] > 100 and words["height"] < 40  # one line, not a letter a line
+
     # when: texts to a national number
     page.fill("#sms_address", "(415) 555-0123")
     page.check("input[name=consent]")
