@@ -8,6 +8,7 @@ Every member may read all three; saving the settings needs ``Perm.MANAGE_SETTING
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import connection
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -61,6 +62,8 @@ class AtRiskView(ScopedListView):
             counts=counts,
             carriers=carriers,
             recent_days=RECENT_VIEW_DAYS,
+            # the scan is PostgreSQL's (tracking/delays.py): an embedded install never runs it
+            scan_runs=connection.vendor == "postgresql",
             **kwargs,
         )
 

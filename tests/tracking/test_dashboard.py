@@ -382,3 +382,17 @@ def test_the_page_reads_a_fixed_number_of_queries_whatever_it_shows(
 
     # then
     assert queries(client) == few
+
+
+def test_an_embedded_install_says_the_scan_does_not_run_there(merchant_la, signed_in, monkeypatch):
+    # given: the database is SQLite (the embedded mode), where the delay scan does nothing
+    from django.db import connection
+
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+
+    # when
+    html = signed_in(merchant_la).get("/app/tracking/").content.decode()
+
+    # then
+    assert "this install uses SQLite (the embedded mode), so nothing is scanned" in html
+    assert "No shipment is at risk." not in html
