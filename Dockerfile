@@ -42,8 +42,8 @@ RUN PRODUCTION=true \
 # Run as an unprivileged user that owns only what it writes: uploaded media, beat's schedule and
 # its home (where gunicorn puts its control socket).
 RUN useradd --system --user-group --uid 10001 --create-home --home-dir /home/app --shell /usr/sbin/nologin app \
-    && mkdir -p /app/var/media /app/var/beat \
-    && chown app:app /app/var /app/var/media /app/var/beat
+    && mkdir -p /app/var/media /app/var/private-media /app/var/beat \
+    && chown app:app /app/var /app/var/media /app/var/private-media /app/var/beat
 USER app
 
 EXPOSE 8000
