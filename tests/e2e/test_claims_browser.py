@@ -1,5 +1,6 @@
-"""Package protection end to end in Chromium: a shopper on a phone opens the claim page from the
-tracking page's signed link, files a damage claim with a photo, and sees it filed; the
+"""Package protection end to end in Chromium: a shopper on a phone opens the tracking page from
+the shipping email's link, sees the parcel's checkpoints, follows its claim link, files a damage
+claim with a photo, and sees it filed; the
 merchant's owner signs in, sees the photo, approves the claim and reships it."""
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from postpurchase.tenancy.permissions import Role
 from tests.dashboard.conftest import PASSWORD
 from tests.factories import MembershipFactory, MerchantFactory, UserFactory
 from tests.tracking.claims.conftest import PROTECTION_SKU, order_payload, png_bytes
-from tracking.claims.links import claim_file_path
 from tracking.claims.models import Claim
 from tracking.claims.services import protection_settings_update
+from tracking.links import tracking_page_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,11 +66,19 @@ def test_a_shopper_files_a_damage_claim_and_the_merchant_reships_it(
     page, live_server, delivered, tmp_path
 ):
     merchant, order, shipment = delivered
-    # given: the claim link of the tracking page (its signed token), on a phone
-    path = claim_file_path(merchant=merchant, order_id=order.pk, shipment_id=shipment.pk)
+    # given: the tracking link of the parcel's shipping email, opened on a phone
+    url = tracking_page_url(merchant=merchant, order_id=order.pk, shipment_id=shipment.pk)
     page.set_viewport_size({"width": 390, "height": 844})
-    response = page.goto(f"{live_server.url}{path}")
+    response = page.goto(f"{live_server.url}{url[url.index('/s/') :]}", wait_until="load")
     assert response.headers["content-security-policy"] == SHOPPER_CSP
+    assert page.text_content("h1").strip() == "Delivered"
+    assert page.locator("[data-checkpoint]").count() == 2
+
+    # when: the shopper follows the page's claim link
+    with page.expect_navigation(wait_until="load"):
+        page.click("[data-claim-link]")
+
+    # then
     assert page.text_content("h1").strip() == "Report a problem with your parcel"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
@@ -118,7 +127,9 @@ def test_a_shopper_files_a_damage_claim_and_the_merchant_reships_it(
         replacement.pk,
     )
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{live_server.url}{path}")  # the form now leads to the claim
+    page.goto(f"{live_server.url}{url[url.index('/s/') :]}", wait_until="load")
+    with page.expect_navigation(wait_until="load"):
+        page.click("[data-claim-link]")  # the tracking page now leads to the claim
     page.wait_for_selector("[data-page=claim]")
     assert page.text_content("h1").strip() == "Your claim is settled"
     assert "A replacement is on its way" in page.text_content("[data-claim-next]")
