@@ -1,7 +1,7 @@
 """Package protection end to end in Chromium: a shopper on a phone opens the tracking page from
 the shipping email's link, sees the parcel's checkpoints, follows its claim link, files a damage
-claim with a photo, and sees it filed; the
-merchant's owner signs in, sees the photo, approves the claim and reships it."""
+claim with a photo, and sees it filed; the merchant's owner signs in, sees the photo, approves
+the claim and reships it."""
 
 from __future__ import annotations
 
