@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
 
-from bench.common import fresh_database  # noqa: E402 - after the path is set
+from bench.common import fresh_database, gunicorn_start  # noqa: E402 - after the path is set
 
 
 def parse_args() -> argparse.Namespace:
@@ -122,36 +122,14 @@ def load_history(merchant, orders: list[dict]) -> None:
 
 
 def start_gunicorn(args: argparse.Namespace, url: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": args.redis,
-        "CELERY_BROKER_URL": args.redis,
-        "PRODUCTION": "false",
-        "ALLOW_INSECURE_EMBEDDED": "true",  # a local benchmark: gunicorn refuses otherwise
-        "DEBUG": "false",
-        "DB_CONN_MAX_AGE": "600",
-        "API_RATE_LIMIT": "100000/s",
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "postpurchase.wsgi",
-        f"--workers={args.workers}",
-        f"--bind=127.0.0.1:{args.port}",
-        "--log-level=warning",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 - our own venv binary
-    import requests
-
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{args.port}/api/v1/orders", timeout=30)
-            return server
-        except requests.RequestException:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not start")
+    return gunicorn_start(
+        url=url,
+        redis=args.redis,
+        port=args.port,
+        workers=args.workers,
+        probe="/api/v1/orders",
+        env={"API_RATE_LIMIT": "100000/s"},
+    )
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -259,3 +259,47 @@ class DatabaseBackendsCpu:
         self.stopping.set()
         self.thread.join(timeout=5)
         self.connection.close()
+
+
+def gunicorn_start(
+    *, url: str, redis: str, port: int, workers: int, probe: str, env: dict | None = None
+):
+    """gunicorn serving the app on 127.0.0.1:``port`` as a benchmark wants it (PRODUCTION and
+    DEBUG off, persistent connections, Redis as cache and broker, ``env`` on top), once ``probe``
+    (a path) answers at all."""
+    import os
+    import subprocess
+    import time
+    from pathlib import Path
+
+    import requests
+
+    root = Path(__file__).resolve().parent.parent
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis,
+        "CELERY_BROKER_URL": redis,
+        "PRODUCTION": "false",
+        "ALLOW_INSECURE_EMBEDDED": "true",  # a local benchmark: gunicorn refuses otherwise
+        "DEBUG": "false",
+        "DB_CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    command = [
+        str(root / ".venv/bin/gunicorn"),
+        "postpurchase.wsgi",
+        f"--workers={workers}",
+        f"--bind=127.0.0.1:{port}",
+        "--log-level=warning",
+    ]
+    server = subprocess.Popen(command, cwd=root, env=environment)  # noqa: S603 - our own venv
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{port}{probe}", timeout=30)
+            return server
+        except requests.RequestException:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")

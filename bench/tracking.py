@@ -43,7 +43,7 @@ from queue import Queue
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile  # noqa: E402
+from bench.common import gunicorn_start, percentile  # noqa: E402
 from bench.tracking_delays import load, setup_django  # noqa: E402
 
 SECRET_KEY = "bench-tracking-page-secret-key-" + "k" * 40
@@ -137,36 +137,14 @@ def floor(paths: list[str]) -> dict:
 
 
 def start_gunicorn(args, url: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": args.redis,
-        "CELERY_BROKER_URL": args.redis,
-        "SECRET_KEY": SECRET_KEY,
-        "PRODUCTION": "false",
-        "ALLOW_INSECURE_EMBEDDED": "true",  # a local benchmark: gunicorn refuses otherwise
-        "DEBUG": "false",
-        "DB_CONN_MAX_AGE": "600",
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "postpurchase.wsgi",
-        f"--workers={args.workers}",
-        f"--bind=127.0.0.1:{args.port}",
-        "--log-level=warning",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 - our own venv binary
-    import requests
-
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{args.port}/s/nobody/", timeout=30)
-            return server
-        except requests.RequestException:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not start")
+    return gunicorn_start(
+        url=url,
+        redis=args.redis,
+        port=args.port,
+        workers=args.workers,
+        probe="/s/nobody/",
+        env={"SECRET_KEY": SECRET_KEY},
+    )
 
 
 def load_over_http(args, paths: list[str], *, rate: float, seconds: float) -> dict:
