@@ -18,9 +18,9 @@ from itertools import groupby
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.core import get_global
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
-from orders.models import Order, OrderLine, Product, Shipment, ShipmentStatus, TrackingEvent
+from orders.models import Order, OrderLine, Shipment, ShipmentStatus, TrackingEvent
 from orders.shipment_statuses import FINAL, SUBSTATUSES
 from tracking.models import DelayIncident, DelayReason, ProductPairing
 
@@ -282,25 +282,26 @@ def parcel_detail(
 SUGGESTIONS = 3
 
 
-def suggestions(order: Order, lines: list[OrderLine]) -> list[Product]:
+@dataclass(frozen=True)
+class Suggestion:
+    pk: int
+    title: str
+    url: str
+
+
+def suggestions(order: Order, lines: list[OrderLine]) -> list[Suggestion]:
     """Up to three products the merchant's other customers bought with this order's products
     (``ProductPairing``, computed from orders), most often first; none already in this order,
-    each with a web address to go to."""
+    each with a web address to go to. One query."""
     bought = {line.product_id for line in lines if line.product_id is not None}
     if not bought:
         return []
     ranked = (
         ProductPairing.objects.filter(product_id__in=bought)
         .exclude(other_id__in=bought)
-        .filter(other__url__startswith="http")
-        .values("other_id")
+        .filter(Q(other__url__startswith="https://") | Q(other__url__startswith="http://"))
+        .values("other_id", "other__title", "other__url")
         .annotate(together=Sum("orders"))
         .order_by("-together", "other_id")[:SUGGESTIONS]
     )
-    ids = [row["other_id"] for row in ranked]
-    products = {product.pk: product for product in Product.objects.filter(pk__in=ids)}
-    return [
-        products[pk]
-        for pk in ids
-        if pk in products and products[pk].url.startswith(("https://", "http://"))
-    ]
+    return [Suggestion(row["other_id"], row["other__title"], row["other__url"]) for row in ranked]

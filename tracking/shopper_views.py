@@ -63,9 +63,7 @@ class TrackingView(ShopperTokenView):
             .prefetch_related(
                 Prefetch(
                     "lines",
-                    queryset=OrderLine.unscoped.select_related("product").order_by(
-                        "position", "pk"
-                    ),
+                    queryset=OrderLine.unscoped.order_by("position", "pk"),
                 ),
                 "shipments",
             )
