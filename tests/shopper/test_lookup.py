@@ -305,18 +305,19 @@ def test_a_named_destination_gets_the_found_order(client, order_a):
 
 
 def test_the_default_destination_is_the_highest_priority(client, order_a):
-    # given: a tracking page registered above the order page
+    # given: a page registered above the tracking page (10), itself above the order page (0)
     lookup.lookup_destination_register(
-        LookupDestination(name="tracking", path_for=lambda **kw: "/s/alpha/track/", priority=10)
+        LookupDestination(name="above", path_for=lambda **kw: "/s/alpha/above/", priority=20)
     )
     try:
         # when
         response = find(client, "#1001", "ada.lovelace@example.net")
     finally:
-        lookup.lookup_destination_unregister("tracking")
+        lookup.lookup_destination_unregister("above")  # (never a real app's destination)
 
     # then
-    assert response["Location"] == "/s/alpha/track/"
+    assert response["Location"] == "/s/alpha/above/"
+    assert lookup.lookup_destination().name == "tracking"
 
 
 @pytest.mark.parametrize(
