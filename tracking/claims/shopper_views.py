@@ -29,6 +29,7 @@ from tracking.claims.selectors import protection_settings_of
 from tracking.claims.services import claim_file
 from tracking.links import TRACKING_PAGE
 from tracking.links import VIEW_NAME as TRACKING_VIEW
+from tracking.page import shopper_zone
 
 
 def clock():
@@ -202,4 +203,6 @@ class ClaimView(_OrderLinkView):
                 .first()
             )
         context = self.page_context(order=self.order, claim=claim, shipment=shipment)
-        return render(request, self.template_name, context)
+        # dates in the shopper's time zone, as on the tracking page (tracking.page)
+        with timezone.override(shopper_zone(self.order, self.merchant)):
+            return render(request, self.template_name, context)

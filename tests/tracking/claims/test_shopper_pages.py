@@ -100,6 +100,9 @@ def test_filing_goes_to_the_claims_page(merchant, parcel, at):
     status = client.get(response["Location"]).content.decode()
     assert "We’ve got your claim" in status
     assert "C-1" in status
+    # filed at 06:59:59 UTC on 20 March: still the 19th in Los Angeles, the shopper's zone
+    assert claim.filed_at == WINDOW_LAST_MOMENT
+    assert "<dd>19 March 2026</dd>" in status
     # the form again now leads to the claim
     assert client.get(url)["Location"] == response["Location"]
 
