@@ -79,7 +79,7 @@ def public_holidays(country: str, year: int) -> frozenset[date]:
         return frozenset()
     try:
         return frozenset(holidays.country_holidays(country.upper(), years=[year]))
-    except (NotImplementedError, KeyError):
+    except NotImplementedError:  # what the package raises for a country it has no calendar of
         return frozenset()
 
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import groupby
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from babel.core import get_global
 from django.db.models import Q, Sum
 
+from notifications.outbox import shopper_zone as messages_shopper_zone
 from orders.models import Order, OrderLine, Shipment, ShipmentStatus, TrackingEvent
 from orders.shipment_statuses import FINAL, SUBSTATUSES
+from orders.shopper_views import tracking_link
 from tracking.models import DelayIncident, DelayReason, ProductPairing
 
 # The bar: (label, the statuses that reach this step). A parcel's step is the furthest reached.
@@ -143,27 +145,17 @@ def _single_zone(country: str) -> str:
 
 
 def shopper_zone(order: Order, merchant) -> ZoneInfo:
-    """The customer's zone, else the destination country's single zone, else the merchant's."""
+    """The customer's zone, else the destination country's single zone, else the merchant's
+    (the messages' rule, ``notifications.outbox.shopper_zone``, with the destination between:
+    a page about a parcel knows where it goes)."""
     customer = order.customer
-    address = order.shipping_address if isinstance(order.shipping_address, dict) else {}
-    country = address.get("country_code") or address.get("country") or ""
-    for name in (
-        customer.timezone if customer is not None else "",
-        _single_zone(country if isinstance(country, str) and len(country) == 2 else ""),
-        merchant.timezone,
-    ):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
-
-
-def carrier_link(shipment: Shipment) -> str:
-    """The carrier's own tracking page, when it is a web address (never another scheme)."""
-    url = shipment.tracking_url
-    return url if url.startswith(("https://", "http://")) else ""
+    if customer is None or not customer.timezone:
+        address = order.shipping_address if isinstance(order.shipping_address, dict) else {}
+        country = address.get("country_code") or address.get("country") or ""
+        zone = _single_zone(country if isinstance(country, str) and len(country) == 2 else "")
+        if zone:
+            return ZoneInfo(zone)
+    return messages_shopper_zone(customer, merchant)
 
 
 def _day(value: date, *, weekday: str = "%A") -> str:
@@ -275,7 +267,7 @@ def parcel_detail(
         notice=notice_for(shipment, current_delay(shipment, incidents)),
         days=timeline(events, zone),
         items=items,
-        carrier_link=carrier_link(shipment),
+        carrier_link=tracking_link(shipment),
     )
 
 

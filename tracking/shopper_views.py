@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -26,9 +25,12 @@ from django.utils import timezone
 
 from journeys.links import links
 from orders.models import Order, OrderLine
-from postpurchase.dashboard import throttling
 from postpurchase.errors import DomainError
-from postpurchase.shopper.views import FORM_REFERRER_POLICY, ShopperTokenView
+from postpurchase.shopper.views import (
+    FORM_REFERRER_POLICY,
+    ShopperTokenView,
+    shopper_post_attempt,
+)
 from tracking import counters, page
 from tracking.claims.selectors import claim_offer
 from tracking.links import TRACKING_PAGE
@@ -178,17 +180,7 @@ class TrackingPageView(TrackingView):
     def post(self, request: HttpRequest) -> HttpResponse:
         """The updates form: ``subscribe`` (channel, address) or ``stop`` (a subscription)."""
         parcel_id = _int(request.GET.get("parcel"))
-        attempt = throttling.attempt_count(
-            keys=[
-                (
-                    f"tracking_updates:ip:{throttling.client_address(request)}",
-                    throttling.rate_parse(
-                        settings.SHOPPER_LOOKUP_RATE_PER_IP, setting="SHOPPER_LOOKUP_RATE_PER_IP"
-                    ),
-                )
-            ],
-            now=throttling.clock(),
-        )
+        attempt = shopper_post_attempt(request, form="tracking_updates")
         if attempt.throttled:
             errors = {"form": "Too many tries. Please try again in a few minutes."}
             response = self.page(request, form_errors=errors, status=429)

@@ -34,6 +34,7 @@ from orders import events as order_events
 from orders.models import Order, Shipment
 from postpurchase.errors import DomainError, ErrorCode
 from postpurchase.events.models import Event
+from postpurchase.shopper.views import masked_email
 from postpurchase.tenancy.models import Merchant
 from postpurchase.validation import check_email, to_e164
 from tracking.links import tracking_page_url
@@ -192,8 +193,7 @@ def masked_address(subscription: TrackingSubscription) -> str:
     """Enough to recognise on a forwarded page, too little to learn: ``a•••@x.net``, ``•••4567``."""
     if subscription.channel == UpdateChannel.SMS:
         return "•••" + subscription.address[-4:]
-    local, _, domain = subscription.address.partition("@")
-    return f"{local[:1]}•••@{domain}"
+    return masked_email(subscription.address)
 
 
 def updates_handle_event(event: Event) -> None:

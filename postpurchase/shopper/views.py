@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.response import SimpleTemplateResponse
 from django.views import View
 
 from postpurchase.dashboard import throttling
+from postpurchase.dashboard.throttling import Attempt
 from postpurchase.shopper.forms import OrderLookupForm
 from postpurchase.shopper.lookup import lookup_destination, order_lookup
 from postpurchase.shopper.tokens import LinkPurpose, link_read
@@ -69,6 +71,20 @@ def masked_email(email: str) -> str:
     if not at or not local:
         return ""
     return f"{local[0]}•••@{domain}"
+
+
+def shopper_post_attempt(request: HttpRequest, *, form: str, scope: str = "") -> Attempt:
+    """Count one post of a shopper page's form (``form`` names it) from the client's address,
+    and, given a ``scope`` (``order:<merchant>:<order>``), for that too, each at
+    ``SHOPPER_LOOKUP_RATE_PER_IP``: the forms a link's holder may post (updates, claims) are
+    held to the lookup's per-address limit. Throttled when either count is over."""
+    rate = throttling.rate_parse(
+        settings.SHOPPER_LOOKUP_RATE_PER_IP, setting="SHOPPER_LOOKUP_RATE_PER_IP"
+    )
+    keys = [(f"{form}:ip:{throttling.client_address(request)}", rate)]
+    if scope:
+        keys.append((f"{form}:{scope}", rate))
+    return throttling.attempt_count(keys=keys, now=throttling.clock())
 
 
 def merchant_for_slug(slug: str) -> Merchant | None:

@@ -276,20 +276,28 @@ def test_a_parcel_in_trouble_says_what_happened_and_what_happens_next(
     assert notice.startswith(words)
 
 
-def test_a_delay_shows_while_the_parcel_has_not_moved_since(client, merchant_a, frozen):
-    # given: no scan in transit since 27 February, raised on 4 March
-    order, _ = order_of(merchant_a)
+def stalled(merchant, **incident):
+    """An order whose parcel has had no scan in transit since 27 February, and the incident
+    the scan raised about it on 4 March (``incident``: more of its fields)."""
+    order, _ = order_of(merchant)
     stalled_at = datetime(2026, 2, 27, 12, 0, tzinfo=UTC)
     shipment = parcel(order, status_changed_at=stalled_at)
     DelayIncident.unscoped.create(
-        merchant=merchant_a,
+        merchant=merchant,
         order=order,
         shipment=shipment,
         reason=DelayReason.NO_SCAN_IN_TRANSIT,
         since=stalled_at,
         delayed_at=NOW - timedelta(hours=2),
         detected_at=NOW - timedelta(hours=1),
+        **incident,
     )
+    return order, shipment
+
+
+def test_a_delay_shows_while_the_parcel_has_not_moved_since(client, merchant_a, frozen):
+    # given: no scan in transit since 27 February, raised on 4 March
+    order, shipment = stalled(merchant_a)
 
     # when
     stuck = client.get(page_path(order)).content.decode()
@@ -378,20 +386,7 @@ def test_money_is_not_on_the_page(client, merchant_a):
 
 def test_a_resolved_delay_shows_no_notice(client, merchant_a, frozen):
     # given: the same stall, its incident closed (the parcel was re-estimated)
-    order, _ = order_of(merchant_a)
-    stalled_at = datetime(2026, 2, 27, 12, 0, tzinfo=UTC)
-    shipment = parcel(order, status_changed_at=stalled_at)
-    DelayIncident.unscoped.create(
-        merchant=merchant_a,
-        order=order,
-        shipment=shipment,
-        reason=DelayReason.NO_SCAN_IN_TRANSIT,
-        since=stalled_at,
-        delayed_at=NOW - timedelta(hours=2),
-        detected_at=NOW - timedelta(hours=1),
-        resolved_at=NOW,
-        resolution="re_estimated",
-    )
+    order, _ = stalled(merchant_a, resolved_at=NOW, resolution="re_estimated")
 
     # when
     body = client.get(page_path(order)).content.decode()

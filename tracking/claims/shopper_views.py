@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -17,9 +16,12 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from orders.models import Order, Shipment
-from postpurchase.dashboard import throttling
 from postpurchase.errors import DomainError
-from postpurchase.shopper.views import FORM_REFERRER_POLICY, ShopperTokenView
+from postpurchase.shopper.views import (
+    FORM_REFERRER_POLICY,
+    ShopperTokenView,
+    shopper_post_attempt,
+)
 from tracking.claims.forms import ClaimForm
 from tracking.claims.links import claim_page_path
 from tracking.claims.models import Claim
@@ -38,12 +40,6 @@ def clock():
 
 
 TOO_MANY = "Too many tries. Please try again in a few minutes."
-
-
-def _rate(which: str):
-    """The shopper pages' limits (the order lookup's settings) for the claim form's posts."""
-    name = f"SHOPPER_LOOKUP_RATE_{which}"
-    return throttling.rate_parse(getattr(django_settings, name), setting=name)
 
 
 NO_PARCEL = "We couldn’t find that parcel in this order. Please use the link on its tracking page."
@@ -140,13 +136,8 @@ class ClaimFileView(_OrderLinkView):
         """Counted first (per client address and per order), then the parcel's eligibility,
         which reads only the address: a post that cannot become a claim is answered before
         its body (up to the upload limit's megabytes) is read."""
-        attempt = throttling.attempt_count(
-            keys=[
-                (f"claims:ip:{throttling.client_address(request)}", _rate("PER_IP")),
-                (f"claims:order:{self.merchant.pk}:{self.order.pk}", _rate("PER_IP")),
-            ],
-            now=throttling.clock(),
-        )
+        scope = f"order:{self.merchant.pk}:{self.order.pk}"
+        attempt = shopper_post_attempt(request, form="claims", scope=scope)
         if attempt.throttled:
             self.shipment = self.parcel(request)
             response = self._page(request, form=None, refusal=TOO_MANY)
