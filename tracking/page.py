@@ -237,6 +237,13 @@ def timeline(events: list[TrackingEvent], zone: ZoneInfo) -> list[Day]:
     ]
 
 
+def headline(order: Order, parcel: Parcel | None) -> str:
+    """The page's one line for where things stand: the chosen parcel's, or the order's."""
+    if order.is_cancelled:
+        return "Cancelled"
+    return parcel.headline if parcel is not None else "We’re preparing your order"
+
+
 def parcels_of(order: Order) -> list[Shipment]:
     """The order's shipments, oldest first (Parcel 1 is the first one made)."""
     return sorted(order.shipments.all(), key=lambda s: (s.created_at, s.pk))

@@ -58,6 +58,7 @@ class TrackingView(ShopperTokenView):
     purpose = TRACKING_PAGE
     referrer_policy = FORM_REFERRER_POLICY  # the page posts the updates form
     order: Order
+    token: str  # the link the shopper came with
 
     def link_accept(self, link: dict[str, Any]) -> None:
         order = (
@@ -77,7 +78,7 @@ class TrackingView(ShopperTokenView):
         self.order = order
 
     def dispatch_in_scope(self, request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
-        self.kwargs_token = token
+        self.token = token
         return super().dispatch_in_scope(request, token=token, **kwargs)
 
     def here(self, parcel_id: int | None = None, **query: str) -> str:
@@ -85,7 +86,7 @@ class TrackingView(ShopperTokenView):
         # must not renew an expiring link.
         path = reverse(
             "shopper_tracking:page",
-            kwargs={"merchant_slug": self.merchant.slug, "token": self.kwargs_token},
+            kwargs={"merchant_slug": self.merchant.slug, "token": self.token},
         )
         params = {**({"parcel": str(parcel_id)} if parcel_id else {}), **query}
         return path + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
@@ -112,6 +113,7 @@ class TrackingPageView(TrackingView):
         return HttpResponseRedirect(product.url, status=302)
 
     def page(self, request: HttpRequest, *, form_errors: dict | None = None, status=200):
+        """The page; a view of it is counted on a GET only (a form's answer is no new look)."""
         now = timezone.now()
         order, merchant = self.order, self.merchant
         zone = page.shopper_zone(order, merchant)
@@ -126,15 +128,14 @@ class TrackingPageView(TrackingView):
                 order=order, shipment=chosen, number=number, zone=zone, now=now
             )
         suggested = page.suggestions(order, lines)
-        counters.page_view_count(
-            merchant_id=merchant.pk,
-            shipment_id=chosen.pk if chosen is not None else None,
-            product_ids=[p.pk for p in suggested],
-            now=now,
-        )
-        claim = (
-            claim_offer(order, chosen, now, token=self.kwargs_token) if chosen is not None else None
-        )
+        if request.method == "GET":
+            counters.page_view_count(
+                merchant_id=merchant.pk,
+                shipment_id=chosen.pk if chosen is not None else None,
+                product_ids=[p.pk for p in suggested],
+                now=now,
+            )
+        claim = claim_offer(order, chosen, now, token=self.token) if chosen is not None else None
         return_make = links.maker("return_url")
         return_url = (
             return_make(merchant=merchant, customer=order.customer, order=order, shipment=chosen)
@@ -146,13 +147,7 @@ class TrackingPageView(TrackingView):
             zone_name=str(zone),
             steps=page.STEPS,
             step=parcel.step if parcel else 0,
-            headline=(
-                "Cancelled"
-                if order.is_cancelled
-                else parcel.headline
-                if parcel
-                else "We’re preparing your order"
-            ),
+            headline=page.headline(order, parcel),
             parcel=parcel,
             tabs=[
                 {"number": i, "shipment": s, "url": self.here(s.pk), "current": s == chosen}

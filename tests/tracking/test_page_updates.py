@@ -24,7 +24,12 @@ from tests.factories import (
     shipment_payload,
 )
 from tracking.links import tracking_token
-from tracking.models import ProductPairing, SuggestionStats, TrackingSubscription
+from tracking.models import (
+    ProductPairing,
+    ShipmentPageViews,
+    SuggestionStats,
+    TrackingSubscription,
+)
 from tracking.pairings import pairings_refresh
 from tracking.updates import CONSENT_AGREE, SMS_TERMS, updates_handle_event
 
@@ -374,3 +379,18 @@ def test_a_basket_over_the_limit_yields_no_pairs(merchant_a, catalogue, monkeypa
         ("bag", "cap", 2),
         ("cap", "bag", 2),
     ]
+
+
+def test_a_forms_answer_is_not_counted_as_a_view(client, order, merchant_a):
+    # given: the order has a parcel
+    Shipment.unscoped.create(merchant=merchant_a, order=order, external_id="shp-1", carrier="UPS")
+
+    # when: a refused post, then a look at the page
+    refused = subscribe(client, order, "sms", "", consent=True)
+    views_after_post = ShipmentPageViews.unscoped.count()
+    client.get(page(order))
+
+    # then
+    assert refused.status_code == 200
+    assert views_after_post == 0
+    assert list(ShipmentPageViews.unscoped.values_list("views", flat=True)) == [1]
