@@ -274,17 +274,21 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8093)
     parser.add_argument("--lcp-runs", type=int, default=20)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the database a run before filled (no reload)"
+    )
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).astimezone(UTC)
 
     os.environ["SECRET_KEY"] = SECRET_KEY
     os.environ["REDIS_URL"] = args.redis
-    setup_django(args.pg, args.database)
+    setup_django(args.pg, args.database, fresh=not args.reuse)
     url = os.environ["DATABASE_URL"]
-    started = time.perf_counter()
-    load(merchants=10, shipments=args.shipments, unfulfilled=0, now=now)
-    enlarge(scans=args.scans, now=now)
-    print(f"loaded {args.shipments} shipments in {time.perf_counter() - started:.1f} s")
+    if not args.reuse:
+        started = time.perf_counter()
+        load(merchants=10, shipments=args.shipments, unfulfilled=0, now=now)
+        enlarge(scans=args.scans, now=now)
+        print(f"loaded {args.shipments} shipments in {time.perf_counter() - started:.1f} s")
     paths = sample_paths(args.paths)
     print("floor (the page's SQL alone):", floor(paths[: args.floor]))
 

@@ -37,8 +37,9 @@ from bench.common import fresh_database  # noqa: E402
 ZONES = ("America/Los_Angeles", "America/New_York", "Europe/Berlin", "Asia/Tokyo", "UTC")
 
 
-def setup_django(pg: str, name: str) -> None:
-    os.environ["DATABASE_URL"] = fresh_database(pg, name)
+def setup_django(pg: str, name: str, *, fresh: bool = True) -> None:
+    """Django on the database ``name`` (dropped and made anew unless not ``fresh``)."""
+    os.environ["DATABASE_URL"] = fresh_database(pg, name) if fresh else f"{pg}/{name}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postpurchase.settings")
     os.environ["CELERY_BROKER_URL"] = "memory://"  # dispatch tasks go nowhere
     import django

@@ -1,4 +1,4 @@
-"""What the shopper's tracking page shows, read in a fixed handful of queries: the order, its
+"""What the shopper's tracking page shows (read by ``tracking.page_reads``): the order, its
 parcels, the chosen parcel's checkpoints and items, its delay, and products bought with it.
 
 Everything is put in the shopper's words here (the template only lays it out): where the parcel
@@ -18,13 +18,13 @@ from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from babel.core import get_global
-from django.db.models import Q, Sum
 
 from notifications.outbox import shopper_zone as messages_shopper_zone
-from orders.models import Order, OrderLine, Shipment, ShipmentStatus, TrackingEvent
+from orders.models import Order, Shipment, ShipmentStatus, TrackingEvent
 from orders.shipment_statuses import FINAL, SUBSTATUSES
 from orders.shopper_views import tracking_link
-from tracking.models import DelayIncident, DelayReason, ProductPairing
+from tracking.models import DelayIncident, DelayReason
+from tracking.page_reads import open_incidents, timeline_events
 
 # The bar: (label, the statuses that reach this step). A parcel's step is the furthest reached.
 STEPS = ("Ordered", "Ready to ship", "On its way", "Out for delivery", "Delivered")
@@ -94,7 +94,6 @@ DELAY_NOTICES = {
     DelayReason.PAST_ESTIMATED_DELIVERY: "Your parcel is taking longer than expected. We’re "
     "keeping an eye on it and will update you when it moves.",
 }
-TIMELINE_LIMIT = 100  # checkpoints shown; a parcel rarely has more than 30
 
 
 @dataclass(frozen=True)
@@ -244,25 +243,19 @@ def headline(order: Order, parcel: Parcel | None) -> str:
     return parcel.headline if parcel is not None else "We’re preparing your order"
 
 
-def parcels_of(order: Order) -> list[Shipment]:
-    """The order's shipments, oldest first (Parcel 1 is the first one made)."""
-    return sorted(order.shipments.all(), key=lambda s: (s.created_at, s.pk))
-
-
 def parcel_detail(
-    *, order: Order, shipment: Shipment, number: int, zone: ZoneInfo, now: datetime
+    *,
+    shipment: Shipment,
+    number: int,
+    items: list[tuple[str, int]],
+    delayed: bool,
+    zone: ZoneInfo,
+    now: datetime,
 ) -> Parcel:
-    """Everything the page shows about the chosen parcel (three queries)."""
+    """Everything the page shows about the chosen parcel: ``items`` (title, quantity) are what
+    it holds, ``delayed`` says whether it has an open delay (whose reasons are then read)."""
     today = now.astimezone(zone).date()
-    events = list(
-        TrackingEvent.objects.filter(shipment=shipment).order_by("-occurred_at", "-id")[
-            :TIMELINE_LIMIT
-        ]
-    )
-    open_incidents = DelayIncident.objects.filter(shipment=shipment, resolved_at__isnull=True)
-    incidents = list(open_incidents.order_by("-since", "-id")[:10])
-    lines = list(shipment.lines.select_related("order_line").order_by("order_line__position", "pk"))
-    items = [Item(line.order_line.title, line.quantity) for line in lines]
+    incidents = open_incidents(shipment) if delayed and shipment.status not in FINAL else []
     arrival, late = arrival_words(shipment, today, zone)
     return Parcel(
         shipment=shipment,
@@ -272,35 +265,7 @@ def parcel_detail(
         arrival=arrival,
         late=late,
         notice=notice_for(shipment, current_delay(shipment, incidents)),
-        days=timeline(events, zone),
-        items=items,
+        days=timeline(timeline_events(shipment), zone),
+        items=[Item(title, quantity) for title, quantity in items],
         carrier_link=tracking_link(shipment),
     )
-
-
-SUGGESTIONS = 3
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    pk: int
-    title: str
-    url: str
-
-
-def suggestions(order: Order, lines: list[OrderLine]) -> list[Suggestion]:
-    """Up to three products the merchant's other customers bought with this order's products
-    (``ProductPairing``, computed from orders), most often first; none already in this order,
-    each with a web address to go to. One query."""
-    bought = {line.product_id for line in lines if line.product_id is not None}
-    if not bought:
-        return []
-    ranked = (
-        ProductPairing.objects.filter(product_id__in=bought)
-        .exclude(other_id__in=bought)
-        .filter(Q(other__url__startswith="https://") | Q(other__url__startswith="http://"))
-        .values("other_id", "other__title", "other__url")
-        .annotate(together=Sum("orders"))
-        .order_by("-together", "other_id")[:SUGGESTIONS]
-    )
-    return [Suggestion(row["other_id"], row["other__title"], row["other__url"]) for row in ranked]

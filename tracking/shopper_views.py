@@ -17,21 +17,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
 from journeys.links import links
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, Shipment
 from postpurchase.errors import DomainError
 from postpurchase.shopper.views import (
     FORM_REFERRER_POLICY,
     ShopperTokenView,
     shopper_post_attempt,
 )
-from tracking import counters, page
+from tracking import counters, page, page_reads
 from tracking.claims.selectors import claim_offer
 from tracking.links import TRACKING_PAGE
 from tracking.models import UpdateChannel
@@ -41,7 +40,6 @@ from tracking.updates import (
     masked_address,
     subscription_create,
     subscription_stop,
-    subscriptions_of,
 )
 
 TEMPLATE = "shopper/tracking/page.html"
@@ -53,29 +51,23 @@ def _int(value: str | None) -> int | None:
 
 
 class TrackingView(ShopperTokenView):
-    """The base of the page's views: the order the link names, with its lines and parcels."""
+    """The base of the page's views: the order the link names, with its lines and parcels
+    (``tracking.page_reads``: plain SQL, the page is on a hot path)."""
 
     purpose = TRACKING_PAGE
     referrer_policy = FORM_REFERRER_POLICY  # the page posts the updates form
+    read: page_reads.PageOrder  # what the page shows of the order (its parts below)
     order: Order
+    lines: list[OrderLine]
+    shipments: list[Shipment]  # oldest first
     token: str  # the link the shopper came with
 
     def link_accept(self, link: dict[str, Any]) -> None:
-        order = (
-            Order.objects.select_related("customer")
-            .prefetch_related(
-                Prefetch(
-                    "lines",
-                    queryset=OrderLine.unscoped.order_by("position", "pk"),
-                ),
-                "shipments",
-            )
-            .filter(pk=link["o"])
-            .first()
-        )
-        if order is None:
+        found = page_reads.page_order(self.merchant, link["o"])
+        if found is None:
             raise Http404("no such order of this merchant")
-        self.order = order
+        self.read = found
+        self.order, self.lines, self.shipments = found.order, found.lines, found.shipments
 
     def dispatch_in_scope(self, request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
         self.token = token
@@ -102,8 +94,7 @@ class TrackingPageView(TrackingView):
     def suggestion_follow(self, product_id: int) -> HttpResponse | None:
         """A suggested product followed (``?go=<id>``): counted, then on to its page on the
         store. Not one this page suggests: ``None`` (the page itself is shown)."""
-        lines = list(self.order.lines.all())
-        suggested = page.suggestions(self.order, lines)
+        suggested = page_reads.suggestions(self.merchant.pk, self.lines)
         product = next((p for p in suggested if p.pk == product_id), None)
         if product is None:
             return None
@@ -117,17 +108,21 @@ class TrackingPageView(TrackingView):
         now = timezone.now()
         order, merchant = self.order, self.merchant
         zone = page.shopper_zone(order, merchant)
-        shipments = page.parcels_of(order)
+        shipments, lines = self.shipments, self.lines
         wanted = _int(request.GET.get("parcel"))
         chosen = next((s for s in shipments if s.pk == wanted), shipments[0] if shipments else None)
-        lines = list(order.lines.all())
         parcel = None
         if chosen is not None:
             number = shipments.index(chosen) + 1
             parcel = page.parcel_detail(
-                order=order, shipment=chosen, number=number, zone=zone, now=now
+                shipment=chosen,
+                number=number,
+                items=self.read.items.get(chosen.pk, []),
+                delayed=chosen.pk in self.read.delayed,
+                zone=zone,
+                now=now,
             )
-        suggested = page.suggestions(order, lines)
+        suggested = page_reads.suggestions(merchant.pk, lines)
         if request.method == "GET":
             counters.page_view_count(
                 merchant_id=merchant.pk,
@@ -135,7 +130,11 @@ class TrackingPageView(TrackingView):
                 product_ids=[p.pk for p in suggested],
                 now=now,
             )
-        claim = claim_offer(order, chosen, now, token=self.token) if chosen is not None else None
+        claim = (
+            claim_offer(order, chosen, now, token=self.token, settings=self.read.protection)
+            if chosen is not None
+            else None
+        )
         return_make = links.maker("return_url")
         return_url = (
             return_make(merchant=merchant, customer=order.customer, order=order, shipment=chosen)
@@ -163,7 +162,7 @@ class TrackingPageView(TrackingView):
             claim=claim,
             subscriptions=[
                 {"id": s.pk, "channel": s.get_channel_display(), "address": masked_address(s)}
-                for s in subscriptions_of(order)
+                for s in (page_reads.subscriptions(order) if self.read.subscribed else [])
             ],
             consent={"agree": CONSENT_AGREE, "sms_terms": SMS_TERMS},
             form_errors=form_errors or {},

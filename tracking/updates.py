@@ -183,12 +183,6 @@ def subscription_stop(*, order: Order, subscription_id: int, now: datetime | Non
     return stopped == 1
 
 
-def subscriptions_of(order: Order) -> list[TrackingSubscription]:
-    return list(
-        TrackingSubscription.objects.filter(order=order, stopped_at__isnull=True).order_by("pk")
-    )
-
-
 def masked_address(subscription: TrackingSubscription) -> str:
     """Enough to recognise on a forwarded page, too little to learn: ``a•••@x.net``, ``•••4567``."""
     if subscription.channel == UpdateChannel.SMS:

@@ -22,6 +22,7 @@ from django.shortcuts import render
 from django.template.response import SimpleTemplateResponse
 from django.views import View
 
+from postpurchase import rows
 from postpurchase.dashboard import throttling
 from postpurchase.dashboard.throttling import Attempt
 from postpurchase.shopper.forms import OrderLookupForm
@@ -89,8 +90,11 @@ def shopper_post_attempt(request: HttpRequest, *, form: str, scope: str = "") ->
 
 def merchant_for_slug(slug: str) -> Merchant | None:
     """The active merchant a shopper URL names, or ``None`` (an inactive merchant has no
-    public pages)."""
-    return Merchant.objects.filter(slug=slug, is_active=True).first()
+    public pages). Plain SQL (``postpurchase.rows``): every shopper page starts here."""
+    found = rows.instances(
+        Merchant, f"FROM {rows.table(Merchant)} t WHERE t.slug = %s AND t.is_active", [slug]
+    )
+    return found[0] if found else None
 
 
 class ShopperView(View):

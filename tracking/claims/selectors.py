@@ -43,15 +43,20 @@ def protection_settings_of(merchant) -> ProtectionSettings:
 
 
 def claim_offer(
-    order: Order, shipment: Shipment, now: datetime, token: str | None = None
+    order: Order,
+    shipment: Shipment,
+    now: datetime,
+    token: str | None = None,
+    settings: ProtectionSettings | None = None,
 ) -> ClaimOffer:
     """What the tracking page shows for a parcel: a "Report a problem with this parcel" link
     when a claim can be filed now, a link to its claim when it has one, else nothing (the
     reason says why; a page shows nothing for ``protection_not_offered`` and
     ``order_not_protected``). ``token``: the tracking link the page was opened with, which the
-    links reuse. Call within the merchant's scope."""
+    links reuse; ``settings``: the merchant's protection settings when the caller has read them
+    already. Call within the merchant's scope."""
     merchant = order.merchant
-    settings = protection_settings_of(merchant)
+    settings = settings if settings is not None else protection_settings_of(merchant)
     if not settings.offered:
         return ClaimOffer(None, "protection_not_offered")
     existing = open_claim(shipment)

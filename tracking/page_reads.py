@@ -1,0 +1,176 @@
+"""The tracking page's reads, as plain SQL (``postpurchase.rows``): the page is requested hundreds
+of times a second (docs/benchmarks/tracking.md), and compiling its dozen ORM querysets cost more
+than PostgreSQL took to answer them. Each statement is short, filters on the merchant itself
+(these reads do not go through the scoped managers) and runs on PostgreSQL and SQLite alike.
+
+A view of the page reads, after the shell's merchant: the order with its customer, the
+merchant's protection settings and how many live update subscriptions it has (one statement);
+its lines with what each parcel holds of them (one); its parcels, each saying whether it has an
+open delay (one); the chosen parcel's checkpoints (one); the products bought with these (one).
+The open delays and the subscriptions themselves are read only when there are some.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from orders.models import Customer, Order, OrderLine, Product, Shipment, ShipmentLine, TrackingEvent
+from postpurchase.rows import columns, instance, instances, table, width
+from tracking.claims.models import ProtectionSettings
+from tracking.models import DelayIncident, ProductPairing, TrackingSubscription
+
+TIMELINE_LIMIT = 100  # checkpoints shown; a parcel rarely has more than 30
+INCIDENTS_LIMIT = 10
+SUGGESTIONS = 3
+
+
+@dataclass
+class PageOrder:
+    order: Order  # with its customer (or ``None``) and merchant set
+    protection: ProtectionSettings  # the merchant's (an unsaved default, off, when it has none)
+    subscribed: bool  # whether the order has live update subscriptions
+    lines: list[OrderLine] = field(default_factory=list)  # in the order's own order (position)
+    shipments: list[Shipment] = field(default_factory=list)  # oldest first: parcel 1 came first
+    # per shipment id: (title, quantity) of what that parcel holds, in the order's line order
+    items: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    delayed: set[int] = field(default_factory=set)  # ids of the shipments with an open delay
+
+
+def page_order(merchant, order_id: int) -> PageOrder | None:
+    """The merchant's order ``order_id`` with what every view of the page shows, or ``None``."""
+    subscriptions = table(TrackingSubscription)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns(Order, 'o')}, {columns(Customer, 'c')}, "  # noqa: S608
+            f"{columns(ProtectionSettings, 'p')}, (SELECT COUNT(*) FROM {subscriptions} s "
+            "WHERE s.merchant_id = o.merchant_id AND s.order_id = o.id AND s.stopped_at IS NULL) "
+            f"FROM {table(Order)} o "
+            f"LEFT JOIN {table(Customer)} c "
+            "ON c.id = o.customer_id AND c.merchant_id = o.merchant_id "
+            f"LEFT JOIN {table(ProtectionSettings)} p ON p.merchant_id = o.merchant_id "
+            "WHERE o.merchant_id = %s AND o.id = %s",
+            [merchant.pk, order_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    order = instance(Order, row)
+    order.merchant = merchant
+    at = width(Order)
+    order.customer = instance(Customer, row, at) if row[at] is not None else None
+    at += width(Customer)
+    if row[at] is None:  # no row of settings: the defaults, protection off
+        protection = ProtectionSettings(merchant=merchant)
+    else:
+        protection = instance(ProtectionSettings, row, at)
+        protection.merchant = merchant
+    found = PageOrder(order, protection, subscribed=row[-1] > 0)
+    _lines_read(found)
+    _shipments_read(found)
+    return found
+
+
+def _lines_read(found: PageOrder) -> None:
+    """The order's lines and, from the same rows, what each parcel holds of them."""
+    order, seen = found.order, set()
+    items = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns(OrderLine, 't')}, s.shipment_id, s.quantity "  # noqa: S608
+            f"FROM {table(OrderLine)} t LEFT JOIN {table(ShipmentLine)} s "
+            "ON s.order_line_id = t.id AND s.merchant_id = t.merchant_id "
+            "WHERE t.merchant_id = %s AND t.order_id = %s ORDER BY t.position, t.id, s.id",
+            [order.merchant_id, order.pk],
+        )
+        for row in cursor.fetchall():
+            line_id, shipment_id, quantity = row[0], row[-2], row[-1]
+            if line_id not in seen:
+                seen.add(line_id)
+                line = instance(OrderLine, row)
+                line.order = order
+                found.lines.append(line)
+            if shipment_id is not None:
+                items[shipment_id].append((found.lines[-1].title, quantity))
+    found.items = dict(items)
+
+
+def _shipments_read(found: PageOrder) -> None:
+    """The order's parcels, oldest first, and which of them have an open delay."""
+    order = found.order
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns(Shipment, 't')}, EXISTS (SELECT 1 FROM {table(DelayIncident)} d "  # noqa: S608
+            "WHERE d.merchant_id = t.merchant_id AND d.shipment_id = t.id "
+            "AND d.resolved_at IS NULL) "
+            f"FROM {table(Shipment)} t WHERE t.merchant_id = %s AND t.order_id = %s "
+            "ORDER BY t.created_at, t.id",
+            [order.merchant_id, order.pk],
+        )
+        for row in cursor.fetchall():
+            shipment = instance(Shipment, row)
+            shipment.order = order
+            found.shipments.append(shipment)
+            if row[-1]:
+                found.delayed.add(shipment.pk)
+
+
+def timeline_events(shipment: Shipment) -> list[TrackingEvent]:
+    """The parcel's checkpoints, newest first, at most ``TIMELINE_LIMIT``."""
+    return instances(
+        TrackingEvent,
+        f"FROM {table(TrackingEvent)} t WHERE t.merchant_id = %s AND t.shipment_id = %s "
+        f"ORDER BY t.occurred_at DESC, t.id DESC LIMIT {TIMELINE_LIMIT}",
+        [shipment.merchant_id, shipment.pk],
+    )
+
+
+def open_incidents(shipment: Shipment) -> list[DelayIncident]:
+    """The parcel's open delays, latest first."""
+    return instances(
+        DelayIncident,
+        f"FROM {table(DelayIncident)} t WHERE t.merchant_id = %s AND t.shipment_id = %s "
+        f"AND t.resolved_at IS NULL ORDER BY t.since DESC, t.id DESC LIMIT {INCIDENTS_LIMIT}",
+        [shipment.merchant_id, shipment.pk],
+    )
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    pk: int
+    title: str
+    url: str
+
+
+def suggestions(merchant_id: int, lines: list[OrderLine]) -> list[Suggestion]:
+    """Up to three products the merchant's other customers bought with this order's products
+    (``ProductPairing``, computed from orders), most often first; none already in this order,
+    each with a web address to go to."""
+    bought = sorted({line.product_id for line in lines if line.product_id is not None})
+    if not bought:
+        return []
+    marks = ", ".join(["%s"] * len(bought))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.id, p.title, p.url FROM {table(ProductPairing)} pp "  # noqa: S608
+            f"JOIN {table(Product)} p ON p.id = pp.other_id AND p.merchant_id = pp.merchant_id "
+            f"WHERE pp.merchant_id = %s AND pp.product_id IN ({marks}) "
+            f"AND pp.other_id NOT IN ({marks}) "
+            "AND (p.url LIKE 'https://%%' OR p.url LIKE 'http://%%') "
+            "GROUP BY p.id, p.title, p.url ORDER BY SUM(pp.orders) DESC, p.id "
+            f"LIMIT {SUGGESTIONS}",
+            [merchant_id, *bought, *bought],
+        )
+        return [Suggestion(*row) for row in cursor.fetchall()]
+
+
+def subscriptions(order: Order) -> list[TrackingSubscription]:
+    """The order's live update subscriptions, oldest first."""
+    return instances(
+        TrackingSubscription,
+        f"FROM {table(TrackingSubscription)} t WHERE t.merchant_id = %s AND t.order_id = %s "
+        "AND t.stopped_at IS NULL ORDER BY t.id",
+        [order.merchant_id, order.pk],
+    )
