@@ -143,6 +143,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 # A kept connection is checked before its first use in a request or task, so one the database
 # dropped (a restart, a failover) is replaced instead of failing that request or task.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The hot pages' plain statements (postpurchase/rows.py) are prepared on the PostgreSQL server
+# once per connection. Off behind a pooler in transaction mode (PgBouncer's), which may run the
+# EXECUTE on another server connection than the PREPARE.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the worker write while the web process reads; the timeout rides out short locks.
     DATABASES["default"]["OPTIONS"] = {

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-
-from django.db import connection
+from functools import cache
 
 from orders.models import Customer, Order, OrderLine, Product, Shipment, ShipmentLine, TrackingEvent
-from postpurchase.rows import columns, instance, instances, table, width
+from postpurchase.rows import columns, fetch, instance, instances, table, width
 from tracking.claims.models import ProtectionSettings
 from tracking.models import DelayIncident, ProductPairing, TrackingSubscription
 
@@ -39,24 +38,47 @@ class PageOrder:
     delayed: set[int] = field(default_factory=set)  # ids of the shipments with an open delay
 
 
+@cache
+def _order_sql() -> str:
+    return (
+        f"SELECT {columns(Order, 'o')}, {columns(Customer, 'c')}, "  # noqa: S608
+        f"{columns(ProtectionSettings, 'p')}, "
+        f"(SELECT COUNT(*) FROM {table(TrackingSubscription)} s "
+        "WHERE s.merchant_id = o.merchant_id AND s.order_id = o.id AND s.stopped_at IS NULL) "
+        f"FROM {table(Order)} o "
+        f"LEFT JOIN {table(Customer)} c ON c.id = o.customer_id AND c.merchant_id = o.merchant_id "
+        f"LEFT JOIN {table(ProtectionSettings)} p ON p.merchant_id = o.merchant_id "
+        "WHERE o.merchant_id = %s AND o.id = %s"
+    )
+
+
+@cache
+def _lines_sql() -> str:
+    return (
+        f"SELECT {columns(OrderLine, 't')}, s.shipment_id, s.quantity "  # noqa: S608
+        f"FROM {table(OrderLine)} t LEFT JOIN {table(ShipmentLine)} s "
+        "ON s.order_line_id = t.id AND s.merchant_id = t.merchant_id "
+        "WHERE t.merchant_id = %s AND t.order_id = %s ORDER BY t.position, t.id, s.id"
+    )
+
+
+@cache
+def _shipments_sql() -> str:
+    return (
+        f"SELECT {columns(Shipment, 't')}, "  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {table(DelayIncident)} d WHERE d.merchant_id = t.merchant_id "
+        "AND d.shipment_id = t.id AND d.resolved_at IS NULL) "
+        f"FROM {table(Shipment)} t WHERE t.merchant_id = %s AND t.order_id = %s "
+        "ORDER BY t.created_at, t.id"
+    )
+
+
 def page_order(merchant, order_id: int) -> PageOrder | None:
     """The merchant's order ``order_id`` with what every view of the page shows, or ``None``."""
-    subscriptions = table(TrackingSubscription)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns(Order, 'o')}, {columns(Customer, 'c')}, "  # noqa: S608
-            f"{columns(ProtectionSettings, 'p')}, (SELECT COUNT(*) FROM {subscriptions} s "
-            "WHERE s.merchant_id = o.merchant_id AND s.order_id = o.id AND s.stopped_at IS NULL) "
-            f"FROM {table(Order)} o "
-            f"LEFT JOIN {table(Customer)} c "
-            "ON c.id = o.customer_id AND c.merchant_id = o.merchant_id "
-            f"LEFT JOIN {table(ProtectionSettings)} p ON p.merchant_id = o.merchant_id "
-            "WHERE o.merchant_id = %s AND o.id = %s",
-            [merchant.pk, order_id],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    found = fetch(_order_sql(), [merchant.pk, order_id])
+    if not found:
         return None
+    [row] = found
     order = instance(Order, row)
     order.merchant = merchant
     at = width(Order)
@@ -67,54 +89,37 @@ def page_order(merchant, order_id: int) -> PageOrder | None:
     else:
         protection = instance(ProtectionSettings, row, at)
         protection.merchant = merchant
-    found = PageOrder(order, protection, subscribed=row[-1] > 0)
-    _lines_read(found)
-    _shipments_read(found)
-    return found
+    read = PageOrder(order, protection, subscribed=row[-1] > 0)
+    _lines_read(read)
+    _shipments_read(read)
+    return read
 
 
-def _lines_read(found: PageOrder) -> None:
+def _lines_read(read: PageOrder) -> None:
     """The order's lines and, from the same rows, what each parcel holds of them."""
-    order, seen = found.order, set()
+    order, seen = read.order, set()
     items = defaultdict(list)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns(OrderLine, 't')}, s.shipment_id, s.quantity "  # noqa: S608
-            f"FROM {table(OrderLine)} t LEFT JOIN {table(ShipmentLine)} s "
-            "ON s.order_line_id = t.id AND s.merchant_id = t.merchant_id "
-            "WHERE t.merchant_id = %s AND t.order_id = %s ORDER BY t.position, t.id, s.id",
-            [order.merchant_id, order.pk],
-        )
-        for row in cursor.fetchall():
-            line_id, shipment_id, quantity = row[0], row[-2], row[-1]
-            if line_id not in seen:
-                seen.add(line_id)
-                line = instance(OrderLine, row)
-                line.order = order
-                found.lines.append(line)
-            if shipment_id is not None:
-                items[shipment_id].append((found.lines[-1].title, quantity))
-    found.items = dict(items)
+    for row in fetch(_lines_sql(), [order.merchant_id, order.pk]):
+        line_id, shipment_id, quantity = row[0], row[-2], row[-1]
+        if line_id not in seen:
+            seen.add(line_id)
+            line = instance(OrderLine, row)
+            line.order = order
+            read.lines.append(line)
+        if shipment_id is not None:
+            items[shipment_id].append((read.lines[-1].title, quantity))
+    read.items = dict(items)
 
 
-def _shipments_read(found: PageOrder) -> None:
+def _shipments_read(read: PageOrder) -> None:
     """The order's parcels, oldest first, and which of them have an open delay."""
-    order = found.order
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns(Shipment, 't')}, EXISTS (SELECT 1 FROM {table(DelayIncident)} d "  # noqa: S608
-            "WHERE d.merchant_id = t.merchant_id AND d.shipment_id = t.id "
-            "AND d.resolved_at IS NULL) "
-            f"FROM {table(Shipment)} t WHERE t.merchant_id = %s AND t.order_id = %s "
-            "ORDER BY t.created_at, t.id",
-            [order.merchant_id, order.pk],
-        )
-        for row in cursor.fetchall():
-            shipment = instance(Shipment, row)
-            shipment.order = order
-            found.shipments.append(shipment)
-            if row[-1]:
-                found.delayed.add(shipment.pk)
+    order = read.order
+    for row in fetch(_shipments_sql(), [order.merchant_id, order.pk]):
+        shipment = instance(Shipment, row)
+        shipment.order = order
+        read.shipments.append(shipment)
+        if row[-1]:
+            read.delayed.add(shipment.pk)
 
 
 def timeline_events(shipment: Shipment) -> list[TrackingEvent]:
@@ -152,18 +157,17 @@ def suggestions(merchant_id: int, lines: list[OrderLine]) -> list[Suggestion]:
     if not bought:
         return []
     marks = ", ".join(["%s"] * len(bought))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT p.id, p.title, p.url FROM {table(ProductPairing)} pp "  # noqa: S608
-            f"JOIN {table(Product)} p ON p.id = pp.other_id AND p.merchant_id = pp.merchant_id "
-            f"WHERE pp.merchant_id = %s AND pp.product_id IN ({marks}) "
-            f"AND pp.other_id NOT IN ({marks}) "
-            "AND (p.url LIKE 'https://%%' OR p.url LIKE 'http://%%') "
-            "GROUP BY p.id, p.title, p.url ORDER BY SUM(pp.orders) DESC, p.id "
-            f"LIMIT {SUGGESTIONS}",
-            [merchant_id, *bought, *bought],
-        )
-        return [Suggestion(*row) for row in cursor.fetchall()]
+    rows = fetch(
+        f"SELECT p.id, p.title, p.url FROM {table(ProductPairing)} pp "  # noqa: S608
+        f"JOIN {table(Product)} p ON p.id = pp.other_id AND p.merchant_id = pp.merchant_id "
+        f"WHERE pp.merchant_id = %s AND pp.product_id IN ({marks}) "
+        f"AND pp.other_id NOT IN ({marks}) "
+        "AND (p.url LIKE 'https://%%' OR p.url LIKE 'http://%%') "
+        "GROUP BY p.id, p.title, p.url ORDER BY SUM(pp.orders) DESC, p.id "
+        f"LIMIT {SUGGESTIONS}",
+        [merchant_id, *bought, *bought],
+    )
+    return [Suggestion(*row) for row in rows]
 
 
 def subscriptions(order: Order) -> list[TrackingSubscription]:

@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from journeys.links import links
 from orders.models import Order, OrderLine, Shipment
@@ -73,15 +74,19 @@ class TrackingView(ShopperTokenView):
         self.token = token
         return super().dispatch_in_scope(request, token=token, **kwargs)
 
-    def here(self, parcel_id: int | None = None, **query: str) -> str:
+    @cached_property
+    def page_path(self) -> str:
         # The token the shopper came with, never a fresh one: following the page's own links
         # must not renew an expiring link.
-        path = reverse(
+        return reverse(
             "shopper_tracking:page",
             kwargs={"merchant_slug": self.merchant.slug, "token": self.token},
         )
+
+    def here(self, parcel_id: int | None = None, **query: str) -> str:
         params = {**({"parcel": str(parcel_id)} if parcel_id else {}), **query}
-        return path + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+        query_string = "&".join(f"{k}={v}" for k, v in params.items())
+        return self.page_path + ("?" + query_string if params else "")
 
 
 class TrackingPageView(TrackingView):
