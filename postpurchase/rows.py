@@ -90,6 +90,9 @@ def instances(model: type[M], sql: str, params: Sequence[Any]) -> list[M]:
 
 
 _PLACEHOLDER = re.compile(r"%s|%%")
+# A statement with more parameters than this (a long ``IN`` list) runs unprepared: each length
+# would be a statement of its own, kept by the server for the connection's life.
+MAX_PREPARED_PARAMS = 32
 
 
 @cache
@@ -104,8 +107,13 @@ def _prepared_text(sql: str) -> tuple[str, str]:
 def statement(sql: str, params: Sequence[Any]) -> tuple[str, Sequence[Any]]:
     """What to execute for ``sql`` with ``params`` (``cursor.execute(*statement(sql, params))``):
     on PostgreSQL, ``EXECUTE`` of the statement prepared on this connection (prepared now, the
-    first time); elsewhere, or with ``DB_PREPARED_STATEMENTS`` off, ``sql`` itself."""
-    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+    first time); elsewhere, with ``DB_PREPARED_STATEMENTS`` off or with more than
+    ``MAX_PREPARED_PARAMS`` parameters, ``sql`` itself."""
+    if (
+        connection.vendor != "postgresql"
+        or not settings.DB_PREPARED_STATEMENTS
+        or len(params) > MAX_PREPARED_PARAMS
+    ):
         return sql, params
     name, prepare = _prepared_text(sql)
     connection.ensure_connection()

@@ -1,0 +1,121 @@
+"""The tracking page's plain SQL (tracking/page_reads.py): another merchant's order is not read,
+a view runs a fixed handful of statements, and the embedded mode (SQLite) shows the same page as
+PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from orders.models import Order
+from tests.factories import MerchantFactory, OrderFactory
+from tests.tracking.page_scenario import run_scenario
+from tracking.links import tracking_token
+from tracking.page_reads import page_order
+
+ROOT = Path(__file__).resolve().parents[2]
+SCANNED = [
+    ["In transit", "Arrived at Birmingham", "Birmingham"],
+    ["In transit", "Arrived at Manchester", "Manchester"],
+    ["In transit", "Arrived at Leeds", "Leeds"],
+]
+
+
+@pytest.fixture(scope="module")
+def on_sqlite(tmp_path_factory):
+    """The scenario's outcome on a fresh SQLite database, in a subprocess of its own."""
+    folder = tmp_path_factory.mktemp("embedded-page")
+    unset = {"REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    env.update(DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}", VAR_DIR=str(folder))
+    done = subprocess.run(  # noqa: S603 (our own script, with this interpreter)
+        [sys.executable, str(ROOT / "tests" / "tracking" / "page_scenario.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def twin(db):
+    return MerchantFactory(
+        slug="twin", name="Twin", currency="GBP", country="GB", timezone="Europe/London"
+    )
+
+
+@pytest.mark.django_db
+def test_each_parcel_s_page_shows_its_own_state(twin):
+    seen = run_scenario(twin)
+
+    first, second = seen["pages"]["first"], seen["pages"]["second"]
+    assert first == {
+        "status": 200,
+        "headline": ["On its way"],
+        "arrival": ["Arriving Thu 5 – Sat 7 March"],
+        "checkpoints": SCANNED,
+        "items": ["1 × Trail shoe"],
+        "notice": [
+            "Your parcel hasn’t been scanned for a few days. We’ve noticed and are checking "
+            "with the carrier; you don’t need to do anything."
+        ],
+        "suggestions": ["Wool socks"],  # the lamp is in the order already
+        "subscriptions": ["SMS to •••0123"],  # the stopped one is not shown
+        "claim": [],  # protection is offered, but this order did not take it
+        "tabs": ["Parcel 1", "Parcel 2"],
+    }
+    assert second == {
+        **first,
+        "headline": ["Ready to ship"],
+        "checkpoints": [],
+        "items": ["1 × Trail shoe", "1 × Desk lamp"],
+        "notice": [],
+    }
+    assert seen["views"] == {"shp-1": 1, "shp-2": 1}
+    assert seen["suggestion_views"] == {"Wool socks": 2}
+
+
+@pytest.mark.django_db
+def test_the_embedded_mode_shows_the_same_pages(twin, on_sqlite):
+    assert on_sqlite == run_scenario(twin)
+
+
+@pytest.mark.django_db
+def test_a_view_runs_seven_statements(twin):
+    run_scenario(twin)  # the connection has prepared the page's statements
+    order = Order.unscoped.get(merchant=twin, number="#2001")
+    path = f"/s/twin/track/{tracking_token(merchant_id=twin.pk, order_id=order.pk)}/"
+
+    with CaptureQueriesContext(connection) as captured:
+        response = Client().get(path)
+
+    assert response.status_code == 200
+    ran = [
+        "counters" if sql.startswith("SET LOCAL") else sql.split()[0]
+        for sql in (query["sql"] for query in captured.captured_queries)
+    ]
+    # the merchant, the order (its customer, the protection settings, its subscriptions
+    # counted), its lines, its parcels, the parcel's scans, its open delay, the suggestions;
+    # the counters in one round trip; the claim's three checks (only for a merchant offering
+    # protection); the live subscriptions (only when the order has some)
+    assert ran == [*["EXECUTE"] * 7, "counters", *["SELECT"] * 3, "EXECUTE"]
+
+
+@pytest.mark.django_db
+def test_another_merchant_s_order_is_not_read(merchant_a, merchant_b):
+    theirs = OrderFactory(merchant=merchant_b)
+
+    assert page_order(merchant_a, theirs.pk) is None
+    assert page_order(merchant_b, theirs.pk).order.pk == theirs.pk
