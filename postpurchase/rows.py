@@ -8,14 +8,18 @@ model's order, each value through the converters the ORM would apply (a JSON doc
 decimal or a time from SQLite), and the instance marked as loaded from the database.
 
 The statements name their tables and columns from the models' ``_meta`` (``columns``), so a
-migration that adds a column needs no change here. On PostgreSQL each statement is prepared on
-the server the first time a connection runs it (``statement``): planning a short statement
-cost PostgreSQL two to three times what running it did, and a prepared one is planned once per
+migration that adds a column needs no change here.
+
+On PostgreSQL each statement is prepared on the server the first time a kept connection
+(``DB_CONN_MAX_AGE`` above 0) runs it (``statement``): planning a short statement cost
+PostgreSQL two to three times what running it did, and a prepared one is planned once per
 connection. ``DB_PREPARED_STATEMENTS=false`` turns that off, for a pooler in transaction mode
 (PgBouncer's), which may send the ``EXECUTE`` to another server connection than the
-``PREPARE``. Nothing here scopes by merchant: every
-statement written with it must filter on ``merchant_id`` itself (the scoped managers are not
-involved), and its tests must show another merchant's rows are not read.
+``PREPARE``.
+
+Nothing here scopes by merchant: every statement written with it must filter on
+``merchant_id`` itself (the scoped managers are not involved), and its tests must show another
+merchant's rows are not read.
 """
 
 from __future__ import annotations
@@ -107,11 +111,13 @@ def _prepared_text(sql: str) -> tuple[str, str]:
 def statement(sql: str, params: Sequence[Any]) -> tuple[str, Sequence[Any]]:
     """What to execute for ``sql`` with ``params`` (``cursor.execute(*statement(sql, params))``):
     on PostgreSQL, ``EXECUTE`` of the statement prepared on this connection (prepared now, the
-    first time); elsewhere, with ``DB_PREPARED_STATEMENTS`` off or with more than
-    ``MAX_PREPARED_PARAMS`` parameters, ``sql`` itself."""
+    first time); elsewhere, with ``DB_PREPARED_STATEMENTS`` off, on a connection closed after
+    each request (``DB_CONN_MAX_AGE=0``: preparing would cost a round trip a statement and save
+    nothing) or with more than ``MAX_PREPARED_PARAMS`` parameters, ``sql`` itself."""
     if (
         connection.vendor != "postgresql"
         or not settings.DB_PREPARED_STATEMENTS
+        or connection.settings_dict.get("CONN_MAX_AGE") == 0  # closed after each request
         or len(params) > MAX_PREPARED_PARAMS
     ):
         return sql, params

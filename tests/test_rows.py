@@ -16,6 +16,13 @@ from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def kept_connections(monkeypatch):
+    """Connections kept between requests, as production keeps them (``DB_CONN_MAX_AGE``)."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+
+
 ORDER_BY_ID = f"FROM {rows.table(Order)} t WHERE t.merchant_id = %s AND t.id = %s"
 
 
@@ -95,3 +102,12 @@ def test_a_statement_with_many_parameters_runs_unprepared(merchant_a):
     [ran] = prepares(sql, ids)
 
     assert ran.startswith("SELECT COUNT(*) FROM tenancy_merchant WHERE id IN (1, 2, 3,")
+
+
+def test_a_connection_closed_after_each_request_prepares_nothing(merchant_a, monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    sql = "SELECT slug FROM tenancy_merchant WHERE id = %s"
+
+    assert prepares(sql, [merchant_a.pk]) == [
+        f"SELECT slug FROM tenancy_merchant WHERE id = {merchant_a.pk}"  # noqa: S608
+    ]

@@ -22,6 +22,15 @@ from tracking.links import tracking_token
 from tracking.page_reads import page_order
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def kept_connections(monkeypatch):
+    """Connections kept between requests, as production keeps them (``DB_CONN_MAX_AGE``): the
+    page's statements are prepared on them."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+
+
 SCANNED = [
     ["In transit", "Arrived at Birmingham", "Birmingham"],
     ["In transit", "Arrived at Manchester", "Manchester"],
