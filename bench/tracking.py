@@ -41,7 +41,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import gunicorn_start, open_loop_get, percentile  # noqa: E402
+from bench.common import (  # noqa: E402
+    gunicorn_start,
+    open_loop_get,
+    percentile,
+    pids_named,
+    proc_stat,
+    tree_cpu_seconds,
+)
 from bench.tracking_delays import load, setup_django  # noqa: E402
 
 SECRET_KEY = "bench-tracking-page-secret-key-" + "k" * 40
@@ -147,6 +154,28 @@ def start_gunicorn(args, url: str) -> subprocess.Popen:
     )
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by PostgreSQL's live processes (this machine's server)."""
+    ticks = 0
+    for pid in pids_named("postgres"):
+        fields = proc_stat(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def load_with_cpu(server, port: int, paths: list[str], rate: float, seconds: float) -> dict:
+    """``open_loop_get`` at ``rate``, and the CPU it cost, per request served (ms): gunicorn's
+    processes, PostgreSQL's and this client's."""
+    before = (tree_cpu_seconds(server.pid), postgres_cpu_seconds(), time.process_time())
+    result = open_loop_get(port=port, paths=paths, rate=rate, seconds=seconds)
+    after = (tree_cpu_seconds(server.pid), postgres_cpu_seconds(), time.process_time())
+    served = result["requests"]
+    for name, start, end in zip(("gunicorn", "postgres", "client"), before, after, strict=True):
+        result[f"cpu_ms_{name}"] = round((end - start) * 1000 / served, 2)
+    return result
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -225,6 +254,9 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="keep the database a run before filled (no reload)"
     )
+    parser.add_argument(
+        "--baseline", type=float, default=0, help="then /healthz at this rate (0: not run)"
+    )
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now).astimezone(UTC)
 
@@ -243,8 +275,12 @@ def main() -> None:
     server = start_gunicorn(args, url)
     try:
         open_loop_get(port=args.port, paths=paths, rate=50, seconds=3)  # warm every worker
-        result = open_loop_get(port=args.port, paths=paths, rate=args.rate, seconds=args.seconds)
+        result = load_with_cpu(server, args.port, paths, args.rate, args.seconds)
         print(f"load at {args.rate:g}/s for {args.seconds:g} s:", result)
+        if args.baseline:
+            # The same load on /healthz (one SELECT 1): what any request costs on this stack.
+            bare = load_with_cpu(server, args.port, ["/healthz"], args.baseline, args.seconds)
+            print(f"/healthz at {args.baseline:g}/s for {args.seconds:g} s:", bare)
         if args.lcp_runs:
             print("LCP on a throttled phone:", lcp(args, paths[::-1], args.lcp_runs))
     finally:
