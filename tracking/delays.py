@@ -16,7 +16,9 @@ at the merchant's midnight, and business days skip Saturdays and Sundays.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -44,16 +46,48 @@ OPEN = tuple(status.value for status in S if status not in DONE)
 # The statements below are built only from this module's constants and the models' table names;
 # every value (the clock, the statuses, the reason, the defaults) is a parameter. A time zone
 # name PostgreSQL does not know (Python's and PostgreSQL's zone lists can differ) counts as UTC,
-# so one merchant's setting can never make the statement fail for every merchant.
+# so one merchant's setting can never make the statement fail for every merchant: ``zones`` (a
+# parameter, ``zones_known``) lists the active merchants' zones PostgreSQL knows.
 SETTINGS_CTE = f"""
 settings AS (
     SELECT m.id AS merchant_id, COALESCE(z.name, 'UTC') AS tz,
         {", ".join(f"COALESCE(d.{name}, %({name})s) AS {name}" for name in DELAY_SETTINGS)}
     FROM {Merchant._meta.db_table} m
     LEFT JOIN {DelaySettings._meta.db_table} d ON d.merchant_id = m.id
-    LEFT JOIN (SELECT DISTINCT name FROM pg_timezone_names) z ON z.name = m.timezone
+    LEFT JOIN unnest(%(zones)s::text[]) AS z(name) ON z.name = m.timezone
     WHERE m.is_active
 )"""  # noqa: S608
+
+# PostgreSQL's zone names, read at most this often: ``pg_timezone_names`` reads the zone files
+# (some 50 ms), which every statement joining it paid; the names change only with the server's
+# zone data.
+ZONE_NAMES_TTL = 3600.0
+_zone_names: list[tuple[float, frozenset[str]]] = []
+
+
+def _postgres_zone_names() -> frozenset[str]:
+    if not _zone_names or time.monotonic() - _zone_names[0][0] > ZONE_NAMES_TTL:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM pg_timezone_names")
+            _zone_names[:] = [(time.monotonic(), frozenset(row[0] for row in cursor.fetchall()))]
+    return _zone_names[0][1]
+
+
+_scan_zones: ContextVar[list[str] | None] = ContextVar("delay_scan_zones", default=None)
+
+
+def zones_known() -> list[str]:
+    """The active merchants' time zones that PostgreSQL knows (``SETTINGS_CTE``'s ``zones``):
+    read once at the start of a scan, for each of its statements; else read now."""
+    during_scan = _scan_zones.get()
+    if during_scan is not None:
+        return during_scan
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT timezone FROM {Merchant._meta.db_table} WHERE is_active"  # noqa: S608
+        )
+        names = {row[0] for row in cursor.fetchall()}
+    return sorted(names & _postgres_zone_names())
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -211,7 +245,7 @@ class Incident:
 def _insert(sql: str, params: dict) -> list[Incident]:
     defaults = {name: default for name, (default, _, _) in DELAY_SETTINGS.items()}
     with connection.cursor() as cursor:
-        cursor.execute(sql, {**defaults, **params})
+        cursor.execute(sql, {**defaults, "zones": zones_known(), **params})
         return [Incident(*row) for row in cursor.fetchall()]
 
 
@@ -401,13 +435,17 @@ def delays_scan(*, now: datetime | None = None, expire_limit: int | None = None)
     now = now or timezone.now()
     if expire_limit is None:
         expire_limit = EXPIRE_BATCH
-    counts = {rule.reason.value: _shipments_delayed(rule, now) for rule in SHIPMENT_RULES}
-    counts[DelayReason.FULFILLMENT_LATE.value] = _orders_delayed(now)
-    counts[DelayReason.EXPIRED.value] = _shipments_expire(now, expire_limit)
     # Here rather than at the top: resolution reads this module's rules.
     from tracking.resolution import incidents_resolve
 
-    resolved = incidents_resolve(now=now)
+    scan = _scan_zones.set(zones_known())
+    try:
+        counts = {rule.reason.value: _shipments_delayed(rule, now) for rule in SHIPMENT_RULES}
+        counts[DelayReason.FULFILLMENT_LATE.value] = _orders_delayed(now)
+        counts[DelayReason.EXPIRED.value] = _shipments_expire(now, expire_limit)
+        resolved = incidents_resolve(now=now)
+    finally:
+        _scan_zones.reset(scan)
     if any(counts.values()) or any(resolved.values()):
         logger.info("delay scan at %s: %s, resolved %s", now.isoformat(), counts, resolved)
     return ScanResult(counts=counts, resolved=resolved)

@@ -33,6 +33,7 @@ from tracking.delays import (
     SHIPMENT_RULES,
     ShipmentRule,
     days_later,
+    zones_known,
 )
 from tracking.models import DelayIncident, DelayReason, DelayResolution
 
@@ -179,6 +180,7 @@ def _params(resolve: Resolve, now: datetime) -> dict:
         "done": [status.value for status in DONE],
         "unfulfilled": list(UNFULFILLED),
         "reasons": list(resolve.reasons),
+        "zones": zones_known() if resolve.zoned else [],
     }
     for rule in SHIPMENT_RULES:
         params[f"statuses_{rule.reason.value}"] = [str(status) for status in rule.statuses]
