@@ -1,14 +1,11 @@
 """The embedded mode (SQLite) runs the one ingestion engine: the same scenario, through every
 door, gives the same outcomes, rows and events on a fresh SQLite file as on PostgreSQL."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.embedded import on_fresh_sqlite
 from tests.factories import MerchantFactory
 from tests.orders.ingest_scenario import run_scenario
 
@@ -19,21 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def on_sqlite(tmp_path_factory):
     """The scenario's outcome on a fresh SQLite database, in a subprocess of its own."""
     folder = tmp_path_factory.mktemp("embedded")
-    # The embedded defaults: no Redis, Celery's folder broker in VAR_DIR.
-    unset = {"REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
-    env = {name: value for name, value in os.environ.items() if name not in unset}
-    env.update(DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}", VAR_DIR=str(folder))
-    done = subprocess.run(  # noqa: S603 (our own script, with this interpreter)
-        [sys.executable, str(ROOT / "tests" / "orders" / "ingest_scenario.py")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return on_fresh_sqlite(ROOT / "tests" / "orders" / "ingest_scenario.py", folder)
 
 
 def test_every_door_gives_the_same_rows_and_events_on_sqlite_as_on_postgresql(db, on_sqlite):

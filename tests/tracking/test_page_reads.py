@@ -4,10 +4,6 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from orders.models import Order
+from tests.embedded import on_fresh_sqlite
 from tests.factories import MerchantFactory, OrderFactory
 from tests.tracking.page_scenario import run_scenario
 from tracking.links import tracking_token
@@ -42,20 +39,7 @@ SCANNED = [
 def on_sqlite(tmp_path_factory):
     """The scenario's outcome on a fresh SQLite database, in a subprocess of its own."""
     folder = tmp_path_factory.mktemp("embedded-page")
-    unset = {"REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
-    env = {name: value for name, value in os.environ.items() if name not in unset}
-    env.update(DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}", VAR_DIR=str(folder))
-    done = subprocess.run(  # noqa: S603 (our own script, with this interpreter)
-        [sys.executable, str(ROOT / "tests" / "tracking" / "page_scenario.py")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return on_fresh_sqlite(ROOT / "tests" / "tracking" / "page_scenario.py", folder)
 
 
 @pytest.fixture
