@@ -11,7 +11,7 @@ are filled by the feedback and loyalty features, like the defaults that use them
 
 from __future__ import annotations
 
-from notifications.template_kit import button, email_template, sms_template
+from notifications.template_kit import button, email_template, link_button, sms_template
 
 
 def _support_button(label: str) -> str:
@@ -20,6 +20,25 @@ def _support_button(label: str) -> str:
 
 
 BLUEPRINT_TEMPLATES: list[dict] = [
+    email_template(
+        "order_delayed",
+        "Order not shipped yet",
+        "status",
+        "transactional",
+        "Order {{ order.number }} is taking longer to leave us",
+        "We're sorry for the wait.",
+        "<p>Hi {{ customer.first_name }},</p>\n"
+        "<p>Your order {{ order.number }} is taking us longer to send than we promised. We're "
+        "sorry for the wait: it is at the top of our list, and we'll tell you as soon as it is "
+        "on its way.</p>\n" + link_button("tracking_url", "See your order"),
+    ),
+    sms_template(
+        "order_delayed_sms",
+        "Order not shipped yet (SMS)",
+        "status",
+        "{{ merchant.name }}: sorry, order {{ order.number }} is taking longer to ship than we "
+        "promised. We'll text you when it's on its way.",
+    ),
     sms_template(
         "order_confirmation_sms",
         "Order confirmation (SMS)",

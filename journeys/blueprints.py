@@ -26,6 +26,12 @@ Choices, and why:
   (Feedback), the loyalty invitation and the birthday reward the rewards link (Loyalty).
   ``blueprints_available`` marks them (``needs``); they install, and ``journey_publish``
   refuses them until the feature registers its link (``journeys/links.py``).
+- **Running late** is the delay scan's own notice (``shipment.delayed``: no first scan, no scan
+  for days, past the estimated date), apart from the carrier's exception, so a merchant may run
+  one, the other or both; it sends the same templates as the exception notice, at most once
+  every three days per order (an incident is raised once, but a parcel may stall again). An
+  order not shipped by the promised day (``order.fulfillment_delayed``) gets its own notice,
+  once (the scan raises none for a cancelled order).
 - **Onboarding** starts the morning after delivery (10:00 in the shopper's zone) and branches on
   the order's categories: electronics gets a set-up guide and a 72-hour wait for
   ``product.setup_completed`` about that order (the integrator posts it with the platform's
@@ -58,7 +64,9 @@ from notifications.models import Kind, MessageTemplate
 from notifications.services import message_template_save
 from orders.events import (
     ORDER_CANCELLED,
+    ORDER_FULFILLMENT_DELAYED,
     ORDER_PLACED,
+    SHIPMENT_DELAYED,
     SHIPMENT_DELIVERED,
     SHIPMENT_EXCEPTION,
     SHIPMENT_IN_TRANSIT,
@@ -181,6 +189,31 @@ BLUEPRINTS: list[Blueprint] = [
             "delayed_sms",
             reentry="after",
             cooldown_hours=DAY_HOURS,
+        ),
+    ),
+    Blueprint(
+        key="shipping_running_late",
+        name="Shipping update: running late",
+        description="Tells the shopper before they have to ask when the hourly delay scan finds "
+        "their parcel stuck (no first scan, no scan for days, past its estimated date), with "
+        "the tracking page; at most once every three days per order.",
+        kind=Kind.STATUS,
+        definition=_status(
+            SHIPMENT_DELAYED,
+            "delayed",
+            "delayed_sms",
+            reentry="after",
+            cooldown_hours=3 * DAY_HOURS,
+        ),
+    ),
+    Blueprint(
+        key="order_running_late",
+        name="Order update: not shipped yet",
+        description="Tells the shopper when their order has not left by the day the store "
+        "promised (the delay scan's fulfilment promise), with the order's page; once per order.",
+        kind=Kind.STATUS,
+        definition=_status(
+            ORDER_FULFILLMENT_DELAYED, "order_delayed", "order_delayed_sms", reentry="never"
         ),
     ),
     Blueprint(

@@ -190,7 +190,7 @@ def shipment_payload(shipment: Shipment, *, type: str = "shipment.delivered", **
     payload = shipment_event_payload(shipment, shipment.order)
     if type == "shipment.cancelled":
         payload["order_fulfillment_status"] = shipment.order.fulfillment_status
-    elif type != "shipment.created":
+    elif type not in ("shipment.created", "shipment.delayed"):  # a delay is no status change
         at = shipment.status_changed_at or shipment.order.placed_at
         payload["status_at"] = at.isoformat()
     return {**payload, **overrides}
@@ -231,7 +231,7 @@ def event_payload(type: str, *, merchant, customer=None, **keys) -> dict:
         ).first() or shipment_for(order, status=SHIPMENT_STATUS_OF[type])
         return shipment_payload(shipment, type=type, **keys)
     payload = order_placed_payload(order)
-    if type == "order.updated":
+    if type in ("order.updated", "order.fulfillment_delayed"):
         del payload["first_order"]
     elif type == "order.cancelled":
         payload["reason"] = order.cancel_reason

@@ -124,6 +124,66 @@ def test_shipping_updates_answer_each_status_in_whatever_order_it_comes(merchant
     ]
 
 
+def test_a_parcel_the_scan_finds_stuck_gets_a_notice_at_most_every_three_days(merchant, customer):
+    # given: the running-late journey; the scan finds the parcel stuck, then stuck again (no
+    # scan in transit after no first scan) a day later, and again four days after the first
+    live(merchant, "shipping_running_late")
+    order = an_order(merchant, customer)
+    shipment = a_shipment(order)
+    ids = {"order_id": order.pk, "shipment_id": shipment.pk}
+
+    # when
+    for when, reason in ((T0, "no_first_scan"), (T0 + DAY, "no_scan_in_transit")):
+        fire(
+            merchant,
+            customer,
+            "shipment.delayed",
+            now=when,
+            reason=reason,
+            since=(when - 2 * DAY).isoformat(),
+            days=2,
+            **ids,
+        )
+    fire(
+        merchant,
+        customer,
+        "shipment.delayed",
+        now=T0 + 4 * DAY,
+        reason="past_estimated_delivery",
+        since=(T0 + 3 * DAY).isoformat(),
+        days=1,
+        **ids,
+    )
+
+    # then: the apology with the tracking page, not again within three days
+    assert sent(customer) == [("delayed", T0), ("delayed", T0 + 4 * DAY)]
+    message = Message.unscoped.filter(customer=customer).order_by("id").first()
+    assert f"/s/{merchant.slug}/track/" in message.html
+
+
+def test_an_order_not_shipped_by_the_promise_gets_one_notice(merchant, customer):
+    # given
+    live(merchant, "order_running_late")
+    order = an_order(merchant, customer)
+    late = {
+        "order_id": order.pk,
+        "reason": "fulfillment_late",
+        "fulfillment_status": "unfulfilled",
+        "promised_by": "2026-06-01",
+        "since": "2026-06-02T04:00:00+00:00",
+        "days": 0,
+    }
+
+    # when: the scan raises it once; a second event (another incident) changes nothing
+    fire(merchant, customer, "order.fulfillment_delayed", now=T0, **late)
+    fire(merchant, customer, "order.fulfillment_delayed", now=T0 + 2 * DAY, **late)
+
+    # then
+    assert sent(customer) == [("order_delayed", T0)]
+    message = Message.unscoped.get(customer=customer)
+    assert message.subject == f"Order {order.number} is taking longer to leave us"
+
+
 def test_out_for_delivery_is_a_text_with_the_email_as_fallback(merchant, customer):
     # given: a shopper with no phone number
     live(merchant, "shipping_out_for_delivery")
