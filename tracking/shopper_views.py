@@ -24,7 +24,6 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from journeys.links import links
-from orders.models import Order, OrderLine, Shipment
 from postpurchase.errors import DomainError
 from postpurchase.shopper.views import (
     FORM_REFERRER_POLICY,
@@ -57,10 +56,7 @@ class TrackingView(ShopperTokenView):
 
     purpose = TRACKING_PAGE
     referrer_policy = FORM_REFERRER_POLICY  # the page posts the updates form
-    read: page_reads.PageOrder  # what the page shows of the order (its parts below)
-    order: Order
-    lines: list[OrderLine]
-    shipments: list[Shipment]  # oldest first
+    read: page_reads.PageOrder  # the order, its lines and parcels, and what the page needs
     token: str  # the link the shopper came with
 
     def link_accept(self, link: dict[str, Any]) -> None:
@@ -68,7 +64,6 @@ class TrackingView(ShopperTokenView):
         if found is None:
             raise Http404("no such order of this merchant")
         self.read = found
-        self.order, self.lines, self.shipments = found.order, found.lines, found.shipments
 
     def dispatch_in_scope(self, request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
         self.token = token
@@ -99,7 +94,7 @@ class TrackingPageView(TrackingView):
     def suggestion_follow(self, product_id: int) -> HttpResponse | None:
         """A suggested product followed (``?go=<id>``): counted, then on to its page on the
         store. Not one this page suggests: ``None`` (the page itself is shown)."""
-        suggested = page_reads.suggestions(self.merchant.pk, self.lines)
+        suggested = page_reads.suggestions(self.merchant.pk, self.read.lines)
         product = next((p for p in suggested if p.pk == product_id), None)
         if product is None:
             return None
@@ -111,9 +106,10 @@ class TrackingPageView(TrackingView):
     def page(self, request: HttpRequest, *, form_errors: dict | None = None, status=200):
         """The page; a view of it is counted on a GET only (a form's answer is no new look)."""
         now = timezone.now()
-        order, merchant = self.order, self.merchant
+        read, merchant = self.read, self.merchant
+        order = read.order
         zone = page.shopper_zone(order, merchant)
-        shipments, lines = self.shipments, self.lines
+        shipments, lines = read.shipments, read.lines
         wanted = _int(request.GET.get("parcel"))
         chosen = next((s for s in shipments if s.pk == wanted), shipments[0] if shipments else None)
         parcel = None
@@ -122,8 +118,8 @@ class TrackingPageView(TrackingView):
             parcel = page.parcel_detail(
                 shipment=chosen,
                 number=number,
-                items=self.read.items.get(chosen.pk, []),
-                delayed=chosen.pk in self.read.delayed,
+                items=read.items.get(chosen.pk, []),
+                delayed=chosen.pk in read.delayed,
                 zone=zone,
                 now=now,
             )
@@ -136,7 +132,7 @@ class TrackingPageView(TrackingView):
                 now=now,
             )
         claim = (
-            claim_offer(order, chosen, now, token=self.token, settings=self.read.protection)
+            claim_offer(order, chosen, now, token=self.token, settings=read.protection)
             if chosen is not None
             else None
         )
@@ -167,7 +163,7 @@ class TrackingPageView(TrackingView):
             claim=claim,
             subscriptions=[
                 {"id": s.pk, "channel": s.get_channel_display(), "address": masked_address(s)}
-                for s in (page_reads.subscriptions(order) if self.read.subscribed else [])
+                for s in (page_reads.subscriptions(order) if read.subscribed else [])
             ],
             consent={"agree": CONSENT_AGREE, "sms_terms": SMS_TERMS},
             form_errors=form_errors or {},
@@ -187,7 +183,7 @@ class TrackingPageView(TrackingView):
             return response
         if request.POST.get("action") == "stop":
             stopped = subscription_stop(
-                order=self.order, subscription_id=_int(request.POST.get("subscription")) or 0
+                order=self.read.order, subscription_id=_int(request.POST.get("subscription")) or 0
             )
             return HttpResponseRedirect(
                 self.here(parcel_id, updates="off" if stopped else ""), status=303
@@ -201,7 +197,7 @@ class TrackingPageView(TrackingView):
         try:
             subscription_create(
                 merchant=self.merchant,
-                order=self.order,
+                order=self.read.order,
                 channel=channel,
                 address=request.POST.get(f"{channel}_address", ""),
             )

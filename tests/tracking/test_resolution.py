@@ -52,6 +52,22 @@ def stalled(shipment_of, merchant, **fields) -> Shipment:
 LATE = at("2026-04-07T12:00:00-07:00")
 
 
+def carrier_reports(merchant, shipment: Shipment, status: str, when: datetime) -> None:
+    """``status`` for ``shipment`` at ``when`` through the status path, and its event handed
+    over to the consumers a second later."""
+    shipment_ingest(
+        merchant=merchant,
+        payload={
+            "external_id": shipment.external_id,
+            "order_external_id": shipment.order.external_id,
+            "status": status,
+            "status_at": when.isoformat(),
+        },
+        now=when,
+    )
+    events_dispatch(events=Event.unscoped.filter(type=f"shipment.{status}"), now=when + SECOND)
+
+
 # --- scanned again --------------------------------------------------------------------------
 
 
@@ -388,21 +404,8 @@ def test_a_delivery_resolves_its_incidents_when_its_event_is_handed_over(merchan
     delays_scan(now=LATE)
 
     # when: the carrier says it was delivered, and its event reaches the consumers
-    delivered_at = LATE + timedelta(hours=1)
-    shipment_ingest(
-        merchant=merchant_la,
-        payload={
-            "external_id": shipment.external_id,
-            "order_external_id": shipment.order.external_id,
-            "status": "delivered",
-            "status_at": delivered_at.isoformat(),
-        },
-        now=delivered_at,
-    )
     before = timezone.now()
-    events_dispatch(
-        events=Event.unscoped.filter(type="shipment.delivered"), now=delivered_at + SECOND
-    )
+    carrier_reports(merchant_la, shipment, "delivered", LATE + timedelta(hours=1))
 
     # then: both of its incidents resolved at once (not waiting for the scan); the other
     # shipment's stays open
@@ -423,20 +426,7 @@ def test_a_scan_on_the_status_path_resolves_as_moved_and_a_re_estimate_waits(
     delays_scan(now=LATE)
 
     # when: out for delivery (an event), handed over
-    moved_at = LATE + timedelta(hours=1)
-    shipment_ingest(
-        merchant=merchant_la,
-        payload={
-            "external_id": shipment.external_id,
-            "order_external_id": shipment.order.external_id,
-            "status": "out_for_delivery",
-            "status_at": moved_at.isoformat(),
-        },
-        now=moved_at,
-    )
-    events_dispatch(
-        events=Event.unscoped.filter(type="shipment.out_for_delivery"), now=moved_at + SECOND
-    )
+    carrier_reports(merchant_la, shipment, "out_for_delivery", LATE + timedelta(hours=1))
 
     # then: the silence is over; it is still past its estimate
     assert [(reason, why) for reason, why, _ in states()] == [

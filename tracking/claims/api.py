@@ -18,11 +18,9 @@ from rest_framework.response import Response
 from postpurchase.api.filters import ApiFilterSet
 from postpurchase.api.serializers import CachedModelSerializer
 from postpurchase.api.views import MerchantScopedGenericAPIView
-from postpurchase.errors import DomainError
 from postpurchase.validation import money_str, no_nul, parse_payload
 from tracking.claims.models import Claim, ClaimKind, ClaimPhoto, ClaimResolution, ClaimState
 from tracking.claims.services import MESSAGE_MAX, claim_approve, claim_reject, claim_resolve
-from tracking.errors import ClaimsErrorCode
 
 TAG = "Claims"
 CLAIM_ID = OpenApiParameter(
@@ -141,12 +139,10 @@ class ClaimResolveIn(_In):
     )
 
 
-def _body(request) -> dict:
-    if request.stream is None:  # no body: an empty object
-        return {}
-    if not isinstance(request.data, dict):
-        raise DomainError(ClaimsErrorCode.INVALID, "The request body must be a JSON object.")
-    return request.data
+def _body(request):
+    """The JSON body, or an empty object when there is none (``parse_payload`` refuses any
+    other shape)."""
+    return {} if request.stream is None else request.data
 
 
 class _Claims(MerchantScopedGenericAPIView):
