@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from functools import cache
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from functools import cache, partial
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -77,6 +80,81 @@ def instance(model: type[M], row: Sequence[Any], start: int = 0) -> M:
         for converter in converters:
             value = converter(value, expression, connection)
         values[index] = value
+    return model.from_db(connection.alias, None, values)
+
+
+# A JSON value of a column, as PostgreSQL writes it (``to_json``), to the value the ORM loads, by
+# the field's type. A decimal column is sent as text (``json_columns``), so it keeps its digits;
+# fields of other types keep the JSON value (a string, a number, a boolean, a JSON document
+# already parsed, ``None``).
+_FROM_JSON: dict[str, Callable[[Any], Any]] = {
+    "DateTimeField": datetime.fromisoformat,
+    "DateField": date.fromisoformat,
+    "TimeField": time.fromisoformat,
+    "DecimalField": Decimal,
+    "UUIDField": uuid.UUID,
+}
+# Types whose PostgreSQL JSON form is not the value (an interval, bytes): not read this way.
+_NOT_IN_JSON = {"DurationField", "BinaryField"}
+
+
+@cache
+def json_columns(model: type[Model], alias: str) -> str:
+    """``json_build_array(alias."id", alias."merchant_id", …)`` (PostgreSQL): every concrete
+    column of ``model`` as one JSON array, for a statement that gathers rows of several tables
+    in one answer (``json_agg``; psycopg2 parses a ``json`` value), and ``json_instance`` reads
+    each array back. A decimal goes as text: a JSON number would come back as a float."""
+    fields = model._meta.concrete_fields
+    refused = [f.name for f in fields if f.get_internal_type() in _NOT_IN_JSON]
+    if refused:
+        raise TypeError(f"{model.__name__}: {', '.join(refused)} cannot be read as JSON")
+    quote = connection.ops.quote_name
+    parts = [
+        f"{alias}.{quote(f.column)}" + ("::text" if f.get_internal_type() == "DecimalField" else "")
+        for f in fields
+    ]
+    return "json_build_array(" + ", ".join(parts) + ")"
+
+
+@cache
+def _json_converters(model: type[Model]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """Per column that needs one: its position and what turns its JSON value into the ORM's
+    (the type's conversion, then the field's own ``from_db_value``, as a decrypting field has;
+    a JSON field's value is parsed already)."""
+    found = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        kind = field.get_internal_type()
+        steps = [_FROM_JSON[kind]] if kind in _FROM_JSON else []
+        if hasattr(field, "from_db_value") and kind != "JSONField":
+            steps.append(partial(_field_value, field))
+        if steps:
+            found.append((index, _chain(tuple(steps))))
+    return tuple(found)
+
+
+def _field_value(field, value):
+    return field.from_db_value(value, None, connection)
+
+
+def _chain(steps: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], Any]:
+    if len(steps) == 1:
+        return steps[0]
+
+    def run(value):
+        for step in steps:
+            value = step(value)
+        return value
+
+    return run
+
+
+def json_instance(model: type[M], values: Sequence[Any], start: int = 0) -> M:
+    """The instance of ``model`` whose columns (a ``json_columns`` array) begin at ``start`` in
+    ``values``: the same values the ORM would load."""
+    values = list(values[start : start + width(model)])
+    for index, convert in _json_converters(model):
+        if values[index] is not None:
+            values[index] = convert(values[index])
     return model.from_db(connection.alias, None, values)
 
 

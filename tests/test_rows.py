@@ -3,13 +3,15 @@ and statements prepared once per PostgreSQL connection."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from connectors.models import InboundConfig
+from notifications.models import SendingPolicy
 from orders.models import Order
 from postpurchase import rows
 from tests.factories import OrderFactory
@@ -48,6 +50,53 @@ def test_a_row_becomes_the_instance_the_orm_loads(merchant_a):
     assert read.cancelled_at == datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
     assert read._state.adding is False
     assert read.customer_id == made.customer_id
+
+
+def json_read(model, alias_sql: str, params: list):
+    """``json_agg`` of ``model``'s rows (``json_columns``), each read back by ``json_instance``."""
+    [[arrays]] = rows.fetch(
+        f"SELECT json_agg({rows.json_columns(model, 't')}) {alias_sql}", params  # noqa: S608
+    )
+    return [rows.json_instance(model, values) for values in arrays or []]
+
+
+def test_a_json_array_becomes_the_instance_the_orm_loads(merchant_a):
+    # given: a decimal with trailing zeros, a JSON document holding a float, an integer and a
+    # nested list, times with microseconds and a null time
+    made = OrderFactory(
+        merchant=merchant_a,
+        total=Decimal("55.10"),
+        shipping_address={"weight": 1.5, "count": 2, "lines": ["1 Kirk St", None]},
+        placed_at=datetime(2026, 3, 1, 8, 5, 9, 123456, tzinfo=UTC),
+        cancelled_at=None,
+    )
+
+    [read] = json_read(Order, ORDER_BY_ID, [merchant_a.pk, made.pk])
+
+    orm = Order.unscoped.get(pk=made.pk)
+    for field in Order._meta.concrete_fields:
+        value, expected = getattr(read, field.attname), getattr(orm, field.attname)
+        assert (value, type(value)) == (expected, type(expected)), field.name
+    assert str(read.total) == str(orm.total) == "55.100"  # the column keeps three places
+    assert read.shipping_address == {"weight": 1.5, "count": 2, "lines": ["1 Kirk St", None]}
+    assert read.placed_at == datetime(2026, 3, 1, 8, 5, 9, 123456, tzinfo=UTC)
+    assert read._state.adding is False
+
+
+def test_a_json_array_of_an_encrypted_field_is_decrypted(merchant_a):
+    # given: a field that decrypts what it loads (postpurchase.crypto), and a time column
+    policy = SendingPolicy.unscoped.create(merchant=merchant_a, send_from=time(7, 30))
+    secrets = InboundConfig.unscoped.create(merchant=merchant_a, tracking_secret="whsec_plain")
+
+    [config] = json_read(
+        InboundConfig, f"FROM {rows.table(InboundConfig)} t WHERE t.id = %s", [secrets.pk]
+    )
+    [sending] = json_read(
+        SendingPolicy, f"FROM {rows.table(SendingPolicy)} t WHERE t.id = %s", [policy.pk]
+    )
+
+    assert config.tracking_secret == "whsec_plain"
+    assert sending.send_from == time(7, 30)
 
 
 def test_a_row_read_with_another_merchant_s_id_is_not_found(merchant_a, merchant_b):

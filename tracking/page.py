@@ -24,7 +24,7 @@ from orders.models import Order, Shipment, ShipmentStatus, TrackingEvent
 from orders.shipment_statuses import FINAL, SUBSTATUSES
 from orders.shopper_views import tracking_link
 from tracking.models import DelayIncident, DelayReason
-from tracking.page_reads import open_incidents, timeline_events
+from tracking.page_reads import open_incidents
 
 # The bar: (label, the statuses that reach this step). A parcel's step is the furthest reached.
 STEPS = ("Ordered", "Ready to ship", "On its way", "Out for delivery", "Delivered")
@@ -249,11 +249,13 @@ def parcel_detail(
     number: int,
     items: list[tuple[str, int]],
     delayed: bool,
+    events: list[TrackingEvent],
     zone: ZoneInfo,
     now: datetime,
 ) -> Parcel:
     """Everything the page shows about the chosen parcel: ``items`` (title, quantity) are what
-    it holds, ``delayed`` says whether it has an open delay (whose reasons are then read)."""
+    it holds, ``delayed`` says whether it has an open delay (whose reasons are then read),
+    ``events`` are its checkpoints, newest first."""
     today = now.astimezone(zone).date()
     incidents = open_incidents(shipment) if delayed and shipment.status not in FINAL else []
     arrival, late = arrival_words(shipment, today, zone)
@@ -265,7 +267,7 @@ def parcel_detail(
         arrival=arrival,
         late=late,
         notice=notice_for(shipment, current_delay(shipment, incidents)),
-        days=timeline(timeline_events(shipment), zone),
+        days=timeline(events, zone),
         items=[Item(title, quantity) for title, quantity in items],
         carrier_link=tracking_link(shipment),
     )

@@ -60,7 +60,8 @@ class TrackingView(ShopperTokenView):
     token: str  # the link the shopper came with
 
     def link_accept(self, link: dict[str, Any]) -> None:
-        found = page_reads.page_order(self.merchant, link["o"])
+        parcel = _int(self.request.GET.get("parcel"))
+        found = page_reads.page_order(self.merchant, link["o"], parcel=parcel)
         if found is None:
             raise Http404("no such order of this merchant")
         self.read = found
@@ -94,8 +95,7 @@ class TrackingPageView(TrackingView):
     def suggestion_follow(self, product_id: int) -> HttpResponse | None:
         """A suggested product followed (``?go=<id>``): counted, then on to its page on the
         store. Not one this page suggests: ``None`` (the page itself is shown)."""
-        suggested = page_reads.suggestions(self.merchant.pk, self.read.lines)
-        product = next((p for p in suggested if p.pk == product_id), None)
+        product = next((p for p in self.read.suggested if p.pk == product_id), None)
         if product is None:
             return None
         counters.suggestions_count(
@@ -109,9 +109,7 @@ class TrackingPageView(TrackingView):
         read, merchant = self.read, self.merchant
         order = read.order
         zone = page.shopper_zone(order, merchant)
-        shipments, lines = read.shipments, read.lines
-        wanted = _int(request.GET.get("parcel"))
-        chosen = next((s for s in shipments if s.pk == wanted), shipments[0] if shipments else None)
+        shipments, lines, chosen = read.shipments, read.lines, read.chosen
         parcel = None
         if chosen is not None:
             number = shipments.index(chosen) + 1
@@ -120,10 +118,11 @@ class TrackingPageView(TrackingView):
                 number=number,
                 items=read.items.get(chosen.pk, []),
                 delayed=chosen.pk in read.delayed,
+                events=read.events,
                 zone=zone,
                 now=now,
             )
-        suggested = page_reads.suggestions(merchant.pk, lines)
+        suggested = read.suggested
         if request.method == "GET":
             counters.page_view_count(
                 merchant_id=merchant.pk,
