@@ -104,10 +104,6 @@ def _page_sql() -> str:
     open-delay flag), the chosen parcel's id and checkpoints, and the suggestions. Parameters:
     the merchant, the order, the parcel asked for (or ``NULL``)."""
     parcels = f"FROM {table(Shipment)} t WHERE t.merchant_id = o.merchant_id AND t.order_id = o.id"
-    bought = (
-        f"SELECT b.product_id FROM {table(OrderLine)} b WHERE b.merchant_id = o.merchant_id "  # noqa: S608
-        "AND b.order_id = o.id AND b.product_id IS NOT NULL"
-    )
     return (
         f"SELECT {columns(Order, 'o')}, {columns(Customer, 'c')}, "  # noqa: S608
         f"{columns(ProtectionSettings, 'p')}, "
@@ -134,8 +130,8 @@ def _page_sql() -> str:
         "(SELECT json_agg(json_build_array(x.id, x.title, x.url) ORDER BY x.n DESC, x.id) "
         f"FROM (SELECT r.id, r.title, r.url, SUM(pp.orders) AS n FROM {table(ProductPairing)} pp "
         f"JOIN {table(Product)} r ON r.id = pp.other_id AND r.merchant_id = pp.merchant_id "
-        f"WHERE pp.merchant_id = o.merchant_id AND pp.product_id IN ({bought}) "
-        f"AND pp.other_id NOT IN ({bought}) "
+        "WHERE pp.merchant_id = o.merchant_id AND pp.product_id = ANY(bought.ids) "
+        "AND pp.other_id <> ALL(bought.ids) "
         "AND (r.url LIKE 'https://%%' OR r.url LIKE 'http://%%') "
         f"GROUP BY r.id, r.title, r.url ORDER BY n DESC, r.id LIMIT {SUGGESTIONS}) x) "
         f"FROM {table(Order)} o "
@@ -144,6 +140,10 @@ def _page_sql() -> str:
         "LEFT JOIN LATERAL (SELECT COALESCE("
         f"(SELECT t.id {parcels} AND t.id = %s), "
         f"(SELECT t.id {parcels} ORDER BY t.created_at, t.id LIMIT 1)) AS id) chosen ON true "
+        # the products in the order, once (the suggestions' "bought with" and "not in it")
+        f"LEFT JOIN LATERAL (SELECT array_agg(b.product_id) AS ids FROM {table(OrderLine)} b "
+        "WHERE b.merchant_id = o.merchant_id AND b.order_id = o.id AND b.product_id IS NOT NULL"
+        ") bought ON true "
         "WHERE o.merchant_id = %s AND o.id = %s"
     )
 
