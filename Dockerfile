@@ -18,7 +18,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# Then the project itself. Editable on purpose: settings find templates/ and static/ next to the
+# Then the project itself. Editable on purpose: settings find templates/, jinja2/ and static/ next to the
 # code (BASE_DIR), so the code must run from /app rather than from site-packages.
 COPY . .
 RUN pip install --no-deps -e .

@@ -128,6 +128,13 @@ TEMPLATES = [
             ],
         },
     },
+    # The shopper shell's pages (jinja2/shopper/): Jinja2 for speed (postpurchase/shopper/jinja.py).
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "postpurchase.shopper.jinja.environment"},
+    },
 ]
 
 # --- Database -------------------------------------------------------------------------------

@@ -1,0 +1,36 @@
+"""The Jinja2 environment of the shopper shell's templates (``jinja2/shopper/``).
+
+The shopper pages are the project's hottest HTML (the tracking page is requested hundreds of
+times a second: docs/benchmarks/tracking.md), and Jinja2 compiles a template to Python where
+Django's language walks a node tree on every render: the tracking page renders in a third of
+the time. These templates are the project's own, escaped by default like Django's (the backend
+turns ``autoescape`` on); merchant-written templates are a different thing, rendered in a
+sandbox (``notifications/sandbox.py``).
+
+What the templates find beyond their context: ``static()`` for a static file's URL,
+``csrf_input`` (the Django backend's own), and the few filters the pages use, which are
+Django's own (``date``, in the active time zone as in Django's templates; ``linebreaksbr``) or the dashboard's (``money``), so a date or an
+amount reads the same on every page.
+"""
+
+from __future__ import annotations
+
+from django.template.defaultfilters import date, linebreaksbr
+from django.templatetags.static import static
+from django.utils.timezone import template_localtime
+from jinja2 import Environment
+
+from postpurchase.dashboard.formatting import money
+
+
+def local_date(value, format_string: str | None = None) -> str:
+    """Django's ``date`` filter as Django's templates apply it: a time in the active time zone
+    (the page's, when a view activates the shopper's) first."""
+    return date(template_localtime(value), format_string)
+
+
+def environment(**options) -> Environment:
+    env = Environment(**options)
+    env.globals["static"] = static
+    env.filters.update(date=local_date, linebreaksbr=linebreaksbr, money=money)
+    return env
