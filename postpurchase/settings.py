@@ -128,10 +128,11 @@ TEMPLATES = [
             ],
         },
     },
-    # The shopper shell's pages (jinja2/shopper/): Jinja2 for speed (postpurchase/shopper/jinja.py).
+    # The shopper shell's pages (jinja_templates/shopper/), in Jinja2 for speed
+    # (postpurchase/shopper/jinja.py).
     {
         "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "DIRS": [BASE_DIR / "jinja2"],
+        "DIRS": [BASE_DIR / "jinja_templates"],
         "APP_DIRS": False,
         "OPTIONS": {"environment": "postpurchase.shopper.jinja.environment"},
     },

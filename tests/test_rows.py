@@ -54,9 +54,7 @@ def test_a_row_becomes_the_instance_the_orm_loads(merchant_a):
 
 def json_read(model, alias_sql: str, params: list):
     """``json_agg`` of ``model``'s rows (``json_columns``), each read back by ``json_instance``."""
-    [[arrays]] = rows.fetch(
-        f"SELECT json_agg({rows.json_columns(model, 't')}) {alias_sql}", params  # noqa: S608
-    )
+    [[arrays]] = rows.fetch(f"SELECT json_agg({rows.json_columns(model, 't')}) {alias_sql}", params)
     return [rows.json_instance(model, values) for values in arrays or []]
 
 

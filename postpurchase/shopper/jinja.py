@@ -1,4 +1,4 @@
-"""The Jinja2 environment of the shopper shell's templates (``jinja2/shopper/``).
+"""The Jinja2 environment of the shopper shell's templates (``jinja_templates/shopper/``).
 
 The shopper pages are the project's hottest HTML (the tracking page is requested hundreds of
 times a second: docs/benchmarks/tracking.md), and Jinja2 compiles a template to Python where
@@ -8,9 +8,9 @@ turns ``autoescape`` on); merchant-written templates are a different thing, rend
 sandbox (``notifications/sandbox.py``).
 
 What the templates find beyond their context: ``static()`` for a static file's URL,
-``csrf_input`` (the Django backend's own), and the few filters the pages use, which are
-Django's own (``date``, in the active time zone as in Django's templates; ``linebreaksbr``) or the dashboard's (``money``), so a date or an
-amount reads the same on every page.
+``csrf_input`` (the Django backend's own), and the few filters the pages use: Django's ``date``
+(in the active time zone, as Django's templates apply it) and ``linebreaksbr``, and the
+dashboard's ``money``, so a date or an amount reads the same on every page.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ def local_date(value, format_string: str | None = None) -> str:
 
 
 def environment(**options) -> Environment:
-    env = Environment(**options)
+    # Django's backend passes autoescape=True unless told otherwise; said again here, as these
+    # pages show what shoppers and merchants typed.
+    options.pop("autoescape", None)
+    env = Environment(autoescape=True, **options)
     env.globals["static"] = static
     env.filters.update(date=local_date, linebreaksbr=linebreaksbr, money=money)
     return env

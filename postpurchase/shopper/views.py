@@ -9,7 +9,7 @@ that is gone: a view raises ``Http404``) is the same branded 404, so a page neve
 part was wrong.
 
 Apps build their pages on these two classes in their own ``shopper_views.py``; the templates
-extend ``jinja2/shopper/base.html`` (Jinja2: ``postpurchase/shopper/jinja.py``).
+extend ``jinja_templates/shopper/base.html`` (Jinja2: ``postpurchase/shopper/jinja.py``).
 """
 
 from __future__ import annotations
