@@ -29,6 +29,24 @@ def test_the_shell_carries_the_merchants_brand(client, merchant_a):
     assert "<script" not in body
 
 
+def test_what_a_merchant_typed_is_shown_as_text(client, merchant_a):
+    # given: markup in the name and the address (the templates are Jinja2: escaped by default)
+    merchant_a.name = 'Alpha <script>alert("x")</script> & Co'
+    merchant_a.postal_address = "<b>1 Market St</b>"
+    merchant_a.save()
+
+    # when
+    body = client.get("/s/alpha/").content.decode()
+
+    # then
+    assert (
+        '<span class="brandbar__name">Alpha &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; '
+        "&amp; Co</span>" in body
+    )
+    assert "&lt;b&gt;1 Market St&lt;/b&gt;" in body
+    assert "<script" not in body and "<b>" not in body
+
+
 def test_the_shell_shows_the_logo_instead_of_the_name(client, merchant_a):
     # given
     merchant_a.logo_url = "https://cdn.alpha.example/logo.png"
