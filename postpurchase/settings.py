@@ -210,6 +210,10 @@ PASSWORD_RESET_RATE_PER_IP = env.str("PASSWORD_RESET_RATE_PER_IP", default="10/h
 # per order number typed (whatever address tries it).
 SHOPPER_LOOKUP_RATE_PER_IP = env.str("SHOPPER_LOOKUP_RATE_PER_IP", default="20/h")
 SHOPPER_LOOKUP_RATE_PER_ORDER = env.str("SHOPPER_LOOKUP_RATE_PER_ORDER", default="5/h")
+# How long a process keeps a merchant's row for its shopper pages (postpurchase/shopper/views.py):
+# a change of brand, or a merchant switched off, shows on every process's pages within this.
+# 0: read on every request.
+SHOPPER_MERCHANT_SECONDS = env.float("SHOPPER_MERCHANT_SECONDS", default=5.0)
 # Proxies in front of the web processes that append to X-Forwarded-For (a load balancer, a TLS
 # proxy): the client's address is the entry this many places from the right. 0: REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -79,6 +79,15 @@ def own_webhook_send_slots(monkeypatch):
     monkeypatch.setattr(concurrency, "KEY_PREFIX", f"webhook-slots-test-{uuid.uuid4().hex}")
 
 
+@pytest.fixture(autouse=True)
+def fresh_shopper_merchants():
+    # The shopper pages keep merchants' rows in process memory for a few seconds. A test's rows
+    # are rolled back without a signal, and the next test's merchant may have the same slug.
+    from postpurchase.shopper import views
+
+    views._merchants.clear()
+
+
 @pytest.fixture
 def merchant_a(db):
     return MerchantFactory(

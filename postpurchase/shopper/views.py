@@ -14,9 +14,13 @@ extend ``jinja_templates/shopper/base.html`` (Jinja2: ``postpurchase/shopper/jin
 
 from __future__ import annotations
 
+import copy
+import time
 from typing import Any
 
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.response import SimpleTemplateResponse
@@ -88,13 +92,40 @@ def shopper_post_attempt(request: HttpRequest, *, form: str, scope: str = "") ->
     return throttling.attempt_count(keys=keys, now=throttling.clock())
 
 
+# Active merchants by slug, as read at most ``SHOPPER_MERCHANT_SECONDS`` ago by this process:
+# slug → (when the entry goes stale, on ``time.monotonic``'s clock; the merchant).
+_merchants: dict[str, tuple[float, Merchant]] = {}
+MERCHANTS_KEPT = 10_000  # more than this many slugs in a process: it starts again
+
+
 def merchant_for_slug(slug: str) -> Merchant | None:
     """The active merchant a shopper URL names, or ``None`` (an inactive merchant has no
-    public pages). Plain SQL (``postpurchase.rows``): every shopper page starts here."""
+    public pages). Every shopper page starts here, so the merchant is kept for
+    ``SHOPPER_MERCHANT_SECONDS`` (a few seconds) per process: a change of brand, or a merchant
+    switched off, reaches the other processes' pages that much later (this process's at once:
+    ``merchants_forget``). Each caller gets its own copy. Plain SQL (``postpurchase.rows``)."""
+    now = time.monotonic()
+    kept = _merchants.get(slug)
+    if kept is not None and kept[0] > now:
+        return copy.copy(kept[1])
     found = rows.instances(
         Merchant, f"FROM {rows.table(Merchant)} t WHERE t.slug = %s AND t.is_active", [slug]
     )
-    return found[0] if found else None
+    if not found:
+        _merchants.pop(slug, None)
+        return None
+    if settings.SHOPPER_MERCHANT_SECONDS > 0:
+        if len(_merchants) >= MERCHANTS_KEPT:
+            _merchants.clear()
+        _merchants[slug] = (now + settings.SHOPPER_MERCHANT_SECONDS, found[0])
+        return copy.copy(found[0])
+    return found[0]
+
+
+@receiver([post_save, post_delete], sender=Merchant, dispatch_uid="shopper_merchants_forget")
+def merchants_forget(**kwargs: Any) -> None:
+    """A merchant saved or deleted in this process: no page of it here uses the old row."""
+    _merchants.clear()
 
 
 class ShopperView(View):

@@ -1,9 +1,13 @@
 """The shell itself: headers and CSP on every answer, the merchant's brand on the base page, and
 its branded 404 for any address under a merchant's slug."""
 
+import re
+
 import pytest
 
+from postpurchase.shopper import views as shopper_views
 from postpurchase.shopper.views import SHOPPER_CSP, masked_email
+from postpurchase.tenancy.models import Merchant
 
 
 def test_the_shell_carries_the_merchants_brand(client, merchant_a):
@@ -45,6 +49,44 @@ def test_what_a_merchant_typed_is_shown_as_text(client, merchant_a):
     )
     assert "&lt;b&gt;1 Market St&lt;/b&gt;" in body
     assert "<script" not in body and "<b>" not in body
+
+
+def brand_name(client) -> str | None:
+    response = client.get("/s/alpha/")
+    if response.status_code == 404:
+        return None
+    return re.search(r'<span class="brandbar__name">(.*?)</span>', response.content.decode())[1]
+
+
+def test_a_merchant_saved_here_shows_at_once(client, merchant_a):
+    assert brand_name(client) == "Alpha Apparel"
+
+    merchant_a.name = "Alpha Outfitters"
+    merchant_a.save()
+
+    assert brand_name(client) == "Alpha Outfitters"
+
+
+def test_a_merchant_changed_by_another_process_shows_within_the_setting(
+    client, merchant_a, monkeypatch, settings
+):
+    # given: this process has read the merchant; another changes it (no signal here)
+    settings.SHOPPER_MERCHANT_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(shopper_views.time, "monotonic", lambda: clock[0])
+    assert brand_name(client) == "Alpha Apparel"
+    Merchant.objects.filter(pk=merchant_a.pk).update(name="Alpha Outfitters")
+
+    # then: the row read 4.9 s ago is still used, and read again at 5 s
+    clock[0] += 4.9
+    assert brand_name(client) == "Alpha Apparel"
+    clock[0] += 0.1
+    assert brand_name(client) == "Alpha Outfitters"
+
+    # and a merchant switched off elsewhere has no pages once its row is read again
+    Merchant.objects.filter(pk=merchant_a.pk).update(is_active=False)
+    clock[0] += 5
+    assert brand_name(client) is None
 
 
 def test_the_shell_shows_the_logo_instead_of_the_name(client, merchant_a):
