@@ -320,6 +320,8 @@ def open_loop_get(
     import asyncio
     import time
 
+    import uvloop
+
     count = int(rate * seconds)
     latencies: list[float] = []
     errors: list[str] = []
@@ -357,7 +359,7 @@ def open_loop_get(
         return loop.time() - start
 
     started = time.perf_counter()
-    elapsed = asyncio.run(run())
+    elapsed = uvloop.run(run())
     ms = [value * 1000 for value in latencies]
     return {
         "requests": len(ms),
