@@ -552,6 +552,17 @@ CELERY_BEAT_SCHEDULE["tracking-delays"] = {
     "schedule": timedelta(hours=1),
     "options": {"queue": "default", "expires": 3600},
 }
+# The tracking page's views are counted in Redis (the cache's, when it is Redis) and added to the
+# database every TRACKING_COUNTS_FLUSH_SECONDS (tracking/counters.py); without Redis, or with
+# TRACKING_COUNTS_BUFFERED=false, each view is written as it happens.
+TRACKING_COUNTS_BUFFERED = env.bool("TRACKING_COUNTS_BUFFERED", default=True)
+TRACKING_COUNTS_REDIS_URL = CACHE_URL if CACHE_URL.startswith(("redis://", "rediss://")) else ""
+TRACKING_COUNTS_FLUSH_SECONDS = env.int("TRACKING_COUNTS_FLUSH_SECONDS", default=10)
+CELERY_BEAT_SCHEDULE["tracking-counts"] = {
+    "task": "tracking.tasks.counts_flush",
+    "schedule": timedelta(seconds=TRACKING_COUNTS_FLUSH_SECONDS),
+    "options": {"queue": "default", "expires": TRACKING_COUNTS_FLUSH_SECONDS},
+}
 # Products bought together (the tracking page's suggestions), recounted from orders daily.
 CELERY_BEAT_SCHEDULE["tracking-pairings"] = {
     "task": "tracking.tasks.pairings_refresh",

@@ -80,6 +80,15 @@ def own_webhook_send_slots(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def own_tracking_counts(monkeypatch):
+    # The tracking page's views wait in the shared Redis until a flush: each test counts in its
+    # own hash, apart from other tests' merchants and shipments of the same ids.
+    from tracking import counters
+
+    monkeypatch.setattr(counters, "KEY_PREFIX", f"tracking-counts-test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture(autouse=True)
 def fresh_shopper_merchants():
     # The shopper pages keep merchants' rows in process memory for a few seconds. A test's rows
     # are rolled back without a signal, and the next test's merchant may have the same slug.

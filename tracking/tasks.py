@@ -1,5 +1,7 @@
-"""Celery entry point of the delay scan (beat entry ``tracking-delays``, hourly, ``default``
-queue). Thin: the scan is ``tracking.delays``."""
+"""Celery entry points of the tracking app, on the ``default`` queue: the delay scan (beat entry
+``tracking-delays``, hourly; the scan is ``tracking.delays``), the bought-together recount
+(``tracking-pairings``, daily) and the page counters' flush (``tracking-counts``, every
+``TRACKING_COUNTS_FLUSH_SECONDS``; ``tracking.counters``). Thin."""
 
 from __future__ import annotations
 
@@ -12,6 +14,13 @@ from tracking.delays import delays_scan
 @shared_task(acks_late=True, name="tracking.tasks.delays_scan")
 def delays_scan_task() -> dict[str, int]:
     return delays_scan().counts
+
+
+@shared_task(name="tracking.tasks.counts_flush")
+def counts_flush_task() -> dict[str, int] | None:
+    from tracking.counters import flush
+
+    return flush()
 
 
 @shared_task(acks_late=True, name="tracking.tasks.pairings_refresh")

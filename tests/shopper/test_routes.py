@@ -16,6 +16,7 @@ from postpurchase.shopper.tokens import link_token
 from postpurchase.shopper.views import SHOPPER_HEADERS, ShopperTokenView, ShopperView
 from tests.factories import CustomerFactory
 from tests.shopper.conftest import make_order
+from tracking import counters
 from tracking.models import ShipmentPageViews, TrackingSubscription
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +72,9 @@ def url(name, slug, token):
 
 
 def state():
-    """What a page could change: consent, muted topics, orders, update subscriptions, views."""
+    """What a page could change: consent, muted topics, orders, update subscriptions, views
+    (the views counted so far written first)."""
+    counters.flush()
     return (
         sorted(
             Customer.unscoped.values_list(

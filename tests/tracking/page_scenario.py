@@ -51,6 +51,7 @@ def run_scenario(merchant) -> dict:
 
     from orders.models import Shipment, ShipmentLine, TrackingEvent
     from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ProductFactory
+    from tracking import counters
     from tracking.claims.models import ProtectionSettings
     from tracking.links import tracking_token
     from tracking.models import (
@@ -143,6 +144,7 @@ def run_scenario(merchant) -> dict:
         for name, shipment in (("first", first), ("second", second)):
             response = client.get(f"/s/{merchant.slug}/track/{token}/?parcel={shipment.pk}")
             pages[name] = {"status": response.status_code, **_seen(response.content.decode())}
+        counters.flush()  # the views wait in Redis until then (none without Redis: SQLite)
         views = dict(
             ShipmentPageViews.unscoped.filter(merchant=merchant).values_list(
                 "shipment__external_id", "views"

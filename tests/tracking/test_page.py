@@ -16,6 +16,7 @@ from orders.models import Shipment, ShipmentLine, ShipmentStatus, TrackingEvent
 from postpurchase.shopper.tokens import link_read
 from postpurchase.tenancy.scoping import merchant_scope
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory
+from tracking import counters
 from tracking.links import TRACKING_PAGE, tracking_page_url, tracking_token, tracking_url_make
 from tracking.models import DelayIncident, DelayReason, ShipmentPageViews
 from tracking.page import arrival_words, shopper_zone
@@ -319,6 +320,7 @@ def test_every_view_counts_for_its_parcel_on_the_day(client, merchant_a, frozen)
     # when
     for query in ("", "", f"?parcel={second.pk}"):
         assert client.get(page_path(order, query)).status_code == 200
+    counters.flush()
 
     # then
     rows = ShipmentPageViews.unscoped.order_by("shipment_id").values_list(
