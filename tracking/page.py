@@ -28,6 +28,8 @@ from tracking.page_reads import open_incidents
 
 # The bar: (label, the statuses that reach this step). A parcel's step is the furthest reached.
 STEPS = ("Ordered", "Ready to ship", "On its way", "Out for delivery", "Delivered")
+# A status's words (``get_status_display``'s, looked up once: the model's walks the choices)
+STATUS_WORDS = dict(ShipmentStatus.choices)
 STEP_OF = {
     ShipmentStatus.PENDING: 1,
     ShipmentStatus.INFO_RECEIVED: 1,
@@ -221,12 +223,13 @@ def timeline(events: list[TrackingEvent], zone: ZoneInfo) -> list[Day]:
     points = []
     for event in events:
         local = event.occurred_at.astimezone(zone)
+        title = STATUS_WORDS.get(event.status, event.status)
         points.append(
             Checkpoint(
                 time=local,
                 clock=local.strftime("%H:%M"),
-                title=event.get_status_display(),
-                detail=event.description if event.description != event.get_status_display() else "",
+                title=title,
+                detail=event.description if event.description != title else "",
                 location=event.location,
             )
         )
