@@ -50,6 +50,8 @@ def order_event_payload(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
 
 
 def shipment_event_payload(shipment: Shipment, order: Order) -> dict[str, Any]:
+    """The payload of a shipment's events. Reads only the attributes below, so the delay scan
+    passes plain rows with the same names (``tracking.delays._parcels``)."""
     return {
         "shipment_id": shipment.pk,
         "external_id": shipment.external_id,
