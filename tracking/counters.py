@@ -8,12 +8,13 @@ about 0.7 ms of CPU between the two (docs/benchmarks/tracking.md), for a figure 
 reads at most every few seconds. Without Redis (the embedded mode, or ``TRACKING_COUNTS_BUFFERED``
 off), and when Redis cannot be reached, each view is written at once instead.
 
-The counts wait in one hash, ``<prefix>:counts``. ``flush`` renames it (atomic: a view counted
-meanwhile starts a new hash), writes what it took and deletes it; one flush runs at a time (a
-lock in the cache), and a hash a crashed flush left behind (``<prefix>:taking:*``) is written by
-the next. A crash between the database's commit and the delete would count that batch twice;
-Redis lost before a flush loses at most one interval's views. Counts of a shipment or product
-deleted meanwhile are dropped (the upserts join the rows they count).
+The counts wait in one hash, ``<cache prefix>:tracking-counts:counts``. ``flush`` renames it
+(atomic: a view counted meanwhile starts a new hash), writes what it took and deletes it; one
+flush runs at a time (a lock in the cache), and a hash a crashed flush left behind
+(``…:taking:*``) is written by the next. A crash between the database's commit and the delete
+would count that batch twice; Redis lost before a flush loses at most one interval's views.
+Counts of a shipment or product deleted meanwhile are dropped (the upserts join the rows they
+count).
 
 Clicks on a suggestion are rare and lead off the page: they are written at once.
 """
@@ -51,6 +52,13 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
+def _key(name: str) -> str:
+    """A key of the counts in Redis, under the cache's own prefix (``CACHE_KEY_PREFIX``), so two
+    installations sharing a Redis database keep apart."""
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    return f"{prefix}:{KEY_PREFIX}:{name}" if prefix else f"{KEY_PREFIX}:{name}"
+
+
 def buffer() -> redis.Redis | None:
     """The Redis the counts wait in, or ``None``: each view is written at once."""
     url = settings.TRACKING_COUNTS_REDIS_URL
@@ -69,7 +77,7 @@ def page_view_count(
     if client is not None:
         try:
             pipe = client.pipeline(transaction=False)
-            key = f"{KEY_PREFIX}:counts"
+            key = _key("counts")
             if shipment_id is not None:
                 pipe.hincrby(key, f"v:{merchant_id}:{shipment_id}:{day}", 1)
                 pipe.hset(key, f"a:{merchant_id}:{shipment_id}:{day}", repr(now.timestamp()))
@@ -99,15 +107,15 @@ def flush() -> dict[str, int] | None:
     client = buffer()
     if client is None:
         return {"views": 0, "suggestions": 0}
-    lock = f"{KEY_PREFIX}:flush-lock"
+    lock = f"{KEY_PREFIX}:flush-lock"  # in the Django cache: prefixed by it
     if not django_cache.add(lock, 1, FLUSH_LOCK_SECONDS):
         return None
     written = Counter()
     try:
         # no such key (the error): nothing counted since the last flush
         with contextlib.suppress(redis.ResponseError):
-            client.rename(f"{KEY_PREFIX}:counts", f"{KEY_PREFIX}:taking:{uuid.uuid4().hex}")
-        for key in client.scan_iter(match=f"{KEY_PREFIX}:taking:*"):
+            client.rename(_key("counts"), _key(f"taking:{uuid.uuid4().hex}"))
+        for key in client.scan_iter(match=_key("taking:*")):
             views, shown = _parse(client.hgetall(key))
             write(views, shown)
             client.delete(key)

@@ -102,7 +102,7 @@ def test_what_a_dead_flush_took_is_written_by_the_next(merchant_a, parcel):
     # given: a flush took the counts (renamed the hash) and died before writing them
     view(merchant_a, parcel)
     client = counters.buffer()
-    client.rename(f"{counters.KEY_PREFIX}:counts", f"{counters.KEY_PREFIX}:taking:dead")
+    client.rename(counters._key("counts"), counters._key("taking:dead"))
     view(merchant_a, parcel)  # counted after it, in a new hash
 
     # when
@@ -111,7 +111,16 @@ def test_what_a_dead_flush_took_is_written_by_the_next(merchant_a, parcel):
     # then: both hashes, once each
     assert flushed == {"views": 2, "suggestions": 0}
     assert views_written() == [(parcel.pk, date(2026, 3, 4), 2, NOON)]
-    assert list(client.scan_iter(match=f"{counters.KEY_PREFIX}:*")) == []
+    assert list(client.scan_iter(match=counters._key("*"))) == []
+
+
+def test_the_counts_live_under_the_cache_s_prefix(merchant_a, parcel):
+    view(merchant_a, parcel)
+
+    [key] = counters.buffer().scan_iter(match=f"*{counters.KEY_PREFIX}:*")
+
+    prefix = django_settings.CACHES["default"]["KEY_PREFIX"]  # CACHE_KEY_PREFIX, "pp" by default
+    assert key.decode() == f"{prefix}:{counters.KEY_PREFIX}:counts"
 
 
 def test_one_flush_at_a_time(merchant_a, parcel):
