@@ -17,7 +17,7 @@ from orders.models import Shipment
 from postpurchase.celery import app
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Merchant
-from tests.factories import OrderFactory, OrderLineFactory
+from tests.factories import OrderFactory, OrderLineFactory, ProductFactory
 from tracking.delays import delays_scan
 from tracking.models import DelayIncident, DelaySettings
 from tracking.services import delay_settings_update
@@ -237,14 +237,19 @@ def test_an_order_past_its_promise_in_business_days(merchant_la):
         merchant=merchant_la, placed_at=at("2026-03-06T18:00:00-08:00"), number="#2001"
     )
     OrderLineFactory(order=order, sku="LAMP-1")
+    OrderLineFactory(
+        order=order, sku="", product=ProductFactory(merchant=merchant_la, category="lighting")
+    )
 
     # when / then
     assert delays_scan(now=at("2026-03-12T06:59:59Z")).counts == ZERO
     assert delays_scan(now=at("2026-03-12T07:00:00Z")).counts == counts(fulfillment_late=1)
     assert delays_scan(now=at("2026-03-13T07:00:00Z")).counts == ZERO
     (event,) = Event.unscoped.filter(merchant=merchant_la, type="order.fulfillment_delayed")
+    lines = list(order.lines.order_by("position", "id").select_related("product"))
+    assert (event.payload["skus"], event.payload["categories"]) == (["LAMP-1"], ["lighting"])
     assert event.payload == {
-        **order_event_payload(order, list(order.lines.all())),
+        **order_event_payload(order, lines),
         "reason": "fulfillment_late",
         "fulfillment_status": "unfulfilled",
         "promised_by": "2026-03-11",
