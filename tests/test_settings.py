@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.embedded import run_python
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
     "import json, django; from django.conf import settings as s; django.setup(); "
@@ -19,18 +21,6 @@ PROBE = (
     " 'broker': s.CELERY_BROKER_URL, 'broker_options': s.CELERY_BROKER_TRANSPORT_OPTIONS,"
     " 'email': s.EMAIL_BACKEND, 'cache': s.CACHES['default']['BACKEND'], 'debug': s.DEBUG}))"
 )
-
-
-def run_python(code, env, *args):
-    return subprocess.run(  # noqa: S603 (our own interpreter and manage.py)
-        [sys.executable, *(["-c", code] if code else []), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def clean_env(tmp_path, **extra):

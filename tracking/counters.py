@@ -59,10 +59,14 @@ def _key(name: str) -> str:
     return f"{prefix}:{KEY_PREFIX}:{name}" if prefix else f"{KEY_PREFIX}:{name}"
 
 
+def _redis() -> redis.Redis | None:
+    url = settings.TRACKING_COUNTS_REDIS_URL
+    return _client(url) if url else None
+
+
 def buffer() -> redis.Redis | None:
     """The Redis the counts wait in, or ``None``: each view is written at once."""
-    url = settings.TRACKING_COUNTS_REDIS_URL
-    return _client(url) if url and settings.TRACKING_COUNTS_BUFFERED else None
+    return _redis() if settings.TRACKING_COUNTS_BUFFERED else None
 
 
 def page_view_count(
@@ -103,8 +107,10 @@ def suggestions_count(
 
 def flush() -> dict[str, int] | None:
     """Write what Redis has counted to the database; ``None`` when another flush is running.
-    Returns how many rows of each kind it added to."""
-    client = buffer()
+    Returns how many rows of each kind it added to. It drains Redis also once buffering is
+    switched off (``TRACKING_COUNTS_BUFFERED``), so the views counted before are not left
+    there."""
+    client = _redis()
     if client is None:
         return {"views": 0, "suggestions": 0}
     lock = f"{KEY_PREFIX}:flush-lock"  # in the Django cache: prefixed by it

@@ -165,6 +165,17 @@ def test_without_redis_each_view_is_written_at_once(merchant_a, parcel, sock, se
     assert counters.flush() == {"views": 0, "suggestions": 0}
 
 
+def test_views_counted_before_buffering_is_switched_off_are_still_flushed(
+    merchant_a, parcel, settings
+):
+    view(merchant_a, parcel)
+    settings.TRACKING_COUNTS_BUFFERED = False
+    view(merchant_a, parcel)  # written at once
+
+    assert counters.flush() == {"views": 1, "suggestions": 0}
+    assert views_written() == [(parcel.pk, date(2026, 3, 4), 2, NOON)]
+
+
 def test_redis_out_of_reach_writes_the_view_at_once(merchant_a, parcel, settings, caplog):
     settings.TRACKING_COUNTS_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 

@@ -95,7 +95,7 @@ def test_a_view_reads_the_order_in_one_statement(twin):
         response = Client().get(path)
 
     assert response.status_code == 200
-    ran = [sql.split()[0] for sql in (query["sql"] for query in captured.captured_queries)]
+    ran = [query["sql"].split()[0] for query in captured.captured_queries]
     # the merchant is kept from the scenario's views (postpurchase/shopper/views.py); the
     # order (its customer, the protection settings, its subscriptions counted, its lines, its
     # parcels, the parcel's scans, the suggestions) in one statement; the parcel's open delay
