@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from datetime import date
 
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -11,18 +10,6 @@ from orders.models import Customer, Order, OrderLine, Shipment, ShipmentStatus, 
 from orders.schemas import postal_code_normalise
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Merchant
-
-# Shipments not yet at their end (delivered or back with the merchant).
-OPEN_SHIPMENT_STATUSES = (
-    ShipmentStatus.PENDING,
-    ShipmentStatus.INFO_RECEIVED,
-    ShipmentStatus.IN_TRANSIT,
-    ShipmentStatus.OUT_FOR_DELIVERY,
-    ShipmentStatus.FAILED_ATTEMPT,
-    ShipmentStatus.AVAILABLE_FOR_PICKUP,
-    ShipmentStatus.EXCEPTION,
-    ShipmentStatus.EXPIRED,
-)
 
 
 def order_list(
@@ -105,19 +92,13 @@ def shipments_in_transit() -> QuerySet[Shipment]:
     )
 
 
-def shipments_delayed(*, today: date) -> QuerySet[Shipment]:
-    """Open shipments past their estimated delivery date, or stuck in an exception."""
-    return Shipment.objects.filter(status__in=OPEN_SHIPMENT_STATUSES).filter(
-        Q(estimated_delivery__lt=today) | Q(status=ShipmentStatus.EXCEPTION)
-    )
-
-
-def dashboard_counts(*, today: date) -> dict[str, int]:
+def dashboard_counts() -> dict[str, int]:
+    """The home page's store figures. Delayed shipments are the tracking pillar's figure (its
+    open delay incidents, ``tracking/home.py``), not counted here."""
     return {
         "customers": Customer.objects.count(),
         "orders": Order.objects.count(),
         "shipments_in_transit": shipments_in_transit().count(),
-        "shipments_delayed": shipments_delayed(today=today).count(),
     }
 
 

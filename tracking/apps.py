@@ -71,3 +71,8 @@ class TrackingConfig(AppConfig):
         from tracking.claims.registration import claims_register
 
         claims_register()  # claim events, the claims' part of an erasure
+
+        from postpurchase.dashboard.cards import home_cards
+        from tracking.home import TRACKING_CARD
+
+        home_cards.register(TRACKING_CARD)  # the home page's delayed shipments, after orders

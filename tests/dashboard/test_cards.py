@@ -19,7 +19,7 @@ def returns_counts(*, today: date) -> dict[str, int]:
 
 RETURNS_CARD = HomeCard(
     name="returns",
-    position=20,
+    position=30,
     figures=(Figure("returns_open", "Open returns", warn=True),),
     counts=returns_counts,
 )
@@ -32,18 +32,22 @@ def returns_card():
     home_cards.unregister(RETURNS_CARD.name)
 
 
-def test_the_orders_app_fills_the_home_page_from_its_ready():
+def test_the_apps_fill_the_home_page_from_their_ready():
     # given / when: the apps are loaded
     cards = home_cards.all()
-    # then
-    assert [card.name for card in cards] == ["orders"]
+    # then: the orders card, then tracking's (delayed shipments are its open incidents)
+    assert [card.name for card in cards] == ["orders", "tracking"]
     assert [figure.key for figure in cards[0].figures] == [
         "customers",
         "orders",
         "shipments_in_transit",
-        "shipments_delayed",
     ]
     assert cards[0].template == "orders/_home_card.html"
+    assert [(figure.key, figure.warn) for figure in cards[1].figures] == [
+        ("shipments_delayed", True),
+        ("orders_late_to_ship", True),
+    ]
+    assert cards[1].template == "tracking/_home_card.html"
 
 
 def test_a_registered_card_adds_its_figure_to_the_live_counts(
@@ -53,14 +57,16 @@ def test_a_registered_card_adds_its_figure_to_the_live_counts(
     client = client_for(member_of(merchant_a, Role.VIEWER))
     # when
     response = client.get(reverse("dashboard:counts"))
-    # then: after the orders card's figures, in the cards' order
-    assert json.loads(response.content) == {
-        "customers": 0,
-        "orders": 0,
-        "shipments_in_transit": 0,
-        "shipments_delayed": 0,
-        "returns_open": 3,
-    }
+    # then: after the orders and tracking cards' figures, in the cards' order
+    counts = json.loads(response.content)
+    assert list(counts.items()) == [
+        ("customers", 0),
+        ("orders", 0),
+        ("shipments_in_transit", 0),
+        ("shipments_delayed", 0),
+        ("orders_late_to_ship", 0),
+        ("returns_open", 3),
+    ]
 
 
 def test_a_registered_card_shows_its_figure_on_the_home_page(returns_card, owner_a, client_for):

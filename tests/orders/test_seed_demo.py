@@ -17,11 +17,13 @@ from django.db import transaction
 
 from orders.demo import demo_order_counts, demo_plan
 from orders.models import Customer, Order, OrderLine, Product, Shipment, TrackingEvent
-from orders.selectors import order_for_lookup, shipments_delayed
+from orders.selectors import order_for_lookup
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Membership, Merchant, User
 from postpurchase.tenancy.scoping import merchant_scope
 from tests.factories import MerchantFactory
+from tracking.delays import delays_scan
+from tracking.models import DelayIncident
 
 pytestmark = pytest.mark.django_db
 
@@ -187,14 +189,19 @@ def test_seed_demo_most_customers_buy_once_and_some_come_back_often():
 
 
 def test_seed_demo_shows_every_shipment_status_a_delay_and_a_cancellation():
-    # when
+    # when: the demo is loaded and the delay scan runs on its day
     seed_demo()
+    delays_scan(now=CUTOFF)
 
-    # then
+    # then: a parcel in transit is late for its estimate (the home page's delayed shipments)
     with merchant_scope(demo_merchant()):
         statuses = set(Shipment.objects.values_list("status", flat=True))
-        delayed = shipments_delayed(today=ANCHOR)
-        late_in_transit = delayed.filter(status="in_transit", estimated_delivery__lt=ANCHOR)
+        late_in_transit = DelayIncident.objects.filter(
+            reason="past_estimated_delivery",
+            resolved_at__isnull=True,
+            shipment__status="in_transit",
+            shipment__estimated_delivery__lt=ANCHOR,
+        )
         cancelled = Order.objects.filter(cancelled_at__isnull=False)
         assert statuses == {
             "info_received",
