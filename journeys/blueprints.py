@@ -342,9 +342,48 @@ TEMPLATE_PAYLOADS: dict[str, dict] = {
     payload["key"]: payload for payload in [*DEFAULT_TEMPLATES, *BLUEPRINT_TEMPLATES]
 }
 
+# Blueprints a feature adds for its own events (``blueprint_register``, from its
+# ``AppConfig.ready()``): package protection's claim notices; a return's, later.
+_REGISTERED: list[Blueprint] = []
+_ADDED: dict[str, list[str]] = {}  # a registered blueprint's key → the template keys it added
+
+
+def blueprint_register(blueprint: Blueprint, templates: list[dict]) -> None:
+    """Offer ``blueprint`` after the built-in ones, with the templates it sends that are neither
+    defaults nor the built-in blueprints' (``templates``: payloads ``message_template_save``
+    takes). A key already taken, by a blueprint or a template, is refused unless it is the same
+    registration again; a template the blueprint sends must exist."""
+    taken = {b.key: b for b in blueprints_all()}
+    if blueprint.key in taken and taken[blueprint.key] != blueprint:
+        raise ValueError(f"a blueprint with key {blueprint.key!r} is already registered")
+    for payload in templates:
+        known = TEMPLATE_PAYLOADS.get(payload["key"])
+        if known is not None and known != payload:
+            raise ValueError(f"a template with key {payload['key']!r} is already registered")
+    missing = set(blueprint.templates) - set(TEMPLATE_PAYLOADS) - {p["key"] for p in templates}
+    if missing:
+        raise ValueError(f"the blueprint {blueprint.key!r} sends unknown {sorted(missing)}")
+    for payload in templates:
+        TEMPLATE_PAYLOADS[payload["key"]] = payload
+    if blueprint.key not in taken:
+        _REGISTERED.append(blueprint)
+        _ADDED[blueprint.key] = [payload["key"] for payload in templates]
+
+
+def blueprint_unregister(key: str) -> None:
+    """Take a registered blueprint back, with the templates it added (a test's pillar leaves)."""
+    _REGISTERED[:] = [blueprint for blueprint in _REGISTERED if blueprint.key != key]
+    for template in _ADDED.pop(key, []):
+        TEMPLATE_PAYLOADS.pop(template, None)
+
+
+def blueprints_all() -> list[Blueprint]:
+    """The built-in blueprints, then those features registered, in the order they came."""
+    return [*BLUEPRINTS, *_REGISTERED]
+
 
 def blueprint_get(key: str) -> Blueprint:
-    for blueprint in BLUEPRINTS:
+    for blueprint in blueprints_all():
         if blueprint.key == key:
             return blueprint
     raise DomainError(ErrorCode.NOT_FOUND, f"No blueprint has key {key!r}.", field="key")
@@ -385,11 +424,12 @@ class BlueprintChoice:
 
 def blueprints_available(merchant: Merchant) -> list[BlueprintChoice]:
     """Every blueprint, in order, with the merchant's journey of its key if there is one."""
-    keys = [blueprint.key for blueprint in BLUEPRINTS]
+    every = blueprints_all()
+    keys = [blueprint.key for blueprint in every]
     installed = dict(
         Journey.unscoped.filter(merchant=merchant, key__in=keys).values_list("key", "id")
     )
-    return [BlueprintChoice(b, installed.get(b.key), tuple(blueprint_needs(b))) for b in BLUEPRINTS]
+    return [BlueprintChoice(b, installed.get(b.key), tuple(blueprint_needs(b))) for b in every]
 
 
 def journey_blueprint_install(

@@ -30,6 +30,7 @@ from journeys.conditions import MISSING, all_hold, resolve
 from journeys.facts import Subject, facts
 from journeys.links import links
 from journeys.models import Enrollment, EnrollmentState, JourneyStepLog
+from journeys.variables import registry as feature_variables
 from notifications.context import message_context, order_context, shipment_context
 from notifications.models import MessageStatus, MessageTemplate
 from notifications.outbox import SendRequest, message_send_batch
@@ -425,7 +426,8 @@ def _templates(run: Run, keys: set[str]) -> None:
 
 def _context(run: Run, enrollment: Enrollment) -> dict[str, Any]:
     """A send's template context: the customer, the trigger's order and shipment (each read and
-    shaped once per run), and the links the registered makers fill (``journeys/links.py``)."""
+    shaped once per run), the links the registered makers fill (``journeys/links.py``) and the
+    variables features fill from the trigger (``journeys/variables.py``: a claim)."""
     customer = run.customers[enrollment.customer_id]
     order = run.order(enrollment.context.get("order_id"))
     shipment_id = enrollment.context.get("shipment_id")
@@ -445,6 +447,9 @@ def _context(run: Run, enrollment: Enrollment) -> dict[str, Any]:
         context["order"] = run.memo(("context", order.pk), lambda: order_context(order))
     if shipment is not None:
         context["shipment"] = shipment_context(shipment)
+    event = enrollment.context.get("event")
+    if isinstance(event, dict) and event:
+        context.update(feature_variables.fill(merchant=run.merchant, event=event, memo=run.memo))
     return context
 
 

@@ -30,7 +30,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from notifications import render_worker, sandbox
+from notifications import render_worker, rendering, sandbox
 from notifications.rendering import Problem, RenderError
 
 logger = logging.getLogger(__name__)
@@ -140,12 +140,18 @@ class RenderPool:
         that source's problem."""
         if not sources:
             return []
+        samples = rendering.sample_context()  # the registered variables' too
         total = sandbox.SAVE_SECONDS
         timeout = ANSWER_SLACK_SECONDS + total
         for attempt in range(2):
             try:
                 return self.call(
-                    render_worker.check, sources, sandbox.RENDER_SECONDS, total, timeout=timeout
+                    render_worker.check,
+                    sources,
+                    samples,
+                    sandbox.RENDER_SECONDS,
+                    total,
+                    timeout=timeout,
                 )
             except RenderWallHit:
                 if attempt:

@@ -75,14 +75,21 @@ def render(
 
 
 def check(
-    sources: list[tuple[str, bool]], seconds: float, total_seconds: float
+    sources: list[tuple[str, bool]],
+    samples: dict[str, Any],
+    seconds: float,
+    total_seconds: float,
 ) -> tuple[list[list[rendering.Problem]], int]:
-    """``rendering.check_in_process`` for each source, each render within ``seconds`` and all
-    within ``total_seconds`` (``sandbox.RenderTimeout`` past it). With the peak memory."""
+    """``rendering.check_in_process`` for each source against ``samples`` (every variable's,
+    from the caller: features register theirs in Django, which this process has not), each
+    render within ``seconds`` and all within ``total_seconds`` (``sandbox.RenderTimeout`` past
+    it). With the peak memory."""
     sandbox.RENDER_SECONDS = seconds
     found = []
     with sandbox.time_limit(total_seconds):
         for source, html in sources:
             _arm_cpu()
-            found.append(rendering.check_in_process(source, html=html) if source else [])
+            found.append(
+                rendering.check_in_process(source, html=html, samples=samples) if source else []
+            )
     return found, _peak_bytes()

@@ -140,9 +140,44 @@ VARIABLES: dict[str, tuple[str, Any]] = {
 }
 
 
+# Variables a feature adds (``variable_register``, from its ``AppConfig.ready()``): the claim a
+# protection claim's messages are about, a return's, … Which sends fill one is the feature's
+# business (a journey's send asks ``journeys/variables.py``); templates may name them like the
+# ones above, and are checked against their samples the same way.
+_REGISTERED: dict[str, tuple[str, Any]] = {}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+def variable_register(name: str, description: str, sample: dict[str, Any]) -> None:
+    """Let templates name ``name``: what it holds (shown in the template editor) and the sample
+    the preview and the checks on save render with. A name already taken is refused, unless it
+    is the same registration again; the sample must be plain data (``_check_plain``)."""
+    if not _NAME.match(name):
+        raise ValueError(f"not a variable name: {name!r}")
+    if name in VARIABLES:
+        raise ValueError(f"{name!r} is a built-in variable")
+    if not isinstance(sample, dict):
+        raise ValueError(f"the sample of {name!r} must be a dict")
+    _check_plain(sample, name)
+    taken = _REGISTERED.get(name)
+    if taken is not None and taken != (description, sample):
+        raise ValueError(f"the variable {name!r} is already registered")
+    _REGISTERED[name] = (description, copy.deepcopy(sample))
+
+
+def variable_unregister(name: str) -> None:
+    _REGISTERED.pop(name, None)
+
+
+def variables() -> dict[str, tuple[str, Any]]:
+    """Every variable a template may name, with its description and sample: the built-in ones,
+    then those features registered, in the order they came."""
+    return {**VARIABLES, **_REGISTERED}
+
+
 def sample_context() -> dict[str, Any]:
-    """A fresh copy of every variable's sample value."""
-    return {name: copy.deepcopy(sample) for name, (_, sample) in VARIABLES.items()}
+    """A fresh copy of every variable's sample value (the registered ones too)."""
+    return {name: copy.deepcopy(sample) for name, (_, sample) in variables().items()}
 
 
 # --- the sandbox ------------------------------------------------------------------------------
@@ -251,11 +286,16 @@ def _parse(source: str, *, html: bool) -> tuple[Template, nodes.Template]:
     return sandbox.compiled(source, html=html), env.parse(source)
 
 
-def check_in_process(source: str, *, html: bool) -> list[Problem]:
+def check_in_process(
+    source: str, *, html: bool, samples: dict[str, Any] | None = None
+) -> list[Problem]:
     """Everything wrong with a template source: its syntax and refused constructs (with the
-    line), variables that are not among ``VARIABLES`` (named), and what rendering the sample
-    data finds (attributes that do not exist, what the sandbox refuses). Runs here: the
-    render pool's processes call it (``check_sources`` sends work there)."""
+    line), variables that are not among ``samples``' names (named), and what rendering the
+    samples finds (attributes that do not exist, what the sandbox refuses). ``samples``: every
+    variable's sample (``sample_context()``, which the caller sends: a render process has no
+    Django, so no feature registered its variables there). Runs here: the render pool's
+    processes call it (``check_sources`` sends work there)."""
+    samples = sample_context() if samples is None else samples
     try:
         template, parsed = _parse(source, html=html)
     except Exception as exc:
@@ -263,14 +303,12 @@ def check_in_process(source: str, *, html: bool) -> list[Problem]:
     env = sandbox.environment(html=html)
     problems = [
         Problem(f"unknown variable {name!r}", _first_use(parsed, name))
-        for name in sorted(
-            meta.find_undeclared_variables(parsed) - set(VARIABLES) - set(env.globals)
-        )
+        for name in sorted(meta.find_undeclared_variables(parsed) - set(samples) - set(env.globals))
     ]
     if problems:
         return problems
     try:
-        _checked_output(sandbox.render(template, sample_context()))
+        _checked_output(sandbox.render(template, samples))  # the sandbox changes nothing
     except Exception as exc:
         return [problem_of(exc, source, html=html)]
     return []

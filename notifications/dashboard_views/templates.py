@@ -21,7 +21,7 @@ from notifications.forms import (
     variant_initial,
 )
 from notifications.models import Channel, MessageTemplate, MessageTemplateVersion
-from notifications.rendering import VARIABLES, RenderError, sms_segments
+from notifications.rendering import RenderError, sms_segments, variables
 from notifications.selectors import (
     message_template_get,
     message_template_list,
@@ -41,7 +41,7 @@ VERSION_HISTORY_LENGTH = 20
 
 
 def variables_reference() -> list[tuple[str, str]]:
-    return [(name, description) for name, (description, _) in VARIABLES.items()]
+    return [(name, description) for name, (description, _) in variables().items()]
 
 
 class MessageTemplateListView(ScopedListView):

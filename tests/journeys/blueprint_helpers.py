@@ -1,16 +1,17 @@
-"""What the blueprints' tests share: the clock (a Tuesday), a day, every blueprint's key, and a
-blueprint installed and published in one call."""
+"""What the blueprints' tests share: the clock (a Tuesday), a day, every blueprint's key (the
+features' registered ones too: the claim notices), and a blueprint installed and published in
+one call."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from journeys.blueprints import BLUEPRINTS, journey_blueprint_install
+from journeys.blueprints import blueprints_all, journey_blueprint_install
 from journeys.services import journey_publish
 
 T0 = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)  # a Tuesday
 DAY = timedelta(days=1)
-KEYS = [blueprint.key for blueprint in BLUEPRINTS]
+KEYS = [blueprint.key for blueprint in blueprints_all()]  # the features' too (claims)
 
 
 def live(merchant, key):

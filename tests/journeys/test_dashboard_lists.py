@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from journeys.blueprints import BLUEPRINTS, blueprint_get, journey_blueprint_install
+from journeys.blueprints import blueprint_get, blueprints_all, journey_blueprint_install
 from journeys.models import Journey
 from journeys.schema import Definition
 from journeys.services import journeys_handle_event
@@ -150,7 +150,7 @@ def test_the_list_offers_the_blueprints_to_install(owner, merchant_a):
     response = owner.get(reverse("dashboard:journey_list"))
     # then
     rows = {row["key"]: row for row in response.context["blueprints"]}
-    assert list(rows) == [blueprint.key for blueprint in BLUEPRINTS]
+    assert list(rows) == [blueprint.key for blueprint in blueprints_all()]
     assert rows["win_back"]["installed"] is True
     assert rows["review_request"]["installed"] is False
     assert (rows["review_request"]["name"], rows["review_request"]["kind"]) == (
@@ -203,7 +203,7 @@ def test_installing_an_unknown_blueprint_answers_404(owner, merchant_a):
     assert not Journey.unscoped.exists()
 
 
-@pytest.mark.parametrize("key", [blueprint.key for blueprint in BLUEPRINTS])
+@pytest.mark.parametrize("key", [blueprint.key for blueprint in blueprints_all()])
 def test_every_blueprint_saved_unchanged_through_the_forms_keeps_its_meaning(
     key, owner, merchant_a
 ):

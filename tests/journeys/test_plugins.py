@@ -514,3 +514,114 @@ def test_a_version_naming_a_pillar_gone_since_loads_and_fails_only_at_its_step(m
     ]
     assert perks.awarded == {}
     assert journey.versions.get().definition["steps"][2]["points"] == 50
+
+
+# --- a pillar's template variable and blueprint -----------------------------------------------
+
+PERK_SAMPLE = {"title": "Free socks", "code": "SOCKS-1"}
+
+
+@pytest.fixture
+def perk_notice():
+    """The ``perks`` pillar's ``perk`` variable, filled from a trigger whose order number is a
+    perk's (``P-…``), and
+    its blueprint telling the shopper about it, as its ``AppConfig.ready()`` would add them."""
+    from journeys.blueprints import Blueprint, blueprint_register, blueprint_unregister
+    from journeys.variables import registry as variables
+    from notifications.rendering import variable_register, variable_unregister
+
+    variable_register("perk", "The perk: title, code.", PERK_SAMPLE)
+    made = []
+
+    def perk(*, merchant, event, memo):
+        code = event.get("number", "")
+        if not code.startswith("P-"):
+            return None
+        made.append(code)
+        return memo(("perk", code), lambda: {"title": f"Perk {code}", "code": code})
+
+    variables.register("perk", perk)
+    template = {
+        "key": "perk_notice",
+        "name": "Perk",
+        "channel": "email",
+        "category": "transactional",
+        "variants": [{"locale": "en", "subject": "{{ perk.title }}", "html_body": "<p>x</p>"}],
+    }
+    blueprint = Blueprint(
+        key="perk_notice",
+        name="Perk notice",
+        description="Tells the shopper their perk.",
+        kind="transactional",
+        definition=definition([{"id": "tell", "type": "send", "template": "perk_notice"}]),
+    )
+    blueprint_register(blueprint, [template])
+    yield made
+    variables.unregister("perk")
+    variable_unregister("perk")
+    blueprint_unregister("perk_notice")
+
+
+def test_a_pillars_variable_and_blueprint_tell_the_shopper_from_the_trigger(merchant, perk_notice):
+    # given: the pillar's blueprint installed and published as it comes
+    from journeys.blueprints import blueprints_available, journey_blueprint_install
+
+    journey_publish(journey=journey_blueprint_install(merchant=merchant, key="perk_notice"), now=T0)
+    customer = CustomerFactory(merchant=merchant)
+    order = OrderFactory(merchant=merchant, customer=customer)
+
+    # when: an order whose number is a perk's, then one whose is not
+    [told] = fire(merchant, customer, order_id=order.pk, number="P-7")
+    [untold] = fire(merchant, customer, now=T0 + timedelta(days=1), order_id=order.pk, number="8")
+
+    # then: the first is told its perk; the second's send fails naming the missing variable
+    messages = Message.unscoped.filter(customer=customer).order_by("id")
+    got = [(m.subject, m.status, m.reason, m.detail) for m in messages]
+    assert got[0] == ("Perk P-7", "queued", "", "")
+    assert got[1][:3] == ("", "failed", "render")
+    assert "perk" in got[1][3]
+    assert perk_notice == ["P-7"]
+    assert ("tell", "queued") in [row[:2] for row in log_of(told)]
+    assert ("tell", "failed:render") in [row[:2] for row in log_of(untold)]
+    assert [c.blueprint.key for c in blueprints_available(merchant)][-1] == "perk_notice"
+
+
+def test_a_variable_is_declared_once_with_a_plain_sample_and_filled_only_when_declared():
+    from journeys.variables import registry as variables
+    from notifications.rendering import variable_register
+    from notifications.rendering import variables as declared
+
+    with pytest.raises(ValueError, match="'order' is a built-in variable"):
+        variable_register("order", "Mine.", {})
+    with pytest.raises(ValueError, match="not a variable name: 'Perk-1'"):
+        variable_register("Perk-1", "Mine.", {})
+    with pytest.raises(TypeError, match=r"perk.at is a object"):
+        variable_register("perk", "Mine.", {"at": object()})
+    with pytest.raises(ValueError, match="not a registered feature variable: 'perk'"):
+        variables.register("perk", lambda **about: None)
+    with pytest.raises(ValueError, match="not a registered feature variable: 'customer'"):
+        variables.register("customer", lambda **about: None)
+    assert "perk" not in declared()
+
+
+def test_a_blueprint_key_or_template_key_is_taken_once():
+    from journeys.blueprints import Blueprint, blueprint_get, blueprint_register
+
+    taken = blueprint_get("win_back")
+    with pytest.raises(ValueError, match="blueprint with key 'win_back' is already registered"):
+        blueprint_register(Blueprint(**{**taken.__dict__, "name": "Mine"}), [])
+    blueprint_register(taken, [])  # the same again: nothing changes
+    mine = Blueprint("mine", "Mine", "Mine.", "transactional", taken.definition)
+    with pytest.raises(ValueError, match="template with key 'win_back' is already registered"):
+        blueprint_register(mine, [{"key": "win_back", "variants": []}])
+    odd = Blueprint(
+        "odd",
+        "Odd",
+        "Odd.",
+        "transactional",
+        definition([{"id": "tell", "type": "send", "template": "nowhere"}]),
+    )
+    with pytest.raises(ValueError, match=r"the blueprint 'odd' sends unknown \['nowhere'\]"):
+        blueprint_register(odd, [])
+    with pytest.raises(DomainError):
+        blueprint_get("mine")
