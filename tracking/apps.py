@@ -4,11 +4,12 @@ from django.apps import AppConfig
 class TrackingConfig(AppConfig):
     """The tracking pillar: delay detection and resolution (``tracking/delays.py``,
     ``tracking/resolution.py``), the shipment's ``delay`` in the API, the dashboard's Tracking
-    page (``tracking/dashboard_views.py``), the shopper's tracking page
-    (``tracking/shopper_views.py``) with its updates and suggestions, and package protection
-    with its claims (``tracking/claims/``). The shipment and order events it raises are declared
-    by orders, which owns those namespaces (``orders/events.py``); the ``claim`` namespace is its
-    own (``tracking/claims/events.py``)."""
+    page (``tracking/dashboard_views.py``) and the home page's card (``tracking/home.py``), the
+    shopper's tracking page (``tracking/shopper_views.py``) with its updates and suggestions,
+    and package protection with its claims (``tracking/claims/``; their notices are journey
+    blueprints with a ``claim`` template variable). The shipment and order events it raises
+    are declared by orders, which owns those namespaces (``orders/events.py``); the ``claim``
+    namespace is its own (``tracking/claims/events.py``)."""
 
     name = "tracking"
     default_auto_field = "django.db.models.BigAutoField"
