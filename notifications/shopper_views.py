@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
@@ -28,7 +27,12 @@ from notifications.shopper_forms import PreferencesForm
 from orders.models import Customer
 from orders.selectors import customer_find
 from postpurchase.errors import DomainError
-from postpurchase.shopper.views import FORM_REFERRER_POLICY, ShopperTokenView, masked_email
+from postpurchase.shopper.views import (
+    FORM_REFERRER_POLICY,
+    ShopperTokenView,
+    masked_email,
+    shopper_render,
+)
 
 UNSUBSCRIBE_SOURCE = "unsubscribe_link"
 PREFERENCES_SOURCE = "preference_centre"
@@ -75,7 +79,7 @@ class UnsubscribeView(CustomerLinkView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         subscribed = getattr(self.customer, f"{self.link['ch']}_marketing_consent")
-        return render(
+        return shopper_render(
             request,
             "shopper/notifications/unsubscribe.html",
             self._context(already_unsubscribed=not subscribed),
@@ -92,7 +96,7 @@ class UnsubscribeView(CustomerLinkView):
             raise Http404("the customer is gone")
         if request.POST.get("List-Unsubscribe") == "One-Click":
             return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
-        return render(request, "shopper/notifications/unsubscribed.html", self._context())
+        return shopper_render(request, "shopper/notifications/unsubscribed.html", self._context())
 
 
 class PreferencesView(CustomerLinkView):
@@ -109,7 +113,7 @@ class PreferencesView(CustomerLinkView):
         return PreferencesForm(data, initial=initial, show_sms=bool(self.customer.phone))
 
     def _page(self, request: HttpRequest, form: PreferencesForm, **extra: Any) -> HttpResponse:
-        return render(
+        return shopper_render(
             request, "shopper/notifications/preferences.html", self.page_context(form=form, **extra)
         )
 

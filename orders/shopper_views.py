@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 
 from orders.models import FulfillmentStatus, Order, Shipment, ShipmentStatus
@@ -22,7 +21,7 @@ from postpurchase.shopper.lookup import (
     lookup_finder_register,
 )
 from postpurchase.shopper.tokens import ORDER_LINK_MAX_AGE, LinkPurpose, link_token, link_url
-from postpurchase.shopper.views import ShopperTokenView
+from postpurchase.shopper.views import ShopperTokenView, shopper_render
 
 ORDER_STATUS = LinkPurpose("orders.status", fields={"o": int}, max_age=ORDER_LINK_MAX_AGE)
 
@@ -100,7 +99,7 @@ class OrderStatusView(ShopperTokenView):
                 for shipment in shipments
             ],
         )
-        return render(request, "shopper/orders/order.html", context)
+        return shopper_render(request, "shopper/orders/order.html", context)
 
 
 def lookup_register() -> None:

@@ -101,11 +101,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "postpurchase.csp.ContentSecurityPolicyMiddleware",  # the dashboard's and the admin's CSP
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, auth and messages middleware, skipped under /s/ (the shopper pages use
+    # none of them: postpurchase/shopper/middleware.py)
+    "postpurchase.shopper.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "postpurchase.shopper.middleware.AuthenticationMiddleware",
+    "postpurchase.shopper.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "postpurchase.tenancy.middleware.CurrentMerchantMiddleware",
 ]

@@ -15,6 +15,8 @@ dashboard's ``money``, so a date or an amount reads the same on every page.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.template.defaultfilters import date, linebreaksbr
 from django.templatetags.static import static
 from django.utils.timezone import template_localtime
@@ -34,6 +36,7 @@ def environment(**options) -> Environment:
     # pages show what shoppers and merchants typed.
     options.pop("autoescape", None)
     env = Environment(autoescape=True, **options)
-    env.globals["static"] = static
+    # a static file's URL is fixed for a process's life (the manifest is read once)
+    env.globals["static"] = lru_cache(maxsize=256)(static)
     env.filters.update(date=local_date, linebreaksbr=linebreaksbr, money=money)
     return env

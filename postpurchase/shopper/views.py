@@ -55,6 +55,18 @@ FORM_REFERRER_POLICY = "same-origin"
 NOT_FOUND_TEMPLATE = "shopper/not_found.html"
 
 
+JINJA2 = "jinja2"  # the shell's template engine (settings.TEMPLATES: jinja_templates/)
+
+
+def shopper_render(
+    request: HttpRequest, template_name: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """A shopper template rendered by the shell's Jinja2 engine, asked by name: the default
+    search would try Django's engine first and fail with an exception for every page, whose
+    traceback (every frame of the request) is garbage the cycle collector must find."""
+    return render(request, template_name, context, status=status, using=JINJA2)
+
+
 def shopper_headers(response: HttpResponse, *, referrer_policy: str = "no-referrer"):
     for name, value in SHOPPER_HEADERS.items():
         response[name] = value
@@ -65,7 +77,7 @@ def shopper_headers(response: HttpResponse, *, referrer_policy: str = "no-referr
 def shopper_not_found(request: HttpRequest, merchant: Merchant | None) -> HttpResponse:
     """The branded "we can't find that page", with the shopper headers. Without a merchant (an
     unknown slug) it carries no brand."""
-    response = render(request, NOT_FOUND_TEMPLATE, {"merchant": merchant}, status=404)
+    response = shopper_render(request, NOT_FOUND_TEMPLATE, {"merchant": merchant}, status=404)
     return shopper_headers(response)
 
 
@@ -136,6 +148,14 @@ class ShopperView(View):
     referrer_policy = "no-referrer"
     merchant: Merchant
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # HEAD answers as GET, set on the class: Django's View.setup would otherwise set
+        # ``self.head = self.get`` on each instance, a reference cycle through the view that
+        # leaves every page's data for the cycle collector.
+        super().__init_subclass__(**kwargs)
+        if "get" in cls.__dict__ and "head" not in cls.__dict__:
+            cls.head = cls.get
+
     def dispatch(self, request: HttpRequest, merchant_slug: str, **kwargs: Any) -> HttpResponse:
         merchant = merchant_for_slug(merchant_slug)
         if merchant is None:
@@ -201,7 +221,8 @@ class OrderLookupView(ShopperView):
     template_name = "shopper/lookup.html"
 
     def _page(self, request: HttpRequest, form: OrderLookupForm, *, status=200) -> HttpResponse:
-        return render(request, self.template_name, self.page_context(form=form), status=status)
+        context = self.page_context(form=form)
+        return shopper_render(request, self.template_name, context, status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if lookup_destination() is None:

@@ -179,3 +179,40 @@ def test_an_unknown_merchant_gets_the_404_without_any_brand(client, merchant_a):
 def test_an_email_is_shown_masked(email, masked):
     # then
     assert masked_email(email) == masked
+
+
+def test_a_shopper_page_runs_without_session_user_or_messages(
+    client, merchant_a, django_user_model
+):
+    # given: a signed-in member (the session cookie is sent along to the shopper page too)
+    user = django_user_model.objects.create_user(email="staff@alpha.example", password="x")
+    client.force_login(user)
+
+    # when
+    shopper = client.get("/s/alpha/")
+    head = client.head("/s/alpha/")
+    dashboard = client.get("/app/login/")
+
+    # then: the shopper page never loaded them (postpurchase/shopper/middleware.py), nor set a
+    # session cookie; the dashboard did
+    assert (shopper.status_code, head.status_code, head.content) == (200, 200, b"")
+    request = shopper.wsgi_request
+    assert [hasattr(request, name) for name in ("session", "user", "_messages")] == [False] * 3
+    assert "sessionid" not in shopper.cookies
+    request = dashboard.wsgi_request
+    assert [hasattr(request, name) for name in ("session", "user", "_messages")] == [True] * 3
+    assert request.user == user
+
+
+def test_a_page_without_get_refuses_head(rf, merchant_a):
+    # given: a shopper view that only takes a form
+    class PostOnly(shopper_views.ShopperView):
+        def post(self, request):
+            raise AssertionError("not called")
+
+    # when
+    response = PostOnly.as_view()(rf.head("/s/alpha/x/"), merchant_slug="alpha")
+
+    # then
+    assert (response.status_code, response["Allow"]) == (405, "POST, OPTIONS")
+    assert "head" not in vars(shopper_views.OrderLookupView())  # HEAD is GET, on the class

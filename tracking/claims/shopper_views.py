@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -21,6 +20,7 @@ from postpurchase.shopper.views import (
     FORM_REFERRER_POLICY,
     ShopperTokenView,
     shopper_post_attempt,
+    shopper_render,
 )
 from tracking.claims.forms import ClaimForm
 from tracking.claims.links import claim_page_path
@@ -104,7 +104,7 @@ class ClaimFileView(_OrderLinkView):
             photos_max=PHOTOS_MAX,
             photo_max_mb=PHOTO_MAX_BYTES // (1024 * 1024),
         )
-        return render(request, self.template_name, context)
+        return shopper_render(request, self.template_name, context)
 
     def _start(self, request: HttpRequest):
         self.shipment = self.parcel(request)
@@ -196,4 +196,4 @@ class ClaimView(_OrderLinkView):
         context = self.page_context(order=self.order, claim=claim, shipment=shipment)
         # dates in the shopper's time zone, as on the tracking page (tracking.page)
         with timezone.override(shopper_zone(self.order, self.merchant)):
-            return render(request, self.template_name, context)
+            return shopper_render(request, self.template_name, context)
