@@ -298,6 +298,7 @@ def main() -> None:
         counts_flush()  # what earlier runs counted
         result = load_with_cpu(server, args.port, paths, args.rate, args.seconds)
         print(f"load at {args.rate:g}/s for {args.seconds:g} s:", result)
+        time.sleep(1.5)  # each worker's views of the last second reach Redis (its batch thread)
         print("the views' flush to the database:", counts_flush(views=result["requests"]))
         if args.baseline:
             # The same load on /healthz (one SELECT 1): what any request costs on this stack.

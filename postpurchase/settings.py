@@ -560,6 +560,9 @@ CELERY_BEAT_SCHEDULE["tracking-delays"] = {
 TRACKING_COUNTS_BUFFERED = env.bool("TRACKING_COUNTS_BUFFERED", default=True)
 TRACKING_COUNTS_REDIS_URL = CACHE_URL if CACHE_URL.startswith(("redis://", "rediss://")) else ""
 TRACKING_COUNTS_FLUSH_SECONDS = env.int("TRACKING_COUNTS_FLUSH_SECONDS", default=10)
+# Each web process sums its views this long before sending them to Redis in one round trip
+# (0: one round trip per view).
+TRACKING_COUNTS_PROCESS_SECONDS = env.float("TRACKING_COUNTS_PROCESS_SECONDS", default=1.0)
 CELERY_BEAT_SCHEDULE["tracking-counts"] = {
     "task": "tracking.tasks.counts_flush",
     "schedule": timedelta(seconds=TRACKING_COUNTS_FLUSH_SECONDS),

@@ -80,12 +80,14 @@ def own_webhook_send_slots(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def own_tracking_counts(monkeypatch):
+def own_tracking_counts(monkeypatch, settings):
     # The tracking page's views wait in the shared Redis until a flush: each test counts in its
-    # own hash, apart from other tests' merchants and shipments of the same ids.
+    # own hash, apart from other tests' merchants and shipments of the same ids. They go there
+    # as they are counted (a process's one-second batch has tests of its own: test_counters).
     from tracking import counters
 
     monkeypatch.setattr(counters, "KEY_PREFIX", f"tracking-counts-test-{uuid.uuid4().hex}")
+    settings.TRACKING_COUNTS_PROCESS_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,10 @@
 """The tracking page's counters (tracking/counters.py): views wait in Redis and a flush adds them
 to the database, exactly once, also when a flush died half-way; without Redis each view is
-written at once."""
+written at once; a web process sums its views and sends them together, also at its exit."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from orders.models import Shipment
+from tests.embedded import run_python
 from tests.factories import ProductFactory
 from tracking import counters
 from tracking.models import ShipmentPageViews, SuggestionStats
@@ -192,3 +194,77 @@ def test_the_beat_flushes_every_ten_seconds(merchant_a, parcel):
     assert (entry["task"], entry["schedule"].total_seconds()) == ("tracking.tasks.counts_flush", 10)
     assert counts_flush_task.apply().get() == {"views": 1, "suggestions": 0}
     assert views_written() == [(parcel.pk, date(2026, 3, 4), 1, NOON)]
+
+
+# --- a web process's one-second batch ---------------------------------------------------------
+
+
+@pytest.fixture
+def batched(monkeypatch, settings):
+    """Views summed in a batch of this test's own, whose thread sends only when woken."""
+    settings.TRACKING_COUNTS_PROCESS_SECONDS = 3600
+    fresh = counters.Batch()
+    monkeypatch.setattr(counters, "batch", fresh)
+    return fresh
+
+
+def counted():
+    fields = counters.buffer().hgetall(counters._key("counts"))
+    return {name.decode(): value.decode() for name, value in fields.items()}
+
+
+def test_a_process_sums_its_views_and_its_thread_sends_them_in_one_go(
+    merchant_a, parcel, sock, batched
+):
+    # given: three views in this process, one of them earlier
+    view(merchant_a, parcel, [sock], now=NOON)
+    view(merchant_a, parcel, [sock], now=MORNING)
+    view(merchant_a, parcel, now=NOON)
+    waiting = counted()
+
+    # when: the interval passes (its thread is woken)
+    batched.wake.set()
+    assert batched.sent.wait(10)
+
+    # then: nothing reached Redis before; then the sums, with the latest view's time
+    a, s = f"{merchant_a.pk}:{parcel.pk}:2026-03-04", f"{merchant_a.pk}:{sock.pk}:2026-03-04"
+    assert waiting == {}
+    assert counted() == {f"v:{a}": "3", f"a:{a}": repr(NOON.timestamp()), f"s:{s}": "2"}
+    assert counters.flush() == {"views": 1, "suggestions": 1}
+    assert views_written() == [(parcel.pk, date(2026, 3, 4), 3, NOON)]
+    assert shown_written() == [(sock.pk, date(2026, 3, 4), 2, 0)]
+    assert batched.take() == ({}, {})
+
+
+def test_a_batch_redis_cannot_take_goes_to_the_database(merchant_a, parcel, batched, settings):
+    # given
+    view(merchant_a, parcel)
+    view(merchant_a, parcel, now=MORNING)
+    settings.TRACKING_COUNTS_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+    # when
+    batched.send()
+
+    # then
+    assert views_written() == [(parcel.pk, date(2026, 3, 4), 2, NOON)]
+
+
+def test_a_process_that_exits_sends_what_it_summed(merchant_a, parcel):
+    # given: a process that counts a view and exits before its interval ends
+    code = (
+        "import django; django.setup()\n"
+        "from datetime import UTC, datetime\n"
+        "from tracking import counters\n"
+        f"counters.KEY_PREFIX = {counters.KEY_PREFIX!r}\n"
+        "counters.page_view_count(merchant_id=%d, shipment_id=%d, product_ids=[],"
+        " now=datetime(2026, 3, 4, 12, tzinfo=UTC))\n"
+        "assert counters.batch.added\n" % (merchant_a.pk, parcel.pk)
+    )
+    env = {**os.environ, "TRACKING_COUNTS_PROCESS_SECONDS": "3600"}
+
+    # when
+    done = run_python(code, env)
+
+    # then: at its exit the view went to Redis
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert counted()[f"v:{merchant_a.pk}:{parcel.pk}:2026-03-04"] == "1"
