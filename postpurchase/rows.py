@@ -36,6 +36,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connection
 from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 M = TypeVar("M", bound=Model)
 
@@ -80,7 +82,7 @@ def instance(model: type[M], row: Sequence[Any], start: int = 0) -> M:
         for converter in converters:
             value = converter(value, expression, connection)
         values[index] = value
-    return model.from_db(connection.alias, None, values)
+    return _loaded(model, values)
 
 
 # A JSON value of a column, as PostgreSQL writes it (``to_json``), to the value the ORM loads, by
@@ -155,7 +157,30 @@ def json_instance(model: type[M], values: Sequence[Any], start: int = 0) -> M:
     for index, convert in _json_converters(model):
         if values[index] is not None:
             values[index] = convert(values[index])
-    return model.from_db(connection.alias, None, values)
+    return _loaded(model, values)
+
+
+@cache
+def _attnames(model: type[Model]) -> tuple[str, ...] | None:
+    """The attribute of each concrete column, when ``_loaded`` may set them straight; ``None``
+    when the model has its own ``from_db``."""
+    if model.from_db.__func__ is not Model.from_db.__func__:
+        return None
+    return tuple(field.attname for field in model._meta.concrete_fields)
+
+
+def _loaded(model: type[M], values: list[Any]) -> M:
+    """``model.from_db`` for every column, without ``Model.__init__``'s work per field: the
+    same attributes and state (a test holds them equal), unless the model has its own
+    ``from_db`` or listeners of its init signals."""
+    names = _attnames(model)
+    if names is None or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(connection.alias, None, values)
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(names, values, strict=True))
+    state = obj._state = ModelState()
+    state.adding, state.db = False, connection.alias
+    return obj
 
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:

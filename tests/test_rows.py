@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 
 from connectors.models import InboundConfig
@@ -79,6 +80,31 @@ def test_a_json_array_becomes_the_instance_the_orm_loads(merchant_a):
     assert read.shipping_address == {"weight": 1.5, "count": 2, "lines": ["1 Kirk St", None]}
     assert read.placed_at == datetime(2026, 3, 1, 8, 5, 9, 123456, tzinfo=UTC)
     assert read._state.adding is False
+
+
+def test_an_instance_is_built_as_the_orm_builds_it_also_with_init_listeners(merchant_a):
+    # given
+    made = OrderFactory(merchant=merchant_a, number="#1002", total=Decimal("9.90"))
+    orm = Order.unscoped.get(pk=made.pk)
+    inited = []
+
+    def listener(sender, instance, **kwargs):
+        inited.append(instance.number)
+
+    # when: built straight, then through from_db (a listener of post_init wants the call)
+    [straight] = rows.instances(Order, ORDER_BY_ID, [merchant_a.pk, made.pk])
+    post_init.connect(listener, sender=Order)
+    try:
+        [called] = rows.instances(Order, ORDER_BY_ID, [merchant_a.pk, made.pk])
+    finally:
+        post_init.disconnect(listener, sender=Order)
+
+    # then: the same attributes and state as the ORM's instance
+    for read in (straight, called):
+        attributes = {k: v for k, v in vars(read).items() if k != "_state"}
+        assert attributes == {k: v for k, v in vars(orm).items() if k != "_state"}
+        assert (read._state.adding, read._state.db, read.pk) == (False, "default", made.pk)
+    assert inited == ["#1002"]
 
 
 def test_a_json_array_of_an_encrypted_field_is_decrypted(merchant_a):
