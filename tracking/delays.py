@@ -121,6 +121,22 @@ class ShipmentRule:
     since: str  # SQL: when the incident began
     delayed_at: str  # SQL: when it becomes a delay (``since`` for those that are one at once)
     condition: str = "TRUE"
+    # SQL, the scan's only: a bound every delay of the rule meets, without converting each
+    # parcel's times to the merchant's zone (``within_days``), so the statement converts only
+    # the few parcels near or past their threshold instead of every parcel on its way.
+    prefilter: str = "TRUE"
+
+
+# How far a time ``days`` calendar days later in a zone can be from ``days`` * 24 hours later:
+# by the zone's change of UTC offset in between, which is at most 26 hours (-12:00 to +14:00).
+# A whole day more on top of that, as margin.
+ZONE_SLACK_DAYS = 2
+
+
+def within_days(moment: str, days: str) -> str:
+    """SQL: a bound ``days_later(moment, days) <= now`` implies: ``moment`` is at most ``days``
+    less ``ZONE_SLACK_DAYS`` days before now, in plain instants."""
+    return f"{moment} <= %(now)s - make_interval(days => {days} - {ZONE_SLACK_DAYS})"
 
 
 SHIPMENT_RULES = (
@@ -129,12 +145,14 @@ SHIPMENT_RULES = (
         (S.PENDING, S.INFO_RECEIVED),
         since="sh.created_at",  # the fulfilment: when its shipment reached us
         delayed_at=days_later("sh.created_at", "st.first_scan_days"),
+        prefilter=within_days("sh.created_at", "st.first_scan_days"),
     ),
     ShipmentRule(
         DelayReason.NO_SCAN_IN_TRANSIT,
         (S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.FAILED_ATTEMPT),
         since=LAST_SCAN,
         delayed_at=days_later(LAST_SCAN, "st.transit_scan_days"),
+        prefilter=within_days(LAST_SCAN, "st.transit_scan_days"),
     ),
     ShipmentRule(
         DelayReason.PAST_ESTIMATED_DELIVERY,
@@ -142,6 +160,9 @@ SHIPMENT_RULES = (
         since=AFTER_ESTIMATE,
         delayed_at=AFTER_ESTIMATE,
         condition=f"{LATEST_PROMISED} IS NOT NULL",
+        # the merchant's midnight after the day is at least 10 hours before that day ends in
+        # UTC (offsets reach +14:00): a day after today's UTC date has not ended anywhere
+        prefilter=f"{LATEST_PROMISED} <= (%(now)s AT TIME ZONE 'UTC')::date + 1",
     ),
     ShipmentRule(
         DelayReason.EXCEPTION,
@@ -155,6 +176,7 @@ EXPIRED_RULE = ShipmentRule(
     OPEN,
     since=LAST_SCAN,
     delayed_at=days_later(LAST_SCAN, "st.expired_days"),
+    prefilter=within_days(LAST_SCAN, "st.expired_days"),
 )
 
 # Shipments moved to expired per scan, at most (each goes through the shipments' status path).
@@ -179,7 +201,8 @@ found AS (
         {rule.since} AS since, {rule.delayed_at} AS delayed_at, {turn} AS turn
     FROM {Shipment._meta.db_table} sh
     JOIN settings st ON st.merchant_id = sh.merchant_id
-    WHERE sh.status = ANY(%(statuses)s) AND ({rule.condition}) AND {stale}
+    WHERE sh.status = ANY(%(statuses)s) AND ({rule.condition}) AND ({rule.prefilter})
+        AND {stale}
 )
 INSERT INTO {DelayIncident._meta.db_table} ({INCIDENT_COLUMNS})
 SELECT f.merchant_id, f.order_id, f.shipment_id, %(reason)s, f.since, f.delayed_at, %(now)s

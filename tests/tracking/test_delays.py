@@ -4,11 +4,12 @@ statement count that does not grow with the shipments."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -17,7 +18,8 @@ from orders.models import Shipment
 from postpurchase.celery import app
 from postpurchase.events.models import Event
 from postpurchase.tenancy.models import Merchant
-from tests.factories import OrderFactory, OrderLineFactory, ProductFactory
+from tests.factories import MerchantFactory, OrderFactory, OrderLineFactory, ProductFactory
+from tracking import delays
 from tracking.delays import delays_scan
 from tracking.models import DelayIncident, DelaySettings
 from tracking.services import delay_settings_update
@@ -553,3 +555,53 @@ def test_incidents_older_than_13_months_go_in_the_retention_run(merchant_la, shi
     # then
     assert done.deleted == 1
     assert list(DelayIncident.unscoped.values_list("detected_at", flat=True)) == [cutoff]
+
+
+# --- the scan's prefilter ---------------------------------------------------------------------
+
+# Offsets at both ends (+14:00, -11:00), a zone whose offset jumped by a whole day (Apia left out
+# 30 December 2011) and one whose clocks move by half an hour.
+EDGE_ZONES = ("Pacific/Kiritimati", "Pacific/Pago_Pago", "Pacific/Apia", "Australia/Lord_Howe")
+ACROSS_THE_JUMP = at("2012-01-04T00:00:00+00:00")
+
+
+def test_the_prefilter_leaves_out_no_delay_in_any_zone(db, shipment_of):
+    # given: in each zone, parcels last scanned every five hours from 2 to 9 days before the
+    # scan and from 27 to 33 (across Apia's jump), and parcels due from 3 days ago to 3 days on
+    for zone in EDGE_ZONES:
+        merchant = MerchantFactory(slug=zone.split("/")[1].lower(), timezone=zone)
+        for hours in (*range(48, 9 * 24, 5), *range(27 * 24, 33 * 24, 5)):
+            last = ACROSS_THE_JUMP - timedelta(hours=hours)
+            shipment_of(merchant, status="in_transit", created_at=last, status_changed_at=last)
+        for days in range(-3, 4):
+            due = ACROSS_THE_JUMP.date() + timedelta(days=days)
+            shipment_of(
+                merchant,
+                status="in_transit",
+                created_at=ACROSS_THE_JUMP,
+                status_changed_at=ACROSS_THE_JUMP,
+                estimated_delivery=due,
+            )
+
+    # when: each rule's statement with its prefilter, and the same without
+    def found(rule, expiring):
+        params = {"statuses": list(rule.statuses), "reason": rule.reason.value, "limit": 10_000}
+        with transaction.atomic():
+            sql = delays._shipment_statement(rule, expiring=expiring)
+            rows = delays._insert(sql, {**params, "now": ACROSS_THE_JUMP})
+            transaction.set_rollback(True)
+        return sorted((row.shipment_id, row.since, row.delayed_at) for row in rows)
+
+    rules = [(rule, False) for rule in delays.SHIPMENT_RULES] + [(delays.EXPIRED_RULE, True)]
+    compared = {
+        rule.reason.value: (found(rule, expiring), found(replace(rule, prefilter="TRUE"), expiring))
+        for rule, expiring in rules
+    }
+
+    # then: the same incidents, and the rules that have data found some
+    for reason, (filtered, every) in compared.items():
+        assert filtered == every, reason
+    found_counts = {reason: len(rows) for reason, (rows, _) in compared.items()}
+    assert found_counts["no_scan_in_transit"] > 0
+    assert found_counts["past_estimated_delivery"] > 0
+    assert found_counts["expired"] > 0
