@@ -122,9 +122,7 @@ def _send(client: redis.Redis, added: Added, seen: Seen) -> None:
 
 
 def _write_fields(added: Added, seen: Seen) -> None:
-    fields = {name.encode(): str(count).encode() for name, count in added.items()}
-    fields.update({name.encode(): repr(at).encode() for name, at in seen.items()})
-    write(*_parse(fields))
+    write(*_parse({**added, **seen}))
 
 
 class Batch:
@@ -214,7 +212,8 @@ def flush() -> dict[str, int] | None:
         with contextlib.suppress(redis.ResponseError):
             client.rename(_key("counts"), _key(f"taking:{uuid.uuid4().hex}"))
         for key in client.scan_iter(match=_key("taking:*")):
-            views, shown = _parse(client.hgetall(key))
+            counts = client.hgetall(key)
+            views, shown = _parse({name.decode(): value for name, value in counts.items()})
             write(views, shown)
             client.delete(key)
             written.update(views=len(views), suggestions=len(shown))
@@ -223,12 +222,14 @@ def flush() -> dict[str, int] | None:
     return {"views": written["views"], "suggestions": written["suggestions"]}
 
 
-def _parse(fields: dict[bytes, bytes]) -> tuple[Views, Shown]:
+def _parse(fields: dict[str, int | float | bytes]) -> tuple[Views, Shown]:
+    """Counts by field (as the hash holds them: a value read back from Redis is bytes, which
+    ``int`` and ``float`` take as they are)."""
     counted: dict[tuple[int, int, date], int] = {}
     at: dict[tuple[int, int, date], datetime] = {}
     shown: Shown = {}
     for name, value in fields.items():
-        kind, merchant, row, day = name.decode().split(":")
+        kind, merchant, row, day = name.split(":")
         key = (int(merchant), int(row), date.fromisoformat(day))
         if kind == "v":
             counted[key] = int(value)

@@ -20,6 +20,8 @@ SHOPPER_PREFIX = "/s/"  # postpurchase/urls.py mounts the shopper shell here
 
 
 class _NotForShopperPages:
+    """Passes a shopper page's request straight on; every other goes through the middleware."""
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(SHOPPER_PREFIX):
             return self.get_response(request)
@@ -27,12 +29,12 @@ class _NotForShopperPages:
 
 
 class SessionMiddleware(_NotForShopperPages, sessions.SessionMiddleware):
-    pass
+    """Django's, but for the shopper pages."""
 
 
 class AuthenticationMiddleware(_NotForShopperPages, auth.AuthenticationMiddleware):
-    pass
+    """Django's, but for the shopper pages."""
 
 
 class MessageMiddleware(_NotForShopperPages, messages.MessageMiddleware):
-    pass
+    """Django's, but for the shopper pages."""
